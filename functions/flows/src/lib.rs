@@ -1,0 +1,58 @@
+//! `GET /flows` and `GET /flows/{id}/stages`.
+
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use shared::flows::{self, DossierType};
+use shared::http::{api, list, scopes, Authorized, Core, PathIds, QueryParams};
+use shared::pagination::PageParams;
+use shared::{ApiError, ApiResult};
+
+pub fn app(sdk: &aws_config::SdkConfig, config: &shared::config::Config) -> Router {
+    router(Core::new(sdk, config))
+}
+
+pub fn router(core: Core) -> Router {
+    let routes = Router::new()
+        .route("/flows", get(list_flows))
+        .route("/flows/{id}/stages", get(list_stages))
+        .with_state(core.clone());
+    api(routes, core)
+}
+
+async fn list_flows(
+    Authorized(principal, ..): Authorized<scopes::FlowsRead>,
+    State(core): State<Core>,
+    mut query: QueryParams,
+) -> ApiResult<Response> {
+    let kind = match query.take("type")? {
+        Some(raw) => Some(DossierType::parse(&raw).ok_or_else(|| {
+            ApiError::invalid("Query parameter `type` must be 'candidate' or 'sales'.")
+        })?),
+        None => None,
+    };
+    let page = PageParams::from_query(&mut query)?;
+    query.finish()?;
+    let matching: Vec<flows::Flow> = flows::list(&core.db, principal.org_id)
+        .await?
+        .into_iter()
+        .filter(|flow| kind.is_none_or(|k| flow.kind == k))
+        .collect();
+    Ok(list(page.slice(&matching), page.meta(matching.len())))
+}
+
+async fn list_stages(
+    Authorized(principal, ..): Authorized<scopes::FlowsRead>,
+    State(core): State<Core>,
+    PathIds(ids): PathIds,
+    query: QueryParams,
+) -> ApiResult<Response> {
+    query.finish()?;
+    let flow = flows::get(&core.db, principal.org_id, ids[0])
+        .await?
+        .ok_or_else(|| ApiError::not_found("Flow not found."))?;
+    let total = flow.stages.len();
+    let meta = serde_json::json!({ "total": total, "page": 1, "per_page": total });
+    Ok(list(flow.stages, meta))
+}

@@ -1,0 +1,360 @@
+//! Operator commands behind `leadgrid-admin`: organizations, members, API keys and flows.
+//! Tests use the same functions to set up their fixtures.
+
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::auth::{generate_key, ApiKeyRecord, Scope};
+use crate::flows::{default_flows, DossierType, Flow, StageSpec};
+use crate::ids::{api_key_sk, member_sk, new_id, org_pk, API_KEY_PREFIX, ORG_SK};
+use crate::orgs::{Member, Org, Plan, DEFAULT_POOL_DAYS};
+use crate::secrets::SecretSource;
+use crate::store::{key, n, s, to_item, Db, Item};
+use crate::{clock, ApiError};
+
+#[derive(Debug)]
+pub struct AdminError(pub String);
+
+impl std::fmt::Display for AdminError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for AdminError {}
+
+impl From<ApiError> for AdminError {
+    fn from(err: ApiError) -> Self {
+        match err {
+            ApiError::Internal(detail) => Self(detail),
+            other => Self(other.to_string()),
+        }
+    }
+}
+
+impl<E, R> From<aws_sdk_dynamodb::error::SdkError<E, R>> for AdminError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    fn from(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self {
+        Self(aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string())
+    }
+}
+
+pub type AdminResult<T> = Result<T, AdminError>;
+
+fn fail<T>(message: impl Into<String>) -> AdminResult<T> {
+    Err(AdminError(message.into()))
+}
+
+/// An API key as `key list` shows it: everything but the secret and its hash.
+#[derive(Debug, Serialize)]
+pub struct KeyView {
+    pub id: Uuid,
+    pub scopes: Vec<Scope>,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "crate::clock::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(with = "crate::clock::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl From<ApiKeyRecord> for KeyView {
+    fn from(record: ApiKeyRecord) -> Self {
+        Self {
+            id: record.id,
+            scopes: record.scopes,
+            created_at: record.created_at,
+            expires_at: record.expires_at,
+            revoked_at: record.revoked_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreatedKey {
+    pub id: Uuid,
+    /// The full secret, shown this once.
+    pub key: String,
+    pub scopes: Vec<Scope>,
+    #[serde(with = "crate::clock::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+pub struct Admin {
+    pub db: Db,
+    pub secrets: SecretSource,
+}
+
+fn put(item: Item, table: &str, condition: Option<&str>) -> TransactWriteItem {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .set_condition_expression(condition.map(str::to_string))
+        .build()
+        .expect("put has table and item");
+    TransactWriteItem::builder().put(put).build()
+}
+
+fn org_exists(org: Uuid, table: &str) -> TransactWriteItem {
+    let check = ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(key(&org_pk(org), ORG_SK)))
+        .condition_expression("attribute_exists(PK)")
+        .build()
+        .expect("condition check has table, key and condition");
+    TransactWriteItem::builder().condition_check(check).build()
+}
+
+impl Admin {
+    pub fn new(db: Db, secrets: SecretSource) -> Self {
+        Self { db, secrets }
+    }
+
+    async fn transact(&self, items: Vec<TransactWriteItem>, what: &str) -> AdminResult<()> {
+        match self
+            .db
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let cancelled = err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_transaction_canceled_exception());
+                if cancelled {
+                    fail(format!("{what}: the organization does not exist"))
+                } else {
+                    Err(err.into())
+                }
+            }
+        }
+    }
+
+    /// The organization with its two default flows, in one transaction.
+    pub async fn create_org(&self, name: &str, plan: Plan) -> AdminResult<Org> {
+        if name.trim().is_empty() {
+            return fail("--name must not be empty");
+        }
+        let now = clock::now();
+        let org = Org {
+            id: new_id(),
+            name: name.trim().to_string(),
+            plan,
+            pool_days: DEFAULT_POOL_DAYS,
+            created_at: now,
+        };
+        let table = &self.db.table;
+        let mut items = vec![put(
+            to_item(&org, &org_pk(org.id), ORG_SK, "org")?,
+            table,
+            Some("attribute_not_exists(PK)"),
+        )];
+        for flow in default_flows(now) {
+            items.push(put(flow.item(org.id)?, table, None));
+        }
+        self.transact(items, "org create").await?;
+        Ok(org)
+    }
+
+    pub async fn get_org(&self, org: Uuid) -> AdminResult<Org> {
+        match crate::orgs::get_org(&self.db, org).await? {
+            Some(found) => Ok(found),
+            None => fail(format!("organization {org} does not exist")),
+        }
+    }
+
+    pub async fn set_plan(&self, org: Uuid, plan: Plan) -> AdminResult<Org> {
+        self.update_org(org, "SET #plan = :value", "plan", s(plan.as_str()))
+            .await
+    }
+
+    async fn update_org(
+        &self,
+        org: Uuid,
+        expression: &str,
+        name: &str,
+        value: aws_sdk_dynamodb::types::AttributeValue,
+    ) -> AdminResult<Org> {
+        let out = self
+            .db
+            .client
+            .update_item()
+            .table_name(&self.db.table)
+            .set_key(Some(key(&org_pk(org), ORG_SK)))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names(format!("#{name}"), name)
+            .expression_attribute_values(":value", value)
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        match out {
+            Ok(out) => Ok(crate::store::from_item(out.attributes.unwrap_or_default())?),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                fail(format!("organization {org} does not exist"))
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    pub async fn add_member(
+        &self,
+        org: Uuid,
+        email: &str,
+        name: Option<&str>,
+    ) -> AdminResult<Member> {
+        let email = email.trim();
+        if !email.contains('@') || email.len() > 254 {
+            return fail("--email must be an email address");
+        }
+        let member = Member {
+            id: new_id(),
+            email: email.to_string(),
+            name: name.map(str::to_string),
+            created_at: clock::now(),
+        };
+        let item = to_item(&member, &org_pk(org), &member_sk(member.id), "member")?;
+        self.transact(
+            vec![
+                org_exists(org, &self.db.table),
+                put(item, &self.db.table, None),
+            ],
+            "member add",
+        )
+        .await?;
+        Ok(member)
+    }
+
+    pub async fn create_key(
+        &self,
+        org: Uuid,
+        scopes: Vec<Scope>,
+        expires_at: Option<OffsetDateTime>,
+    ) -> AdminResult<CreatedKey> {
+        if scopes.is_empty() {
+            return fail("--scopes needs at least one scope");
+        }
+        let secrets = self.secrets.get().await?;
+        let new_key = generate_key(org, secrets.key_pepper());
+        let record = ApiKeyRecord {
+            id: new_key.id,
+            org_id: org,
+            key_hash: new_key.hash,
+            scopes: scopes.clone(),
+            created_at: clock::now(),
+            expires_at,
+            revoked_at: None,
+            rl_window: 0,
+            rl_count: 0,
+        };
+        let item = to_item(&record, &org_pk(org), &api_key_sk(record.id), "api_key")?;
+        self.transact(
+            vec![
+                org_exists(org, &self.db.table),
+                put(item, &self.db.table, None),
+            ],
+            "key create",
+        )
+        .await?;
+        Ok(CreatedKey {
+            id: record.id,
+            key: new_key.plaintext,
+            scopes,
+            expires_at,
+        })
+    }
+
+    pub async fn revoke_key(&self, org: Uuid, id: Uuid) -> AdminResult<()> {
+        let update = Update::builder()
+            .table_name(&self.db.table)
+            .set_key(Some(key(&org_pk(org), &api_key_sk(id))))
+            .update_expression("SET revoked_at = if_not_exists(revoked_at, :now)")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":now", s(clock::format(clock::now())))
+            .build()
+            .expect("update has table, key and expression");
+        let items = vec![TransactWriteItem::builder().update(update).build()];
+        self.transact(items, "key revoke")
+            .await
+            .map_err(|_| AdminError(format!("key {id} does not exist in organization {org}")))
+    }
+
+    pub async fn list_keys(&self, org: Uuid) -> AdminResult<Vec<KeyView>> {
+        self.get_org(org).await?;
+        let keys: Vec<ApiKeyRecord> = self.db.query_prefix(&org_pk(org), API_KEY_PREFIX).await?;
+        Ok(keys.into_iter().map(KeyView::from).collect())
+    }
+
+    pub async fn create_flow(
+        &self,
+        org: Uuid,
+        kind: DossierType,
+        name: &str,
+        stages: Vec<StageSpec>,
+    ) -> AdminResult<Flow> {
+        let flow = Flow::new(name, kind, false, stages, clock::now()).map_err(AdminError)?;
+        self.transact(
+            vec![
+                org_exists(org, &self.db.table),
+                put(flow.item(org)?, &self.db.table, None),
+            ],
+            "flow create",
+        )
+        .await?;
+        Ok(flow)
+    }
+
+    pub async fn set_pool_days(&self, org: Uuid, days: u32) -> AdminResult<Org> {
+        if days == 0 || days > 3650 {
+            return fail("--days must be from 1 to 3650");
+        }
+        self.update_org(org, "SET #pool_days = :value", "pool_days", n(days))
+            .await
+    }
+}
+
+pub fn parse_scopes(raw: &str) -> AdminResult<Vec<Scope>> {
+    let mut scopes = Vec::new();
+    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let scope = Scope::parse(part).ok_or_else(|| {
+            let known: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+            AdminError(format!(
+                "unknown scope {part:?}; known scopes: {}",
+                known.join(",")
+            ))
+        })?;
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    Ok(scopes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_parse_dedupe_and_reject_unknowns() {
+        assert_eq!(
+            parse_scopes("dossiers:read, dossiers:read,flows:read").unwrap(),
+            vec![Scope::DossiersRead, Scope::FlowsRead]
+        );
+        assert!(parse_scopes("dossiers:admin")
+            .unwrap_err()
+            .0
+            .contains("dossiers:admin"));
+    }
+}

@@ -1,0 +1,341 @@
+//! API keys: generation, hashing, scopes, and authentication with rate counting in one
+//! DynamoDB round trip.
+//!
+//! A key is `lg_live_` followed by the URL-safe base64 of 64 bytes: the organization id (16),
+//! the key id (16) and 32 random bytes. The ids let us address the key's item directly; the
+//! random part is the secret. Only HMAC-SHA256(pepper, key) is stored.
+
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::ids::{api_key_sk, org_pk};
+use crate::ratelimit::{window_start, RateStatus};
+use crate::store::{from_item, key, n, s, Db};
+use crate::ApiError;
+
+pub const KEY_PREFIX: &str = "lg_live_";
+const RAW_KEY_LEN: usize = 64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Scope {
+    #[serde(rename = "dossiers:read")]
+    DossiersRead,
+    #[serde(rename = "dossiers:write")]
+    DossiersWrite,
+    #[serde(rename = "contacts:read")]
+    ContactsRead,
+    #[serde(rename = "contacts:write")]
+    ContactsWrite,
+    #[serde(rename = "flows:read")]
+    FlowsRead,
+    #[serde(rename = "notes:read")]
+    NotesRead,
+    #[serde(rename = "notes:write")]
+    NotesWrite,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 7] = [
+        Scope::DossiersRead,
+        Scope::DossiersWrite,
+        Scope::ContactsRead,
+        Scope::ContactsWrite,
+        Scope::FlowsRead,
+        Scope::NotesRead,
+        Scope::NotesWrite,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::DossiersRead => "dossiers:read",
+            Scope::DossiersWrite => "dossiers:write",
+            Scope::ContactsRead => "contacts:read",
+            Scope::ContactsWrite => "contacts:write",
+            Scope::FlowsRead => "flows:read",
+            Scope::NotesRead => "notes:read",
+            Scope::NotesWrite => "notes:write",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// The stored API key. `key_hash` is the only trace of the secret.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub key_hash: String,
+    pub scopes: Vec<Scope>,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub created_at: OffsetDateTime,
+    // Absent rather than NULL, so that `if_not_exists(revoked_at, …)` sees it as missing.
+    #[serde(
+        default,
+        with = "crate::clock::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(
+        default,
+        with = "crate::clock::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub revoked_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub rl_window: u64,
+    #[serde(default)]
+    pub rl_count: u64,
+}
+
+pub struct NewKey {
+    pub id: Uuid,
+    /// The full `lg_live_…` secret: shown once, never stored.
+    pub plaintext: String,
+    pub hash: String,
+}
+
+pub fn generate_key(org: Uuid, pepper: &[u8]) -> NewKey {
+    let id = crate::ids::new_id();
+    let mut raw = [0u8; RAW_KEY_LEN];
+    raw[..16].copy_from_slice(org.as_bytes());
+    raw[16..32].copy_from_slice(id.as_bytes());
+    rand::rngs::OsRng.fill_bytes(&mut raw[32..]);
+    let plaintext = format!("{KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(raw));
+    let hash = hash_key(pepper, &plaintext);
+    NewKey {
+        id,
+        plaintext,
+        hash,
+    }
+}
+
+pub fn hash_key(pepper: &[u8], key: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(pepper).expect("HMAC accepts keys of any length");
+    mac.update(key.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The organization and key ids a well-formed key names.
+pub fn parse_key(key: &str) -> Option<(Uuid, Uuid)> {
+    let encoded = key.strip_prefix(KEY_PREFIX)?;
+    let raw = URL_SAFE_NO_PAD.decode(encoded).ok()?;
+    if raw.len() != RAW_KEY_LEN {
+        return None;
+    }
+    let org = Uuid::from_slice(&raw[..16]).ok()?;
+    let id = Uuid::from_slice(&raw[16..32]).ok()?;
+    Some((org, id))
+}
+
+/// The bearer token of an `Authorization` header value.
+pub fn bearer_token(header: Option<&str>) -> Result<&str, ApiError> {
+    let header = header.ok_or_else(|| {
+        ApiError::Unauthorized(
+            "Missing Authorization header. Send `Authorization: Bearer lg_live_…`.".into(),
+        )
+    })?;
+    let (scheme, token) = header.trim().split_once(' ').ok_or_else(malformed)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::Unauthorized(
+            "Authorization scheme must be Bearer.".into(),
+        ));
+    }
+    let token = token.trim();
+    if !token.starts_with(KEY_PREFIX) {
+        return Err(malformed());
+    }
+    Ok(token)
+}
+
+fn malformed() -> ApiError {
+    ApiError::Unauthorized("Malformed API key. Keys look like `lg_live_…`.".into())
+}
+
+fn invalid() -> ApiError {
+    ApiError::Unauthorized("Invalid API key.".into())
+}
+
+/// Who is calling, and where they stand against the rate limit.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub org_id: Uuid,
+    pub key_id: Uuid,
+    pub scopes: Vec<Scope>,
+    pub rate: RateStatus,
+}
+
+impl Principal {
+    pub fn require(&self, needed: &[Scope]) -> Result<(), ApiError> {
+        let missing: Vec<&str> = needed
+            .iter()
+            .filter(|scope| !self.scopes.contains(scope))
+            .map(|scope| scope.as_str())
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "This API key lacks the required scope: {}.",
+                missing.join(", ")
+            )))
+        }
+    }
+}
+
+/// Verifies the key and counts the request against its window, in one `UpdateItem` on the
+/// hot path. A second round trip happens only on the first request of a new window.
+pub async fn authenticate(
+    db: &Db,
+    pepper: &[u8],
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<Principal, ApiError> {
+    let (org, key_id) = parse_key(token).ok_or_else(malformed)?;
+    let hash = hash_key(pepper, token);
+    let epoch = now.unix_timestamp().max(0) as u64;
+    let window = window_start(epoch);
+    let item_key = key(&org_pk(org), &api_key_sk(key_id));
+
+    let mut attempts = 0;
+    let record: ApiKeyRecord = loop {
+        attempts += 1;
+        let counted = db
+            .client
+            .update_item()
+            .table_name(&db.table)
+            .set_key(Some(item_key.clone()))
+            .update_expression("ADD rl_count :one")
+            .condition_expression("key_hash = :hash AND rl_window = :window")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":hash", s(&hash))
+            .expression_attribute_values(":window", n(window))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let old = match counted {
+            Ok(out) => break from_item(out.attributes.unwrap_or_default())?,
+            Err(err) => match err.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(e) => e.item,
+                other => return Err(ApiError::internal(format!("authenticate: {other}"))),
+            },
+        };
+        let Some(old) = old else {
+            return Err(invalid());
+        };
+        let old: ApiKeyRecord = from_item(old)?;
+        if old.key_hash != hash || attempts > 3 {
+            return Err(invalid());
+        }
+        // First request of a new window: start the count afresh, unless another request
+        // already did, in which case counting again lands in the fresh window.
+        let reset = db
+            .client
+            .update_item()
+            .table_name(&db.table)
+            .set_key(Some(item_key.clone()))
+            .update_expression("SET rl_window = :window, rl_count = :one")
+            .condition_expression(
+                "key_hash = :hash AND (attribute_not_exists(rl_window) OR rl_window < :window)",
+            )
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":hash", s(&hash))
+            .expression_attribute_values(":window", n(window))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match reset {
+            Ok(out) => break from_item(out.attributes.unwrap_or_default())?,
+            Err(err) => match err.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(_) => continue,
+                other => return Err(ApiError::internal(format!("rate window reset: {other}"))),
+            },
+        }
+    };
+
+    if record.revoked_at.is_some() {
+        return Err(ApiError::Unauthorized(
+            "This API key has been revoked.".into(),
+        ));
+    }
+    if record.expires_at.is_some_and(|at| at <= now) {
+        return Err(ApiError::Unauthorized("This API key has expired.".into()));
+    }
+    Ok(Principal {
+        org_id: org,
+        key_id,
+        scopes: record.scopes,
+        rate: RateStatus::after(record.rl_count, record.rl_window, epoch),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_parse_back_to_their_ids() {
+        let org = Uuid::now_v7();
+        let key = generate_key(org, b"pepper");
+        assert!(key.plaintext.starts_with(KEY_PREFIX));
+        assert_eq!(parse_key(&key.plaintext), Some((org, key.id)));
+        assert_eq!(key.hash, hash_key(b"pepper", &key.plaintext));
+        assert_ne!(key.hash, hash_key(b"other pepper", &key.plaintext));
+        assert!(!key.hash.contains(&key.plaintext[8..]));
+    }
+
+    #[test]
+    fn keys_carry_32_random_bytes() {
+        let org = Uuid::now_v7();
+        let a = generate_key(org, b"p");
+        let b = generate_key(org, b"p");
+        assert_ne!(a.plaintext[8 + 43..], b.plaintext[8 + 43..]);
+        assert_eq!(a.plaintext.len(), 8 + 86);
+    }
+
+    #[test]
+    fn malformed_keys_do_not_parse() {
+        assert_eq!(parse_key("lg_live_"), None);
+        assert_eq!(parse_key("lg_live_abc"), None);
+        assert_eq!(parse_key("sk_live_AAAA"), None);
+        assert_eq!(parse_key(&format!("lg_live_{}", "A".repeat(300))), None);
+    }
+
+    #[test]
+    fn bearer_header_rules() {
+        assert!(matches!(bearer_token(None), Err(ApiError::Unauthorized(_))));
+        assert!(bearer_token(Some("Basic abc")).is_err());
+        assert!(bearer_token(Some("Bearer")).is_err());
+        assert!(bearer_token(Some("Bearer sk_live_x")).is_err());
+        assert_eq!(bearer_token(Some("bearer lg_live_x")).unwrap(), "lg_live_x");
+    }
+
+    #[test]
+    fn scopes_round_trip_and_missing_ones_are_named() {
+        for scope in Scope::ALL {
+            assert_eq!(Scope::parse(scope.as_str()), Some(scope));
+        }
+        let p = Principal {
+            org_id: Uuid::nil(),
+            key_id: Uuid::nil(),
+            scopes: vec![Scope::DossiersWrite],
+            rate: RateStatus::after(1, 0, 0),
+        };
+        assert!(p.require(&[Scope::DossiersWrite]).is_ok());
+        let err = p
+            .require(&[Scope::DossiersWrite, Scope::ContactsWrite])
+            .unwrap_err();
+        assert!(err.to_string().contains("contacts:write"));
+    }
+}

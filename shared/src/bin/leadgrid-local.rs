@@ -1,0 +1,246 @@
+//! `leadgrid-local`: the local AWS stack behind `make dev` and `make test`.
+//!
+//!   leadgrid-local dev           the whole API at http://127.0.0.1:$LEADGRID_PORT/api/v1
+//!   leadgrid-local test -- CMD   runs CMD against a fresh in-memory stack on free ports
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use shared::admin::Admin;
+use shared::auth::Scope;
+use shared::local::pollers::{HttpInvoker, QueuePoller, StreamPoller};
+use shared::local::resources::REGION;
+use shared::local::services::{self, Service};
+use shared::local::stack::{self, Stack, Storage};
+use shared::orgs::Plan;
+use tokio::signal::unix::{signal, SignalKind};
+
+#[derive(Serialize, Deserialize)]
+struct Demo {
+    org_id: uuid::Uuid,
+    member_id: uuid::Uuid,
+    key: String,
+}
+
+fn root() -> Result<PathBuf, String> {
+    std::env::current_dir().map_err(|e| e.to_string())
+}
+
+async fn admin_from_env() -> Result<Admin, String> {
+    let config = shared::config::Config::from_env()?;
+    let sdk = shared::config::aws().await;
+    let core = shared::http::Core::new(&sdk, &config);
+    Ok(Admin::new(core.db, core.secrets))
+}
+
+/// The demo organization, created on first start and reused after that.
+async fn seed_demo(state: &Path) -> Result<Demo, String> {
+    let admin = admin_from_env().await?;
+    let path = state.join("demo.json");
+    if let Some(demo) = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| serde_json::from_str::<Demo>(&text).ok())
+    {
+        if admin.get_org(demo.org_id).await.is_ok() {
+            return Ok(demo);
+        }
+    }
+    let org = admin
+        .create_org("Demo Organization", Plan::Growth)
+        .await
+        .map_err(|e| e.0)?;
+    let member = admin
+        .add_member(org.id, "demo@leadgrid.local", Some("Demo Member"))
+        .await
+        .map_err(|e| e.0)?;
+    let key = admin
+        .create_key(org.id, Scope::ALL.to_vec(), None)
+        .await
+        .map_err(|e| e.0)?;
+    let demo = Demo {
+        org_id: org.id,
+        member_id: member.id,
+        key: key.key,
+    };
+    let text = serde_json::to_string_pretty(&demo).map_err(|e| e.to_string())?;
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(demo)
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, String> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| format!("SQS: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))?
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .ok_or_else(|| "queue has no ARN".to_string())
+}
+
+/// The SDK has no endpoint variable of its own for DynamoDB Streams; DynamoDB Local serves
+/// it at the DynamoDB endpoint.
+fn streams_client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodbstreams::Client {
+    let mut conf = aws_sdk_dynamodbstreams::config::Builder::from(sdk);
+    if let Ok(url) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
+        conf = conf.endpoint_url(url);
+    }
+    aws_sdk_dynamodbstreams::Client::from_conf(conf.build())
+}
+
+async fn shutdown_signal() {
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler installs");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+async fn dev() -> Result<(), String> {
+    let root = root()?;
+    let state = root.join(".leadgrid");
+    let port: u16 = match std::env::var("LEADGRID_PORT") {
+        Ok(raw) => raw
+            .parse()
+            .map_err(|_| format!("LEADGRID_PORT must be a port, not {raw:?}"))?,
+        Err(_) => 3000,
+    };
+    if !services::port_is_free(port) {
+        return Err(format!(
+            "port {port} is in use; set LEADGRID_PORT to another port"
+        ));
+    }
+    let mut stack = stack::start(&root, &state, Storage::Persistent).await?;
+    let result = serve(&root, &state, port, &mut stack).await;
+    stack.stop().await;
+    result
+}
+
+async fn serve(root: &Path, state: &Path, port: u16, stack: &mut Stack) -> Result<(), String> {
+    let demo = seed_demo(state).await?;
+    let env_file = state.join("local.env");
+    std::fs::write(&env_file, stack.env.to_env_file())
+        .map_err(|e| format!("{}: {e}", env_file.display()))?;
+
+    let mut watch = std::process::Command::new(root.join(".venv/bin/cargo-lambda"));
+    watch
+        .args(["lambda", "watch", "--invoke-address", "127.0.0.1"])
+        .args(["--invoke-port", &port.to_string()])
+        .args(["--concurrency", "8", "--disable-cors", "--env-file"])
+        .arg(&env_file)
+        .current_dir(root);
+    stack
+        .services
+        .push(Service::spawn("cargo lambda watch", watch, None)?);
+    if !services::wait_for_port(port, Duration::from_secs(120)).await {
+        return Err("cargo lambda watch did not start".into());
+    }
+
+    let sdk = shared::config::aws().await;
+    let invoke_base = format!("http://127.0.0.1:{port}");
+    let table = stack.env.get("TABLE_NAME").unwrap_or_default().to_string();
+    let queue_url = stack
+        .env
+        .get("EVENTS_QUEUE_URL")
+        .unwrap_or_default()
+        .to_string();
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stream_poller = StreamPoller::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        streams_client(&sdk),
+        &table,
+        REGION,
+        "events",
+        HttpInvoker::new(&invoke_base),
+        Some(state.join("stream-checkpoints.json")),
+    );
+    let queue_poller = QueuePoller {
+        queue_arn: queue_arn(&sqs, &queue_url).await?,
+        sqs,
+        queue_url,
+        region: REGION.into(),
+        function: "webhooks".into(),
+        invoker: HttpInvoker::new(&invoke_base),
+    };
+    let pollers = [
+        tokio::spawn(stream_poller.run(stop_rx.clone())),
+        tokio::spawn(queue_poller.run(stop_rx)),
+    ];
+
+    println!(
+        "\nLeadGrid API running at http://127.0.0.1:{port}/api/v1\n\
+         organization: {org}\n\
+         member:       {member}\n\
+         API key:      {key}\n\
+         settings:     {env}\n\n\
+         Try: curl http://127.0.0.1:{port}/api/v1/flows -H \"Authorization: Bearer {key}\"\n\
+         The first request to each function compiles it. Ctrl-C stops everything.\n",
+        org = demo.org_id,
+        member = demo.member_id,
+        key = demo.key,
+        env = env_file.display(),
+    );
+
+    let exited = loop {
+        tokio::select! {
+            _ = shutdown_signal() => break None,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                if let Some(reason) = stack.services.iter_mut().find_map(|s| s.try_exited()) {
+                    break Some(reason);
+                }
+            }
+        }
+    };
+    let _ = stop_tx.send(true);
+    for poller in pollers {
+        let _ = poller.await;
+    }
+    match exited {
+        Some(reason) => Err(reason),
+        None => Ok(()),
+    }
+}
+
+async fn test(command: Vec<String>) -> Result<ExitCode, String> {
+    let (program, args) = command
+        .split_first()
+        .ok_or("usage: leadgrid-local test -- COMMAND [ARGS...]")?;
+    let root = root()?;
+    let state = root.join(".leadgrid").join("test");
+    let stack = stack::start(&root, &state, Storage::InMemory).await?;
+    let status = tokio::process::Command::new(program)
+        .args(args)
+        .status()
+        .await;
+    stack.stop().await;
+    let status = status.map_err(|e| format!("running {program}: {e}"))?;
+    Ok(ExitCode::from(
+        status.code().unwrap_or(1).clamp(0, 255) as u8
+    ))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let outcome = match args.next().as_deref() {
+        Some("dev") => dev().await.map(|()| ExitCode::SUCCESS),
+        Some("test") => {
+            let rest: Vec<String> = args.skip_while(|a| a == "--").collect();
+            test(rest).await
+        }
+        _ => Err("usage: leadgrid-local dev | leadgrid-local test -- COMMAND [ARGS...]".into()),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("leadgrid-local: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

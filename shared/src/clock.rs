@@ -1,0 +1,79 @@
+//! Time as the API shows it: RFC 3339, UTC, with a `Z`, to the second.
+
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// Now, truncated to whole seconds so that what we store is exactly what we print.
+pub fn now() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(0).unwrap_or(now)
+}
+
+pub fn format(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let t = t.replace_nanosecond(0).unwrap_or(t);
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+pub fn parse(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).ok()
+}
+
+/// Serde support for timestamps stored and returned as RFC 3339 strings.
+pub mod rfc3339 {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::OffsetDateTime;
+
+    pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
+        let raw = String::deserialize(d)?;
+        super::parse(&raw).ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 timestamp"))
+    }
+
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+        use time::OffsetDateTime;
+
+        pub fn serialize<S: Serializer>(
+            t: &Option<OffsetDateTime>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => s.serialize_str(&super::super::format(*t)),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<OffsetDateTime>, D::Error> {
+            match Option::<String>::deserialize(d)? {
+                None => Ok(None),
+                Some(raw) => super::super::parse(&raw)
+                    .map(Some)
+                    .ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 timestamp")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_utc_to_the_second_with_z() {
+        let t = OffsetDateTime::from_unix_timestamp(1_776_072_074).unwrap()
+            + time::Duration::milliseconds(999);
+        assert_eq!(format(t), "2026-04-13T09:21:14Z");
+    }
+
+    #[test]
+    fn converts_offsets_to_utc() {
+        let t = parse("2026-04-13T11:21:14+02:00").unwrap();
+        assert_eq!(format(t), "2026-04-13T09:21:14Z");
+    }
+}

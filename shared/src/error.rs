@@ -1,0 +1,155 @@
+//! The one error type of the API, mapped once to HTTP status, stable code and message.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("API access requires the Growth plan; this organization is on {0}.")]
+    PlanRequired(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    InvalidBody(String),
+    #[error("{0}")]
+    DuplicateContact(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("Rate limit exceeded. Retry after {retry_after} seconds.")]
+    RateLimited { retry_after: u64 },
+    #[error("This endpoint is not implemented yet.")]
+    NotImplemented,
+    /// The detail is logged, never sent: a 500 says nothing about internals.
+    #[error("Unexpected server error. Safe to retry.")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::PlanRequired(_) => StatusCode::PAYMENT_REQUIRED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::InvalidBody(_) => StatusCode::BAD_REQUEST,
+            Self::DuplicateContact(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthorized(_) => "unauthorized",
+            Self::PlanRequired(_) => "plan_required",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::InvalidBody(_) => "invalid_body",
+            Self::DuplicateContact(_) => "duplicate_contact",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::NotImplemented => "not_implemented",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        Self::Internal(detail.to_string())
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::InvalidBody(message.into())
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::NotFound(message.into())
+    }
+
+    /// The JSON body in the spec's error shape.
+    pub fn body(&self) -> serde_json::Value {
+        json!({ "error": { "code": self.code(), "message": self.to_string() } })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(detail) = &self {
+            tracing::error!(error = %detail, "internal error");
+        }
+        let mut response = (self.status(), axum::Json(self.body())).into_response();
+        if let Self::RateLimited { retry_after } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
+        response
+    }
+}
+
+/// Any SDK failure we did not anticipate is an internal error; its detail goes to the log only.
+impl<E, R> From<aws_sdk_dynamodb::error::SdkError<E, R>> for ApiError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    fn from(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self {
+        Self::internal(aws_sdk_dynamodb::error::DisplayErrorContext(err))
+    }
+}
+
+impl From<serde_dynamo::Error> for ApiError {
+    fn from(err: serde_dynamo::Error) -> Self {
+        Self::internal(format!("item (de)serialization: {err}"))
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_has_the_spec_shape_and_status() {
+        let cases = [
+            (ApiError::Unauthorized("x".into()), 401, "unauthorized"),
+            (ApiError::PlanRequired("free".into()), 402, "plan_required"),
+            (ApiError::Forbidden("x".into()), 403, "forbidden"),
+            (ApiError::NotFound("x".into()), 404, "not_found"),
+            (ApiError::InvalidBody("x".into()), 400, "invalid_body"),
+            (
+                ApiError::RateLimited { retry_after: 3 },
+                429,
+                "rate_limited",
+            ),
+            (ApiError::Internal("secret detail".into()), 500, "internal"),
+        ];
+        for (err, status, code) in cases {
+            assert_eq!(err.status().as_u16(), status);
+            let body = err.body();
+            assert_eq!(body["error"]["code"], code);
+            assert!(body["error"]["message"].is_string());
+        }
+    }
+
+    #[test]
+    fn internal_errors_hide_their_detail() {
+        let body = ApiError::internal("table leadgrid missing").body();
+        assert!(!body.to_string().contains("leadgrid"));
+    }
+}

@@ -1,0 +1,133 @@
+//! Domain events. Every committing write puts an outbox item (`SK = EVT#<event_id>`) in the
+//! same transaction as the change it describes, so an event exists exactly when its change
+//! committed. The table's stream carries those inserts to the `events` function; the event
+//! source mapping's filter lets only them through.
+
+use serde::{Deserialize, Serialize};
+
+pub const OUTBOX_PREFIX: &str = "EVT#";
+
+/// The event source mapping's filter, as `template.yaml` declares it: outbox inserts only.
+pub const STREAM_FILTER_PATTERN: &str =
+    r#"{"eventName":["INSERT"],"dynamodb":{"Keys":{"SK":{"S":[{"prefix":"EVT#"}]}}}}"#;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventType {
+    #[serde(rename = "dossier.created")]
+    DossierCreated,
+    #[serde(rename = "dossier.updated")]
+    DossierUpdated,
+    #[serde(rename = "dossier.stage_changed")]
+    DossierStageChanged,
+    #[serde(rename = "dossier.deleted")]
+    DossierDeleted,
+    #[serde(rename = "note.created")]
+    NoteCreated,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 5] = [
+        EventType::DossierCreated,
+        EventType::DossierUpdated,
+        EventType::DossierStageChanged,
+        EventType::DossierDeleted,
+        EventType::NoteCreated,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DossierCreated => "dossier.created",
+            Self::DossierUpdated => "dossier.updated",
+            Self::DossierStageChanged => "dossier.stage_changed",
+            Self::DossierDeleted => "dossier.deleted",
+            Self::NoteCreated => "note.created",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == raw)
+    }
+}
+
+/// The webhook payload, exactly as the spec shows it. The same event keeps the same `id`
+/// on every delivery attempt.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    pub created_at: String,
+    pub data: serde_json::Value,
+}
+
+/// The envelope an outbox insert carries, with the organization it belongs to.
+pub fn envelope_from_record(
+    record: &aws_lambda_events::event::dynamodb::EventRecord,
+) -> Result<(uuid::Uuid, Envelope), String> {
+    let image = record.change.new_image.clone();
+    let org = match image.get(crate::table::PK) {
+        Some(serde_dynamo::AttributeValue::S(pk)) => pk
+            .strip_prefix("ORG#")
+            .and_then(|id| uuid::Uuid::parse_str(id).ok())
+            .ok_or_else(|| format!("outbox item has a malformed PK {pk:?}"))?,
+        _ => return Err("outbox item has no PK".into()),
+    };
+    let envelope: Envelope =
+        serde_dynamo::from_item(image).map_err(|e| format!("outbox item: {e}"))?;
+    Ok((org, envelope))
+}
+
+/// Whether a stream record in Lambda's JSON shape passes [`STREAM_FILTER_PATTERN`]. The
+/// local stream poller applies it the way the deployed event source mapping does.
+pub fn passes_stream_filter(record: &serde_json::Value) -> bool {
+    record["eventName"] == "INSERT"
+        && record["dynamodb"]["Keys"]["SK"]["S"]
+            .as_str()
+            .is_some_and(|sk| sk.starts_with(OUTBOX_PREFIX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn event_type_names_are_the_specs() {
+        let names: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "dossier.created",
+                "dossier.updated",
+                "dossier.stage_changed",
+                "dossier.deleted",
+                "note.created"
+            ]
+        );
+        for t in EventType::ALL {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
+    }
+
+    #[test]
+    fn filter_matches_the_declared_pattern() {
+        let pattern: serde_json::Value = serde_json::from_str(STREAM_FILTER_PATTERN).unwrap();
+        assert_eq!(pattern["eventName"], json!(["INSERT"]));
+        let prefix = pattern["dynamodb"]["Keys"]["SK"]["S"][0]["prefix"]
+            .as_str()
+            .unwrap();
+        assert_eq!(prefix, OUTBOX_PREFIX);
+
+        let record = |name: &str, sk: &str| json!({"eventName": name, "dynamodb": {"Keys": {"SK": {"S": sk}}}});
+        assert!(passes_stream_filter(&record("INSERT", "EVT#1")));
+        assert!(!passes_stream_filter(&record("MODIFY", "EVT#1")));
+        assert!(!passes_stream_filter(&record("INSERT", "DOSSIER#1")));
+        assert!(!passes_stream_filter(&json!({})));
+    }
+
+    #[test]
+    fn template_declares_the_same_filter() {
+        let template = include_str!("../../template.yaml");
+        assert!(template.contains(&format!("Pattern: '{STREAM_FILTER_PATTERN}'")));
+    }
+}

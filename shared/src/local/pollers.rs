@@ -1,0 +1,509 @@
+//! The event source mappings AWS runs, done locally: a DynamoDB stream poller that invokes
+//! the `events` function, and an SQS poller that invokes `webhooks`. Both send real Lambda
+//! event shapes and honour partial batch failures, as the deployed mappings do.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::events::passes_stream_filter;
+
+/// Invokes a function with an event and returns its response payload.
+pub trait Invoker: Send + Sync {
+    fn invoke(
+        &self,
+        function: &str,
+        event: Value,
+    ) -> impl Future<Output = Result<Value, String>> + Send;
+}
+
+/// The Lambda Invoke API that `cargo lambda watch` serves next to the HTTP routes.
+pub struct HttpInvoker {
+    client: reqwest::Client,
+    base_url: String,
+}
+
+impl HttpInvoker {
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self {
+            client: reqwest::Client::new(),
+            base_url: base_url.into(),
+        }
+    }
+}
+
+impl Invoker for HttpInvoker {
+    async fn invoke(&self, function: &str, event: Value) -> Result<Value, String> {
+        let url = format!(
+            "{}/2015-03-31/functions/{function}/invocations",
+            self.base_url
+        );
+        let response = self
+            .client
+            .post(url)
+            .json(&event)
+            .send()
+            .await
+            .map_err(|e| format!("invoking {function}: {e}"))?;
+        let failed = !response.status().is_success()
+            || response.headers().contains_key("x-amz-function-error");
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if failed || body.get("errorType").is_some() {
+            return Err(format!("{function} failed: {body}"));
+        }
+        Ok(body)
+    }
+}
+
+/// The identifiers a partial batch response names as failed.
+pub fn batch_item_failures(response: &Value) -> Vec<String> {
+    response["batchItemFailures"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| item["itemIdentifier"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn stream_item(
+    map: Option<&HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>,
+) -> Option<Value> {
+    let item = serde_dynamo::Item::from(map?.clone());
+    serde_json::to_value(item).ok()
+}
+
+/// A stream record in the JSON shape Lambda hands to a DynamoDB stream consumer.
+pub fn lambda_stream_record(record: &Record, stream_arn: &str, region: &str) -> Value {
+    let data = record.dynamodb.as_ref();
+    let mut dynamodb = json!({
+        "ApproximateCreationDateTime": data.and_then(|d| d.approximate_creation_date_time).map(|t| t.secs()),
+        "Keys": stream_item(data.and_then(|d| d.keys.as_ref())).unwrap_or(json!({})),
+        "SequenceNumber": data.and_then(|d| d.sequence_number.clone()),
+        "SizeBytes": data.and_then(|d| d.size_bytes),
+        "StreamViewType": data.and_then(|d| d.stream_view_type.as_ref()).map(|v| v.as_str().to_string()),
+    });
+    if let Some(image) = stream_item(data.and_then(|d| d.new_image.as_ref())) {
+        dynamodb["NewImage"] = image;
+    }
+    if let Some(image) = stream_item(data.and_then(|d| d.old_image.as_ref())) {
+        dynamodb["OldImage"] = image;
+    }
+    json!({
+        "eventID": record.event_id,
+        "eventName": record.event_name.as_ref().map(|n| n.as_str().to_string()),
+        "eventVersion": record.event_version.clone().unwrap_or_else(|| "1.1".into()),
+        "eventSource": "aws:dynamodb",
+        "awsRegion": region,
+        "dynamodb": dynamodb,
+        "eventSourceARN": stream_arn,
+    })
+}
+
+/// How many times a failing stream batch is retried before it is skipped (the deployed
+/// mapping sends it to its on-failure destination instead).
+const STREAM_MAX_RETRIES: u32 = 5;
+
+#[derive(Default)]
+struct Shard {
+    iterator: Option<String>,
+    closed: bool,
+    retries: u32,
+}
+
+pub struct StreamPoller<I> {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub streams: aws_sdk_dynamodbstreams::Client,
+    pub table: String,
+    pub region: String,
+    pub function: String,
+    pub invoker: I,
+    /// Where the last processed sequence number of each shard is kept across restarts.
+    pub checkpoint_file: Option<PathBuf>,
+    shards: HashMap<String, Shard>,
+    checkpoints: HashMap<String, String>,
+    stream_arn: Option<String>,
+}
+
+impl<I: Invoker> StreamPoller<I> {
+    pub fn new(
+        dynamodb: aws_sdk_dynamodb::Client,
+        streams: aws_sdk_dynamodbstreams::Client,
+        table: &str,
+        region: &str,
+        function: &str,
+        invoker: I,
+        checkpoint_file: Option<PathBuf>,
+    ) -> Self {
+        let checkpoints = checkpoint_file
+            .as_ref()
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        Self {
+            dynamodb,
+            streams,
+            table: table.into(),
+            region: region.into(),
+            function: function.into(),
+            invoker,
+            checkpoint_file,
+            shards: HashMap::new(),
+            checkpoints,
+            stream_arn: None,
+        }
+    }
+
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        let mut last_error = None;
+        loop {
+            let outcome = self.poll_once().await.err();
+            if outcome.is_some() && outcome != last_error {
+                eprintln!("[stream poller] {}", outcome.as_deref().unwrap_or_default());
+            }
+            last_error = outcome;
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+        }
+    }
+
+    async fn discover(&mut self) -> Result<String, String> {
+        let arn = match &self.stream_arn {
+            Some(arn) => arn.clone(),
+            None => {
+                let out = self
+                    .dynamodb
+                    .describe_table()
+                    .table_name(&self.table)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        format!(
+                            "describe table: {}",
+                            aws_sdk_dynamodb::error::DisplayErrorContext(e)
+                        )
+                    })?;
+                let arn = out
+                    .table
+                    .and_then(|t| t.latest_stream_arn)
+                    .ok_or("the table has no stream")?;
+                self.stream_arn = Some(arn.clone());
+                arn
+            }
+        };
+        let mut start = None;
+        loop {
+            let out = self
+                .streams
+                .describe_stream()
+                .stream_arn(&arn)
+                .set_exclusive_start_shard_id(start)
+                .send()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "describe stream: {}",
+                        aws_sdk_dynamodbstreams::error::DisplayErrorContext(e)
+                    )
+                })?;
+            let Some(description) = out.stream_description else {
+                break;
+            };
+            for shard in description.shards.unwrap_or_default() {
+                let Some(id) = shard.shard_id else { continue };
+                if !self.shards.contains_key(&id) {
+                    let iterator = self.iterator(&arn, &id).await?;
+                    self.shards.insert(
+                        id,
+                        Shard {
+                            iterator: Some(iterator),
+                            ..Shard::default()
+                        },
+                    );
+                }
+            }
+            start = description.last_evaluated_shard_id;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(arn)
+    }
+
+    async fn iterator(&self, arn: &str, shard: &str) -> Result<String, String> {
+        let after = self.checkpoints.get(shard);
+        let request = self
+            .streams
+            .get_shard_iterator()
+            .stream_arn(arn)
+            .shard_id(shard);
+        let request = match after {
+            Some(seq) => request
+                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                .sequence_number(seq),
+            None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+        };
+        match request.send().await {
+            Ok(out) => out
+                .shard_iterator
+                .ok_or_else(|| "no shard iterator".to_string()),
+            // A checkpoint older than the stream's retention: start from what is left.
+            Err(_) if after.is_some() => self
+                .streams
+                .get_shard_iterator()
+                .stream_arn(arn)
+                .shard_id(shard)
+                .shard_iterator_type(ShardIteratorType::TrimHorizon)
+                .send()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "shard iterator: {}",
+                        aws_sdk_dynamodbstreams::error::DisplayErrorContext(e)
+                    )
+                })?
+                .shard_iterator
+                .ok_or_else(|| "no shard iterator".to_string()),
+            Err(e) => Err(format!(
+                "shard iterator: {}",
+                aws_sdk_dynamodbstreams::error::DisplayErrorContext(e)
+            )),
+        }
+    }
+
+    /// Reads every open shard once and delivers what passes the filter. Returns how many
+    /// records were delivered.
+    pub async fn poll_once(&mut self) -> Result<usize, String> {
+        let arn = self.discover().await?;
+        let mut delivered = 0;
+        let ids: Vec<String> = self.shards.keys().cloned().collect();
+        for id in ids {
+            delivered += self.poll_shard(&arn, &id).await?;
+        }
+        self.save_checkpoints();
+        Ok(delivered)
+    }
+
+    async fn poll_shard(&mut self, arn: &str, id: &str) -> Result<usize, String> {
+        let Some(iterator) = self.shards.get(id).and_then(|s| s.iterator.clone()) else {
+            return Ok(0);
+        };
+        let out = self
+            .streams
+            .get_records()
+            .shard_iterator(iterator)
+            .limit(100)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "get records: {}",
+                    aws_sdk_dynamodbstreams::error::DisplayErrorContext(e)
+                )
+            })?;
+        let records = out.records.unwrap_or_default();
+        let events: Vec<Value> = records
+            .iter()
+            .map(|r| lambda_stream_record(r, arn, &self.region))
+            .filter(passes_stream_filter)
+            .collect();
+        let mut retry_from = None;
+        if !events.is_empty() {
+            match self
+                .invoker
+                .invoke(&self.function, json!({ "Records": events }))
+                .await
+            {
+                Ok(response) => {
+                    let failed = batch_item_failures(&response);
+                    retry_from = records
+                        .iter()
+                        .filter_map(|r| r.dynamodb.as_ref()?.sequence_number.clone())
+                        .find(|seq| failed.contains(seq));
+                }
+                Err(err) => {
+                    eprintln!("[stream poller] {err}");
+                    retry_from = records
+                        .first()
+                        .and_then(|r| r.dynamodb.as_ref()?.sequence_number.clone());
+                }
+            }
+        }
+        let shard = self.shards.get_mut(id).expect("shard is tracked");
+        if let Some(seq) = retry_from
+            .clone()
+            .filter(|_| shard.retries < STREAM_MAX_RETRIES)
+        {
+            shard.retries += 1;
+            let iterator = self
+                .streams
+                .get_shard_iterator()
+                .stream_arn(arn)
+                .shard_id(id)
+                .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
+                .sequence_number(seq)
+                .send()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "shard iterator: {}",
+                        aws_sdk_dynamodbstreams::error::DisplayErrorContext(e)
+                    )
+                })?;
+            shard.iterator = iterator.shard_iterator;
+            return Ok(0);
+        }
+        if retry_from.is_some() {
+            eprintln!("[stream poller] giving up on a batch of shard {id} after {STREAM_MAX_RETRIES} retries");
+        }
+        shard.retries = 0;
+        shard.iterator = out.next_shard_iterator;
+        shard.closed = shard.iterator.is_none();
+        if let Some(seq) = records
+            .last()
+            .and_then(|r| r.dynamodb.as_ref()?.sequence_number.clone())
+        {
+            self.checkpoints.insert(id.to_string(), seq);
+        }
+        Ok(events.len())
+    }
+
+    fn save_checkpoints(&self) {
+        if let Some(path) = &self.checkpoint_file {
+            if let Ok(text) = serde_json::to_string(&self.checkpoints) {
+                let _ = std::fs::write(path, text);
+            }
+        }
+    }
+}
+
+/// An SQS message in the JSON shape Lambda hands to a queue consumer.
+pub fn lambda_sqs_record(message: &Message, queue_arn: &str, region: &str) -> Value {
+    let attributes: serde_json::Map<String, Value> = message
+        .attributes
+        .iter()
+        .flatten()
+        .map(|(name, value)| (name.as_str().to_string(), Value::String(value.clone())))
+        .collect();
+    let message_attributes: serde_json::Map<String, Value> = message
+        .message_attributes
+        .iter()
+        .flatten()
+        .map(|(name, value)| {
+            (
+                name.clone(),
+                json!({
+                    "stringValue": value.string_value,
+                    "dataType": value.data_type,
+                    "stringListValues": [],
+                    "binaryListValues": [],
+                }),
+            )
+        })
+        .collect();
+    json!({
+        "messageId": message.message_id,
+        "receiptHandle": message.receipt_handle,
+        "body": message.body,
+        "attributes": attributes,
+        "messageAttributes": message_attributes,
+        "md5OfBody": message.md5_of_body,
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    })
+}
+
+pub struct QueuePoller<I> {
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+    pub queue_arn: String,
+    pub region: String,
+    pub function: String,
+    pub invoker: I,
+}
+
+impl<I: Invoker> QueuePoller<I> {
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = stop.changed() => return,
+                result = self.poll_once(Duration::from_secs(1)) => {
+                    if let Err(err) = result {
+                        eprintln!("[queue poller] {err}");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Receives one batch, invokes the function with it, and deletes what succeeded. Failed
+    /// messages stay in the queue and come back when their visibility timeout ends (or
+    /// whenever the function chose with `ChangeMessageVisibility`). Returns (received, deleted).
+    pub async fn poll_once(&self, wait: Duration) -> Result<(usize, usize), String> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait.as_secs() as i32)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .map_err(|e| format!("SQS: {}", super::describe(e)))?;
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return Ok((0, 0));
+        }
+        let records: Vec<Value> = messages
+            .iter()
+            .map(|m| lambda_sqs_record(m, &self.queue_arn, &self.region))
+            .collect();
+        let failed = match self
+            .invoker
+            .invoke(&self.function, json!({ "Records": records }))
+            .await
+        {
+            Ok(response) => batch_item_failures(&response),
+            Err(err) => {
+                eprintln!("[queue poller] {err}");
+                return Ok((messages.len(), 0));
+            }
+        };
+        let entries: Vec<DeleteMessageBatchRequestEntry> = messages
+            .iter()
+            .filter(|m| !m.message_id.as_ref().is_some_and(|id| failed.contains(id)))
+            .enumerate()
+            .filter_map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(m.receipt_handle.clone()?)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        let deleted = entries.len();
+        if deleted > 0 {
+            self.sqs
+                .delete_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| format!("SQS: {}", super::describe(e)))?;
+        }
+        Ok((messages.len(), deleted))
+    }
+}

@@ -1,0 +1,147 @@
+//! Starting and stopping the whole local stack.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::resources::{self, ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY};
+use super::services::{self, Service};
+use super::StackEnv;
+
+pub enum Storage {
+    /// Kept under `.leadgrid/dynamodb`, so a restart loses nothing (`make dev`).
+    Persistent,
+    /// Gone when the stack stops (`make test`).
+    InMemory,
+}
+
+pub struct Stack {
+    pub env: StackEnv,
+    pub services: Vec<Service>,
+}
+
+impl Stack {
+    pub async fn stop(self) {
+        for service in self.services.into_iter().rev() {
+            service.stop().await;
+        }
+    }
+}
+
+fn port_from_env(name: &str, default: u16) -> Result<u16, String> {
+    match std::env::var(name) {
+        Ok(raw) => raw
+            .parse()
+            .map_err(|_| format!("{name} must be a port number, not {raw:?}")),
+        Err(_) if services::port_is_free(default) => Ok(default),
+        Err(_) => services::free_port(),
+    }
+}
+
+/// Starts DynamoDB Local and moto, creates what is missing and returns the environment
+/// the functions need. `state` is the `.leadgrid` folder.
+pub async fn start(root: &Path, state: &Path, storage: Storage) -> Result<Stack, String> {
+    std::fs::create_dir_all(state).map_err(|e| format!("{}: {e}", state.display()))?;
+    let (dynamodb_port, moto_port, data_dir) = match storage {
+        Storage::Persistent => {
+            let dir = state.join("dynamodb");
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            (
+                port_from_env("LEADGRID_DYNAMODB_PORT", 8000)?,
+                port_from_env("LEADGRID_MOTO_PORT", 5000)?,
+                Some(dir),
+            )
+        }
+        Storage::InMemory => (services::free_port()?, services::free_port()?, None),
+    };
+    let mut stack = Stack {
+        env: StackEnv { vars: Vec::new() },
+        services: Vec::new(),
+    };
+    let started = async {
+        stack.services.push(Service::spawn(
+            "dynamodb-local",
+            services::dynamodb_command(root, dynamodb_port, data_dir.as_deref())?,
+            Some(&state.join(format!("dynamodb-{dynamodb_port}.log"))),
+        )?);
+        stack.services.push(Service::spawn(
+            "moto",
+            services::moto_command(root, moto_port)?,
+            Some(&state.join(format!("moto-{moto_port}.log"))),
+        )?);
+        for (name, port) in [("DynamoDB Local", dynamodb_port), ("moto", moto_port)] {
+            if !services::wait_for_port(port, Duration::from_secs(60)).await {
+                return Err(format!(
+                    "{name} did not start on port {port}; see {}",
+                    state.display()
+                ));
+            }
+        }
+        let secret_string = match storage {
+            Storage::Persistent => persistent_secret(&state.join("secret.json"))?,
+            Storage::InMemory => resources::new_secret_string(),
+        };
+        let env = environment(dynamodb_port, moto_port);
+        env.apply();
+        let sdk = crate::config::aws().await;
+        resources::ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), resources::TABLE_NAME)
+            .await?;
+        resources::ensure_bucket(&crate::config::s3_client(&sdk), resources::CV_BUCKET).await?;
+        let queues = resources::ensure_queues(&aws_sdk_sqs::Client::new(&sdk)).await?;
+        resources::ensure_secret(
+            &crate::config::secretsmanager_client(&sdk),
+            resources::SECRET_ID,
+            &secret_string,
+        )
+        .await?;
+        let mut env = env;
+        env.vars.push(("EVENTS_QUEUE_URL".into(), queues.queue_url));
+        env.vars.push(("EVENTS_DLQ_URL".into(), queues.dlq_url));
+        env.apply();
+        Ok(env)
+    }
+    .await;
+    match started {
+        Ok(env) => {
+            stack.env = env;
+            Ok(stack)
+        }
+        Err(err) => {
+            stack.stop().await;
+            Err(err)
+        }
+    }
+}
+
+fn environment(dynamodb_port: u16, moto_port: u16) -> StackEnv {
+    let moto = format!("http://127.0.0.1:{moto_port}");
+    let vars = [
+        ("AWS_REGION", REGION.to_string()),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.to_string()),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.to_string()),
+        (
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            format!("http://127.0.0.1:{dynamodb_port}"),
+        ),
+        ("AWS_ENDPOINT_URL_S3", moto.clone()),
+        ("AWS_ENDPOINT_URL_SQS", moto.clone()),
+        ("AWS_ENDPOINT_URL_SECRETSMANAGER", moto),
+        ("TABLE_NAME", resources::TABLE_NAME.to_string()),
+        ("CV_BUCKET", resources::CV_BUCKET.to_string()),
+        ("SECRET_ID", resources::SECRET_ID.to_string()),
+    ];
+    StackEnv {
+        vars: vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+    }
+}
+
+/// The local secret lives on disk so that API keys made against it survive restarts.
+fn persistent_secret(path: &PathBuf) -> Result<String, String> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        if crate::secrets::AppSecrets::from_secret_string(&existing).is_ok() {
+            return Ok(existing);
+        }
+    }
+    let fresh = resources::new_secret_string();
+    std::fs::write(path, &fresh).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(fresh)
+}

@@ -1,0 +1,138 @@
+//! `page` and `per_page`, validated, and the `meta` object of list responses.
+
+use serde::Serialize;
+
+use crate::http::QueryParams;
+use crate::ApiError;
+
+pub const DEFAULT_PER_PAGE: u32 = 25;
+pub const MAX_PER_PAGE: u32 = 100;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageParams {
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl PageParams {
+    pub fn from_query(query: &mut QueryParams) -> Result<Self, ApiError> {
+        let page = parse_bounded(query.take("page")?, "page", 1, u32::MAX / MAX_PER_PAGE, 1)?;
+        let per_page = parse_bounded(
+            query.take("per_page")?,
+            "per_page",
+            1,
+            MAX_PER_PAGE,
+            DEFAULT_PER_PAGE,
+        )?;
+        Ok(Self { page, per_page })
+    }
+
+    /// How many items precede this page.
+    pub fn offset(&self) -> usize {
+        (self.page as usize - 1) * self.per_page as usize
+    }
+
+    /// This page of an already complete, ordered list.
+    pub fn slice<T: Clone>(&self, items: &[T]) -> Vec<T> {
+        items
+            .iter()
+            .skip(self.offset())
+            .take(self.per_page as usize)
+            .cloned()
+            .collect()
+    }
+
+    pub fn meta(&self, total: usize) -> Meta {
+        Meta {
+            total,
+            page: self.page,
+            per_page: self.per_page,
+        }
+    }
+}
+
+fn parse_bounded(
+    raw: Option<String>,
+    name: &str,
+    min: u32,
+    max: u32,
+    default: u32,
+) -> Result<u32, ApiError> {
+    let Some(raw) = raw else { return Ok(default) };
+    raw.parse::<u32>()
+        .ok()
+        .filter(|v| (min..=max).contains(v))
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "Query parameter `{name}` must be an integer from {min} to {max}."
+            ))
+        })
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Meta {
+    pub total: usize,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(q: &str) -> Result<PageParams, ApiError> {
+        PageParams::from_query(&mut QueryParams::parse(Some(q)))
+    }
+
+    #[test]
+    fn defaults_and_bounds() {
+        assert_eq!(
+            parse("").unwrap(),
+            PageParams {
+                page: 1,
+                per_page: 25
+            }
+        );
+        assert_eq!(
+            parse("page=3&per_page=100").unwrap(),
+            PageParams {
+                page: 3,
+                per_page: 100
+            }
+        );
+        for bad in [
+            "page=0",
+            "page=-1",
+            "page=x",
+            "per_page=0",
+            "per_page=101",
+            "per_page=1.5",
+        ] {
+            assert_eq!(parse(bad).unwrap_err().code(), "invalid_body", "{bad}");
+        }
+    }
+
+    #[test]
+    fn slices_pages() {
+        let items: Vec<u32> = (1..=7).collect();
+        let p = PageParams {
+            page: 2,
+            per_page: 3,
+        };
+        assert_eq!(p.slice(&items), vec![4, 5, 6]);
+        assert_eq!(
+            p.meta(7),
+            Meta {
+                total: 7,
+                page: 2,
+                per_page: 3
+            }
+        );
+        assert!(PageParams {
+            page: 9,
+            per_page: 3
+        }
+        .slice(&items)
+        .is_empty());
+    }
+}

@@ -1,0 +1,193 @@
+//! Harness for the integration tests: the local stack's clients, organizations with keys,
+//! and requests sent through the functions' real routers.
+//!
+//! `make test` runs these tests under `leadgrid-local test`, which starts DynamoDB Local
+//! and moto on free ports and exports their endpoints.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::Router;
+use http::{HeaderMap, Method, Request, StatusCode};
+use serde_json::Value;
+use shared::admin::Admin;
+use shared::auth::Scope;
+use shared::config::Config;
+use shared::http::Core;
+use shared::orgs::Plan;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+pub struct Stack {
+    pub sdk: aws_config::SdkConfig,
+    pub config: Config,
+}
+
+/// The stack's clients, built anew for each test: every `#[tokio::test]` has its own
+/// runtime, and SDK connection pools must not outlive the runtime that made them.
+pub async fn stack() -> Arc<Stack> {
+    let config = Config::from_env().unwrap_or_else(|e| {
+        panic!("{e}: run the integration tests through `make test`, which starts the local stack")
+    });
+    let sdk = shared::config::aws().await;
+    Arc::new(Stack { sdk, config })
+}
+
+impl Stack {
+    /// A fresh `Core`, as a new container would build it (empty plan cache).
+    pub fn core(&self) -> Core {
+        Core::new(&self.sdk, &self.config)
+    }
+
+    pub fn admin(&self) -> Admin {
+        let core = self.core();
+        Admin::new(core.db, core.secrets)
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+    }
+}
+
+/// An organization on `plan` with one key holding `scopes`.
+pub struct TestOrg {
+    pub id: Uuid,
+    pub key: String,
+    pub key_id: Uuid,
+}
+
+pub async fn org_with(plan: Plan, scopes: &[Scope]) -> TestOrg {
+    let admin = stack().await.admin();
+    let org = admin
+        .create_org("Test Org", plan)
+        .await
+        .expect("org create");
+    let key = admin
+        .create_key(org.id, scopes.to_vec(), None)
+        .await
+        .expect("key create");
+    TestOrg {
+        id: org.id,
+        key: key.key,
+        key_id: key.id,
+    }
+}
+
+pub async fn growth_org() -> TestOrg {
+    org_with(Plan::Growth, &Scope::ALL).await
+}
+
+impl TestOrg {
+    pub async fn key_with(&self, scopes: &[Scope]) -> String {
+        let admin = stack().await.admin();
+        admin
+            .create_key(self.id, scopes.to_vec(), None)
+            .await
+            .expect("key create")
+            .key
+    }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+}
+
+/// A request as API Gateway would hand it to the function.
+pub struct Call {
+    pub method: Method,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Call {
+    pub fn new(method: Method, path: &str) -> Self {
+        Self {
+            method,
+            path: path.to_string(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn get(path: &str) -> Self {
+        Self::new(Method::GET, path)
+    }
+
+    pub fn key(self, key: &str) -> Self {
+        self.header("authorization", &format!("Bearer {key}"))
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn json(mut self, body: &Value) -> Self {
+        self.body = serde_json::to_vec(body).expect("JSON serializes");
+        self.header("content-type", "application/json")
+    }
+
+    pub fn raw(mut self, content_type: &str, body: Vec<u8>) -> Self {
+        self.body = body;
+        self.header("content-type", content_type)
+    }
+
+    pub async fn send(self, router: &Router) -> Reply {
+        let mut request = Request::builder().method(self.method).uri(self.path);
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        let request = request.body(Body::from(self.body)).expect("request builds");
+        let response = router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router is infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body reads");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                panic!("response is not JSON: {}", String::from_utf8_lossy(&bytes))
+            })
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+pub async fn flows_router() -> Router {
+    flows::router(stack().await.core())
+}
+
+pub async fn dossiers_router() -> Router {
+    dossiers::router(stack().await.core())
+}
+
+pub async fn contacts_router() -> Router {
+    contacts::router(stack().await.core())
+}
+
+pub async fn notes_router() -> Router {
+    notes::router(stack().await.core())
+}

@@ -1,0 +1,193 @@
+//! `leadgrid-admin` end to end: the built binary against the local stack.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use integration_tests::{flows_router, Call};
+use serde_json::Value;
+
+fn admin_bin() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/leadgrid-admin");
+    assert!(
+        path.is_file(),
+        "build it first: cargo build -p shared --features cli --bins"
+    );
+    path
+}
+
+fn admin(args: &[&str]) -> Value {
+    let out = Command::new(admin_bin())
+        .args(args)
+        .output()
+        .expect("leadgrid-admin runs");
+    assert!(
+        out.status.success(),
+        "leadgrid-admin {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("UTF-8 output");
+    assert_eq!(
+        text.trim().lines().count(),
+        1,
+        "one JSON object per command: {text}"
+    );
+    serde_json::from_str(&text).expect("stdout is JSON")
+}
+
+fn admin_fails(args: &[&str]) -> String {
+    let out = Command::new(admin_bin())
+        .args(args)
+        .output()
+        .expect("leadgrid-admin runs");
+    assert!(!out.status.success(), "leadgrid-admin {args:?} should fail");
+    assert!(out.stdout.is_empty());
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[tokio::test]
+async fn operators_manage_orgs_members_and_keys() {
+    let org = admin(&["org", "create", "--name", "Acme Recruiting"]);
+    assert_eq!(org["name"], "Acme Recruiting");
+    assert_eq!(org["plan"], "growth");
+    let org_id = org["id"].as_str().unwrap().to_string();
+
+    let member = admin(&[
+        "member",
+        "add",
+        "--org",
+        &org_id,
+        "--email",
+        "ann@acme.test",
+        "--name",
+        "Ann",
+    ]);
+    assert_eq!(member["email"], "ann@acme.test");
+    assert!(uuid::Uuid::parse_str(member["id"].as_str().unwrap()).is_ok());
+
+    let key = admin(&[
+        "key",
+        "create",
+        "--org",
+        &org_id,
+        "--scopes",
+        "flows:read,dossiers:read",
+    ]);
+    let secret = key["key"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("lg_live_"));
+    assert_eq!(
+        key["scopes"],
+        serde_json::json!(["flows:read", "dossiers:read"])
+    );
+    assert_eq!(key["expires_at"], Value::Null);
+    let key_id = key["id"].as_str().unwrap().to_string();
+
+    let listed = admin(&["key", "list", "--org", &org_id]);
+    let listed_text = listed.to_string();
+    assert!(
+        !listed_text.contains(&secret[8..]),
+        "key list shows no secret"
+    );
+    assert!(!listed_text.contains("hash"));
+    assert_eq!(listed["data"][0]["id"], key_id.as_str());
+
+    let router = flows_router().await;
+    assert_eq!(
+        Call::get("/api/v1/flows")
+            .key(&secret)
+            .send(&router)
+            .await
+            .status,
+        200
+    );
+
+    let plan = admin(&["org", "set-plan", "--org", &org_id, "--plan", "pro"]);
+    assert_eq!(plan, serde_json::json!({"id": org_id, "plan": "pro"}));
+    assert_eq!(
+        Call::get("/api/v1/flows")
+            .key(&secret)
+            .send(&flows_router().await)
+            .await
+            .status,
+        402
+    );
+    admin(&["org", "set-plan", "--org", &org_id, "--plan", "growth"]);
+
+    let revoked = admin(&["key", "revoke", "--org", &org_id, "--id", &key_id]);
+    assert_eq!(revoked, serde_json::json!({"id": key_id, "revoked": true}));
+    assert_eq!(
+        Call::get("/api/v1/flows")
+            .key(&secret)
+            .send(&router)
+            .await
+            .status,
+        401
+    );
+    assert!(admin(&["key", "list", "--org", &org_id])["data"][0]["revoked_at"].is_string());
+
+    let expiring = admin(&[
+        "key",
+        "create",
+        "--org",
+        &org_id,
+        "--scopes",
+        "flows:read",
+        "--expires-at",
+        "2099-01-01T00:00:00Z",
+    ]);
+    assert_eq!(expiring["expires_at"], "2099-01-01T00:00:00Z");
+
+    let flow = admin(&[
+        "flow",
+        "create",
+        "--org",
+        &org_id,
+        "--type",
+        "candidate",
+        "--name",
+        "Interns",
+        "--stages",
+        r##"[{"name":"Applied"},{"name":"Hired","win_probability":100,"color":"#00AA00"}]"##,
+    ]);
+    assert_eq!(flow["stages"][1]["position"], 2);
+    assert_eq!(flow["type"], "candidate");
+}
+
+#[tokio::test]
+async fn operator_mistakes_fail_with_a_message_and_no_output() {
+    let missing_org = uuid::Uuid::now_v7().to_string();
+    assert!(admin_fails(&["org", "create"]).contains("--name"));
+    assert!(admin_fails(&["org", "create", "--name", "X", "--plan", "gold"]).contains("--plan"));
+    assert!(admin_fails(&[
+        "key",
+        "create",
+        "--org",
+        &missing_org,
+        "--scopes",
+        "flows:read"
+    ])
+    .contains("does not exist"));
+    assert!(admin_fails(&[
+        "key",
+        "create",
+        "--org",
+        &missing_org,
+        "--scopes",
+        "flows:admin"
+    ])
+    .contains("flows:admin"));
+    assert!(
+        admin_fails(&["key", "revoke", "--org", &missing_org, "--id", &missing_org])
+            .contains("does not exist")
+    );
+    assert!(
+        admin_fails(&["member", "add", "--org", "not-a-uuid", "--email", "a@b.c"]).contains("UUID")
+    );
+    assert!(
+        admin_fails(&["org", "set-plan", "--org", &missing_org, "--plan", "pro"])
+            .contains("does not exist")
+    );
+    assert!(admin_fails(&["frobnicate"]).contains("unknown command"));
+    assert!(
+        admin_fails(&["key", "list", "--org", &missing_org, "--bogus", "1"]).contains("--bogus")
+    );
+}

@@ -1,0 +1,391 @@
+//! Authentication, plans, scopes and tenancy (spec sections 02 and 08).
+
+use integration_tests::{flows_router, growth_org, org_with, stack, Call};
+use shared::auth::{generate_key, Scope};
+use shared::orgs::Plan;
+
+async fn status_of(call: Call) -> (u16, String, serde_json::Value) {
+    let reply = call.send(&flows_router().await).await;
+    assert!(
+        reply.header("x-request-id").is_some(),
+        "every response has a request id"
+    );
+    (
+        reply.status.as_u16(),
+        reply.error_code().to_string(),
+        reply.body,
+    )
+}
+
+#[tokio::test]
+async fn every_401_case_answers_unauthorized() {
+    let org = growth_org().await;
+    let other_pepper_key = generate_key(org.id, b"not the real pepper").plaintext;
+    let unknown_org_key = generate_key(uuid::Uuid::now_v7(), b"x").plaintext;
+    let cases = [
+        ("missing header", Call::get("/api/v1/flows")),
+        (
+            "wrong scheme",
+            Call::get("/api/v1/flows").header("authorization", &format!("Basic {}", org.key)),
+        ),
+        (
+            "no token",
+            Call::get("/api/v1/flows").header("authorization", "Bearer"),
+        ),
+        (
+            "not lg_live_",
+            Call::get("/api/v1/flows").key("sk_live_abc"),
+        ),
+        ("malformed", Call::get("/api/v1/flows").key("lg_live_abc")),
+        (
+            "truncated",
+            Call::get("/api/v1/flows").key(&org.key[..org.key.len() - 2]),
+        ),
+        (
+            "unknown secret",
+            Call::get("/api/v1/flows").key(&other_pepper_key),
+        ),
+        (
+            "unknown org",
+            Call::get("/api/v1/flows").key(&unknown_org_key),
+        ),
+        (
+            "non-UTF-8 header",
+            Call::get("/api/v1/flows").header("authorization", "Bearer lg_live_\u{e9}"),
+        ),
+    ];
+    for (name, call) in cases {
+        let (status, code, body) = status_of(call).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (401, "unauthorized"),
+            "{name}: {body}"
+        );
+        assert!(body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
+    }
+}
+
+#[tokio::test]
+async fn a_valid_key_gets_in_with_rate_headers() {
+    let org = growth_org().await;
+    let reply = Call::get("/api/v1/flows")
+        .key(&org.key)
+        .send(&flows_router().await)
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.header("x-ratelimit-limit"), Some("600"));
+    assert_eq!(reply.header("x-ratelimit-remaining"), Some("599"));
+}
+
+#[tokio::test]
+async fn revocation_takes_effect_on_the_very_next_request() {
+    let org = growth_org().await;
+    let router = flows_router().await;
+    assert_eq!(
+        Call::get("/api/v1/flows")
+            .key(&org.key)
+            .send(&router)
+            .await
+            .status,
+        200
+    );
+    stack()
+        .await
+        .admin()
+        .revoke_key(org.id, org.key_id)
+        .await
+        .unwrap();
+    let reply = Call::get("/api/v1/flows").key(&org.key).send(&router).await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.error_code()),
+        (401, "unauthorized")
+    );
+    assert!(reply.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("revoked"));
+}
+
+#[tokio::test]
+async fn expired_keys_are_refused() {
+    let org = growth_org().await;
+    let admin = stack().await.admin();
+    let past = shared::clock::now() - time::Duration::seconds(1);
+    let expired = admin
+        .create_key(org.id, vec![Scope::FlowsRead], Some(past))
+        .await
+        .unwrap();
+    let future = shared::clock::now() + time::Duration::hours(1);
+    let live = admin
+        .create_key(org.id, vec![Scope::FlowsRead], Some(future))
+        .await
+        .unwrap();
+    let router = flows_router().await;
+    let reply = Call::get("/api/v1/flows")
+        .key(&expired.key)
+        .send(&router)
+        .await;
+    assert_eq!(reply.status, 401);
+    assert!(reply.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("expired"));
+    assert_eq!(
+        Call::get("/api/v1/flows")
+            .key(&live.key)
+            .send(&router)
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn plans_without_api_access_get_402_after_a_valid_key() {
+    for plan in [Plan::Free, Plan::Pro] {
+        let org = org_with(plan, &Scope::ALL).await;
+        let reply = Call::get("/api/v1/flows")
+            .key(&org.key)
+            .send(&flows_router().await)
+            .await;
+        assert_eq!(
+            (reply.status.as_u16(), reply.error_code()),
+            (402, "plan_required")
+        );
+        assert!(reply.header("x-ratelimit-remaining").is_some());
+        // An invalid key on the same org is still a 401: authentication comes first.
+        let (status, ..) = status_of(Call::get("/api/v1/flows").key("lg_live_x")).await;
+        assert_eq!(status, 401);
+    }
+}
+
+#[tokio::test]
+async fn a_plan_change_applies_to_new_containers_at_once() {
+    let org = growth_org().await;
+    let admin = stack().await.admin();
+    admin.set_plan(org.id, Plan::Pro).await.unwrap();
+    let reply = Call::get("/api/v1/flows")
+        .key(&org.key)
+        .send(&flows_router().await)
+        .await;
+    assert_eq!(reply.status, 402);
+    admin.set_plan(org.id, Plan::Growth).await.unwrap();
+    let reply = Call::get("/api/v1/flows")
+        .key(&org.key)
+        .send(&flows_router().await)
+        .await;
+    assert_eq!(reply.status, 200);
+}
+
+#[tokio::test]
+async fn missing_scopes_get_403_and_name_the_scope() {
+    let org = org_with(Plan::Growth, &[Scope::DossiersRead]).await;
+    let reply = Call::get("/api/v1/flows")
+        .key(&org.key)
+        .send(&flows_router().await)
+        .await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.error_code()),
+        (403, "forbidden")
+    );
+    assert!(reply.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("flows:read"));
+    assert_eq!(reply.header("x-ratelimit-limit"), Some("600"));
+}
+
+#[tokio::test]
+async fn linking_contacts_needs_both_write_scopes() {
+    let org = org_with(Plan::Growth, &[Scope::DossiersWrite, Scope::ContactsRead]).await;
+    let router = integration_tests::contacts_router().await;
+    let path = format!("/api/v1/dossiers/{}/contacts", uuid::Uuid::now_v7());
+    let reply = Call::new(http::Method::POST, &path)
+        .key(&org.key)
+        .json(&serde_json::json!({}))
+        .send(&router)
+        .await;
+    assert_eq!(reply.status, 403);
+    assert!(reply.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("contacts:write"));
+}
+
+#[tokio::test]
+async fn scope_table_matches_the_issue() {
+    use http::Method;
+    // A key with one unrelated scope: every other route answers 403 naming its scopes.
+    let key = org_with(Plan::Growth, &[Scope::NotesRead]).await.key;
+    let id = uuid::Uuid::now_v7();
+    let routes: Vec<(axum::Router, Method, String, &[&str])> = vec![
+        (
+            integration_tests::dossiers_router().await,
+            Method::GET,
+            "/api/v1/dossiers".into(),
+            &["dossiers:read"],
+        ),
+        (
+            integration_tests::dossiers_router().await,
+            Method::GET,
+            format!("/api/v1/dossiers/{id}"),
+            &["dossiers:read"],
+        ),
+        (
+            integration_tests::dossiers_router().await,
+            Method::POST,
+            "/api/v1/dossiers".into(),
+            &["dossiers:write"],
+        ),
+        (
+            integration_tests::dossiers_router().await,
+            Method::PATCH,
+            format!("/api/v1/dossiers/{id}"),
+            &["dossiers:write"],
+        ),
+        (
+            integration_tests::dossiers_router().await,
+            Method::DELETE,
+            format!("/api/v1/dossiers/{id}"),
+            &["dossiers:write"],
+        ),
+        (
+            integration_tests::dossiers_router().await,
+            Method::POST,
+            format!("/api/v1/dossiers/{id}/cv"),
+            &["dossiers:write"],
+        ),
+        (
+            integration_tests::contacts_router().await,
+            Method::GET,
+            "/api/v1/contacts".into(),
+            &["contacts:read"],
+        ),
+        (
+            integration_tests::contacts_router().await,
+            Method::GET,
+            format!("/api/v1/contacts/{id}"),
+            &["contacts:read"],
+        ),
+        (
+            integration_tests::contacts_router().await,
+            Method::GET,
+            format!("/api/v1/dossiers/{id}/contacts"),
+            &["contacts:read"],
+        ),
+        (
+            integration_tests::contacts_router().await,
+            Method::POST,
+            "/api/v1/contacts".into(),
+            &["contacts:write"],
+        ),
+        (
+            integration_tests::contacts_router().await,
+            Method::PATCH,
+            format!("/api/v1/contacts/{id}"),
+            &["contacts:write"],
+        ),
+        (
+            integration_tests::contacts_router().await,
+            Method::DELETE,
+            format!("/api/v1/contacts/{id}"),
+            &["contacts:write"],
+        ),
+        (
+            integration_tests::contacts_router().await,
+            Method::POST,
+            format!("/api/v1/dossiers/{id}/contacts"),
+            &["dossiers:write", "contacts:write"],
+        ),
+        (
+            integration_tests::contacts_router().await,
+            Method::DELETE,
+            format!("/api/v1/dossiers/{id}/contacts/{id}"),
+            &["dossiers:write", "contacts:write"],
+        ),
+        (
+            flows_router().await,
+            Method::GET,
+            "/api/v1/flows".into(),
+            &["flows:read"],
+        ),
+        (
+            flows_router().await,
+            Method::GET,
+            format!("/api/v1/flows/{id}/stages"),
+            &["flows:read"],
+        ),
+        (
+            integration_tests::notes_router().await,
+            Method::POST,
+            format!("/api/v1/dossiers/{id}/notes"),
+            &["notes:write"],
+        ),
+    ];
+    for (router, method, path, scopes) in routes {
+        let reply = Call::new(method.clone(), &path)
+            .key(&key)
+            .send(&router)
+            .await;
+        assert_eq!(reply.status, 403, "{method} {path}: {}", reply.body);
+        let message = reply.body["error"]["message"].as_str().unwrap();
+        for scope in scopes {
+            assert!(message.contains(scope), "{method} {path}: {message}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn another_organizations_flow_is_indistinguishable_from_a_missing_one() {
+    let mine = growth_org().await;
+    let theirs = growth_org().await;
+    let their_flow = shared::flows::list(&stack().await.core().db, theirs.id)
+        .await
+        .unwrap()[0]
+        .id;
+    let router = flows_router().await;
+    let foreign = Call::get(&format!("/api/v1/flows/{their_flow}/stages"))
+        .key(&mine.key)
+        .send(&router)
+        .await;
+    let missing = Call::get(&format!("/api/v1/flows/{}/stages", uuid::Uuid::now_v7()))
+        .key(&mine.key)
+        .send(&router)
+        .await;
+    assert_eq!(foreign.status, 404);
+    assert_eq!(foreign.body, missing.body);
+    let own = Call::get(&format!("/api/v1/flows/{their_flow}/stages"))
+        .key(&theirs.key)
+        .send(&router)
+        .await;
+    assert_eq!(own.status, 200);
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_in_the_error_shape() {
+    let org = growth_org().await;
+    let router = flows_router().await;
+    let reply = Call::get("/api/v1/nope").key(&org.key).send(&router).await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.error_code()),
+        (404, "not_found")
+    );
+    let reply = Call::new(http::Method::DELETE, "/api/v1/flows")
+        .key(&org.key)
+        .send(&router)
+        .await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.error_code()),
+        (405, "method_not_allowed")
+    );
+    let reply = Call::get("/api/v1/dossiers")
+        .key(&org.key)
+        .send(&integration_tests::dossiers_router().await)
+        .await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.error_code()),
+        (501, "not_implemented")
+    );
+}

@@ -1,0 +1,7 @@
+//! Integration tests against the local stack (DynamoDB Local and moto), run by `make test`.
+
+mod admin_cli;
+mod auth;
+mod flows;
+mod pollers;
+mod rate_limit;

@@ -1,0 +1,81 @@
+//! 600 requests per minute per key, counted in DynamoDB (spec section 08).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use integration_tests::{flows_router, growth_org, Call};
+
+/// Waits until at least 25 seconds remain in the current minute, so that the 601 requests
+/// below fall into one rate-limit window.
+async fn start_of_a_window() {
+    let now = time::OffsetDateTime::now_utc();
+    let second = now.second() as u64;
+    if second > 35 {
+        tokio::time::sleep(Duration::from_secs(61 - second)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_601st_request_in_a_window_gets_429_with_retry_after() {
+    let org = growth_org().await;
+    let router = flows_router().await;
+    start_of_a_window().await;
+
+    // The first requests count down one by one.
+    for expected in [599, 598, 597] {
+        let reply = Call::get("/api/v1/nope").key(&org.key).send(&router).await;
+        assert_eq!(
+            reply.header("x-ratelimit-remaining"),
+            Some(expected.to_string().as_str())
+        );
+    }
+    // The rest arrive concurrently; each still sees its own count.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let router = router.clone();
+        let key = org.key.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for _ in 0..(597 / 8 + 1) {
+                let reply = Call::get("/api/v1/nope").key(&key).send(&router).await;
+                seen.push((
+                    reply.status.as_u16(),
+                    reply.header("x-ratelimit-remaining").unwrap().to_string(),
+                ));
+            }
+            seen
+        }));
+    }
+    let mut remaining = BTreeSet::new();
+    let mut limited = 0;
+    for task in tasks {
+        for (status, left) in task.await.unwrap() {
+            if status == 429 {
+                limited += 1;
+            } else {
+                assert_eq!(status, 404);
+                remaining.insert(left.parse::<u64>().unwrap());
+            }
+        }
+    }
+    // 3 + 8 * 75 = 603 requests: 600 allowed, each with a distinct remaining count.
+    assert_eq!(remaining.len(), 597);
+    assert_eq!(remaining.first(), Some(&0));
+    assert_eq!(remaining.last(), Some(&596));
+    assert_eq!(limited, 3);
+
+    let reply = Call::get("/api/v1/flows").key(&org.key).send(&router).await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.error_code()),
+        (429, "rate_limited")
+    );
+    assert_eq!(reply.header("x-ratelimit-limit"), Some("600"));
+    assert_eq!(reply.header("x-ratelimit-remaining"), Some("0"));
+    let retry_after: u64 = reply.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+
+    // Another key of the same organization has its own budget.
+    let other = org.key_with(&[shared::auth::Scope::FlowsRead]).await;
+    let reply = Call::get("/api/v1/flows").key(&other).send(&router).await;
+    assert_eq!(reply.status, 200);
+}
