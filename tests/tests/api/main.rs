@@ -5,3 +5,4 @@ mod auth;
 mod flows;
 mod pollers;
 mod rate_limit;
+mod sample_events;

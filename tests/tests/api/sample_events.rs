@@ -1,0 +1,108 @@
+//! Every JSON file in `events/` parses as the event of the function it is for, and that
+//! function handles it.
+
+use std::path::PathBuf;
+
+use http::HeaderValue;
+use integration_tests::{growth_org, stack};
+use tower::ServiceExt;
+
+fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+fn read(name: &str) -> String {
+    std::fs::read_to_string(events_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[tokio::test]
+async fn every_sample_event_is_used_by_this_test() {
+    let mut names: Vec<String> = std::fs::read_dir(events_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "api-contacts-list.json",
+            "api-dossiers-list.json",
+            "api-flows-list.json",
+            "api-notes-list.json",
+            "dynamodb-stream-outbox.json",
+            "sqs-delivery-batch.json",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn api_samples_are_http_api_v2_requests_the_routers_serve() {
+    let org = growth_org().await;
+    let core = || stack();
+    let cases = [
+        (
+            "api-flows-list.json",
+            flows::router(core().await.core()),
+            200,
+        ),
+        (
+            "api-dossiers-list.json",
+            dossiers::router(core().await.core()),
+            501,
+        ),
+        (
+            "api-contacts-list.json",
+            contacts::router(core().await.core()),
+            501,
+        ),
+        (
+            "api-notes-list.json",
+            notes::router(core().await.core()),
+            501,
+        ),
+    ];
+    for (name, router, status) in cases {
+        let text = read(name);
+        let sample: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mut request =
+            lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        // Without a real key the sample is refused, in the error shape.
+        let refused = router.clone().oneshot(request_clone(&text)).await.unwrap();
+        assert_eq!(refused.status(), 401, "{name}");
+        assert_eq!(
+            refused.headers()["x-request-id"],
+            sample["requestContext"]["requestId"].as_str().unwrap(),
+            "{name}: API Gateway's request id is echoed"
+        );
+        request.headers_mut().insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {}", org.key)).unwrap(),
+        );
+        let response = router.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), status, "{name}");
+    }
+}
+
+fn request_clone(text: &str) -> lambda_http::Request {
+    lambda_http::request::from_str(text).expect("sample parses")
+}
+
+#[tokio::test]
+async fn stream_sample_is_a_dynamodb_event_the_events_function_reads() {
+    let event: aws_lambda_events::event::dynamodb::Event =
+        serde_json::from_str(&read("dynamodb-stream-outbox.json")).unwrap();
+    assert!(shared::events::passes_stream_filter(
+        &serde_json::from_str::<serde_json::Value>(&read("dynamodb-stream-outbox.json")).unwrap()
+            ["Records"][0]
+    ));
+    let response = events::handle(event).await;
+    assert!(response.batch_item_failures.is_empty());
+}
+
+#[tokio::test]
+async fn queue_sample_is_an_sqs_event_the_webhooks_function_keeps() {
+    let event: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_str(&read("sqs-delivery-batch.json")).unwrap();
+    let response = webhooks::handle(event).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+}
