@@ -77,6 +77,36 @@ pub fn envelope_from_record(
     Ok((org, envelope))
 }
 
+/// How long outbox items stay in the table after the stream has carried them.
+pub const OUTBOX_RETENTION: time::Duration = time::Duration::days(7);
+
+/// The outbox item for an event about `data`, to be written in the transaction that
+/// makes the change.
+pub fn outbox_item<T: Serialize>(
+    org: uuid::Uuid,
+    kind: EventType,
+    data: &T,
+    now: time::OffsetDateTime,
+) -> Result<crate::store::Item, crate::ApiError> {
+    let envelope = Envelope {
+        id: format!("evt_{}", uuid::Uuid::now_v7().simple()),
+        kind,
+        created_at: crate::clock::format(now),
+        data: serde_json::to_value(data).map_err(crate::ApiError::internal)?,
+    };
+    let mut item = crate::store::to_item(
+        &envelope,
+        &crate::ids::org_pk(org),
+        &format!("{OUTBOX_PREFIX}{}", envelope.id),
+        "event",
+    )?;
+    item.insert(
+        crate::table::TTL_ATTRIBUTE.into(),
+        crate::store::n((now + OUTBOX_RETENTION).unix_timestamp()),
+    );
+    Ok(item)
+}
+
 /// Whether a stream record in Lambda's JSON shape passes [`STREAM_FILTER_PATTERN`]. The
 /// local stream poller applies it the way the deployed event source mapping does.
 pub fn passes_stream_filter(record: &serde_json::Value) -> bool {

@@ -313,6 +313,10 @@ impl QueryParams {
         }
     }
 
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(key, _)| key == name)
+    }
+
     pub fn take_all(&mut self, name: &str) -> Vec<String> {
         let (taken, rest) = std::mem::take(&mut self.0)
             .into_iter()

@@ -4,6 +4,8 @@
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod contacts;
+pub mod dossiers;
 pub mod error;
 pub mod events;
 pub mod flows;
@@ -15,6 +17,8 @@ pub mod ratelimit;
 pub mod secrets;
 pub mod store;
 pub mod table;
+pub mod txn;
+pub mod validate;
 
 #[cfg(feature = "cli")]
 pub mod admin;

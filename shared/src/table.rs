@@ -11,17 +11,32 @@ use aws_sdk_dynamodb::types::{
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
-pub const GSI1: &str = "GSI1";
-pub const GSI1PK: &str = "GSI1PK";
-pub const GSI1SK: &str = "GSI1SK";
-pub const GSI2: &str = "GSI2";
-pub const GSI2PK: &str = "GSI2PK";
-pub const GSI2SK: &str = "GSI2SK";
 /// Epoch seconds after which DynamoDB may delete the item.
 pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
 
-const STRING_ATTRIBUTES: [&str; 6] = [PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK];
-const INDEXES: [(&str, &str, &str); 2] = [(GSI1, GSI1PK, GSI1SK), (GSI2, GSI2PK, GSI2SK)];
+/// Global secondary indexes `GSI1`..`GSI5`, each keyed by `GSI<n>PK` and `GSI<n>SK`.
+pub const INDEX_COUNT: usize = 5;
+
+pub fn index_name(n: usize) -> String {
+    format!("GSI{n}")
+}
+
+pub fn index_pk(n: usize) -> String {
+    format!("GSI{n}PK")
+}
+
+pub fn index_sk(n: usize) -> String {
+    format!("GSI{n}SK")
+}
+
+fn string_attributes() -> Vec<String> {
+    let mut names = vec![PK.to_string(), SK.to_string()];
+    for n in 1..=INDEX_COUNT {
+        names.push(index_pk(n));
+        names.push(index_sk(n));
+    }
+    names
+}
 
 /// The parts of CreateTable that describe the table's shape.
 pub struct Definition {
@@ -42,24 +57,23 @@ fn key(name: &str, kind: KeyType) -> KeySchemaElement {
 
 pub fn definition() -> Definition {
     Definition {
-        attributes: STRING_ATTRIBUTES
-            .iter()
+        attributes: string_attributes()
+            .into_iter()
             .map(|name| {
                 AttributeDefinition::builder()
-                    .attribute_name(*name)
+                    .attribute_name(name)
                     .attribute_type(ScalarAttributeType::S)
                     .build()
                     .expect("attribute definition has all required fields")
             })
             .collect(),
         keys: vec![key(PK, KeyType::Hash), key(SK, KeyType::Range)],
-        indexes: INDEXES
-            .iter()
-            .map(|(name, pk, sk)| {
+        indexes: (1..=INDEX_COUNT)
+            .map(|n| {
                 GlobalSecondaryIndex::builder()
-                    .index_name(*name)
-                    .key_schema(key(pk, KeyType::Hash))
-                    .key_schema(key(sk, KeyType::Range))
+                    .index_name(index_name(n))
+                    .key_schema(key(&index_pk(n), KeyType::Hash))
+                    .key_schema(key(&index_sk(n), KeyType::Range))
                     .projection(
                         Projection::builder()
                             .projection_type(ProjectionType::All)
@@ -84,7 +98,7 @@ pub fn cloudformation_yaml() -> String {
     let mut out = String::new();
     out.push_str("      BillingMode: PAY_PER_REQUEST\n");
     out.push_str("      AttributeDefinitions:\n");
-    for name in STRING_ATTRIBUTES {
+    for name in string_attributes() {
         out.push_str(&format!(
             "        - AttributeName: {name}\n          AttributeType: S\n"
         ));
@@ -94,7 +108,8 @@ pub fn cloudformation_yaml() -> String {
         "        - AttributeName: {PK}\n          KeyType: HASH\n        - AttributeName: {SK}\n          KeyType: RANGE\n"
     ));
     out.push_str("      GlobalSecondaryIndexes:\n");
-    for (name, pk, sk) in INDEXES {
+    for n in 1..=INDEX_COUNT {
+        let (name, pk, sk) = (index_name(n), index_pk(n), index_sk(n));
         out.push_str(&format!(
             "        - IndexName: {name}\n          KeySchema:\n            - AttributeName: {pk}\n              KeyType: HASH\n            - AttributeName: {sk}\n              KeyType: RANGE\n          Projection:\n            ProjectionType: ALL\n"
         ));
@@ -123,8 +138,8 @@ mod tests {
     #[test]
     fn every_index_key_is_declared() {
         let def = definition();
-        assert_eq!(def.attributes.len(), 6);
-        assert_eq!(def.indexes.len(), 2);
+        assert_eq!(def.attributes.len(), 2 + 2 * INDEX_COUNT);
+        assert_eq!(def.indexes.len(), INDEX_COUNT);
         assert_eq!(def.keys.len(), 2);
     }
 }

@@ -26,6 +26,8 @@ pub struct Stack {
 /// The stack's clients, built anew for each test: every `#[tokio::test]` has its own
 /// runtime, and SDK connection pools must not outlive the runtime that made them.
 pub async fn stack() -> Arc<Stack> {
+    // Internal errors are logged, not returned: show them with a failing test's output.
+    shared::init_tracing();
     let config = Config::from_env().unwrap_or_else(|e| {
         panic!("{e}: run the integration tests through `make test`, which starts the local stack")
     });
@@ -190,4 +192,25 @@ pub async fn contacts_router() -> Router {
 
 pub async fn notes_router() -> Router {
     notes::router(stack().await.core())
+}
+
+/// The domain events an organization's writes have put in the outbox, oldest first.
+pub async fn outbox(org: Uuid) -> Vec<shared::events::Envelope> {
+    let core = stack().await.core();
+    core.db
+        .query_prefix(&format!("ORG#{org}"), shared::events::OUTBOX_PREFIX)
+        .await
+        .expect("outbox query")
+}
+
+pub fn post(path: &str) -> Call {
+    Call::new(Method::POST, path)
+}
+
+pub fn patch(path: &str) -> Call {
+    Call::new(Method::PATCH, path)
+}
+
+pub fn delete(path: &str) -> Call {
+    Call::new(Method::DELETE, path)
 }

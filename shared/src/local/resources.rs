@@ -27,7 +27,9 @@ pub struct Created {
 
 pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), String> {
     let exists = client.describe_table().table_name(name).send().await;
-    if exists.is_err() {
+    if let Ok(existing) = &exists {
+        add_missing_indexes(client, name, existing).await?;
+    } else {
         let def = table::definition();
         client
             .create_table()
@@ -86,6 +88,53 @@ pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Resu
                 format!(
                     "enabling TTL: {}",
                     aws_sdk_dynamodb::error::DisplayErrorContext(e)
+                )
+            })?;
+    }
+    Ok(())
+}
+
+/// A table made by an older version gains the indexes added since, one at a time as
+/// DynamoDB requires.
+async fn add_missing_indexes(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+    existing: &aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput,
+) -> Result<(), String> {
+    use aws_sdk_dynamodb::types::{CreateGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate};
+    let present: Vec<&str> = existing
+        .table()
+        .map(|t| t.global_secondary_indexes())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|index| index.index_name())
+        .collect();
+    let def = table::definition();
+    for index in def
+        .indexes
+        .iter()
+        .filter(|i| !present.contains(&i.index_name()))
+    {
+        let create = CreateGlobalSecondaryIndexAction::builder()
+            .index_name(index.index_name())
+            .set_key_schema(Some(index.key_schema().to_vec()))
+            .set_projection(index.projection().cloned())
+            .build()
+            .map_err(|e| e.to_string())?;
+        client
+            .update_table()
+            .table_name(name)
+            .set_attribute_definitions(Some(def.attributes.clone()))
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder().create(create).build(),
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "adding index {}: {}",
+                    index.index_name(),
+                    super::describe(e)
                 )
             })?;
     }

@@ -380,7 +380,8 @@ async fn unknown_routes_and_methods_answer_in_the_error_shape() {
         (reply.status.as_u16(), reply.error_code()),
         (405, "method_not_allowed")
     );
-    let reply = Call::get("/api/v1/dossiers")
+    let cv = format!("/api/v1/dossiers/{}/cv", uuid::Uuid::now_v7());
+    let reply = Call::new(http::Method::POST, &cv)
         .key(&org.key)
         .send(&integration_tests::dossiers_router().await)
         .await;

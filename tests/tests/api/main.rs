@@ -2,6 +2,7 @@
 
 mod admin_cli;
 mod auth;
+mod dossiers;
 mod flows;
 mod pollers;
 mod rate_limit;

@@ -1,0 +1,153 @@
+//! Building and running DynamoDB transactions: one place that knows how a cancelled
+//! transaction is told apart from a conflicting one, and how conflicts are retried.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
+};
+
+use crate::store::{key, Db, Item};
+use crate::ApiError;
+
+pub fn put(db: &Db, item: Item, condition: Option<&str>) -> TransactWriteItem {
+    let put = Put::builder()
+        .table_name(&db.table)
+        .set_item(Some(item))
+        .set_condition_expression(condition.map(str::to_string))
+        .build()
+        .expect("put has table and item");
+    TransactWriteItem::builder().put(put).build()
+}
+
+/// A put that must replace exactly the version it was computed from (or create a new item
+/// when `version` is 0).
+pub fn put_versioned(db: &Db, item: Item, version: u64) -> TransactWriteItem {
+    let put = Put::builder()
+        .table_name(&db.table)
+        .set_item(Some(item))
+        .condition_expression(if version == 0 {
+            "attribute_not_exists(PK)"
+        } else {
+            "version = :expected_version"
+        })
+        .set_expression_attribute_values((version > 0).then(|| {
+            [(
+                ":expected_version".to_string(),
+                AttributeValue::N(version.to_string()),
+            )]
+            .into()
+        }))
+        .build()
+        .expect("put has table and item");
+    TransactWriteItem::builder().put(put).build()
+}
+
+pub fn delete(db: &Db, pk: &str, sk: &str, condition: Option<&str>) -> TransactWriteItem {
+    let delete = Delete::builder()
+        .table_name(&db.table)
+        .set_key(Some(key(pk, sk)))
+        .set_condition_expression(condition.map(str::to_string))
+        .build()
+        .expect("delete has table and key");
+    TransactWriteItem::builder().delete(delete).build()
+}
+
+pub fn exists(db: &Db, pk: &str, sk: &str) -> TransactWriteItem {
+    let check = ConditionCheck::builder()
+        .table_name(&db.table)
+        .set_key(Some(key(pk, sk)))
+        .condition_expression("attribute_exists(PK)")
+        .build()
+        .expect("condition check has table, key and condition");
+    TransactWriteItem::builder().condition_check(check).build()
+}
+
+/// An update built from an expression and its placeholders.
+pub struct UpdateSpec {
+    pub pk: String,
+    pub sk: String,
+    pub expression: String,
+    pub condition: Option<String>,
+    pub names: Vec<(String, String)>,
+    pub values: Vec<(String, AttributeValue)>,
+}
+
+pub fn update(db: &Db, spec: UpdateSpec) -> TransactWriteItem {
+    let mut update = Update::builder()
+        .table_name(&db.table)
+        .set_key(Some(key(&spec.pk, &spec.sk)))
+        .update_expression(spec.expression)
+        .set_condition_expression(spec.condition);
+    for (name, value) in spec.names {
+        update = update.expression_attribute_names(name, value);
+    }
+    for (name, value) in spec.values {
+        update = update.expression_attribute_values(name, value);
+    }
+    TransactWriteItem::builder()
+        .update(
+            update
+                .build()
+                .expect("update has table, key and expression"),
+        )
+        .build()
+}
+
+/// How a transaction ended when it did not commit.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A condition failed; the codes are per item, in order (`None` where it passed).
+    ConditionFailed(Vec<Option<String>>),
+    /// Another transaction touched the same items; the caller should read again and retry.
+    Conflict,
+}
+
+pub async fn write(
+    db: &Db,
+    items: Vec<TransactWriteItem>,
+) -> Result<Result<(), Outcome>, ApiError> {
+    let result = db
+        .client
+        .transact_write_items()
+        .set_transact_items(Some(items))
+        .send()
+        .await;
+    let err = match result {
+        Ok(_) => return Ok(Ok(())),
+        Err(err) => err,
+    };
+    match err.into_service_error() {
+        TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+            let reasons: Vec<Option<String>> = cancelled
+                .cancellation_reasons()
+                .iter()
+                .map(|r| r.code().filter(|c| *c != "None").map(str::to_string))
+                .collect();
+            let conflict = reasons.iter().flatten().any(|code| {
+                code == "TransactionConflict"
+                    || code == "ThrottlingError"
+                    || code == "ProvisionedThroughputExceeded"
+            });
+            if conflict || reasons.iter().all(Option::is_none) {
+                Ok(Err(Outcome::Conflict))
+            } else {
+                Ok(Err(Outcome::ConditionFailed(reasons)))
+            }
+        }
+        TransactWriteItemsError::TransactionInProgressException(_) => Ok(Err(Outcome::Conflict)),
+        other => Err(ApiError::internal(format!("transaction: {other}"))),
+    }
+}
+
+/// How often a read-compute-write cycle is attempted before giving up with a 500.
+pub const MAX_ATTEMPTS: u32 = 12;
+
+/// A short, jittered, growing pause before attempt `n` of a conflicted write.
+pub async fn backoff(attempt: u32) {
+    use rand::Rng;
+    let ceiling = 10u64 << attempt.min(6);
+    let millis = rand::thread_rng().gen_range(ceiling / 2..=ceiling);
+    tokio::time::sleep(Duration::from_millis(millis)).await;
+}

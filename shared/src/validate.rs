@@ -1,0 +1,121 @@
+//! Field rules shared by every resource: lengths, emails, currencies.
+
+use crate::ApiError;
+
+/// Longest name, company, role or similar one-line field.
+pub const MAX_SHORT: usize = 200;
+/// Longest email, per RFC 5321.
+pub const MAX_EMAIL: usize = 254;
+pub const MAX_PHONE: usize = 50;
+/// Longest free text (intake notes, contact notes, note content). Keeps items far below
+/// DynamoDB's 400 KB limit.
+pub const MAX_TEXT: usize = 10_000;
+
+/// Trims `value` and checks its length; `field` names it in the error.
+pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let trimmed = value.trim();
+    if trimmed.chars().count() > max {
+        return Err(ApiError::invalid(format!(
+            "Field `{field}` is longer than {max} characters."
+        )));
+    }
+    Ok(trimmed.to_string())
+}
+
+pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let value = text(field, value, max)?;
+    if value.is_empty() {
+        return Err(ApiError::invalid(format!(
+            "Field `{field}` must not be empty."
+        )));
+    }
+    Ok(value)
+}
+
+pub fn optional_text(
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
+    value
+        .map(|v| text(field, v, max))
+        .transpose()
+        .map(|v| v.filter(|v| !v.is_empty()))
+}
+
+/// A syntactically valid address: one `@`, a non-empty local part, a dotted domain.
+pub fn email(field: &str, value: &str) -> Result<String, ApiError> {
+    let value = text(field, value, MAX_EMAIL)?;
+    let valid = match value.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains("..")
+                && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    };
+    if valid {
+        Ok(value)
+    } else {
+        Err(ApiError::invalid(format!(
+            "Field `{field}` must be a valid email address."
+        )))
+    }
+}
+
+/// ISO 4217 active currency codes.
+const CURRENCIES: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XAG XAU XBA XBB XBC XBD XCD XCG XDR XOF XPD XPF XPT XSU XTS XUA XXX YER ZAR ZMW ZWG";
+
+pub fn currency(field: &str, value: &str) -> Result<String, ApiError> {
+    let code = value.trim();
+    if code.len() == 3 && CURRENCIES.split(' ').any(|c| c == code) {
+        Ok(code.to_string())
+    } else {
+        Err(ApiError::invalid(format!(
+            "Field `{field}` must be an ISO 4217 currency code such as 'EUR'."
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        for good in ["a@b.co", "sophie@example.com", "x.y+z@sub.example.nl"] {
+            assert!(email("email", good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "a",
+            "a@",
+            "@b.com",
+            "a@b",
+            "a@@b.com",
+            "a b@c.com",
+            "a@b..com",
+            "a@.b.com",
+        ] {
+            assert!(email("email", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn currencies_and_lengths() {
+        assert_eq!(currency("deal_currency", "EUR").unwrap(), "EUR");
+        assert!(currency("deal_currency", "eur").is_err());
+        assert!(currency("deal_currency", "EURO").is_err());
+        assert!(currency("deal_currency", "ABC").is_err());
+        assert!(required_text("name", "  ", 10).is_err());
+        assert!(text("name", &"x".repeat(11), 10)
+            .unwrap_err()
+            .to_string()
+            .contains("`name`"));
+        assert_eq!(optional_text("role", Some("  "), 10).unwrap(), None);
+    }
+}
