@@ -358,9 +358,15 @@ enum ContactPlan {
     New(Contact),
 }
 
-/// Creates the dossier, its counters, its primary contact link (creating or reusing the
-/// contact) and its `dossier.created` event in one transaction.
-pub async fn create(db: &Db, org_id: Uuid, input: CreateDossier) -> Result<Dossier, ApiError> {
+/// A create request that passed validation, with what it needs from the table.
+pub struct Prepared {
+    input: CreateDossier,
+    org: Org,
+    dossier: Dossier,
+}
+
+/// Validates a create request and reads what it refers to; nothing is written.
+pub async fn prepare(db: &Db, org_id: Uuid, input: CreateDossier) -> Result<Prepared, ApiError> {
     let kind = input
         .kind
         .ok_or_else(|| ApiError::invalid("Field `type` is required ('candidate' or 'sales')."))?;
@@ -404,17 +410,23 @@ pub async fn create(db: &Db, org_id: Uuid, input: CreateDossier) -> Result<Dossi
         .ok_or_else(|| ApiError::internal("organization vanished"))?;
     let flow = flow_for(db, &org, kind, input.flow_id).await?;
     require_member(db, org_id, input.assigned_to).await?;
-
+    if let Some(id) = input.contact_id {
+        if contacts::get(db, org_id, id).await?.is_none() {
+            return Err(ApiError::invalid(
+                "Field `contact_id` does not name a contact of your organization.",
+            ));
+        }
+    }
     let now = clock::now();
-    let mut dossier = Dossier {
+    let dossier = Dossier {
         id: new_id(),
         kind,
         name,
-        email: email.clone(),
-        phone: phone.clone(),
-        company: company.clone(),
-        role: role.clone(),
-        contact_person: contact_person.clone(),
+        email,
+        phone,
+        company,
+        role,
+        contact_person,
         deal_size,
         deal_currency,
         status: Status::Active,
@@ -428,7 +440,49 @@ pub async fn create(db: &Db, org_id: Uuid, input: CreateDossier) -> Result<Dossi
         updated_at: now,
         version: 1,
     };
+    Ok(Prepared {
+        input,
+        org,
+        dossier,
+    })
+}
 
+impl Prepared {
+    /// The id the dossier will have, known before it is written (the CV's key needs it).
+    pub fn id(&self) -> Uuid {
+        self.dossier.id
+    }
+}
+
+/// Creates the dossier, its counters, its primary contact link (creating or reusing the
+/// contact) and its `dossier.created` event in one transaction.
+pub async fn create(db: &Db, org_id: Uuid, input: CreateDossier) -> Result<Dossier, ApiError> {
+    let prepared = prepare(db, org_id, input).await?;
+    commit(db, org_id, prepared, None).await
+}
+
+/// Writes a prepared dossier, with `cv_url` when a CV was stored for it first.
+pub async fn commit(
+    db: &Db,
+    org_id: Uuid,
+    prepared: Prepared,
+    cv_url: Option<String>,
+) -> Result<Dossier, ApiError> {
+    let Prepared {
+        input,
+        org,
+        mut dossier,
+    } = prepared;
+    let role = dossier.role.clone();
+    dossier.cv_url = cv_url;
+    let kind = dossier.kind;
+    let now = dossier.created_at;
+    let (email, phone, company, contact_person) = (
+        dossier.email.clone(),
+        dossier.phone.clone(),
+        dossier.company.clone(),
+        dossier.contact_person.clone(),
+    );
     for attempt in 0..txn::MAX_ATTEMPTS {
         if attempt > 0 {
             txn::backoff(attempt).await;
@@ -656,7 +710,13 @@ pub fn check_immutable(patch: &PatchDossier) -> Result<(), ApiError> {
 /// Applies `change` to the current dossier and writes the result with its counters and
 /// events, retrying from a fresh read when a concurrent write got there first. A change
 /// that alters nothing writes nothing and emits nothing.
-async fn modify<F>(db: &Db, org: Uuid, id: Uuid, change: F) -> Result<Dossier, ApiError>
+async fn modify<F>(
+    db: &Db,
+    org: Uuid,
+    id: Uuid,
+    always_updated: bool,
+    change: F,
+) -> Result<Dossier, ApiError>
 where
     F: Fn(&Dossier) -> Result<Dossier, ApiError>,
 {
@@ -666,7 +726,7 @@ where
         }
         let current = get(db, org, id).await?.ok_or_else(not_found)?;
         let mut next = change(&current)?;
-        if next.same_content(&current) {
+        if next.same_content(&current) && !always_updated {
             return Ok(current);
         }
         let now = clock::now();
@@ -680,7 +740,7 @@ where
             probe.status = Status::Archived;
             probe.same_content(&next)
         };
-        if !only_archived {
+        if always_updated || !only_archived {
             items.push(txn::put(
                 db,
                 outbox_item(org, EventType::DossierUpdated, &next, now)?,
@@ -722,7 +782,7 @@ pub async fn patch(db: &Db, org: Uuid, id: Uuid, patch: PatchDossier) -> Result<
         }
         _ => None,
     };
-    modify(db, org, id, |current| {
+    modify(db, org, id, false, |current| {
         apply_patch(current, &patch, flow.as_ref())
     })
     .await
@@ -730,9 +790,19 @@ pub async fn patch(db: &Db, org: Uuid, id: Uuid, patch: PatchDossier) -> Result<
 
 /// Archives the dossier; archiving an archived dossier changes nothing.
 pub async fn archive(db: &Db, org: Uuid, id: Uuid) -> Result<Dossier, ApiError> {
-    modify(db, org, id, |current| {
+    modify(db, org, id, false, |current| {
         let mut next = current.clone();
         next.status = Status::Archived;
+        Ok(next)
+    })
+    .await
+}
+
+/// Records a CV stored under `key`: a new or replaced CV is always a `dossier.updated`.
+pub async fn attach_cv(db: &Db, org: Uuid, id: Uuid, key: &str) -> Result<Dossier, ApiError> {
+    modify(db, org, id, true, |current| {
+        let mut next = current.clone();
+        next.cv_url = Some(key.to_string());
         Ok(next)
     })
     .await

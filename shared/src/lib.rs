@@ -5,6 +5,8 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod contacts;
+#[cfg(feature = "s3")]
+pub mod cv;
 pub mod dossiers;
 pub mod error;
 pub mod events;

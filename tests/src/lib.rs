@@ -27,7 +27,11 @@ pub struct Stack {
 /// runtime, and SDK connection pools must not outlive the runtime that made them.
 pub async fn stack() -> Arc<Stack> {
     // Internal errors are logged, not returned: show them with a failing test's output.
-    shared::init_tracing();
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+        .with_test_writer()
+        .try_init();
     let config = Config::from_env().unwrap_or_else(|e| {
         panic!("{e}: run the integration tests through `make test`, which starts the local stack")
     });
@@ -44,6 +48,13 @@ impl Stack {
     pub fn admin(&self) -> Admin {
         let core = self.core();
         Admin::new(core.db, core.secrets)
+    }
+
+    pub fn cvs(&self) -> shared::cv::CvStore {
+        shared::cv::CvStore {
+            s3: shared::config::s3_client(&self.sdk),
+            bucket: self.config.cv_bucket.clone().expect("CV_BUCKET is set"),
+        }
     }
 
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
@@ -183,7 +194,8 @@ pub async fn flows_router() -> Router {
 }
 
 pub async fn dossiers_router() -> Router {
-    dossiers::router(stack().await.core())
+    let stack = stack().await;
+    dossiers::router(stack.core(), stack.cvs())
 }
 
 pub async fn contacts_router() -> Router {

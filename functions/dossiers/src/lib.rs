@@ -1,11 +1,13 @@
 //! `/dossiers`, `/dossiers/{id}` and the CV routes.
 
-use axum::extract::{Request, State};
-use axum::http::header::CONTENT_TYPE;
-use axum::response::Response;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
+use axum::http::header::{CONTENT_TYPE, LOCATION};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use serde_json::json;
+use serde_json::{json, Map, Value};
+use shared::cv::{self, CvStore, MAX_CV_BYTES};
 use shared::dossiers::{self, CreateDossier, Filter, PatchDossier, Position, Status};
 use shared::flows::DossierType;
 use shared::http::{
@@ -15,16 +17,35 @@ use shared::http::{
 use shared::pagination::{decode_cursor, encode_cursor, PageParams};
 use shared::{ApiError, ApiResult};
 
-pub fn app(sdk: &aws_config::SdkConfig, config: &shared::config::Config) -> Router {
-    router(Core::new(sdk, config))
+/// JSON bodies are small; only the CV routes take large ones.
+const MAX_JSON_BYTES: usize = 256 * 1024;
+/// A 10 MiB CV plus the multipart framing and form fields around it.
+const MAX_UPLOAD_BYTES: usize = MAX_CV_BYTES + 256 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Core,
+    pub cvs: CvStore,
 }
 
-pub fn router(core: Core) -> Router {
+pub fn app(sdk: &aws_config::SdkConfig, config: &shared::config::Config) -> Router {
+    let cvs = CvStore {
+        s3: shared::config::s3_client(sdk),
+        bucket: config.cv_bucket.clone().unwrap_or_default(),
+    };
+    router(Core::new(sdk, config), cvs)
+}
+
+pub fn router(core: Core, cvs: CvStore) -> Router {
     let routes = Router::new()
         .route("/dossiers", get(list).post(create))
         .route("/dossiers/{id}", get(show).patch(update).delete(archive))
-        .route("/dossiers/{id}/cv", post(upload_cv))
-        .with_state(core.clone());
+        .route("/dossiers/{id}/cv", post(upload_cv).get(download_cv))
+        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
+        .with_state(AppState {
+            core: core.clone(),
+            cvs,
+        });
     api(routes, core)
 }
 
@@ -63,7 +84,7 @@ fn parse_filter(query: &mut QueryParams) -> ApiResult<Filter> {
 
 async fn list(
     Authorized(principal, ..): Authorized<scopes::DossiersRead>,
-    State(core): State<Core>,
+    State(state): State<AppState>,
     mut query: QueryParams,
 ) -> ApiResult<Response> {
     let filter = parse_filter(&mut query)?;
@@ -83,7 +104,7 @@ async fn list(
         },
         None => Position::Page(page),
     };
-    let listing = dossiers::list(&core.db, principal.org_id, &filter, &position).await?;
+    let listing = dossiers::list(&state.core.db, principal.org_id, &filter, &position).await?;
     let next_cursor = listing.next_cursor.map(encode_cursor);
     let meta = match position {
         Position::Page(page) => {
@@ -96,33 +117,134 @@ async fn list(
     Ok(shared::http::list(listing.items, meta))
 }
 
-async fn create(
-    Authorized(principal, ..): Authorized<scopes::DossiersWrite>,
-    State(core): State<Core>,
-    request: Request,
-) -> ApiResult<Response> {
-    let content_type = request
-        .headers()
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    if content_type.starts_with("multipart/form-data") {
-        return Err(ApiError::NotImplemented);
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"))
+}
+
+fn multipart_error(err: axum::extract::multipart::MultipartError) -> ApiError {
+    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        cv::too_large()
+    } else {
+        ApiError::invalid(format!("Malformed multipart body: {}", err.body_text()))
     }
-    require_content_type(request.headers(), "application/json")?;
-    let body = read_body(request, &()).await?;
-    let input: CreateDossier = parse_json(&body)?;
-    let dossier = dossiers::create(&core.db, principal.org_id, input).await?;
+}
+
+/// Reads a field's bytes, refusing to buffer more than `max`.
+async fn field_bytes(
+    mut field: axum::extract::multipart::Field<'_>,
+    max: usize,
+    too_large: fn() -> ApiError,
+) -> ApiResult<Vec<u8>> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        if bytes.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// The form's text fields as the JSON create body (numbers where the field is numeric),
+/// and the `cv` file if one was sent.
+async fn read_create_form(mut form: Multipart) -> ApiResult<(CreateDossier, Option<Vec<u8>>)> {
+    let mut fields = Map::new();
+    let mut cv_bytes = None;
+    while let Some(field) = form.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "cv" {
+            if cv_bytes.is_some() {
+                return Err(ApiError::invalid("Field `cv` may appear only once."));
+            }
+            cv_bytes = Some(field_bytes(field, MAX_CV_BYTES, cv::too_large).await?);
+            continue;
+        }
+        let raw = field_bytes(field, MAX_JSON_BYTES, || {
+            ApiError::PayloadTooLarge("A form field is too large.".into())
+        })
+        .await?;
+        let text = String::from_utf8(raw)
+            .map_err(|_| ApiError::invalid(format!("Field `{name}` must be UTF-8 text.")))?;
+        let value = if name == "deal_size" {
+            serde_json::from_str::<serde_json::Number>(text.trim())
+                .map(Value::Number)
+                .map_err(|_| ApiError::invalid("Field `deal_size` must be a number."))?
+        } else {
+            Value::String(text)
+        };
+        if fields.insert(name.clone(), value).is_some() {
+            return Err(ApiError::invalid(format!(
+                "Field `{name}` may appear only once."
+            )));
+        }
+    }
+    let input =
+        parse_json(&serde_json::to_vec(&Value::Object(fields)).map_err(ApiError::internal)?)?;
+    Ok((input, cv_bytes))
+}
+
+async fn create(
+    Authorized(principal, ..): Authorized<scopes::DossiersWrite>,
+    State(state): State<AppState>,
+    request: Request,
+) -> ApiResult<Response> {
+    let org = principal.org_id;
+    if !is_multipart(request.headers()) {
+        require_content_type(request.headers(), "application/json")?;
+        let body = read_body(request, &()).await?;
+        if body.len() > MAX_JSON_BYTES {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "JSON bodies are limited to {MAX_JSON_BYTES} bytes."
+            )));
+        }
+        let input: CreateDossier = parse_json(&body)?;
+        return Ok(created(dossiers::create(&state.core.db, org, input).await?));
+    }
+    let form = Multipart::from_request(request, &())
+        .await
+        .map_err(|e| ApiError::invalid(e.body_text()))?;
+    let (input, cv_bytes) = read_create_form(form).await?;
+    if let Some(bytes) = &cv_bytes {
+        cv::check(bytes)?;
+    }
+    let prepared = dossiers::prepare(&state.core.db, org, input).await?;
+    let dossier = match cv_bytes {
+        None => dossiers::commit(&state.core.db, org, prepared, None).await?,
+        Some(bytes) => create_with_cv(&state, org, prepared, bytes).await?,
+    };
     Ok(created(dossier))
+}
+
+/// Stores the CV, then writes the dossier. If the CV cannot be stored nothing is written;
+/// if the write fails the stored CV is removed again, so no orphan stays behind.
+pub async fn create_with_cv(
+    state: &AppState,
+    org: uuid::Uuid,
+    prepared: dossiers::Prepared,
+    bytes: Vec<u8>,
+) -> ApiResult<dossiers::Dossier> {
+    let key = cv::key(org, prepared.id());
+    state.cvs.put(&key, bytes).await?;
+    match dossiers::commit(&state.core.db, org, prepared, Some(key.clone())).await {
+        Ok(dossier) => Ok(dossier),
+        Err(err) => {
+            if let Err(cleanup) = state.cvs.remove(&key).await {
+                tracing::error!(error = %cleanup, key = %key, "could not roll back a stored CV");
+            }
+            Err(err)
+        }
+    }
 }
 
 async fn show(
     Authorized(principal, ..): Authorized<scopes::DossiersRead>,
-    State(core): State<Core>,
+    State(state): State<AppState>,
     PathIds(ids): PathIds,
 ) -> ApiResult<Response> {
-    let dossier = dossiers::get(&core.db, principal.org_id, ids[0])
+    let dossier = dossiers::get(&state.core.db, principal.org_id, ids[0])
         .await?
         .ok_or_else(|| ApiError::not_found("Dossier not found."))?;
     Ok(ok(dossier))
@@ -130,23 +252,86 @@ async fn show(
 
 async fn update(
     Authorized(principal, ..): Authorized<scopes::DossiersWrite>,
-    State(core): State<Core>,
+    State(state): State<AppState>,
     PathIds(ids): PathIds,
     JsonBody(patch): JsonBody<PatchDossier>,
 ) -> ApiResult<Response> {
-    let dossier = dossiers::patch(&core.db, principal.org_id, ids[0], patch).await?;
+    let dossier = dossiers::patch(&state.core.db, principal.org_id, ids[0], patch).await?;
     Ok(ok(dossier))
 }
 
 async fn archive(
     Authorized(principal, ..): Authorized<scopes::DossiersWrite>,
-    State(core): State<Core>,
+    State(state): State<AppState>,
     PathIds(ids): PathIds,
 ) -> ApiResult<Response> {
-    let dossier = dossiers::archive(&core.db, principal.org_id, ids[0]).await?;
+    let dossier = dossiers::archive(&state.core.db, principal.org_id, ids[0]).await?;
     Ok(ok(json!({ "id": dossier.id, "status": dossier.status })))
 }
 
-async fn upload_cv(_: Authorized<scopes::DossiersWrite>) -> ApiError {
-    ApiError::NotImplemented
+/// `POST /dossiers/{id}/cv`: multipart with a `cv` field, or the raw PDF.
+async fn upload_cv(
+    Authorized(principal, ..): Authorized<scopes::DossiersWrite>,
+    State(state): State<AppState>,
+    PathIds(ids): PathIds,
+    request: Request,
+) -> ApiResult<Response> {
+    let (org, id) = (principal.org_id, ids[0]);
+    let bytes = if is_multipart(request.headers()) {
+        let mut form = Multipart::from_request(request, &())
+            .await
+            .map_err(|e| ApiError::invalid(e.body_text()))?;
+        let mut cv_bytes = None;
+        while let Some(field) = form.next_field().await.map_err(multipart_error)? {
+            match field.name() {
+                Some("cv") if cv_bytes.is_none() => {
+                    cv_bytes = Some(field_bytes(field, MAX_CV_BYTES, cv::too_large).await?)
+                }
+                Some("cv") => return Err(ApiError::invalid("Field `cv` may appear only once.")),
+                other => {
+                    return Err(ApiError::invalid(format!(
+                        "Unknown form field `{}`; send only `cv`.",
+                        other.unwrap_or_default()
+                    )))
+                }
+            }
+        }
+        cv_bytes.ok_or_else(|| ApiError::invalid("Field `cv` is required."))?
+    } else {
+        require_content_type(request.headers(), "application/pdf").map_err(|_| {
+            ApiError::UnsupportedMediaType(
+                "Send the CV as multipart/form-data with a `cv` field, or as application/pdf."
+                    .into(),
+            )
+        })?;
+        let body = read_body(request, &()).await?;
+        if body.len() > MAX_CV_BYTES {
+            return Err(cv::too_large());
+        }
+        body.to_vec()
+    };
+    cv::check(&bytes)?;
+    dossiers::get(&state.core.db, org, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Dossier not found."))?;
+    let key = cv::key(org, id);
+    state.cvs.put(&key, bytes).await?;
+    let dossier = dossiers::attach_cv(&state.core.db, org, id, &key).await?;
+    Ok(ok(json!({ "id": dossier.id, "cv_url": dossier.cv_url })))
+}
+
+/// `GET /dossiers/{id}/cv`: a redirect to a download link valid for 15 minutes.
+async fn download_cv(
+    Authorized(principal, ..): Authorized<scopes::DossiersRead>,
+    State(state): State<AppState>,
+    PathIds(ids): PathIds,
+) -> ApiResult<Response> {
+    let dossier = dossiers::get(&state.core.db, principal.org_id, ids[0])
+        .await?
+        .ok_or_else(|| ApiError::not_found("Dossier not found."))?;
+    let key = dossier
+        .cv_url
+        .ok_or_else(|| ApiError::not_found("This dossier has no CV."))?;
+    let link = state.cvs.download_link(&key).await?;
+    Ok((StatusCode::FOUND, [(LOCATION, link)]).into_response())
 }

@@ -47,7 +47,7 @@ async fn api_samples_are_http_api_v2_requests_the_routers_serve() {
         ),
         (
             "api-dossiers-list.json",
-            dossiers::router(core().await.core()),
+            dossiers::router(core().await.core(), core().await.cvs()),
             200,
         ),
         (

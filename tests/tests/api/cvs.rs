@@ -1,0 +1,331 @@
+//! CV uploads: create-and-attach in one call with rollback, replace, download, limits.
+
+use integration_tests::{dossiers_router, growth_org, outbox, post, stack, Call, TestOrg};
+use serde_json::{json, Value};
+use shared::cv::MAX_CV_BYTES;
+
+const BOUNDARY: &str = "leadgridtestboundary";
+
+fn pdf(size: usize) -> Vec<u8> {
+    let mut bytes = b"%PDF-1.7\n".to_vec();
+    bytes.resize(size, b'a');
+    bytes
+}
+
+fn form(fields: &[(&str, &str)], cv: Option<&[u8]>) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+    }
+    if let Some(cv) = cv {
+        body.extend(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"cv\"; filename=\"resume.pdf\"\r\nContent-Type: application/pdf\r\n\r\n").as_bytes());
+        body.extend(cv);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+fn multipart(path: &str, key: &str, body: Vec<u8>) -> Call {
+    post(path)
+        .key(key)
+        .raw(&format!("multipart/form-data; boundary={BOUNDARY}"), body)
+}
+
+async fn stored(key: &str) -> Option<Vec<u8>> {
+    let stack = stack().await;
+    let cvs = stack.cvs();
+    let out = cvs
+        .s3
+        .get_object()
+        .bucket(&cvs.bucket)
+        .key(key)
+        .send()
+        .await
+        .ok()?;
+    Some(out.body.collect().await.unwrap().into_bytes().to_vec())
+}
+
+async fn total(org: &TestOrg) -> u64 {
+    let reply = Call::get("/api/v1/dossiers")
+        .key(&org.key)
+        .send(&dossiers_router().await)
+        .await;
+    reply.body["meta"]["total"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn the_specs_multipart_example_creates_and_attaches_in_one_call() {
+    let org = growth_org().await;
+    let cv = pdf(2048);
+    let body = form(
+        &[
+            ("type", "candidate"),
+            ("name", "Sophie van Dijk"),
+            ("role", "Senior Frontend Engineer"),
+            ("email", "sophie@example.com"),
+        ],
+        Some(&cv),
+    );
+    let reply = multipart("/api/v1/dossiers", &org.key, body)
+        .send(&dossiers_router().await)
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let dossier = &reply.body["data"];
+    let id = dossier["id"].as_str().unwrap();
+    let key = format!("{}/dossiers/{id}/cv.pdf", org.id);
+    assert_eq!(dossier["cv_url"], key.as_str());
+    assert_eq!(dossier["role"], "Senior Frontend Engineer");
+    assert_eq!(stored(&key).await.as_deref(), Some(&cv[..]));
+    assert_eq!(outbox(org.id).await[0].data["cv_url"], key.as_str());
+
+    // Without a file, multipart is a plain create; numbers arrive as text.
+    let body = form(
+        &[
+            ("type", "sales"),
+            ("name", "KLM"),
+            ("deal_size", "62000"),
+            ("deal_currency", "EUR"),
+        ],
+        None,
+    );
+    let reply = multipart("/api/v1/dossiers", &org.key, body)
+        .send(&dossiers_router().await)
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.body["data"]["deal_size"], 62000);
+    assert_eq!(reply.body["data"]["cv_url"], Value::Null);
+}
+
+#[tokio::test]
+async fn bad_multipart_creates_change_nothing() {
+    let org = growth_org().await;
+    let router = dossiers_router().await;
+    let cases: Vec<(Vec<u8>, u16)> = vec![
+        (
+            form(
+                &[("type", "candidate"), ("name", "A")],
+                Some(b"GIF89a not a pdf"),
+            ),
+            415,
+        ),
+        (
+            form(
+                &[("type", "candidate"), ("name", "A")],
+                Some(&pdf(MAX_CV_BYTES + 1)),
+            ),
+            413,
+        ),
+        (form(&[("type", "candidate")], Some(&pdf(100))), 400),
+        (
+            form(
+                &[("type", "candidate"), ("name", "A"), ("colour", "red")],
+                Some(&pdf(100)),
+            ),
+            400,
+        ),
+        (
+            form(
+                &[("type", "sales"), ("name", "A"), ("deal_size", "lots")],
+                None,
+            ),
+            400,
+        ),
+        (b"--leadgridtestboundary\r\nbroken".to_vec(), 400),
+    ];
+    for (body, status) in cases {
+        let reply = multipart("/api/v1/dossiers", &org.key, body)
+            .send(&router)
+            .await;
+        assert_eq!(reply.status.as_u16(), status, "{}", reply.body);
+        assert!(reply.body["error"]["code"].is_string());
+    }
+    assert_eq!(total(&org).await, 0);
+    assert!(outbox(org.id).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_cv_that_cannot_be_stored_leaves_no_dossier_contact_or_event() {
+    let org = growth_org().await;
+    let stack = stack().await;
+    let mut broken = stack.cvs();
+    broken.bucket = format!("missing-bucket-{}", uuid::Uuid::now_v7().simple());
+    let router = dossiers::router(stack.core(), broken);
+    let body = form(
+        &[
+            ("type", "candidate"),
+            ("name", "Ann"),
+            ("email", "ann@example.com"),
+        ],
+        Some(&pdf(1000)),
+    );
+    let reply = multipart("/api/v1/dossiers", &org.key, body)
+        .send(&router)
+        .await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.error_code()),
+        (500, "internal")
+    );
+    assert_eq!(total(&org).await, 0);
+    assert!(outbox(org.id).await.is_empty());
+    let db = stack.core().db;
+    assert!(
+        shared::contacts::find_by_email(&db, org.id, "ann@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_failed_write_after_the_upload_removes_the_stored_cv() {
+    let org = growth_org().await;
+    let stack = stack().await;
+    let db = stack.core().db;
+    // A contact the create will link to, deleted between validation and the write.
+    let existing = integration_tests::post("/api/v1/dossiers")
+        .key(&org.key)
+        .json(&json!({"type": "candidate", "name": "Bo", "email": "bo@example.com"}))
+        .send(&dossiers_router().await)
+        .await;
+    let contact_id: uuid::Uuid = existing.body["data"]["primary_contact_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let input: shared::dossiers::CreateDossier = serde_json::from_value(
+        json!({"type": "candidate", "name": "Bo", "contact_id": contact_id}),
+    )
+    .unwrap();
+    let prepared = shared::dossiers::prepare(&db, org.id, input).await.unwrap();
+    let key = shared::cv::key(org.id, prepared.id());
+    stack
+        .dynamodb()
+        .delete_item()
+        .table_name(&stack.config.table_name)
+        .key("PK", shared::store::s(format!("ORG#{}", org.id)))
+        .key(
+            "SK",
+            shared::store::s(shared::contacts::contact_sk(contact_id)),
+        )
+        .send()
+        .await
+        .unwrap();
+    let state = dossiers::AppState {
+        core: stack.core(),
+        cvs: stack.cvs(),
+    };
+    let result = dossiers::create_with_cv(&state, org.id, prepared, pdf(500)).await;
+    assert!(result.is_err());
+    assert_eq!(stored(&key).await, None, "no orphan CV in S3");
+    assert_eq!(total(&org).await, 1);
+    assert_eq!(outbox(org.id).await.len(), 1);
+}
+
+#[tokio::test]
+async fn cv_uploads_replace_accept_exactly_10_mib_and_refuse_one_byte_more() {
+    let org = growth_org().await;
+    let router = dossiers_router().await;
+    let created = post("/api/v1/dossiers")
+        .key(&org.key)
+        .json(&json!({"type": "candidate", "name": "Cy"}))
+        .send(&router)
+        .await;
+    let id = created.body["data"]["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/dossiers/{id}/cv");
+    let key = format!("{}/dossiers/{id}/cv.pdf", org.id);
+
+    let raw = post(&path)
+        .key(&org.key)
+        .raw("application/pdf", pdf(MAX_CV_BYTES))
+        .send(&router)
+        .await;
+    assert_eq!(raw.status, 200, "{}", raw.body);
+    assert_eq!(raw.body, json!({"data": {"id": id, "cv_url": key}}));
+    assert_eq!(stored(&key).await.unwrap().len(), MAX_CV_BYTES);
+
+    let replacement = pdf(1234);
+    let multi = multipart(&path, &org.key, form(&[], Some(&replacement)))
+        .send(&router)
+        .await;
+    assert_eq!(multi.status, 200, "{}", multi.body);
+    assert_eq!(stored(&key).await.unwrap(), replacement);
+    let types: Vec<&str> = outbox(org.id)
+        .await
+        .iter()
+        .map(|e| e.kind.as_str())
+        .collect();
+    assert_eq!(
+        types,
+        ["dossier.created", "dossier.updated", "dossier.updated"]
+    );
+
+    let over = post(&path)
+        .key(&org.key)
+        .raw("application/pdf", pdf(MAX_CV_BYTES + 1))
+        .send(&router)
+        .await;
+    assert_eq!(
+        (over.status.as_u16(), over.error_code()),
+        (413, "payload_too_large")
+    );
+    let over = multipart(&path, &org.key, form(&[], Some(&pdf(MAX_CV_BYTES + 1))))
+        .send(&router)
+        .await;
+    assert_eq!(
+        (over.status.as_u16(), over.error_code()),
+        (413, "payload_too_large")
+    );
+    let exact = multipart(&path, &org.key, form(&[], Some(&pdf(MAX_CV_BYTES))))
+        .send(&router)
+        .await;
+    assert_eq!(exact.status, 200);
+    let not_pdf = post(&path)
+        .key(&org.key)
+        .raw("application/pdf", b"<html>".to_vec())
+        .send(&router)
+        .await;
+    assert_eq!(not_pdf.status, 415);
+    let wrong_type = post(&path)
+        .key(&org.key)
+        .raw("image/png", pdf(10))
+        .send(&router)
+        .await;
+    assert_eq!(wrong_type.status, 415);
+    let missing = post(&format!("/api/v1/dossiers/{}/cv", uuid::Uuid::now_v7()))
+        .key(&org.key)
+        .raw("application/pdf", pdf(10))
+        .send(&router)
+        .await;
+    assert_eq!(missing.status, 404);
+}
+
+#[tokio::test]
+async fn download_redirects_to_a_short_lived_link() {
+    let org = growth_org().await;
+    let router = dossiers_router().await;
+    let created = post("/api/v1/dossiers")
+        .key(&org.key)
+        .json(&json!({"type": "candidate", "name": "Di"}))
+        .send(&router)
+        .await;
+    let id = created.body["data"]["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/dossiers/{id}/cv");
+    let none = Call::get(&path).key(&org.key).send(&router).await;
+    assert_eq!(
+        (none.status.as_u16(), none.error_code()),
+        (404, "not_found")
+    );
+    let cv = pdf(4321);
+    post(&path)
+        .key(&org.key)
+        .raw("application/pdf", cv.clone())
+        .send(&router)
+        .await;
+    let reply = Call::get(&path).key(&org.key).send(&router).await;
+    assert_eq!(reply.status, 302);
+    let link = reply.header("location").unwrap();
+    assert!(link.contains("X-Amz-Expires=900"), "{link}");
+    let fetched = reqwest::get(link).await.unwrap().bytes().await.unwrap();
+    assert_eq!(fetched.to_vec(), cv);
+}
