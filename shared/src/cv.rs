@@ -37,6 +37,22 @@ pub fn too_large() -> ApiError {
     ))
 }
 
+/// Where a presigned upload lands until `complete` checks it. Kept apart from the CVs so
+/// that a bucket lifecycle rule on `uploads/` can expire abandoned uploads.
+pub fn staging_key(org: Uuid, dossier: Uuid, upload: Uuid) -> String {
+    format!("uploads/{org}/{dossier}/{upload}.pdf")
+}
+
+/// A presigned PUT: the client sends exactly these headers and `size` bytes.
+#[derive(Debug, serde::Serialize)]
+pub struct PresignedUpload {
+    pub upload_id: Uuid,
+    pub method: &'static str,
+    pub url: String,
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub expires_at: String,
+}
+
 #[derive(Clone)]
 pub struct CvStore {
     pub s3: aws_sdk_s3::Client,
@@ -76,6 +92,108 @@ impl CvStore {
                     aws_sdk_s3::error::DisplayErrorContext(e)
                 ))
             })
+    }
+
+    /// A 15-minute PUT URL for a PDF of exactly `size` bytes: the signature covers the
+    /// length and the content type, so S3 refuses any other upload.
+    pub async fn upload_link(
+        &self,
+        key: &str,
+        upload_id: Uuid,
+        size: usize,
+    ) -> Result<PresignedUpload, ApiError> {
+        let config = PresigningConfig::expires_in(LINK_LIFETIME).map_err(ApiError::internal)?;
+        let request = self
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/pdf")
+            .content_length(size as i64)
+            .presigned(config)
+            .await
+            .map_err(|e| {
+                ApiError::internal(format!(
+                    "presigning: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(e)
+                ))
+            })?;
+        let headers = [
+            ("Content-Type".to_string(), "application/pdf".to_string()),
+            ("Content-Length".to_string(), size.to_string()),
+        ]
+        .into();
+        Ok(PresignedUpload {
+            upload_id,
+            method: "PUT",
+            url: request.uri().to_string(),
+            headers,
+            expires_at: crate::clock::format(crate::clock::now() + LINK_LIFETIME),
+        })
+    }
+
+    /// Moves a finished upload to the CV's key after checking it is a PDF of at most
+    /// 10 MiB. A failed check removes the upload.
+    pub async fn promote(&self, staging: &str, key: &str) -> Result<(), ApiError> {
+        let head = match self.s3.head_object().bucket(&self.bucket).key(staging).send().await {
+            Ok(head) => head,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => {
+                return Err(ApiError::invalid(
+                    "Field `upload_id` names no finished upload; PUT the file to the upload URL first.",
+                ))
+            }
+            Err(err) => return Err(ApiError::internal(format!("checking upload: {}", aws_sdk_s3::error::DisplayErrorContext(err)))),
+        };
+        let size = head.content_length().unwrap_or(0).max(0) as usize;
+        let first = if size == 0 {
+            Vec::new()
+        } else {
+            let out = self
+                .s3
+                .get_object()
+                .bucket(&self.bucket)
+                .key(staging)
+                .range(format!("bytes=0-{}", PDF_SIGNATURE.len() - 1))
+                .send()
+                .await
+                .map_err(|e| {
+                    ApiError::internal(format!(
+                        "reading upload: {}",
+                        aws_sdk_s3::error::DisplayErrorContext(e)
+                    ))
+                })?;
+            out.body
+                .collect()
+                .await
+                .map_err(ApiError::internal)?
+                .into_bytes()
+                .to_vec()
+        };
+        let verdict = if size > MAX_CV_BYTES {
+            Err(too_large())
+        } else {
+            check(&first)
+        };
+        if let Err(err) = verdict {
+            self.remove(staging).await?;
+            return Err(err);
+        }
+        self.s3
+            .copy_object()
+            .bucket(&self.bucket)
+            .copy_source(format!("{}/{staging}", self.bucket))
+            .key(key)
+            .content_type("application/pdf")
+            .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+            .send()
+            .await
+            .map_err(|e| {
+                ApiError::internal(format!(
+                    "attaching upload: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(e)
+                ))
+            })?;
+        self.remove(staging).await
     }
 
     pub async fn download_link(&self, key: &str) -> Result<String, ApiError> {

@@ -41,6 +41,8 @@ pub fn router(core: Core, cvs: CvStore) -> Router {
         .route("/dossiers", get(list).post(create))
         .route("/dossiers/{id}", get(show).patch(update).delete(archive))
         .route("/dossiers/{id}/cv", post(upload_cv).get(download_cv))
+        .route("/dossiers/{id}/cv/upload", post(start_upload))
+        .route("/dossiers/{id}/cv/complete", post(complete_upload))
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
         .with_state(AppState {
             core: core.clone(),
@@ -316,6 +318,64 @@ async fn upload_cv(
         .ok_or_else(|| ApiError::not_found("Dossier not found."))?;
     let key = cv::key(org, id);
     state.cvs.put(&key, bytes).await?;
+    let dossier = dossiers::attach_cv(&state.core.db, org, id, &key).await?;
+    Ok(ok(json!({ "id": dossier.id, "cv_url": dossier.cv_url })))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartUpload {
+    size: usize,
+}
+
+/// `POST /dossiers/{id}/cv/upload`: a presigned S3 upload, for CVs too large to pass
+/// through API Gateway and Lambda (whose request limit is about 6 MB).
+async fn start_upload(
+    Authorized(principal, ..): Authorized<scopes::DossiersWrite>,
+    State(state): State<AppState>,
+    PathIds(ids): PathIds,
+    JsonBody(body): JsonBody<StartUpload>,
+) -> ApiResult<Response> {
+    let (org, id) = (principal.org_id, ids[0]);
+    if body.size == 0 {
+        return Err(ApiError::invalid("Field `size` must be at least 1 byte."));
+    }
+    if body.size > MAX_CV_BYTES {
+        return Err(cv::too_large());
+    }
+    dossiers::get(&state.core.db, org, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Dossier not found."))?;
+    let upload_id = shared::ids::new_id();
+    let upload = state
+        .cvs
+        .upload_link(&cv::staging_key(org, id, upload_id), upload_id, body.size)
+        .await?;
+    Ok(created(upload))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompleteUpload {
+    upload_id: uuid::Uuid,
+}
+
+/// `POST /dossiers/{id}/cv/complete`: checks the uploaded file and attaches it.
+async fn complete_upload(
+    Authorized(principal, ..): Authorized<scopes::DossiersWrite>,
+    State(state): State<AppState>,
+    PathIds(ids): PathIds,
+    JsonBody(body): JsonBody<CompleteUpload>,
+) -> ApiResult<Response> {
+    let (org, id) = (principal.org_id, ids[0]);
+    dossiers::get(&state.core.db, org, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Dossier not found."))?;
+    let key = cv::key(org, id);
+    state
+        .cvs
+        .promote(&cv::staging_key(org, id, body.upload_id), &key)
+        .await?;
     let dossier = dossiers::attach_cv(&state.core.db, org, id, &key).await?;
     Ok(ok(json!({ "id": dossier.id, "cv_url": dossier.cv_url })))
 }

@@ -329,3 +329,90 @@ async fn download_redirects_to_a_short_lived_link() {
     let fetched = reqwest::get(link).await.unwrap().bytes().await.unwrap();
     assert_eq!(fetched.to_vec(), cv);
 }
+
+async fn start_upload(org: &TestOrg, id: &str, size: usize) -> integration_tests::Reply {
+    post(&format!("/api/v1/dossiers/{id}/cv/upload"))
+        .key(&org.key)
+        .json(&json!({ "size": size }))
+        .send(&dossiers_router().await)
+        .await
+}
+
+async fn put_to(upload: &Value, bytes: Vec<u8>) -> u16 {
+    let mut request = reqwest::Client::new()
+        .put(upload["url"].as_str().unwrap())
+        .body(bytes);
+    for (name, value) in upload["headers"].as_object().unwrap() {
+        request = request.header(name, value.as_str().unwrap());
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn presigned_uploads_are_checked_before_they_are_attached() {
+    let org = growth_org().await;
+    let router = dossiers_router().await;
+    let created = post("/api/v1/dossiers")
+        .key(&org.key)
+        .json(&json!({"type": "candidate", "name": "Ed"}))
+        .send(&router)
+        .await;
+    let id = created.body["data"]["id"].as_str().unwrap().to_string();
+    let complete = format!("/api/v1/dossiers/{id}/cv/complete");
+
+    let cv = pdf(300_000);
+    let reply = start_upload(&org, &id, cv.len()).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let upload = reply.body["data"].clone();
+    assert_eq!(upload["method"], "PUT");
+    assert!(upload["url"]
+        .as_str()
+        .unwrap()
+        .contains("X-Amz-Expires=900"));
+    assert_eq!(put_to(&upload, cv.clone()).await, 200);
+    let done = post(&complete)
+        .key(&org.key)
+        .json(&json!({"upload_id": upload["upload_id"]}))
+        .send(&router)
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    let key = format!("{}/dossiers/{id}/cv.pdf", org.id);
+    assert_eq!(done.body["data"]["cv_url"], key.as_str());
+    assert_eq!(stored(&key).await.unwrap(), cv);
+    let again = post(&complete)
+        .key(&org.key)
+        .json(&json!({"upload_id": upload["upload_id"]}))
+        .send(&router)
+        .await;
+    assert_eq!(again.status, 400, "an upload is attached once");
+
+    let fake = b"MZ not a pdf".to_vec();
+    let upload = start_upload(&org, &id, fake.len()).await.body["data"].clone();
+    assert_eq!(put_to(&upload, fake).await, 200);
+    let refused = post(&complete)
+        .key(&org.key)
+        .json(&json!({"upload_id": upload["upload_id"]}))
+        .send(&router)
+        .await;
+    assert_eq!(refused.status, 415);
+    assert_eq!(
+        stored(&key).await.unwrap(),
+        cv,
+        "the attached CV is untouched"
+    );
+
+    assert_eq!(start_upload(&org, &id, MAX_CV_BYTES + 1).await.status, 413);
+    assert_eq!(start_upload(&org, &id, 0).await.status, 400);
+    assert_eq!(
+        start_upload(&org, &uuid::Uuid::now_v7().to_string(), 10)
+            .await
+            .status,
+        404
+    );
+    let unknown = post(&complete)
+        .key(&org.key)
+        .json(&json!({"upload_id": uuid::Uuid::now_v7()}))
+        .send(&router)
+        .await;
+    assert_eq!(unknown.status, 400);
+}
