@@ -824,6 +824,8 @@ pub struct Listing {
     pub items: Vec<Dossier>,
     pub total: u64,
     pub next_cursor: Option<Uuid>,
+    /// Read capacity units the listing consumed, as DynamoDB reports them.
+    pub read_capacity: f64,
 }
 
 /// One page of dossiers, newest first, and the exact total from the counters. Page 1 and
@@ -843,8 +845,8 @@ pub async fn list(
         read_counters(db, org, &access.counter, filter.stage),
         query_page(db, &access, skip, per_page + 1, after)
     );
-    let (mut total, stage_kind) = counters?;
-    let mut items = page?;
+    let (mut total, stage_kind, counter_capacity) = counters?;
+    let (mut items, query_capacity) = page?;
     // A stage holds dossiers of one type only: a mismatched `type` filter matches none.
     if filter.stage.is_some() && filter.kind.is_some() && stage_kind != filter.kind {
         total = 0;
@@ -852,11 +854,18 @@ pub async fn list(
     }
     let next_cursor = (items.len() > per_page).then(|| items[per_page - 1].id);
     items.truncate(per_page);
+    let read_capacity = counter_capacity + query_capacity;
+    tracing::debug!(read_capacity, "dossier listing");
     Ok(Listing {
         items,
         total,
         next_cursor,
+        read_capacity,
     })
+}
+
+fn capacity(consumed: Option<&aws_sdk_dynamodb::types::ConsumedCapacity>) -> f64 {
+    consumed.and_then(|c| c.capacity_units()).unwrap_or(0.0)
 }
 
 async fn read_counters(
@@ -864,10 +873,11 @@ async fn read_counters(
     org: Uuid,
     counter: &str,
     stage: Option<Uuid>,
-) -> Result<(u64, Option<DossierType>), ApiError> {
+) -> Result<(u64, Option<DossierType>, f64), ApiError> {
     let mut request = db
         .client
         .get_item()
+        .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
         .table_name(&db.table)
         .set_key(Some(crate::store::key(&org_pk(org), COUNTERS_SK)))
         .consistent_read(true)
@@ -878,7 +888,9 @@ async fn read_counters(
             .projection_expression("#c, #t")
             .expression_attribute_names("#t", format!("stt_{stage}"));
     }
-    let item = request.send().await?.item.unwrap_or_default();
+    let out = request.send().await?;
+    let consumed = capacity(out.consumed_capacity());
+    let item = out.item.unwrap_or_default();
     let total = match item.get(counter) {
         Some(AttributeValue::N(v)) => v.parse::<i64>().unwrap_or(0).max(0) as u64,
         _ => 0,
@@ -887,7 +899,7 @@ async fn read_counters(
         Some(AttributeValue::S(t)) => DossierType::parse(t),
         _ => None,
     });
-    Ok((total, kind))
+    Ok((total, kind, consumed))
 }
 
 async fn query_page(
@@ -896,8 +908,9 @@ async fn query_page(
     skip: usize,
     want: usize,
     after: Option<Uuid>,
-) -> Result<Vec<Dossier>, ApiError> {
+) -> Result<(Vec<Dossier>, f64), ApiError> {
     let mut found: Vec<Dossier> = Vec::new();
+    let mut consumed = 0.0;
     let mut start = None;
     let mut to_skip = skip;
     loop {
@@ -906,6 +919,7 @@ async fn query_page(
             .query()
             .table_name(&db.table)
             .scan_index_forward(false)
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
             .expression_attribute_names(
                 "#pk",
                 access.index.map(index_pk).unwrap_or_else(|| "PK".into()),
@@ -936,6 +950,7 @@ async fn query_page(
                 .expression_attribute_values(":hi", s(dossier_sk(after))),
         };
         let out = query.send().await?;
+        consumed += capacity(out.consumed_capacity());
         for item in out.items.unwrap_or_default() {
             let dossier: Dossier = crate::store::from_item(item)?;
             if Some(dossier.id) == after {
@@ -947,12 +962,12 @@ async fn query_page(
             }
             found.push(dossier);
             if found.len() >= want {
-                return Ok(found);
+                return Ok((found, consumed));
             }
         }
         start = out.last_evaluated_key;
         if start.is_none() {
-            return Ok(found);
+            return Ok((found, consumed));
         }
     }
 }

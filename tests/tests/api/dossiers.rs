@@ -597,3 +597,134 @@ async fn concurrent_stage_moves_keep_every_total_exact() {
         assert_eq!(items.len() as u64, total);
     }
 }
+
+/// Writes `count` dossiers straight into the table (as the API stores them), 25 per batch.
+async fn seed(org: &TestOrg, count: usize) {
+    let stack = stack().await;
+    let db = stack.dynamodb();
+    let flow = flows_of(org)
+        .await
+        .into_iter()
+        .find(|f| f.kind == DossierType::Sales)
+        .unwrap();
+    let now = shared::clock::now();
+    let items: Vec<_> = (0..count)
+        .map(|i| {
+            let dossier: shared::dossiers::Dossier = serde_json::from_value(json!({
+                "id": uuid::Uuid::now_v7(), "type": "sales", "name": format!("Seed {i}"),
+                "email": null, "phone": null, "company": "Seed BV", "role": null,
+                "contact_person": null, "deal_size": 1000, "deal_currency": "EUR",
+                "status": "active", "flow_id": flow.id, "current_stage_id": flow.stages[0].id,
+                "assigned_to": null, "intake_notes": null, "cv_url": null, "primary_contact_id": null,
+                "created_at": shared::clock::format(now), "updated_at": shared::clock::format(now),
+            }))
+            .unwrap();
+            dossier.item(org.id).unwrap()
+        })
+        .collect();
+    let batches: Vec<Vec<_>> = items.chunks(25).map(|c| c.to_vec()).collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for batch in batches {
+        let db = db.clone();
+        let table = stack.config.table_name.clone();
+        tasks.spawn(async move {
+            let mut requests: Vec<_> = batch
+                .into_iter()
+                .map(|item| {
+                    aws_sdk_dynamodb::types::WriteRequest::builder()
+                        .put_request(
+                            aws_sdk_dynamodb::types::PutRequest::builder()
+                                .set_item(Some(item))
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                })
+                .collect();
+            while !requests.is_empty() {
+                let out = db
+                    .batch_write_item()
+                    .request_items(&table, requests)
+                    .send()
+                    .await
+                    .unwrap();
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&table))
+                    .unwrap_or_default();
+            }
+        });
+        while tasks.len() >= 8 {
+            tasks.join_next().await.unwrap().unwrap();
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn page_one_costs_the_same_at_100_and_10000_dossiers() {
+    let small = growth_org().await;
+    let large = growth_org().await;
+    tokio::join!(seed(&small, 100), seed(&large, 10_000));
+    let db = stack().await.core().db;
+    let page_one = shared::dossiers::Position::Page(shared::pagination::PageParams {
+        page: 1,
+        per_page: 25,
+    });
+    let mut costs = Vec::new();
+    for org in [&small, &large] {
+        for filter in [
+            shared::dossiers::Filter {
+                kind: None,
+                status: None,
+                stage: None,
+            },
+            shared::dossiers::Filter {
+                kind: Some(DossierType::Sales),
+                status: Some(shared::dossiers::Status::Active),
+                stage: None,
+            },
+        ] {
+            let listing = shared::dossiers::list(&db, org.id, &filter, &page_one)
+                .await
+                .unwrap();
+            assert_eq!(listing.items.len(), 25);
+            costs.push(listing.read_capacity);
+        }
+    }
+    // Deep in the large list, a cursor page costs what page 1 costs.
+    let all = shared::dossiers::Filter {
+        kind: None,
+        status: None,
+        stage: None,
+    };
+    let mut cursor = None;
+    for _ in 0..3 {
+        let position = shared::dossiers::Position::After {
+            cursor,
+            per_page: 100,
+        };
+        cursor = shared::dossiers::list(&db, large.id, &all, &position)
+            .await
+            .unwrap()
+            .next_cursor;
+    }
+    let deep = shared::dossiers::Position::After {
+        cursor,
+        per_page: 25,
+    };
+    let deep_cost = shared::dossiers::list(&db, large.id, &all, &deep)
+        .await
+        .unwrap()
+        .read_capacity;
+    println!("page 1 read capacity: 100 dossiers {:?}, 10,000 dossiers {:?}, cursor page at 300: {deep_cost}", &costs[..2], &costs[2..]);
+    assert!(costs[0] > 0.0, "DynamoDB Local reports consumed capacity");
+    assert!(costs[2] <= costs[0] * 1.1, "unfiltered: {costs:?}");
+    assert!(costs[3] <= costs[1] * 1.1, "filtered: {costs:?}");
+    assert!(
+        deep_cost <= costs[0] * 1.1,
+        "cursor page: {deep_cost} vs {costs:?}"
+    );
+}
