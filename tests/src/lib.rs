@@ -226,3 +226,44 @@ pub fn patch(path: &str) -> Call {
 pub fn delete(path: &str) -> Call {
     Call::new(Method::DELETE, path)
 }
+
+/// Counts the DynamoDB calls made through a client, as the SDK sends them.
+#[derive(Clone, Debug, Default)]
+pub struct CallCounter(pub Arc<std::sync::atomic::AtomicUsize>);
+
+impl aws_sdk_dynamodb::config::Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_execution(
+        &self,
+        _: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+impl CallCounter {
+    pub fn take(&self) -> usize {
+        self.0.swap(0, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Stack {
+    /// A `Core` whose DynamoDB calls are counted.
+    pub fn counted_core(&self) -> (Core, CallCounter) {
+        let counter = CallCounter::default();
+        let conf = aws_sdk_dynamodb::config::Builder::from(&self.sdk)
+            .interceptor(counter.clone())
+            .build();
+        let mut core = self.core();
+        core.db = shared::store::Db::new(
+            aws_sdk_dynamodb::Client::from_conf(conf),
+            &self.config.table_name,
+        );
+        (core, counter)
+    }
+}

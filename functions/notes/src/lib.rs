@@ -1,23 +1,43 @@
 //! `/dossiers/{id}/notes`.
 
+use axum::extract::State;
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use shared::http::{api, scopes, Authorized, Core};
-use shared::ApiError;
+use shared::http::{api, created, list, scopes, Authorized, Core, JsonBody, PathIds, QueryParams};
+use shared::notes::{self, NewNote};
+use shared::pagination::PageParams;
+use shared::ApiResult;
 
 pub fn app(sdk: &aws_config::SdkConfig, config: &shared::config::Config) -> Router {
     router(Core::new(sdk, config))
 }
 
 pub fn router(core: Core) -> Router {
-    let routes = Router::new().route("/dossiers/{id}/notes", get(read).post(write));
+    let routes = Router::new()
+        .route("/dossiers/{id}/notes", get(list_notes).post(add_note))
+        .with_state(core.clone());
     api(routes, core)
 }
 
-async fn read(_: Authorized<scopes::NotesRead>) -> ApiError {
-    ApiError::NotImplemented
+async fn list_notes(
+    Authorized(principal, ..): Authorized<scopes::NotesRead>,
+    State(core): State<Core>,
+    PathIds(ids): PathIds,
+    mut query: QueryParams,
+) -> ApiResult<Response> {
+    let page = PageParams::from_query(&mut query)?;
+    query.finish()?;
+    let found = notes::list(&core.db, principal.org_id, ids[0], page).await?;
+    Ok(list(found.notes, page.meta(found.total as usize)))
 }
 
-async fn write(_: Authorized<scopes::NotesWrite>) -> ApiError {
-    ApiError::NotImplemented
+async fn add_note(
+    Authorized(principal, ..): Authorized<scopes::NotesWrite>,
+    State(core): State<Core>,
+    PathIds(ids): PathIds,
+    JsonBody(input): JsonBody<NewNote>,
+) -> ApiResult<Response> {
+    let note = notes::create(&core.db, principal.org_id, ids[0], input).await?;
+    Ok(created(note))
 }

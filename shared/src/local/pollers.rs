@@ -131,6 +131,10 @@ pub struct StreamPoller<I> {
     shards: HashMap<String, Shard>,
     checkpoints: HashMap<String, String>,
     stream_arn: Option<String>,
+    /// Where shards present at start-up begin without a checkpoint; shards that appear
+    /// later always begin at their start, so nothing written after start-up is missed.
+    initial_position: ShardIteratorType,
+    discovered: bool,
 }
 
 impl<I: Invoker> StreamPoller<I> {
@@ -159,7 +163,15 @@ impl<I: Invoker> StreamPoller<I> {
             shards: HashMap::new(),
             checkpoints,
             stream_arn: None,
+            initial_position: ShardIteratorType::TrimHorizon,
+            discovered: false,
         }
+    }
+
+    /// Like an event source mapping with `StartingPosition: LATEST`.
+    pub fn starting_at_latest(mut self) -> Self {
+        self.initial_position = ShardIteratorType::Latest;
+        self
     }
 
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
@@ -237,6 +249,7 @@ impl<I: Invoker> StreamPoller<I> {
                 break;
             }
         }
+        self.discovered = true;
         Ok(arn)
     }
 
@@ -251,6 +264,7 @@ impl<I: Invoker> StreamPoller<I> {
             Some(seq) => request
                 .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
                 .sequence_number(seq),
+            None if !self.discovered => request.shard_iterator_type(self.initial_position.clone()),
             None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
         };
         match request.send().await {

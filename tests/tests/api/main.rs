@@ -5,6 +5,8 @@ mod auth;
 mod cvs;
 mod dossiers;
 mod flows;
+mod notes;
 mod pollers;
 mod rate_limit;
+mod round_trips;
 mod sample_events;

@@ -77,7 +77,8 @@ async fn stream_poller_delivers_outbox_inserts_in_lambdas_shape() {
         "events",
         invoker.clone(),
         None,
-    );
+    )
+    .starting_at_latest();
     poller.poll_once().await.unwrap();
 
     let org = uuid::Uuid::now_v7();

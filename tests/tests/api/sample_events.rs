@@ -58,7 +58,7 @@ async fn api_samples_are_http_api_v2_requests_the_routers_serve() {
         (
             "api-notes-list.json",
             notes::router(core().await.core()),
-            501,
+            404,
         ),
     ];
     for (name, router, status) in cases {

@@ -1,0 +1,73 @@
+//! DynamoDB round trips per request on the hot path (warm container), counted at the SDK.
+
+use integration_tests::{growth_org, post, stack, Call};
+use serde_json::json;
+
+#[tokio::test]
+async fn warm_requests_cost_the_documented_round_trips() {
+    let org = growth_org().await;
+    let stack = stack().await;
+    let (core, calls) = stack.counted_core();
+    let dossiers = dossiers::router(core.clone(), stack.cvs());
+    let created = post("/api/v1/dossiers")
+        .key(&org.key)
+        .json(&json!({"type": "sales", "name": "Warm"}))
+        .send(&dossiers)
+        .await;
+    let id = created.body["data"]["id"].as_str().unwrap().to_string();
+    // The first request of a rate-limit window costs one more call: stay inside one.
+    if time::OffsetDateTime::now_utc().second() >= 57 {
+        tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    }
+    // Warm up: the secret and the plan are now cached in this "container".
+    Call::get("/api/v1/nope")
+        .key(&org.key)
+        .send(&dossiers)
+        .await;
+    calls.take();
+
+    let mut measured = Vec::new();
+    for (name, call, expected) in [
+        (
+            "auth + rate limit (unknown route)",
+            Call::get("/api/v1/nope"),
+            1,
+        ),
+        (
+            "GET one dossier",
+            Call::get(&format!("/api/v1/dossiers/{id}")),
+            2,
+        ),
+        ("list page 1", Call::get("/api/v1/dossiers"), 3),
+        (
+            "list page 1 filtered",
+            Call::get("/api/v1/dossiers?type=sales&status=active"),
+            3,
+        ),
+    ] {
+        let reply = call.key(&org.key).send(&dossiers).await;
+        assert!(reply.status.as_u16() < 500);
+        let used = calls.take();
+        measured.push(format!("{name}: {used}"));
+        assert_eq!(used, expected, "{name}");
+    }
+    for (name, body) in [
+        (
+            "POST sales dossier",
+            json!({"type": "sales", "name": "Plain"}),
+        ),
+        (
+            "POST candidate dossier with new contact",
+            json!({"type": "candidate", "name": "New", "email": "new@example.com"}),
+        ),
+    ] {
+        let reply = post("/api/v1/dossiers")
+            .key(&org.key)
+            .json(&body)
+            .send(&dossiers)
+            .await;
+        assert_eq!(reply.status, 201);
+        measured.push(format!("{name}: {}", calls.take()));
+    }
+    println!("DynamoDB round trips: {}", measured.join(", "));
+}
