@@ -9,4 +9,5 @@ mod notes;
 mod pollers;
 mod rate_limit;
 mod round_trips;
+mod routes;
 mod sample_events;
