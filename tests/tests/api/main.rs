@@ -2,6 +2,7 @@
 
 mod admin_cli;
 mod auth;
+mod contacts;
 mod cvs;
 mod dossiers;
 mod flows;
