@@ -1,5 +1,6 @@
 //! Contacts, their per-organization email uniqueness markers, and dossier links.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -53,6 +54,11 @@ pub struct Contact {
     #[serde(skip_serializing)]
     #[serde(default)]
     pub version: u64,
+    /// Set while a deletion with too many links for one transaction is cleaned up: the
+    /// contact is already invisible.
+    #[serde(skip_serializing)]
+    #[serde(default)]
+    pub deleting: bool,
 }
 
 pub fn contact_sk(id: Uuid) -> String {
@@ -129,7 +135,26 @@ impl Link {
 }
 
 pub async fn get(db: &Db, org: Uuid, id: Uuid) -> Result<Option<Contact>, ApiError> {
+    Ok(get_any(db, org, id).await?.filter(|c| !c.deleting))
+}
+
+/// Also a contact whose deletion is under way.
+pub async fn get_any(db: &Db, org: Uuid, id: Uuid) -> Result<Option<Contact>, ApiError> {
     db.get(&org_pk(org), &contact_sk(id)).await
+}
+
+/// Makes a contact invisible before its links are cleaned up in batches.
+pub async fn hide(db: &Db, org: Uuid, id: Uuid) -> Result<(), ApiError> {
+    db.client
+        .update_item()
+        .table_name(&db.table)
+        .set_key(Some(crate::store::key(&org_pk(org), &contact_sk(id))))
+        .update_expression("SET deleting = :t")
+        .condition_expression("attribute_exists(PK)")
+        .expression_attribute_values(":t", AttributeValue::Bool(true))
+        .send()
+        .await?;
+    Ok(())
 }
 
 /// The contact that holds `email` in the organization, if any.
@@ -312,6 +337,7 @@ pub async fn create(db: &Db, org: Uuid, input: ContactInput) -> Result<Contact, 
         created_at: now,
         updated_at: now,
         version: 1,
+        deleting: false,
     };
     input.apply(&mut contact, now, pool_days)?;
     let mut items = vec![crate::txn::put(

@@ -531,6 +531,7 @@ pub async fn commit(
                                     created_at: now,
                                     updated_at: now,
                                     version: 0,
+                                    deleting: false,
                                 };
                                 contact.add_kind(contact_kind, now, org.pool_days);
                                 ContactPlan::New(contact)

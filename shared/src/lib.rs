@@ -13,6 +13,7 @@ pub mod events;
 pub mod flows;
 pub mod http;
 pub mod ids;
+pub mod links;
 pub mod notes;
 pub mod orgs;
 pub mod pagination;

@@ -71,6 +71,37 @@ impl Db {
         out.item.map(from_item).transpose()
     }
 
+    /// Every item of a global secondary index partition.
+    pub async fn query_index<T: DeserializeOwned>(
+        &self,
+        index: &str,
+        pk_attribute: &str,
+        value: &str,
+    ) -> Result<Vec<T>, ApiError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", pk_attribute)
+                .expression_attribute_values(":pk", s(value))
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            for item in out.items.unwrap_or_default() {
+                items.push(from_item(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
     /// Every item under `pk` whose sort key starts with `prefix`, in sort-key order.
     pub async fn query_prefix<T: DeserializeOwned>(
         &self,

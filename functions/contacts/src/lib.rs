@@ -4,8 +4,13 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{delete, get};
 use axum::Router;
+use serde_json::json;
 use shared::contacts::{self, ContactInput};
-use shared::http::{api, created, ok, scopes, Authorized, Core, JsonBody, PathIds};
+use shared::http::{
+    api, created, list, ok, scopes, Authorized, Core, JsonBody, PathIds, QueryParams,
+};
+use shared::links::{self, NewLink};
+use shared::pagination::PageParams;
 use shared::{ApiError, ApiResult};
 
 pub fn app(sdk: &aws_config::SdkConfig, config: &shared::config::Config) -> Router {
@@ -15,9 +20,9 @@ pub fn app(sdk: &aws_config::SdkConfig, config: &shared::config::Config) -> Rout
 pub fn router(core: Core) -> Router {
     let routes = Router::new()
         .route("/contacts", get(read).post(create))
-        .route("/contacts/{id}", get(show).patch(update).delete(write))
-        .route("/dossiers/{id}/contacts", get(read).post(link))
-        .route("/dossiers/{id}/contacts/{contact_id}", delete(link))
+        .route("/contacts/{id}", get(show).patch(update).delete(remove))
+        .route("/dossiers/{id}/contacts", get(linked).post(link))
+        .route("/dossiers/{id}/contacts/{contact_id}", delete(unlink))
         .with_state(core.clone());
     api(routes, core)
 }
@@ -58,14 +63,60 @@ async fn update(
     .await?))
 }
 
+async fn remove(
+    Authorized(principal, ..): Authorized<scopes::ContactsWrite>,
+    State(core): State<Core>,
+    PathIds(ids): PathIds,
+) -> ApiResult<Response> {
+    links::delete_contact(&core.db, principal.org_id, ids[0]).await?;
+    Ok(ok(json!({ "id": ids[0], "deleted": true })))
+}
+
+async fn linked(
+    Authorized(principal, ..): Authorized<scopes::ContactsRead>,
+    State(core): State<Core>,
+    PathIds(ids): PathIds,
+    mut query: QueryParams,
+) -> ApiResult<Response> {
+    let page = PageParams::from_query(&mut query)?;
+    query.finish()?;
+    let all = links::list(&core.db, principal.org_id, ids[0]).await?;
+    let total = all.len();
+    let items: Vec<_> = all
+        .into_iter()
+        .skip(page.offset())
+        .take(page.per_page as usize)
+        .collect();
+    Ok(list(items, page.meta(total)))
+}
+
+async fn link(
+    Authorized(principal, ..): Authorized<scopes::LinkContacts>,
+    State(core): State<Core>,
+    PathIds(ids): PathIds,
+    JsonBody(input): JsonBody<NewLink>,
+) -> ApiResult<Response> {
+    let (link, is_new) = links::link(&core.db, principal.org_id, ids[0], input).await?;
+    let body = json!({
+        "dossier_id": link.dossier_id,
+        "contact_id": link.contact_id,
+        "role_on_dossier": link.role_on_dossier,
+        "is_primary": link.is_primary,
+    });
+    Ok(if is_new { created(body) } else { ok(body) })
+}
+
+async fn unlink(
+    Authorized(principal, ..): Authorized<scopes::LinkContacts>,
+    State(core): State<Core>,
+    PathIds(ids): PathIds,
+) -> ApiResult<Response> {
+    links::unlink(&core.db, principal.org_id, ids[0], ids[1]).await?;
+    Ok(ok(
+        json!({ "dossier_id": ids[0], "contact_id": ids[1], "unlinked": true }),
+    ))
+}
+
 async fn read(_: Authorized<scopes::ContactsRead>) -> ApiError {
-    ApiError::NotImplemented
-}
-
-async fn write(_: Authorized<scopes::ContactsWrite>) -> ApiError {
-    ApiError::NotImplemented
-}
-
-async fn link(_: Authorized<scopes::LinkContacts>) -> ApiError {
     ApiError::NotImplemented
 }

@@ -6,6 +6,7 @@ mod contacts;
 mod cvs;
 mod dossiers;
 mod flows;
+mod links;
 mod notes;
 mod pollers;
 mod rate_limit;

@@ -1,0 +1,388 @@
+//! Dossier–contact links: listing a dossier's contacts, linking with a role and a primary
+//! flag (one primary per dossier, kept on the dossier as `primary_contact_id`), unlinking,
+//! and the cascade when a contact is deleted.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::contacts::{self, contact_sk, email_sk, link_prefix, link_sk, Contact, Link, LinkRole};
+use crate::dossiers::{self, dossier_sk, Dossier};
+use crate::events::{outbox_item, EventType};
+use crate::ids::org_pk;
+use crate::store::{from_item, key, n, s, Db};
+use crate::table::{index_name, index_pk};
+use crate::txn::{self, UpdateSpec};
+use crate::{clock, ApiError};
+
+/// A linked contact as `GET /dossiers/{id}/contacts` shows it.
+#[derive(Debug, Serialize)]
+pub struct LinkedContact {
+    pub contact_id: Uuid,
+    pub full_name: String,
+    pub email: Option<String>,
+    pub company: Option<String>,
+    pub role_on_dossier: LinkRole,
+    pub is_primary: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewLink {
+    pub contact_id: Uuid,
+    pub role_on_dossier: LinkRole,
+    #[serde(default)]
+    pub is_primary: bool,
+}
+
+fn dossier_not_found() -> ApiError {
+    ApiError::not_found("Dossier not found.")
+}
+
+async fn links_of(db: &Db, org: Uuid, dossier: Uuid) -> Result<Vec<Link>, ApiError> {
+    db.query_prefix(&org_pk(org), &link_prefix(dossier)).await
+}
+
+async fn contacts_by_id(
+    db: &Db,
+    org: Uuid,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Contact>, ApiError> {
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(100) {
+        let keys: Vec<_> = chunk
+            .iter()
+            .map(|id| key(&org_pk(org), &contact_sk(*id)))
+            .collect();
+        let mut request = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(ApiError::internal)?,
+        );
+        while let Some(pending) = request.take() {
+            let out = db
+                .client
+                .batch_get_item()
+                .request_items(&db.table, pending)
+                .send()
+                .await?;
+            for item in out
+                .responses
+                .and_then(|mut r| r.remove(&db.table))
+                .unwrap_or_default()
+            {
+                let contact: Contact = from_item(item)?;
+                if !contact.deleting {
+                    found.insert(contact.id, contact);
+                }
+            }
+            request = out.unprocessed_keys.and_then(|mut u| u.remove(&db.table));
+        }
+    }
+    Ok(found)
+}
+
+/// The dossier's contacts, primary first, then in the order they were linked. Links to a
+/// contact whose deletion is still being cleaned up are not shown.
+pub async fn list(db: &Db, org: Uuid, dossier: Uuid) -> Result<Vec<LinkedContact>, ApiError> {
+    dossiers::get(db, org, dossier)
+        .await?
+        .ok_or_else(dossier_not_found)?;
+    let mut links = links_of(db, org, dossier).await?;
+    links.sort_by_key(|l| (!l.is_primary, l.created_at));
+    let ids: Vec<Uuid> = links.iter().map(|l| l.contact_id).collect();
+    let contacts = contacts_by_id(db, org, &ids).await?;
+    Ok(links
+        .into_iter()
+        .filter_map(|link| {
+            let contact = contacts.get(&link.contact_id)?;
+            Some(LinkedContact {
+                contact_id: link.contact_id,
+                full_name: contact.full_name.clone(),
+                email: contact.email.clone(),
+                company: contact.company.clone(),
+                role_on_dossier: link.role_on_dossier,
+                is_primary: link.is_primary,
+            })
+        })
+        .collect())
+}
+
+/// The dossier with a new primary contact, written with a version check, and its event.
+fn dossier_write(
+    db: &Db,
+    org: Uuid,
+    current: &Dossier,
+    primary: Option<Uuid>,
+    items: &mut Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+) -> Result<(), ApiError> {
+    let now = clock::now();
+    let mut next = current.clone();
+    next.primary_contact_id = primary;
+    if next.primary_contact_id == current.primary_contact_id {
+        // Still serialise against other link changes on this dossier.
+        items.push(txn::update(
+            db,
+            UpdateSpec {
+                pk: org_pk(org),
+                sk: dossier_sk(current.id),
+                expression: "SET version = version + :zero".into(),
+                condition: Some("version = :v".into()),
+                names: Vec::new(),
+                values: vec![(":zero".into(), n(0)), (":v".into(), n(current.version))],
+            },
+        ));
+        return Ok(());
+    }
+    next.updated_at = now;
+    next.version = current.version + 1;
+    items.push(txn::put_versioned(db, next.item(org)?, current.version));
+    items.push(txn::put(
+        db,
+        outbox_item(org, EventType::DossierUpdated, &next, now)?,
+        None,
+    ));
+    Ok(())
+}
+
+fn set_link_primary(
+    db: &Db,
+    org: Uuid,
+    dossier: Uuid,
+    contact: Uuid,
+    primary: bool,
+) -> aws_sdk_dynamodb::types::TransactWriteItem {
+    txn::update(
+        db,
+        UpdateSpec {
+            pk: org_pk(org),
+            sk: link_sk(dossier, contact),
+            expression: "SET is_primary = :p".into(),
+            condition: Some("attribute_exists(PK)".into()),
+            names: Vec::new(),
+            values: vec![(":p".into(), AttributeValue::Bool(primary))],
+        },
+    )
+}
+
+/// Links (or re-links) a contact. Making it primary demotes the previous primary in the
+/// same transaction, which is serialised on the dossier's version. Returns the link and
+/// whether it is new.
+pub async fn link(
+    db: &Db,
+    org: Uuid,
+    dossier_id: Uuid,
+    input: NewLink,
+) -> Result<(Link, bool), ApiError> {
+    for attempt in 0..txn::MAX_ATTEMPTS {
+        if attempt > 0 {
+            txn::backoff(attempt).await;
+        }
+        let dossier = dossiers::get(db, org, dossier_id)
+            .await?
+            .ok_or_else(dossier_not_found)?;
+        let contact = contacts::get(db, org, input.contact_id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "Field `contact_id` does not name a contact of your organization.",
+                )
+            })?;
+        let existing: Option<Link> = db
+            .get(&org_pk(org), &link_sk(dossier_id, contact.id))
+            .await?;
+        let now = clock::now();
+        let link = Link {
+            dossier_id,
+            contact_id: contact.id,
+            role_on_dossier: input.role_on_dossier,
+            is_primary: input.is_primary,
+            created_at: existing.as_ref().map(|l| l.created_at).unwrap_or(now),
+        };
+        let mut items = Vec::new();
+        match &existing {
+            Some(_) => {
+                items.push(txn::put(db, link.item(org)?, Some("attribute_exists(PK)")));
+                items.push(txn::exists(db, &org_pk(org), &contact_sk(contact.id)));
+            }
+            None => {
+                items.push(txn::put(
+                    db,
+                    link.item(org)?,
+                    Some("attribute_not_exists(PK)"),
+                ));
+                let mut counted = contact.clone();
+                counted.dossier_count += 1;
+                counted.version += 1;
+                counted.updated_at = now;
+                items.push(txn::put_versioned(db, counted.item(org)?, contact.version));
+            }
+        }
+        let primary = if input.is_primary {
+            Some(contact.id)
+        } else if dossier.primary_contact_id == Some(contact.id) {
+            None
+        } else {
+            dossier.primary_contact_id
+        };
+        if let Some(previous) = dossier
+            .primary_contact_id
+            .filter(|p| input.is_primary && *p != contact.id)
+        {
+            let previous_link: Option<Link> =
+                db.get(&org_pk(org), &link_sk(dossier_id, previous)).await?;
+            if previous_link.is_some() {
+                items.push(set_link_primary(db, org, dossier_id, previous, false));
+            }
+        }
+        dossier_write(db, org, &dossier, primary, &mut items)?;
+        match txn::write(db, items).await? {
+            Ok(()) => return Ok((link, existing.is_none())),
+            Err(_) => continue,
+        }
+    }
+    Err(ApiError::internal("link kept conflicting"))
+}
+
+pub async fn unlink(
+    db: &Db,
+    org: Uuid,
+    dossier_id: Uuid,
+    contact_id: Uuid,
+) -> Result<(), ApiError> {
+    for attempt in 0..txn::MAX_ATTEMPTS {
+        if attempt > 0 {
+            txn::backoff(attempt).await;
+        }
+        let dossier = dossiers::get(db, org, dossier_id)
+            .await?
+            .ok_or_else(dossier_not_found)?;
+        let _: Link = db
+            .get(&org_pk(org), &link_sk(dossier_id, contact_id))
+            .await?
+            .ok_or_else(|| ApiError::not_found("This contact is not linked to the dossier."))?;
+        let mut items = vec![
+            txn::delete(
+                db,
+                &org_pk(org),
+                &link_sk(dossier_id, contact_id),
+                Some("attribute_exists(PK)"),
+            ),
+            txn::update(
+                db,
+                UpdateSpec {
+                    pk: org_pk(org),
+                    sk: contact_sk(contact_id),
+                    expression: "ADD dossier_count :minus, version :one".into(),
+                    condition: Some("attribute_exists(PK)".into()),
+                    names: Vec::new(),
+                    values: vec![(":minus".into(), n(-1)), (":one".into(), n(1))],
+                },
+            ),
+        ];
+        let primary = dossier.primary_contact_id.filter(|p| *p != contact_id);
+        dossier_write(db, org, &dossier, primary, &mut items)?;
+        match txn::write(db, items).await? {
+            Ok(()) => return Ok(()),
+            Err(_) => continue,
+        }
+    }
+    Err(ApiError::internal("unlink kept conflicting"))
+}
+
+/// How many links a contact deletion removes in its own transaction; beyond that the
+/// contact is hidden first and its links are removed in batches of this size.
+const LINKS_PER_TRANSACTION: usize = 40;
+
+/// Deletes a contact, its email marker and every link to it; dossiers it was primary on
+/// are left without a primary (their version moves, nothing else changes). A retried
+/// DELETE of a contact being cleaned up finishes the job.
+pub async fn delete_contact(db: &Db, org: Uuid, id: Uuid) -> Result<(), ApiError> {
+    let contact = contacts::get_any(db, org, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Contact not found."))?;
+    let links: Vec<Link> = db
+        .query_index(
+            &index_name(1),
+            &index_pk(1),
+            &format!("ORG#{org}#CONTACT#{id}#LINKS"),
+        )
+        .await?;
+    let link_items = |batch: &[Link]| -> Vec<aws_sdk_dynamodb::types::TransactWriteItem> {
+        let mut items = Vec::new();
+        for link in batch {
+            items.push(txn::delete(
+                db,
+                &org_pk(org),
+                &link_sk(link.dossier_id, id),
+                None,
+            ));
+            if link.is_primary {
+                items.push(txn::update(
+                    db,
+                    UpdateSpec {
+                        pk: org_pk(org),
+                        sk: dossier_sk(link.dossier_id),
+                        expression: "SET primary_contact_id = :null ADD version :one".into(),
+                        condition: Some("primary_contact_id = :id".into()),
+                        names: Vec::new(),
+                        values: vec![
+                            (":null".into(), AttributeValue::Null(true)),
+                            (":one".into(), n(1)),
+                            (":id".into(), s(id.to_string())),
+                        ],
+                    },
+                ));
+            }
+        }
+        items
+    };
+    let mut removal = vec![txn::delete(db, &org_pk(org), &contact_sk(id), None)];
+    if let Some(email) = &contact.email {
+        removal.push(txn::delete(db, &org_pk(org), &email_sk(email), None));
+    }
+    if links.len() <= LINKS_PER_TRANSACTION {
+        let mut items = link_items(&links);
+        items.extend(removal);
+        return write_retrying(db, items).await;
+    }
+    // Too many links for one transaction: hide the contact at once, then clean up.
+    contacts::hide(db, org, id).await?;
+    for batch in links.chunks(LINKS_PER_TRANSACTION) {
+        write_retrying(db, link_items(batch)).await?;
+    }
+    write_retrying(db, removal).await
+}
+
+async fn write_retrying(
+    db: &Db,
+    items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+) -> Result<(), ApiError> {
+    for attempt in 0..txn::MAX_ATTEMPTS {
+        if attempt > 0 {
+            txn::backoff(attempt).await;
+        }
+        match txn::write(db, items.clone()).await? {
+            Ok(()) => return Ok(()),
+            Err(txn::Outcome::Conflict) => continue,
+            // A dossier's primary changed meanwhile: nothing of ours to clear there.
+            Err(txn::Outcome::ConditionFailed(reasons)) => {
+                let kept: Vec<_> = items
+                    .iter()
+                    .zip(reasons.iter())
+                    .filter(|(_, reason)| reason.is_none())
+                    .map(|(item, _)| item.clone())
+                    .collect();
+                if kept.len() == items.len() || kept.is_empty() {
+                    return Err(ApiError::internal("contact delete condition failed"));
+                }
+                return Box::pin(write_retrying(db, kept)).await;
+            }
+        }
+    }
+    Err(ApiError::internal("contact delete kept conflicting"))
+}
