@@ -53,6 +53,15 @@ pub struct PresignedUpload {
     pub expires_at: String,
 }
 
+fn s3_error<E: std::error::Error>(what: &'static str) -> impl FnOnce(E) -> ApiError {
+    move |err| {
+        ApiError::internal(format!(
+            "{what}: {}",
+            aws_sdk_s3::error::DisplayErrorContext(err)
+        ))
+    }
+}
+
 #[derive(Clone)]
 pub struct CvStore {
     pub s3: aws_sdk_s3::Client,
@@ -70,12 +79,7 @@ impl CvStore {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| {
-                ApiError::internal(format!(
-                    "storing CV: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(e)
-                ))
-            })
+            .map_err(s3_error("storing CV"))
     }
 
     pub async fn remove(&self, key: &str) -> Result<(), ApiError> {
@@ -86,12 +90,7 @@ impl CvStore {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| {
-                ApiError::internal(format!(
-                    "removing CV: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(e)
-                ))
-            })
+            .map_err(s3_error("removing CV"))
     }
 
     /// A 15-minute PUT URL for a PDF of exactly `size` bytes: the signature covers the
@@ -112,12 +111,7 @@ impl CvStore {
             .content_length(size as i64)
             .presigned(config)
             .await
-            .map_err(|e| {
-                ApiError::internal(format!(
-                    "presigning: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(e)
-                ))
-            })?;
+            .map_err(s3_error("presigning"))?;
         let headers = [
             ("Content-Type".to_string(), "application/pdf".to_string()),
             ("Content-Length".to_string(), size.to_string()),
@@ -142,7 +136,7 @@ impl CvStore {
                     "Field `upload_id` names no finished upload; PUT the file to the upload URL first.",
                 ))
             }
-            Err(err) => return Err(ApiError::internal(format!("checking upload: {}", aws_sdk_s3::error::DisplayErrorContext(err)))),
+            Err(err) => return Err(s3_error("checking upload")(err)),
         };
         let size = head.content_length().unwrap_or(0).max(0) as usize;
         let first = if size == 0 {
@@ -156,12 +150,7 @@ impl CvStore {
                 .range(format!("bytes=0-{}", PDF_SIGNATURE.len() - 1))
                 .send()
                 .await
-                .map_err(|e| {
-                    ApiError::internal(format!(
-                        "reading upload: {}",
-                        aws_sdk_s3::error::DisplayErrorContext(e)
-                    ))
-                })?;
+                .map_err(s3_error("reading upload"))?;
             out.body
                 .collect()
                 .await
@@ -187,12 +176,7 @@ impl CvStore {
             .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
             .send()
             .await
-            .map_err(|e| {
-                ApiError::internal(format!(
-                    "attaching upload: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(e)
-                ))
-            })?;
+            .map_err(s3_error("attaching upload"))?;
         self.remove(staging).await
     }
 
@@ -206,12 +190,7 @@ impl CvStore {
             .response_content_type("application/pdf")
             .presigned(config)
             .await
-            .map_err(|e| {
-                ApiError::internal(format!(
-                    "presigning: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(e)
-                ))
-            })?;
+            .map_err(s3_error("presigning"))?;
         Ok(request.uri().to_string())
     }
 }

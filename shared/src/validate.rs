@@ -2,6 +2,16 @@
 
 use crate::ApiError;
 
+/// For PATCH bodies: tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+/// Use with `#[serde(default, deserialize_with = "nullable")]`.
+pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    serde::Deserialize::deserialize(d).map(Some)
+}
+
 /// Longest name, company, role or similar one-line field.
 pub const MAX_SHORT: usize = 200;
 /// Longest email, per RFC 5321.
