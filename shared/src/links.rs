@@ -125,16 +125,11 @@ fn dossier_write(
     next.primary_contact_id = primary;
     if next.primary_contact_id == current.primary_contact_id {
         // Still serialise against other link changes on this dossier.
-        items.push(txn::update(
+        items.push(txn::version_is(
             db,
-            UpdateSpec {
-                pk: org_pk(org),
-                sk: dossier_sk(current.id),
-                expression: "SET version = version + :zero".into(),
-                condition: Some("version = :v".into()),
-                names: Vec::new(),
-                values: vec![(":zero".into(), n(0)), (":v".into(), n(current.version))],
-            },
+            &org_pk(org),
+            &dossier_sk(current.id),
+            current.version,
         ));
         return Ok(());
     }

@@ -64,6 +64,18 @@ pub fn exists(db: &Db, pk: &str, sk: &str) -> TransactWriteItem {
     TransactWriteItem::builder().condition_check(check).build()
 }
 
+/// Fails the transaction unless the item is still at `version`, without writing it.
+pub fn version_is(db: &Db, pk: &str, sk: &str, version: u64) -> TransactWriteItem {
+    let check = ConditionCheck::builder()
+        .table_name(&db.table)
+        .set_key(Some(key(pk, sk)))
+        .condition_expression("version = :v")
+        .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+        .build()
+        .expect("condition check has table, key and condition");
+    TransactWriteItem::builder().condition_check(check).build()
+}
+
 /// An update built from an expression and its placeholders.
 pub struct UpdateSpec {
     pub pk: String,
