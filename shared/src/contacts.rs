@@ -372,6 +372,7 @@ pub async fn update(
     org: Uuid,
     id: Uuid,
     patch: ContactInput,
+    precondition: &crate::http::IfMatch,
 ) -> Result<Contact, ApiError> {
     let pool_days = crate::orgs::get_org(db, org)
         .await?
@@ -384,6 +385,7 @@ pub async fn update(
         let current = get(db, org, id)
             .await?
             .ok_or_else(|| ApiError::not_found("Contact not found."))?;
+        precondition.check(current.version, "contact")?;
         let mut next = current.clone();
         let now = crate::clock::now();
         patch.clone().apply(&mut next, now, pool_days)?;

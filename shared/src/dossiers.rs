@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::contacts::{self, Contact, Kind, Link, LinkRole};
 use crate::events::{outbox_item, EventType};
 use crate::flows::{self, DossierType, Flow};
+use crate::http::IfMatch;
 use crate::ids::{new_id, org_pk};
 use crate::orgs::{self, Org};
 use crate::store::{n, s, to_item, Db, Item};
@@ -714,6 +715,7 @@ async fn modify<F>(
     org: Uuid,
     id: Uuid,
     always_updated: bool,
+    precondition: &IfMatch,
     change: F,
 ) -> Result<Dossier, ApiError>
 where
@@ -724,6 +726,9 @@ where
             txn::backoff(attempt).await;
         }
         let current = get(db, org, id).await?.ok_or_else(not_found)?;
+        // Checked against the version this cycle writes on, so the write's own version
+        // condition makes the check and the write one atomic step.
+        precondition.check(current.version, "dossier")?;
         let mut next = change(&current)?;
         if next.same_content(&current) && !always_updated {
             return Ok(current);
@@ -768,7 +773,13 @@ where
     Err(ApiError::internal("dossier update kept conflicting"))
 }
 
-pub async fn patch(db: &Db, org: Uuid, id: Uuid, patch: PatchDossier) -> Result<Dossier, ApiError> {
+pub async fn patch(
+    db: &Db,
+    org: Uuid,
+    id: Uuid,
+    patch: PatchDossier,
+    precondition: &IfMatch,
+) -> Result<Dossier, ApiError> {
     check_immutable(&patch)?;
     if let Some(Some(user)) = patch.assigned_to {
         require_member(db, org, Some(user)).await?;
@@ -781,15 +792,20 @@ pub async fn patch(db: &Db, org: Uuid, id: Uuid, patch: PatchDossier) -> Result<
         }
         _ => None,
     };
-    modify(db, org, id, false, |current| {
+    modify(db, org, id, false, precondition, |current| {
         apply_patch(current, &patch, flow.as_ref())
     })
     .await
 }
 
 /// Archives the dossier; archiving an archived dossier changes nothing.
-pub async fn archive(db: &Db, org: Uuid, id: Uuid) -> Result<Dossier, ApiError> {
-    modify(db, org, id, false, |current| {
+pub async fn archive(
+    db: &Db,
+    org: Uuid,
+    id: Uuid,
+    precondition: &IfMatch,
+) -> Result<Dossier, ApiError> {
+    modify(db, org, id, false, precondition, |current| {
         let mut next = current.clone();
         next.status = Status::Archived;
         Ok(next)
@@ -799,7 +815,7 @@ pub async fn archive(db: &Db, org: Uuid, id: Uuid) -> Result<Dossier, ApiError> 
 
 /// Records a CV stored under `key`: a new or replaced CV is always a `dossier.updated`.
 pub async fn attach_cv(db: &Db, org: Uuid, id: Uuid, key: &str) -> Result<Dossier, ApiError> {
-    modify(db, org, id, true, |current| {
+    modify(db, org, id, true, &IfMatch::default(), |current| {
         let mut next = current.clone();
         next.cv_url = Some(key.to_string());
         Ok(next)

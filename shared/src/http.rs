@@ -343,6 +343,60 @@ impl<St: Send + Sync> FromRequestParts<St> for QueryParams {
     }
 }
 
+/// A strong ETag for an item version.
+pub fn etag(version: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).expect("digits and quotes are a valid header")
+}
+
+/// Sets `ETag` on a response.
+pub fn with_etag(mut response: Response, version: u64) -> Response {
+    response.headers_mut().insert(header::ETAG, etag(version));
+    response
+}
+
+/// The versions an `If-Match` header accepts: `*`, or a list of ETags.
+#[derive(Clone, Debug, Default)]
+pub struct IfMatch(Option<Vec<String>>);
+
+impl IfMatch {
+    /// Whether a write may proceed on an item at `version`.
+    pub fn allows(&self, version: u64) -> bool {
+        match &self.0 {
+            None => true,
+            Some(tags) => tags.iter().any(|tag| {
+                tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == version.to_string()
+            }),
+        }
+    }
+
+    /// 412 unless the current `version` is one the client named.
+    pub fn check(&self, version: u64, what: &str) -> Result<(), ApiError> {
+        if self.allows(version) {
+            Ok(())
+        } else {
+            Err(ApiError::PreconditionFailed(format!(
+                "The {what} has changed since the version in If-Match; its current ETag is \"{version}\"."
+            )))
+        }
+    }
+}
+
+impl<St: Send + Sync> FromRequestParts<St> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(header::IF_MATCH) else {
+            return Ok(Self(None));
+        };
+        let raw = value
+            .to_str()
+            .map_err(|_| ApiError::invalid("Header `If-Match` must be ASCII."))?;
+        Ok(Self(Some(
+            raw.split(',').map(|t| t.trim().to_string()).collect(),
+        )))
+    }
+}
+
 /// `{"data": value}` with 200.
 pub fn ok<T: Serialize>(value: T) -> Response {
     Json(serde_json::json!({ "data": value })).into_response()

@@ -296,86 +296,124 @@ const LINKS_PER_TRANSACTION: usize = 40;
 /// Deletes a contact, its email marker and every link to it; dossiers it was primary on
 /// are left without a primary (their version moves, nothing else changes). A retried
 /// DELETE of a contact being cleaned up finishes the job.
-pub async fn delete_contact(db: &Db, org: Uuid, id: Uuid) -> Result<(), ApiError> {
-    let contact = contacts::get_any(db, org, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Contact not found."))?;
-    let links: Vec<Link> = db
-        .query_index(
-            &index_name(1),
-            &index_pk(1),
-            &format!("ORG#{org}#CONTACT#{id}#LINKS"),
-        )
-        .await?;
-    let link_items = |batch: &[Link]| -> Vec<aws_sdk_dynamodb::types::TransactWriteItem> {
-        let mut items = Vec::new();
-        for link in batch {
-            items.push(txn::delete(
-                db,
-                &org_pk(org),
-                &link_sk(link.dossier_id, id),
-                None,
-            ));
-            if link.is_primary {
-                items.push(txn::update(
-                    db,
-                    UpdateSpec {
-                        pk: org_pk(org),
-                        sk: dossier_sk(link.dossier_id),
-                        expression: "SET primary_contact_id = :null ADD version :one".into(),
-                        condition: Some("primary_contact_id = :id".into()),
-                        names: Vec::new(),
-                        values: vec![
-                            (":null".into(), AttributeValue::Null(true)),
-                            (":one".into(), n(1)),
-                            (":id".into(), s(id.to_string())),
-                        ],
-                    },
-                ));
-            }
-        }
-        items
-    };
-    let mut removal = vec![txn::delete(db, &org_pk(org), &contact_sk(id), None)];
-    if let Some(email) = &contact.email {
-        removal.push(txn::delete(db, &org_pk(org), &email_sk(email), None));
-    }
-    if links.len() <= LINKS_PER_TRANSACTION {
-        let mut items = link_items(&links);
-        items.extend(removal);
-        return write_retrying(db, items).await;
-    }
-    // Too many links for one transaction: hide the contact at once, then clean up.
-    contacts::hide(db, org, id).await?;
-    for batch in links.chunks(LINKS_PER_TRANSACTION) {
-        write_retrying(db, link_items(batch)).await?;
-    }
-    write_retrying(db, removal).await
-}
-
-async fn write_retrying(
+pub async fn delete_contact(
     db: &Db,
-    items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+    org: Uuid,
+    id: Uuid,
+    precondition: &crate::http::IfMatch,
 ) -> Result<(), ApiError> {
     for attempt in 0..txn::MAX_ATTEMPTS {
         if attempt > 0 {
             txn::backoff(attempt).await;
         }
+        let contact = contacts::get_any(db, org, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("Contact not found."))?;
+        precondition.check(contact.version, "contact")?;
+        let links: Vec<Link> = db
+            .query_index(
+                &index_name(1),
+                &index_pk(1),
+                &format!("ORG#{org}#CONTACT#{id}#LINKS"),
+            )
+            .await?;
+        // The contact's own removal goes first: if it fails the contact changed, and the
+        // whole deletion starts again from a fresh read.
+        let mut removal = vec![txn::delete_versioned(
+            db,
+            &org_pk(org),
+            &contact_sk(id),
+            contact.version,
+        )];
+        if let Some(email) = &contact.email {
+            removal.push(txn::delete(db, &org_pk(org), &email_sk(email), None));
+        }
+        let protected = removal.len();
+        if links.len() <= LINKS_PER_TRANSACTION {
+            let mut items = removal;
+            items.extend(unlink_items(db, org, id, &links));
+            if write_retrying(db, items, protected).await? {
+                return Ok(());
+            }
+            continue;
+        }
+        // Too many links for one transaction: hide the contact at once, then clean up.
+        contacts::hide(db, org, id).await?;
+        for batch in links.chunks(LINKS_PER_TRANSACTION) {
+            write_retrying(db, unlink_items(db, org, id, batch), 0).await?;
+        }
+        if write_retrying(db, removal, protected).await? {
+            return Ok(());
+        }
+    }
+    Err(ApiError::internal("contact delete kept conflicting"))
+}
+
+/// Removes links to a deleted contact, and clears it as primary where it still is.
+fn unlink_items(
+    db: &Db,
+    org: Uuid,
+    contact: Uuid,
+    links: &[Link],
+) -> Vec<aws_sdk_dynamodb::types::TransactWriteItem> {
+    let mut items = Vec::new();
+    for link in links {
+        items.push(txn::delete(
+            db,
+            &org_pk(org),
+            &link_sk(link.dossier_id, contact),
+            None,
+        ));
+        if link.is_primary {
+            items.push(txn::update(
+                db,
+                UpdateSpec {
+                    pk: org_pk(org),
+                    sk: dossier_sk(link.dossier_id),
+                    expression: "SET primary_contact_id = :null ADD version :one".into(),
+                    condition: Some("primary_contact_id = :id".into()),
+                    names: Vec::new(),
+                    values: vec![
+                        (":null".into(), AttributeValue::Null(true)),
+                        (":one".into(), n(1)),
+                        (":id".into(), s(contact.to_string())),
+                    ],
+                },
+            ));
+        }
+    }
+    items
+}
+
+/// Writes `items`, retrying conflicts. A failed condition on a dossier's primary means it
+/// moved on meanwhile, so that item is dropped and the rest written. Returns `false` when
+/// one of the first `protected` items failed its condition instead.
+async fn write_retrying(
+    db: &Db,
+    items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+    protected: usize,
+) -> Result<bool, ApiError> {
+    let mut items = items;
+    for attempt in 0..txn::MAX_ATTEMPTS {
+        if attempt > 0 {
+            txn::backoff(attempt).await;
+        }
         match txn::write(db, items.clone()).await? {
-            Ok(()) => return Ok(()),
+            Ok(()) => return Ok(true),
             Err(txn::Outcome::Conflict) => continue,
-            // A dossier's primary changed meanwhile: nothing of ours to clear there.
             Err(txn::Outcome::ConditionFailed(reasons)) => {
-                let kept: Vec<_> = items
-                    .iter()
+                if reasons.iter().take(protected).any(Option::is_some) {
+                    return Ok(false);
+                }
+                items = items
+                    .into_iter()
                     .zip(reasons.iter())
                     .filter(|(_, reason)| reason.is_none())
-                    .map(|(item, _)| item.clone())
+                    .map(|(item, _)| item)
                     .collect();
-                if kept.len() == items.len() || kept.is_empty() {
-                    return Err(ApiError::internal("contact delete condition failed"));
+                if items.is_empty() {
+                    return Ok(true);
                 }
-                return Box::pin(write_retrying(db, kept)).await;
             }
         }
     }

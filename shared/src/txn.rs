@@ -54,6 +54,18 @@ pub fn delete(db: &Db, pk: &str, sk: &str, condition: Option<&str>) -> TransactW
     TransactWriteItem::builder().delete(delete).build()
 }
 
+/// A delete that must remove exactly the version it was decided on.
+pub fn delete_versioned(db: &Db, pk: &str, sk: &str, version: u64) -> TransactWriteItem {
+    let delete = Delete::builder()
+        .table_name(&db.table)
+        .set_key(Some(key(pk, sk)))
+        .condition_expression("version = :v")
+        .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+        .build()
+        .expect("delete has table and key");
+    TransactWriteItem::builder().delete(delete).build()
+}
+
 pub fn exists(db: &Db, pk: &str, sk: &str) -> TransactWriteItem {
     let check = ConditionCheck::builder()
         .table_name(&db.table)

@@ -7,7 +7,8 @@ use axum::Router;
 use serde_json::json;
 use shared::contacts::{self, ContactInput};
 use shared::http::{
-    api, created, list, ok, scopes, Authorized, Core, JsonBody, PathIds, QueryParams,
+    api, created, list, ok, scopes, with_etag, Authorized, Core, IfMatch, JsonBody, PathIds,
+    QueryParams,
 };
 use shared::links::{self, NewLink};
 use shared::pagination::PageParams;
@@ -32,9 +33,9 @@ async fn create(
     State(core): State<Core>,
     JsonBody(input): JsonBody<ContactInput>,
 ) -> ApiResult<Response> {
-    Ok(created(
-        contacts::create(&core.db, principal.org_id, input).await?,
-    ))
+    let contact = contacts::create(&core.db, principal.org_id, input).await?;
+    let version = contact.version;
+    Ok(with_etag(created(contact), version))
 }
 
 async fn show(
@@ -45,30 +46,30 @@ async fn show(
     let contact = contacts::get(&core.db, principal.org_id, ids[0])
         .await?
         .ok_or_else(|| ApiError::not_found("Contact not found."))?;
-    Ok(ok(contact))
+    let version = contact.version;
+    Ok(with_etag(ok(contact), version))
 }
 
 async fn update(
     Authorized(principal, ..): Authorized<scopes::ContactsWrite>,
     State(core): State<Core>,
     PathIds(ids): PathIds,
+    precondition: IfMatch,
     JsonBody(patch): JsonBody<ContactInput>,
 ) -> ApiResult<Response> {
-    Ok(ok(contacts::update(
-        &core.db,
-        principal.org_id,
-        ids[0],
-        patch,
-    )
-    .await?))
+    let contact =
+        contacts::update(&core.db, principal.org_id, ids[0], patch, &precondition).await?;
+    let version = contact.version;
+    Ok(with_etag(ok(contact), version))
 }
 
 async fn remove(
     Authorized(principal, ..): Authorized<scopes::ContactsWrite>,
     State(core): State<Core>,
     PathIds(ids): PathIds,
+    precondition: IfMatch,
 ) -> ApiResult<Response> {
-    links::delete_contact(&core.db, principal.org_id, ids[0]).await?;
+    links::delete_contact(&core.db, principal.org_id, ids[0], &precondition).await?;
     Ok(ok(json!({ "id": ids[0], "deleted": true })))
 }
 

@@ -11,8 +11,8 @@ use shared::cv::{self, CvStore, MAX_CV_BYTES};
 use shared::dossiers::{self, CreateDossier, Filter, PatchDossier, Position, Status};
 use shared::flows::DossierType;
 use shared::http::{
-    api, created, ok, parse_json, read_body, require_content_type, scopes, Authorized, Core,
-    JsonBody, PathIds, QueryParams,
+    api, created, ok, parse_json, read_body, require_content_type, scopes, with_etag, Authorized,
+    Core, IfMatch, JsonBody, PathIds, QueryParams,
 };
 use shared::pagination::{decode_cursor, encode_cursor, PageParams};
 use shared::{ApiError, ApiResult};
@@ -203,7 +203,9 @@ async fn create(
             )));
         }
         let input: CreateDossier = parse_json(&body)?;
-        return Ok(created(dossiers::create(&state.core.db, org, input).await?));
+        let dossier = dossiers::create(&state.core.db, org, input).await?;
+        let version = dossier.version;
+        return Ok(with_etag(created(dossier), version));
     }
     let form = Multipart::from_request(request, &())
         .await
@@ -217,7 +219,8 @@ async fn create(
         None => dossiers::commit(&state.core.db, org, prepared, None).await?,
         Some(bytes) => create_with_cv(&state, org, prepared, bytes).await?,
     };
-    Ok(created(dossier))
+    let version = dossier.version;
+    Ok(with_etag(created(dossier), version))
 }
 
 /// Stores the CV, then writes the dossier. If the CV cannot be stored nothing is written;
@@ -249,26 +252,41 @@ async fn show(
     let dossier = dossiers::get(&state.core.db, principal.org_id, ids[0])
         .await?
         .ok_or_else(|| ApiError::not_found("Dossier not found."))?;
-    Ok(ok(dossier))
+    let version = dossier.version;
+    Ok(with_etag(ok(dossier), version))
 }
 
 async fn update(
     Authorized(principal, ..): Authorized<scopes::DossiersWrite>,
     State(state): State<AppState>,
     PathIds(ids): PathIds,
+    precondition: IfMatch,
     JsonBody(patch): JsonBody<PatchDossier>,
 ) -> ApiResult<Response> {
-    let dossier = dossiers::patch(&state.core.db, principal.org_id, ids[0], patch).await?;
-    Ok(ok(dossier))
+    let dossier = dossiers::patch(
+        &state.core.db,
+        principal.org_id,
+        ids[0],
+        patch,
+        &precondition,
+    )
+    .await?;
+    let version = dossier.version;
+    Ok(with_etag(ok(dossier), version))
 }
 
 async fn archive(
     Authorized(principal, ..): Authorized<scopes::DossiersWrite>,
     State(state): State<AppState>,
     PathIds(ids): PathIds,
+    precondition: IfMatch,
 ) -> ApiResult<Response> {
-    let dossier = dossiers::archive(&state.core.db, principal.org_id, ids[0]).await?;
-    Ok(ok(json!({ "id": dossier.id, "status": dossier.status })))
+    let dossier =
+        dossiers::archive(&state.core.db, principal.org_id, ids[0], &precondition).await?;
+    Ok(with_etag(
+        ok(json!({ "id": dossier.id, "status": dossier.status })),
+        dossier.version,
+    ))
 }
 
 /// `POST /dossiers/{id}/cv`: multipart with a `cv` field, or the raw PDF.

@@ -5,6 +5,7 @@ mod auth;
 mod contacts;
 mod cvs;
 mod dossiers;
+mod etags;
 mod flows;
 mod links;
 mod notes;
