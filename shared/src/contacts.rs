@@ -433,3 +433,58 @@ pub async fn update(
     }
     Err(ApiError::internal("contact update kept conflicting"))
 }
+
+/// `GET /contacts` filters.
+pub struct ContactFilter {
+    pub kinds: Vec<Kind>,
+    pub pool: Option<Pool>,
+    pub search: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pool {
+    InPool,
+    Expired,
+}
+
+impl ContactFilter {
+    fn matches(&self, contact: &Contact, now: OffsetDateTime) -> bool {
+        let kind_ok = self.kinds.is_empty() || contact.kind.iter().any(|k| self.kinds.contains(k));
+        let pool_ok = match (self.pool, contact.pool_expires_at) {
+            (None, _) => true,
+            (Some(Pool::InPool), Some(at)) => at > now,
+            (Some(Pool::Expired), Some(at)) => at <= now,
+            (Some(_), None) => false,
+        };
+        let search_ok = self.search.as_ref().is_none_or(|needle| {
+            [
+                Some(&contact.full_name),
+                contact.email.as_ref(),
+                contact.company.as_ref(),
+                contact.role.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|field| field.to_lowercase().contains(needle))
+        });
+        kind_ok && pool_ok && search_ok
+    }
+}
+
+/// Every contact of the organization matching `filter`, newest first (ties by id).
+/// This reads all of the organization's contacts: one paged Query.
+pub async fn matching(
+    db: &Db,
+    org: Uuid,
+    filter: &ContactFilter,
+) -> Result<Vec<Contact>, ApiError> {
+    let now = crate::clock::now();
+    let mut contacts: Vec<Contact> = db
+        .query_prefix::<Contact>(&org_pk(org), "CONTACT#")
+        .await?
+        .into_iter()
+        .filter(|c| !c.deleting && filter.matches(c, now))
+        .collect();
+    contacts.reverse();
+    Ok(contacts)
+}

@@ -28,8 +28,6 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("Rate limit exceeded. Retry after {retry_after} seconds.")]
     RateLimited { retry_after: u64 },
-    #[error("This endpoint is not implemented yet.")]
-    NotImplemented,
     /// The detail is logged, never sent: a 500 says nothing about internals.
     #[error("Unexpected server error. Safe to retry.")]
     Internal(String),
@@ -49,7 +47,6 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -67,7 +64,6 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::RateLimited { .. } => "rate_limited",
-            Self::NotImplemented => "not_implemented",
             Self::Internal(_) => "internal",
         }
     }

@@ -5,13 +5,13 @@ use axum::response::Response;
 use axum::routing::{delete, get};
 use axum::Router;
 use serde_json::json;
-use shared::contacts::{self, ContactInput};
+use shared::contacts::{self, ContactFilter, ContactInput, Kind, Pool};
 use shared::http::{
     api, created, list, ok, scopes, with_etag, Authorized, Core, IfMatch, JsonBody, PathIds,
     QueryParams,
 };
 use shared::links::{self, NewLink};
-use shared::pagination::PageParams;
+use shared::pagination::{decode_cursor, encode_cursor, PageParams};
 use shared::{ApiError, ApiResult};
 
 pub fn app(sdk: &aws_config::SdkConfig, config: &shared::config::Config) -> Router {
@@ -20,7 +20,7 @@ pub fn app(sdk: &aws_config::SdkConfig, config: &shared::config::Config) -> Rout
 
 pub fn router(core: Core) -> Router {
     let routes = Router::new()
-        .route("/contacts", get(read).post(create))
+        .route("/contacts", get(list_contacts).post(create))
         .route("/contacts/{id}", get(show).patch(update).delete(remove))
         .route("/dossiers/{id}/contacts", get(linked).post(link))
         .route("/dossiers/{id}/contacts/{contact_id}", delete(unlink))
@@ -118,6 +118,72 @@ async fn unlink(
     ))
 }
 
-async fn read(_: Authorized<scopes::ContactsRead>) -> ApiError {
-    ApiError::NotImplemented
+async fn list_contacts(
+    Authorized(principal, ..): Authorized<scopes::ContactsRead>,
+    State(core): State<Core>,
+    mut query: QueryParams,
+) -> ApiResult<Response> {
+    let kinds = query
+        .take_all("kind")
+        .iter()
+        .map(|raw| {
+            serde_json::from_value::<Kind>(json!(raw)).map_err(|_| {
+                ApiError::invalid("Query parameter `kind` must be 'candidate', 'prospect', 'client', 'supplier' or 'partner'.")
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let pool = match query.take("pool")?.as_deref() {
+        None => None,
+        Some("in_pool") => Some(Pool::InPool),
+        Some("expired") => Some(Pool::Expired),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "Query parameter `pool` must be 'in_pool' or 'expired'.",
+            ))
+        }
+    };
+    let search = query
+        .take("search")?
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty());
+    let cursor = query.take("cursor")?;
+    let has_page = query.has("page");
+    let page = PageParams::from_query(&mut query)?;
+    query.finish()?;
+    let after = match cursor {
+        Some(_) if has_page => {
+            return Err(ApiError::invalid(
+                "Use either `cursor` or `page`, not both.",
+            ))
+        }
+        Some(raw) => Some(decode_cursor(&raw)?),
+        None => None,
+    };
+    let all = contacts::matching(
+        &core.db,
+        principal.org_id,
+        &ContactFilter {
+            kinds,
+            pool,
+            search,
+        },
+    )
+    .await?;
+    let total = all.len();
+    let start = match after {
+        Some(after) => all.iter().position(|c| c.id < after).unwrap_or(total),
+        None => page.offset(),
+    };
+    let per_page = page.per_page as usize;
+    let items: Vec<_> = all.iter().skip(start).take(per_page).cloned().collect();
+    let next_cursor = (start + per_page < total)
+        .then(|| items.last().map(|c| encode_cursor(c.id)))
+        .flatten();
+    let meta = match after {
+        Some(_) => json!({ "total": total, "per_page": page.per_page, "next_cursor": next_cursor }),
+        None => {
+            json!({ "total": total, "page": page.page, "per_page": page.per_page, "next_cursor": next_cursor })
+        }
+    };
+    Ok(list(items, meta))
 }

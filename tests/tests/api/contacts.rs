@@ -256,3 +256,114 @@ async fn invalid_contacts_are_400_naming_the_field() {
         .await;
     assert_eq!(missing.status, 404);
 }
+
+#[tokio::test]
+async fn listing_filters_by_kind_pool_and_search_with_exact_totals() {
+    let org = growth_org().await;
+    let router = contacts_router().await;
+    let past = "2020-01-01T00:00:00Z";
+    for (name, email, company, kinds, pool) in [
+        (
+            "Sophie van Dijk",
+            "sophie@example.com",
+            "Adyen",
+            json!(["candidate"]),
+            None,
+        ),
+        (
+            "Mark de Vries",
+            "mark@rabobank.nl",
+            "Rabobank",
+            json!(["client", "prospect"]),
+            None,
+        ),
+        (
+            "Old Candidate",
+            "old@example.com",
+            "Philips",
+            json!(["candidate"]),
+            Some(past),
+        ),
+        (
+            "Pat Partner",
+            "pat@partner.io",
+            "Sophie's Bakery",
+            json!(["partner"]),
+            None,
+        ),
+    ] {
+        let mut body =
+            json!({"full_name": name, "email": email, "company": company, "kind": kinds});
+        if let Some(pool) = pool {
+            body["pool_expires_at"] = json!(pool);
+        }
+        assert_eq!(create(&org, body).await.status, 201);
+    }
+    let names = |reply: &integration_tests::Reply| -> Vec<String> {
+        reply.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["full_name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for (query, expected) in [
+        (
+            "",
+            vec![
+                "Pat Partner",
+                "Old Candidate",
+                "Mark de Vries",
+                "Sophie van Dijk",
+            ],
+        ),
+        (
+            "kind=candidate&kind=client",
+            vec!["Old Candidate", "Mark de Vries", "Sophie van Dijk"],
+        ),
+        ("kind=prospect", vec!["Mark de Vries"]),
+        ("pool=in_pool", vec!["Sophie van Dijk"]),
+        ("pool=expired", vec!["Old Candidate"]),
+        ("search=SOPHIE", vec!["Pat Partner", "Sophie van Dijk"]),
+        ("search=sophie&kind=candidate", vec!["Sophie van Dijk"]),
+        ("search=rabobank.nl", vec!["Mark de Vries"]),
+        ("kind=supplier", vec![]),
+    ] {
+        let reply = Call::get(&format!("/api/v1/contacts?{query}"))
+            .key(&org.key)
+            .send(&router)
+            .await;
+        assert_eq!(reply.status, 200, "{query}: {}", reply.body);
+        assert_eq!(names(&reply), expected, "{query}");
+        assert_eq!(reply.body["meta"]["total"], expected.len(), "{query}");
+    }
+    let first = Call::get("/api/v1/contacts?per_page=3")
+        .key(&org.key)
+        .send(&router)
+        .await;
+    assert_eq!(
+        first.body["meta"],
+        json!({"total": 4, "page": 1, "per_page": 3, "next_cursor": first.body["meta"]["next_cursor"]})
+    );
+    let cursor = first.body["meta"]["next_cursor"].as_str().unwrap();
+    let rest = Call::get(&format!("/api/v1/contacts?per_page=3&cursor={cursor}"))
+        .key(&org.key)
+        .send(&router)
+        .await;
+    assert_eq!(names(&rest), ["Sophie van Dijk"]);
+    assert_eq!(rest.body["meta"]["next_cursor"], Value::Null);
+    for bad in [
+        "kind=vendor",
+        "pool=soon",
+        "page=0",
+        "cursor=x",
+        "page=1&cursor=djE6MDFhMjE3ZTgtMmI2OS03MjlkLWEyZGItN2U5YWE0ZGMyNDY1",
+        "sort=name",
+    ] {
+        let reply = Call::get(&format!("/api/v1/contacts?{bad}"))
+            .key(&org.key)
+            .send(&router)
+            .await;
+        assert_eq!(reply.status, 400, "{bad}");
+    }
+}
