@@ -1,13 +1,16 @@
 //! Contacts, their per-organization email uniqueness markers, and dossier links.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::ids::org_pk;
+use crate::pagination::Position;
 use crate::store::{s, to_item, Db, Item};
-use crate::table::{index_pk, index_sk};
+use crate::table::{index_name, index_pk, index_sk, POOL_INDEX};
 use crate::ApiError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -18,6 +21,76 @@ pub enum Kind {
     Client,
     Supplier,
     Partner,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::Candidate,
+        Kind::Prospect,
+        Kind::Client,
+        Kind::Supplier,
+        Kind::Partner,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Candidate => "candidate",
+            Kind::Prospect => "prospect",
+            Kind::Client => "client",
+            Kind::Supplier => "supplier",
+            Kind::Partner => "partner",
+        }
+    }
+
+    /// Each kind has its own index, GSI1..GSI5, so one contact can be on all five lists.
+    fn index(self) -> usize {
+        Kind::ALL
+            .iter()
+            .position(|k| *k == self)
+            .unwrap_or_default()
+            + 1
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self.index() - 1)
+    }
+}
+
+fn kind_list_pk(org: Uuid, kind: Kind) -> String {
+    format!("ORG#{org}#CONTACTS#{}", kind.name())
+}
+
+const POOL_LIST: &str = "POOL";
+
+fn pool_list_pk(org: Uuid) -> String {
+    format!("ORG#{org}#CONTACTS#{POOL_LIST}")
+}
+
+/// Sorts like the instant it encodes (seconds shifted to stay positive, then
+/// nanoseconds), so the pool index can be queried by range.
+fn pool_instant(at: OffsetDateTime) -> String {
+    format!(
+        "{:013}{:09}",
+        at.unix_timestamp() + 1_000_000_000_000,
+        at.nanosecond()
+    )
+}
+
+/// Above every pool key of that instant: `#` then a UUID sorts below `~`.
+fn pool_bound(at: OffsetDateTime) -> String {
+    format!("{}#~", pool_instant(at))
+}
+
+/// The item holding, per combination of kinds (a bit mask), how many contacts have
+/// exactly that combination; totals for any `kind` filter are sums of these.
+pub const COUNTERS_SK: &str = "COUNTERS#CONTACTS";
+
+fn kinds_mask(kinds: &[Kind]) -> u8 {
+    kinds.iter().fold(0, |mask, kind| mask | kind.bit())
+}
+
+fn mask_counter(mask: u8) -> String {
+    format!("kinds_{mask}")
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,8 +134,10 @@ pub struct Contact {
     pub deleting: bool,
 }
 
+const CONTACT_PREFIX: &str = "CONTACT#";
+
 pub fn contact_sk(id: Uuid) -> String {
-    format!("CONTACT#{id}")
+    format!("{CONTACT_PREFIX}{id}")
 }
 
 pub fn email_sk(email: &str) -> String {
@@ -78,10 +153,28 @@ pub fn link_prefix(dossier: Uuid) -> String {
 }
 
 impl Contact {
-    /// The stored item; `version` is written explicitly since the API never shows it.
+    /// The stored item; `version` and `deleting` are written explicitly since the API
+    /// never shows them.
+    /// The index keys put the contact on its kinds' lists and, with a pool date, on the
+    /// pool index; a contact being deleted is on none.
     pub fn item(&self, org: Uuid) -> Result<Item, ApiError> {
         let mut item = to_item(self, &org_pk(org), &contact_sk(self.id), "contact")?;
         item.insert("version".into(), crate::store::n(self.version));
+        if self.deleting {
+            item.insert("deleting".into(), AttributeValue::Bool(true));
+        } else {
+            for kind in &self.kind {
+                item.insert(index_pk(kind.index()), s(kind_list_pk(org, *kind)));
+                item.insert(index_sk(kind.index()), s(self.id.to_string()));
+            }
+            if let Some(at) = self.pool_expires_at {
+                item.insert(index_pk(POOL_INDEX), s(pool_list_pk(org)));
+                item.insert(
+                    index_sk(POOL_INDEX),
+                    s(format!("{}#{}", pool_instant(at), self.id)),
+                );
+            }
+        }
         Ok(item)
     }
 
@@ -143,18 +236,57 @@ pub async fn get_any(db: &Db, org: Uuid, id: Uuid) -> Result<Option<Contact>, Ap
     db.get(&org_pk(org), &contact_sk(id)).await
 }
 
-/// Makes a contact invisible before its links are cleaned up in batches.
-pub async fn hide(db: &Db, org: Uuid, id: Uuid) -> Result<(), ApiError> {
-    db.client
-        .update_item()
-        .table_name(&db.table)
-        .set_key(Some(crate::store::key(&org_pk(org), &contact_sk(id))))
-        .update_expression("SET deleting = :t")
-        .condition_expression("attribute_exists(PK)")
-        .expression_attribute_values(":t", AttributeValue::Bool(true))
-        .send()
-        .await?;
+/// Makes a contact invisible before its links are cleaned up in batches: off every list
+/// and out of the totals, in one transaction. If the contact changed since `contact` was
+/// read nothing is written; the caller reads it again either way.
+pub async fn hide(db: &Db, org: Uuid, contact: &Contact) -> Result<(), ApiError> {
+    let mut hidden = contact.clone();
+    hidden.deleting = true;
+    hidden.version += 1;
+    let mut items = vec![crate::txn::put_versioned(
+        db,
+        hidden.item(org)?,
+        contact.version,
+    )];
+    items.extend(count_change(db, org, Some(contact), None));
+    let _changed_meanwhile = crate::txn::write(db, items).await?;
     Ok(())
+}
+
+/// Keeps the per-kinds totals exact: the counter change for a contact going from `before`
+/// to `after` (`None` for absent or being deleted), to be written in the same transaction.
+pub fn count_change(
+    db: &Db,
+    org: Uuid,
+    before: Option<&Contact>,
+    after: Option<&Contact>,
+) -> Option<aws_sdk_dynamodb::types::TransactWriteItem> {
+    let mask = |c: Option<&Contact>| c.filter(|c| !c.deleting).map(|c| kinds_mask(&c.kind));
+    let (before, after) = (mask(before), mask(after));
+    if before == after {
+        return None;
+    }
+    let mut changes = Vec::new();
+    let mut values = Vec::new();
+    if let Some(mask) = before {
+        changes.push(format!("{} :minus", mask_counter(mask)));
+        values.push((":minus".to_string(), crate::store::n(-1)));
+    }
+    if let Some(mask) = after {
+        changes.push(format!("{} :plus", mask_counter(mask)));
+        values.push((":plus".to_string(), crate::store::n(1)));
+    }
+    Some(crate::txn::update(
+        db,
+        crate::txn::UpdateSpec {
+            pk: org_pk(org),
+            sk: COUNTERS_SK.to_string(),
+            expression: format!("ADD {}", changes.join(", ")),
+            condition: None,
+            names: Vec::new(),
+            values,
+        },
+    ))
 }
 
 /// The contact that holds `email` in the organization, if any.
@@ -339,6 +471,7 @@ pub async fn create(db: &Db, org: Uuid, input: ContactInput) -> Result<Contact, 
         contact.item(org)?,
         Some("attribute_not_exists(PK)"),
     )];
+    items.extend(count_change(db, org, None, Some(&contact)));
     if let Some(email) = &contact.email {
         items.push(crate::txn::put(
             db,
@@ -401,6 +534,7 @@ pub async fn update(
             next.item(org)?,
             current.version,
         )];
+        items.extend(count_change(db, org, Some(&current), Some(&next)));
         let old_email = current.email.as_deref().map(str::to_lowercase);
         let new_email = next.email.as_deref().map(str::to_lowercase);
         if old_email != new_email {
@@ -471,16 +605,283 @@ impl ContactFilter {
     }
 }
 
-/// Every contact of the organization matching `filter`, newest first (ties by id).
-/// This reads all of the organization's contacts: one paged Query.
-pub async fn matching(
+/// One page of contacts, newest first (ties by id), and the exact total.
+pub struct Listing<T = Contact> {
+    pub items: Vec<T>,
+    pub total: u64,
+    pub next_cursor: Option<Uuid>,
+}
+
+/// Lists contacts. Without `search` and `pool`, the page comes from the newest entries of
+/// the table (or of each requested kind's index, merged) and the total from the kinds
+/// counters. `pool` reads the pool side asked for on the pool index (small entries, not
+/// contacts) and then fetches the page. Only `search` reads every contact.
+pub async fn list(
     db: &Db,
     org: Uuid,
     filter: &ContactFilter,
+    position: &Position,
+) -> Result<Listing, ApiError> {
+    let (skip, per_page, after) = position.bounds();
+    if filter.search.is_some() {
+        let all = matching(db, org, filter).await?;
+        return Ok(page_of(all, skip, per_page, after, |c| c.id));
+    }
+    if let Some(pool) = filter.pool {
+        let ids = pool_ids(db, org, pool, &filter.kinds).await?;
+        let Listing {
+            items: ids,
+            total,
+            next_cursor,
+        } = page_of(ids, skip, per_page, after, |id| *id);
+        let mut found = by_ids(db, org, &ids).await?;
+        let now = crate::clock::now();
+        // The index may lag a change; what is shown is judged on the contact as it is.
+        let items = ids
+            .iter()
+            .filter_map(|id| found.remove(id))
+            .filter(|c| filter.matches(c, now))
+            .collect();
+        return Ok(Listing {
+            items,
+            total,
+            next_cursor,
+        });
+    }
+    let want = skip + per_page + 1;
+    let sources: Vec<Option<Kind>> = if filter.kinds.is_empty() {
+        vec![None]
+    } else {
+        filter.kinds.iter().copied().map(Some).collect()
+    };
+    let (total, newest) = tokio::join!(
+        total(db, org, &filter.kinds),
+        futures_util::future::try_join_all(
+            sources
+                .into_iter()
+                .map(|kind| newest(db, org, kind, after, want))
+        )
+    );
+    let mut merged: Vec<Contact> = newest?.into_iter().flatten().collect();
+    merged.sort_by(|a, b| b.id.cmp(&a.id));
+    merged.dedup_by_key(|c| c.id);
+    let mut listing = page_of(merged, skip, per_page, None, |c| c.id);
+    listing.total = total?;
+    Ok(listing)
+}
+
+/// The page of an ordered, newest-first list that starts `skip` items in or after `after`.
+/// `total` counts the whole list.
+fn page_of<T>(
+    all: Vec<T>,
+    skip: usize,
+    per_page: usize,
+    after: Option<Uuid>,
+    id: impl Fn(&T) -> Uuid,
+) -> Listing<T>
+where
+    T: Clone,
+{
+    let total = all.len() as u64;
+    let start = match after {
+        Some(after) => all
+            .iter()
+            .position(|item| id(item) < after)
+            .unwrap_or(all.len()),
+        None => skip,
+    };
+    let mut items: Vec<T> = all.into_iter().skip(start).take(per_page + 1).collect();
+    let next_cursor = (items.len() > per_page).then(|| id(&items[per_page - 1]));
+    items.truncate(per_page);
+    Listing {
+        items,
+        total,
+        next_cursor,
+    }
+}
+
+/// The exact number of contacts having any of `kinds` (all contacts when empty).
+async fn total(db: &Db, org: Uuid, kinds: &[Kind]) -> Result<u64, ApiError> {
+    let wanted = kinds_mask(kinds);
+    let counters = db
+        .client
+        .get_item()
+        .table_name(&db.table)
+        .set_key(Some(crate::store::key(&org_pk(org), COUNTERS_SK)))
+        .consistent_read(true)
+        .send()
+        .await?
+        .item
+        .unwrap_or_default();
+    let total: i64 = (0..=u8::MAX >> 3)
+        .filter(|mask| wanted == 0 || mask & wanted != 0)
+        .filter_map(|mask| match counters.get(&mask_counter(mask)) {
+            Some(AttributeValue::N(v)) => v.parse::<i64>().ok(),
+            _ => None,
+        })
+        .sum();
+    Ok(total.max(0) as u64)
+}
+
+/// Up to `want` contacts, newest first, from the table (no kind) or a kind's index.
+async fn newest(
+    db: &Db,
+    org: Uuid,
+    kind: Option<Kind>,
+    after: Option<Uuid>,
+    want: usize,
 ) -> Result<Vec<Contact>, ApiError> {
+    let mut found = Vec::new();
+    let mut start = None;
+    loop {
+        let mut query = db
+            .client
+            .query()
+            .table_name(&db.table)
+            .scan_index_forward(false)
+            .limit((want - found.len() + 1).min(1000) as i32)
+            .set_exclusive_start_key(start);
+        query = match kind {
+            Some(kind) => {
+                let query = query
+                    .index_name(index_name(kind.index()))
+                    .expression_attribute_names("#pk", index_pk(kind.index()))
+                    .expression_attribute_values(":pk", s(kind_list_pk(org, kind)));
+                match after {
+                    None => query.key_condition_expression("#pk = :pk"),
+                    Some(after) => query
+                        .key_condition_expression("#pk = :pk AND #sk < :after")
+                        .expression_attribute_names("#sk", index_sk(kind.index()))
+                        .expression_attribute_values(":after", s(after.to_string())),
+                }
+            }
+            None => {
+                let query = query
+                    .consistent_read(true)
+                    .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
+                    .expression_attribute_values(":pk", s(org_pk(org)))
+                    .expression_attribute_values(":lo", s(CONTACT_PREFIX));
+                match after {
+                    None => {
+                        query.expression_attribute_values(":hi", s(format!("{CONTACT_PREFIX}~")))
+                    }
+                    Some(after) => query.expression_attribute_values(":hi", s(contact_sk(after))),
+                }
+            }
+        };
+        let out = query.send().await?;
+        for item in out.items.unwrap_or_default() {
+            let contact: Contact = crate::store::from_item(item)?;
+            if contact.deleting || Some(contact.id) == after {
+                continue;
+            }
+            found.push(contact);
+            if found.len() >= want {
+                return Ok(found);
+            }
+        }
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return Ok(found);
+        }
+    }
+}
+
+/// The ids on one side of the pool (with any of `kinds`), newest first.
+async fn pool_ids(db: &Db, org: Uuid, pool: Pool, kinds: &[Kind]) -> Result<Vec<Uuid>, ApiError> {
+    #[derive(Deserialize)]
+    struct Entry {
+        #[serde(rename = "SK")]
+        sk: String,
+        #[serde(default)]
+        kind: Vec<Kind>,
+    }
+    let condition = match pool {
+        Pool::InPool => "#pk = :pk AND #sk > :now",
+        Pool::Expired => "#pk = :pk AND #sk < :now",
+    };
+    let mut ids = Vec::new();
+    let mut start = None;
+    loop {
+        let out = db
+            .client
+            .query()
+            .table_name(&db.table)
+            .index_name(index_name(POOL_INDEX))
+            .key_condition_expression(condition)
+            .expression_attribute_names("#pk", index_pk(POOL_INDEX))
+            .expression_attribute_names("#sk", index_sk(POOL_INDEX))
+            .expression_attribute_values(":pk", s(pool_list_pk(org)))
+            .expression_attribute_values(":now", s(pool_bound(crate::clock::now())))
+            .set_exclusive_start_key(start)
+            .send()
+            .await?;
+        for item in out.items.unwrap_or_default() {
+            let entry: Entry = serde_dynamo::from_item(item).map_err(ApiError::internal)?;
+            if !kinds.is_empty() && !entry.kind.iter().any(|k| kinds.contains(k)) {
+                continue;
+            }
+            if let Some(id) = entry
+                .sk
+                .strip_prefix(CONTACT_PREFIX)
+                .and_then(|id| id.parse().ok())
+            {
+                ids.push(id);
+            }
+        }
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    ids.sort_unstable_by(|a: &Uuid, b| b.cmp(a));
+    Ok(ids)
+}
+
+/// The visible contacts among `ids`, read consistently.
+pub async fn by_ids(db: &Db, org: Uuid, ids: &[Uuid]) -> Result<HashMap<Uuid, Contact>, ApiError> {
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(100) {
+        let keys: Vec<_> = chunk
+            .iter()
+            .map(|id| crate::store::key(&org_pk(org), &contact_sk(*id)))
+            .collect();
+        let mut request = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(ApiError::internal)?,
+        );
+        while let Some(pending) = request.take() {
+            let out = db
+                .client
+                .batch_get_item()
+                .request_items(&db.table, pending)
+                .send()
+                .await?;
+            for item in out
+                .responses
+                .and_then(|mut r| r.remove(&db.table))
+                .unwrap_or_default()
+            {
+                let contact: Contact = crate::store::from_item(item)?;
+                if !contact.deleting {
+                    found.insert(contact.id, contact);
+                }
+            }
+            request = out.unprocessed_keys.and_then(|mut u| u.remove(&db.table));
+        }
+    }
+    Ok(found)
+}
+
+/// Every contact of the organization matching `filter`, newest first (ties by id).
+/// This reads all of the organization's contacts: one paged Query.
+async fn matching(db: &Db, org: Uuid, filter: &ContactFilter) -> Result<Vec<Contact>, ApiError> {
     let now = crate::clock::now();
     let mut contacts: Vec<Contact> = db
-        .query_prefix::<Contact>(&org_pk(org), "CONTACT#")
+        .query_prefix::<Contact>(&org_pk(org), CONTACT_PREFIX)
         .await?
         .into_iter()
         .filter(|c| !c.deleting && filter.matches(c, now))

@@ -353,7 +353,8 @@ async fn flow_for(
 /// Who becomes the new dossier's primary contact.
 enum ContactPlan {
     None,
-    Existing(Contact),
+    /// The contact as read, and as it will be written.
+    Existing(Contact, Contact),
     New(Contact),
 }
 
@@ -488,11 +489,12 @@ pub async fn commit(
         }
         let plan = match input.contact_id {
             Some(id) => {
-                ContactPlan::Existing(contacts::get(db, org_id, id).await?.ok_or_else(|| {
+                let contact = contacts::get(db, org_id, id).await?.ok_or_else(|| {
                     ApiError::invalid(
                         "Field `contact_id` does not name a contact of your organization.",
                     )
-                })?)
+                })?;
+                ContactPlan::Existing(contact.clone(), contact)
             }
             None => {
                 let (full_name, contact_kind, contact_role) = match kind {
@@ -509,9 +511,10 @@ pub async fn commit(
                             None => None,
                         };
                         match existing {
-                            Some(mut contact) => {
+                            Some(read) => {
+                                let mut contact = read.clone();
                                 contact.add_kind(contact_kind, now, org.pool_days);
-                                ContactPlan::Existing(contact)
+                                ContactPlan::Existing(read, contact)
                             }
                             None => {
                                 let mut contact = Contact {
@@ -545,12 +548,17 @@ pub async fn commit(
         let mut contact_for_link = None;
         match plan {
             ContactPlan::None => {}
-            ContactPlan::Existing(mut contact) => {
-                let expected = contact.version;
+            ContactPlan::Existing(read, mut contact) => {
                 contact.version += 1;
                 contact.dossier_count += 1;
                 contact.updated_at = now;
-                items.push(txn::put_versioned(db, contact.item(org_id)?, expected));
+                items.push(txn::put_versioned(db, contact.item(org_id)?, read.version));
+                items.extend(contacts::count_change(
+                    db,
+                    org_id,
+                    Some(&read),
+                    Some(&contact),
+                ));
                 contact_for_link = Some(contact.id);
             }
             ContactPlan::New(mut contact) => {
@@ -561,6 +569,7 @@ pub async fn commit(
                     contact.item(org_id)?,
                     Some("attribute_not_exists(PK)"),
                 ));
+                items.extend(contacts::count_change(db, org_id, None, Some(&contact)));
                 if let Some(email) = &contact.email {
                     items.push(txn::put(
                         db,
@@ -823,12 +832,6 @@ pub async fn attach_cv(db: &Db, org: Uuid, id: Uuid, key: &str) -> Result<Dossie
     .await
 }
 
-/// Where a listing starts.
-pub enum Position {
-    Page(crate::pagination::PageParams),
-    After { cursor: Option<Uuid>, per_page: u32 },
-}
-
 pub struct Filter {
     pub kind: Option<DossierType>,
     pub status: Option<Status>,
@@ -849,13 +852,10 @@ pub async fn list(
     db: &Db,
     org: Uuid,
     filter: &Filter,
-    position: &Position,
+    position: &crate::pagination::Position,
 ) -> Result<Listing, ApiError> {
     let access = access(org, filter.kind, filter.status, filter.stage);
-    let (skip, per_page, after) = match position {
-        Position::Page(page) => (page.offset(), page.per_page as usize, None),
-        Position::After { cursor, per_page } => (0, *per_page as usize, *cursor),
-    };
+    let (skip, per_page, after) = position.bounds();
     let (counters, page) = tokio::join!(
         read_counters(db, org, &access.counter, filter.stage),
         query_page(db, &access, skip, per_page + 1, after)

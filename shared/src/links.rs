@@ -2,9 +2,7 @@
 //! flag (one primary per dossier, kept on the dossier as `primary_contact_id`), unlinking,
 //! and the cascade when a contact is deleted.
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -12,7 +10,7 @@ use crate::contacts::{self, contact_sk, email_sk, link_prefix, link_sk, Contact,
 use crate::dossiers::{self, dossier_sk, Dossier};
 use crate::events::{outbox_item, EventType};
 use crate::ids::org_pk;
-use crate::store::{from_item, key, n, s, Db};
+use crate::store::{n, s, Db};
 use crate::table::{index_name, index_pk};
 use crate::txn::{self, UpdateSpec};
 use crate::{clock, ApiError};
@@ -45,47 +43,6 @@ async fn links_of(db: &Db, org: Uuid, dossier: Uuid) -> Result<Vec<Link>, ApiErr
     db.query_prefix(&org_pk(org), &link_prefix(dossier)).await
 }
 
-async fn contacts_by_id(
-    db: &Db,
-    org: Uuid,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, Contact>, ApiError> {
-    let mut found = HashMap::new();
-    for chunk in ids.chunks(100) {
-        let keys: Vec<_> = chunk
-            .iter()
-            .map(|id| key(&org_pk(org), &contact_sk(*id)))
-            .collect();
-        let mut request = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .build()
-                .map_err(ApiError::internal)?,
-        );
-        while let Some(pending) = request.take() {
-            let out = db
-                .client
-                .batch_get_item()
-                .request_items(&db.table, pending)
-                .send()
-                .await?;
-            for item in out
-                .responses
-                .and_then(|mut r| r.remove(&db.table))
-                .unwrap_or_default()
-            {
-                let contact: Contact = from_item(item)?;
-                if !contact.deleting {
-                    found.insert(contact.id, contact);
-                }
-            }
-            request = out.unprocessed_keys.and_then(|mut u| u.remove(&db.table));
-        }
-    }
-    Ok(found)
-}
-
 /// The dossier's contacts, primary first, then in the order they were linked. Links to a
 /// contact whose deletion is still being cleaned up are not shown.
 pub async fn list(db: &Db, org: Uuid, dossier: Uuid) -> Result<Vec<LinkedContact>, ApiError> {
@@ -95,7 +52,7 @@ pub async fn list(db: &Db, org: Uuid, dossier: Uuid) -> Result<Vec<LinkedContact
     let mut links = links_of(db, org, dossier).await?;
     links.sort_by_key(|l| (!l.is_primary, l.created_at));
     let ids: Vec<Uuid> = links.iter().map(|l| l.contact_id).collect();
-    let contacts = contacts_by_id(db, org, &ids).await?;
+    let contacts = contacts::by_ids(db, org, &ids).await?;
     Ok(links
         .into_iter()
         .filter_map(|link| {
@@ -309,14 +266,17 @@ pub async fn delete_contact(
         let contact = contacts::get_any(db, org, id)
             .await?
             .ok_or_else(|| ApiError::not_found("Contact not found."))?;
-        precondition.check(contact.version, "contact")?;
-        let links: Vec<Link> = db
-            .query_index(
-                &index_name(1),
-                &index_pk(1),
-                &format!("ORG#{org}#CONTACT#{id}#LINKS"),
-            )
-            .await?;
+        // A deletion under way was already decided; a retry finishes it.
+        if !contact.deleting {
+            precondition.check(contact.version, "contact")?;
+        }
+        let links = links_of_contact(db, org, &contact).await?;
+        if links.len() > LINKS_PER_TRANSACTION && !contact.deleting {
+            // Too many links for one transaction: hide the contact at once, then clean
+            // up from a fresh read.
+            contacts::hide(db, org, &contact).await?;
+            continue;
+        }
         // The contact's own removal goes first: if it fails the contact changed, and the
         // whole deletion starts again from a fresh read.
         let mut removal = vec![txn::delete_versioned(
@@ -329,24 +289,40 @@ pub async fn delete_contact(
             removal.push(txn::delete(db, &org_pk(org), &email_sk(email), None));
         }
         let protected = removal.len();
-        if links.len() <= LINKS_PER_TRANSACTION {
-            let mut items = removal;
-            items.extend(unlink_items(db, org, id, &links));
-            if write_retrying(db, items, protected).await? {
-                return Ok(());
+        removal.extend(contacts::count_change(db, org, Some(&contact), None));
+        if contact.deleting {
+            for batch in links.chunks(LINKS_PER_TRANSACTION) {
+                write_retrying(db, unlink_items(db, org, id, batch), 0).await?;
             }
-            continue;
-        }
-        // Too many links for one transaction: hide the contact at once, then clean up.
-        contacts::hide(db, org, id).await?;
-        for batch in links.chunks(LINKS_PER_TRANSACTION) {
-            write_retrying(db, unlink_items(db, org, id, batch), 0).await?;
+        } else {
+            removal.extend(unlink_items(db, org, id, &links));
         }
         if write_retrying(db, removal, protected).await? {
             return Ok(());
         }
     }
     Err(ApiError::internal("contact delete kept conflicting"))
+}
+
+/// The contact's links, from GSI1. The index may lag a link committed a moment ago, and
+/// the contact's `dossier_count` (changed in the same transaction as every link) says how
+/// many there are, so a short wait covers the lag instead of leaving a dangling link. A
+/// hidden contact gains no links (hiding changed its version), and its count no longer
+/// falls as its links are removed, so it is not waited on.
+async fn links_of_contact(db: &Db, org: Uuid, contact: &Contact) -> Result<Vec<Link>, ApiError> {
+    let partition = format!("ORG#{org}#CONTACT#{}#LINKS", contact.id);
+    for attempt in 0..txn::MAX_ATTEMPTS {
+        if attempt > 0 {
+            txn::backoff(attempt).await;
+        }
+        let links: Vec<Link> = db
+            .query_index(&index_name(1), &index_pk(1), &partition)
+            .await?;
+        if contact.deleting || links.len() as u64 >= contact.dossier_count {
+            return Ok(links);
+        }
+    }
+    Err(ApiError::internal("contact links index kept lagging"))
 }
 
 /// Removes links to a deleted contact, and clears it as primary where it still is.

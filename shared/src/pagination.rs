@@ -69,6 +69,55 @@ fn parse_bounded(
         })
 }
 
+/// Where a listing starts: an offset page, or after the item a cursor names.
+pub enum Position {
+    Page(PageParams),
+    After {
+        cursor: Option<uuid::Uuid>,
+        per_page: u32,
+    },
+}
+
+impl Position {
+    /// Reads `cursor`, `page` and `per_page`; a cursor and a page together are refused.
+    pub fn from_query(query: &mut QueryParams) -> Result<Self, ApiError> {
+        let cursor = query.take("cursor")?;
+        let has_page = query.has("page");
+        let page = PageParams::from_query(query)?;
+        match cursor {
+            Some(_) if has_page => Err(ApiError::invalid(
+                "Use either `cursor` or `page`, not both.",
+            )),
+            Some(raw) => Ok(Position::After {
+                cursor: Some(decode_cursor(&raw)?),
+                per_page: page.per_page,
+            }),
+            None => Ok(Position::Page(page)),
+        }
+    }
+
+    /// A list response's `meta`: `page` only for offset pages.
+    pub fn meta(&self, total: u64, next_cursor: Option<uuid::Uuid>) -> serde_json::Value {
+        let next_cursor = next_cursor.map(encode_cursor);
+        match self {
+            Position::Page(page) => serde_json::json!({
+                "total": total, "page": page.page, "per_page": page.per_page, "next_cursor": next_cursor
+            }),
+            Position::After { per_page, .. } => serde_json::json!({
+                "total": total, "per_page": per_page, "next_cursor": next_cursor
+            }),
+        }
+    }
+
+    /// How many items to skip, how many to return, and the id the page starts after.
+    pub fn bounds(&self) -> (usize, usize, Option<uuid::Uuid>) {
+        match self {
+            Position::Page(page) => (page.offset(), page.per_page as usize, None),
+            Position::After { cursor, per_page } => (0, *per_page as usize, *cursor),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Meta {
     pub total: usize,

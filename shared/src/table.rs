@@ -14,8 +14,13 @@ pub const SK: &str = "SK";
 /// Epoch seconds after which DynamoDB may delete the item.
 pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
 
-/// Global secondary indexes `GSI1`..`GSI5`, each keyed by `GSI<n>PK` and `GSI<n>SK`.
-pub const INDEX_COUNT: usize = 5;
+/// Global secondary indexes `GSI1`..`GSI6`, each keyed by `GSI<n>PK` and `GSI<n>SK`.
+pub const INDEX_COUNT: usize = 6;
+
+/// The talent-pool index: contacts by pool expiry. Only the contact's kinds are projected,
+/// so a pass over it to count the pool reads small entries, not whole contacts.
+pub const POOL_INDEX: usize = 6;
+pub const POOL_INDEX_ATTRIBUTES: &[&str] = &["kind"];
 
 pub fn index_name(n: usize) -> String {
     format!("GSI{n}")
@@ -55,6 +60,24 @@ fn key(name: &str, kind: KeyType) -> KeySchemaElement {
         .expect("key schema element has all required fields")
 }
 
+fn projection(n: usize) -> Projection {
+    if n == POOL_INDEX {
+        Projection::builder()
+            .projection_type(ProjectionType::Include)
+            .set_non_key_attributes(Some(
+                POOL_INDEX_ATTRIBUTES
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect(),
+            ))
+            .build()
+    } else {
+        Projection::builder()
+            .projection_type(ProjectionType::All)
+            .build()
+    }
+}
+
 pub fn definition() -> Definition {
     Definition {
         attributes: string_attributes()
@@ -74,11 +97,7 @@ pub fn definition() -> Definition {
                     .index_name(index_name(n))
                     .key_schema(key(&index_pk(n), KeyType::Hash))
                     .key_schema(key(&index_sk(n), KeyType::Range))
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
+                    .projection(projection(n))
                     .build()
                     .expect("index has all required fields")
             })
@@ -111,8 +130,16 @@ pub fn cloudformation_yaml() -> String {
     for n in 1..=INDEX_COUNT {
         let (name, pk, sk) = (index_name(n), index_pk(n), index_sk(n));
         out.push_str(&format!(
-            "        - IndexName: {name}\n          KeySchema:\n            - AttributeName: {pk}\n              KeyType: HASH\n            - AttributeName: {sk}\n              KeyType: RANGE\n          Projection:\n            ProjectionType: ALL\n"
+            "        - IndexName: {name}\n          KeySchema:\n            - AttributeName: {pk}\n              KeyType: HASH\n            - AttributeName: {sk}\n              KeyType: RANGE\n          Projection:\n"
         ));
+        if n == POOL_INDEX {
+            out.push_str("            ProjectionType: INCLUDE\n            NonKeyAttributes:\n");
+            for attribute in POOL_INDEX_ATTRIBUTES {
+                out.push_str(&format!("              - {attribute}\n"));
+            }
+        } else {
+            out.push_str("            ProjectionType: ALL\n");
+        }
     }
     out.push_str("      StreamSpecification:\n        StreamViewType: NEW_AND_OLD_IMAGES\n");
     out.push_str(&format!(

@@ -4,6 +4,7 @@
 //! `make test` runs these tests under `leadgrid-local test`, which starts DynamoDB Local
 //! and moto on free ports and exports their endpoints.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -227,9 +228,13 @@ pub fn delete(path: &str) -> Call {
     Call::new(Method::DELETE, path)
 }
 
-/// Counts the DynamoDB calls made through a client, as the SDK sends them.
+/// Counts the DynamoDB calls made through a client, as the SDK sends them, and the items
+/// they read (what a Query examined, what a GetItem or BatchGetItem returned).
 #[derive(Clone, Debug, Default)]
-pub struct CallCounter(pub Arc<std::sync::atomic::AtomicUsize>);
+pub struct CallCounter {
+    calls: Arc<AtomicUsize>,
+    items: Arc<AtomicUsize>,
+}
 
 impl aws_sdk_dynamodb::config::Intercept for CallCounter {
     fn name(&self) -> &'static str {
@@ -241,14 +246,51 @@ impl aws_sdk_dynamodb::config::Intercept for CallCounter {
         _: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
         _: &mut aws_sdk_dynamodb::config::ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::AfterDeserializationInterceptorContextRef<
+            '_,
+        >,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        use aws_sdk_dynamodb::operation::{
+            batch_get_item::BatchGetItemOutput, get_item::GetItemOutput, query::QueryOutput,
+        };
+        let Ok(output) = context.output_or_error() else {
+            return Ok(());
+        };
+        let read = if let Some(query) = output.downcast_ref::<QueryOutput>() {
+            query.scanned_count() as usize
+        } else if let Some(get) = output.downcast_ref::<GetItemOutput>() {
+            usize::from(get.item().is_some())
+        } else if let Some(batch) = output.downcast_ref::<BatchGetItemOutput>() {
+            batch
+                .responses()
+                .map(|r| r.values().map(Vec::len).sum())
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        self.items.fetch_add(read, Ordering::SeqCst);
         Ok(())
     }
 }
 
 impl CallCounter {
+    /// The calls made since the last `take`.
     pub fn take(&self) -> usize {
-        self.0.swap(0, std::sync::atomic::Ordering::SeqCst)
+        self.items.store(0, Ordering::SeqCst);
+        self.calls.swap(0, Ordering::SeqCst)
+    }
+
+    /// The items read since the last `take` or `take_items`.
+    pub fn take_items(&self) -> usize {
+        self.items.swap(0, Ordering::SeqCst)
     }
 }
 

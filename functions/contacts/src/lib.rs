@@ -11,7 +11,7 @@ use shared::http::{
     QueryParams,
 };
 use shared::links::{self, NewLink};
-use shared::pagination::{decode_cursor, encode_cursor, PageParams};
+use shared::pagination::{PageParams, Position};
 use shared::{ApiError, ApiResult};
 
 pub fn app(sdk: &aws_config::SdkConfig, config: &shared::config::Config) -> Router {
@@ -146,44 +146,14 @@ async fn list_contacts(
         .take("search")?
         .map(|s| s.trim().to_lowercase())
         .filter(|s| !s.is_empty());
-    let cursor = query.take("cursor")?;
-    let has_page = query.has("page");
-    let page = PageParams::from_query(&mut query)?;
+    let position = Position::from_query(&mut query)?;
     query.finish()?;
-    let after = match cursor {
-        Some(_) if has_page => {
-            return Err(ApiError::invalid(
-                "Use either `cursor` or `page`, not both.",
-            ))
-        }
-        Some(raw) => Some(decode_cursor(&raw)?),
-        None => None,
+    let filter = ContactFilter {
+        kinds,
+        pool,
+        search,
     };
-    let all = contacts::matching(
-        &core.db,
-        principal.org_id,
-        &ContactFilter {
-            kinds,
-            pool,
-            search,
-        },
-    )
-    .await?;
-    let total = all.len();
-    let start = match after {
-        Some(after) => all.iter().position(|c| c.id < after).unwrap_or(total),
-        None => page.offset(),
-    };
-    let per_page = page.per_page as usize;
-    let items: Vec<_> = all.iter().skip(start).take(per_page).cloned().collect();
-    let next_cursor = (start + per_page < total)
-        .then(|| items.last().map(|c| encode_cursor(c.id)))
-        .flatten();
-    let meta = match after {
-        Some(_) => json!({ "total": total, "per_page": page.per_page, "next_cursor": next_cursor }),
-        None => {
-            json!({ "total": total, "page": page.page, "per_page": page.per_page, "next_cursor": next_cursor })
-        }
-    };
-    Ok(list(items, meta))
+    let listing = contacts::list(&core.db, principal.org_id, &filter, &position).await?;
+    let meta = position.meta(listing.total, listing.next_cursor);
+    Ok(list(listing.items, meta))
 }

@@ -8,13 +8,13 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Map, Value};
 use shared::cv::{self, CvStore, MAX_CV_BYTES};
-use shared::dossiers::{self, CreateDossier, Filter, PatchDossier, Position, Status};
+use shared::dossiers::{self, CreateDossier, Filter, PatchDossier, Status};
 use shared::flows::DossierType;
 use shared::http::{
     api, created, ok, parse_json, read_body, require_content_type, scopes, with_etag, Authorized,
     Core, IfMatch, JsonBody, PathIds, QueryParams,
 };
-use shared::pagination::{decode_cursor, encode_cursor, PageParams};
+use shared::pagination::Position;
 use shared::{ApiError, ApiResult};
 
 /// JSON bodies are small; only the CV routes take large ones.
@@ -90,32 +90,10 @@ async fn list(
     mut query: QueryParams,
 ) -> ApiResult<Response> {
     let filter = parse_filter(&mut query)?;
-    let cursor = query.take("cursor")?;
-    let has_page = query.has("page");
-    let page = PageParams::from_query(&mut query)?;
+    let position = Position::from_query(&mut query)?;
     query.finish()?;
-    let position = match cursor {
-        Some(_) if has_page => {
-            return Err(ApiError::invalid(
-                "Use either `cursor` or `page`, not both.",
-            ))
-        }
-        Some(raw) => Position::After {
-            cursor: Some(decode_cursor(&raw)?),
-            per_page: page.per_page,
-        },
-        None => Position::Page(page),
-    };
     let listing = dossiers::list(&state.core.db, principal.org_id, &filter, &position).await?;
-    let next_cursor = listing.next_cursor.map(encode_cursor);
-    let meta = match position {
-        Position::Page(page) => {
-            json!({ "total": listing.total, "page": page.page, "per_page": page.per_page, "next_cursor": next_cursor })
-        }
-        Position::After { per_page, .. } => {
-            json!({ "total": listing.total, "per_page": per_page, "next_cursor": next_cursor })
-        }
-    };
+    let meta = position.meta(listing.total, listing.next_cursor);
     Ok(shared::http::list(listing.items, meta))
 }
 

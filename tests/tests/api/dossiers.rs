@@ -669,7 +669,7 @@ async fn page_one_costs_the_same_at_100_and_10000_dossiers() {
     let large = growth_org().await;
     tokio::join!(seed(&small, 100), seed(&large, 10_000));
     let db = stack().await.core().db;
-    let page_one = shared::dossiers::Position::Page(shared::pagination::PageParams {
+    let page_one = shared::pagination::Position::Page(shared::pagination::PageParams {
         page: 1,
         per_page: 25,
     });
@@ -702,7 +702,7 @@ async fn page_one_costs_the_same_at_100_and_10000_dossiers() {
     };
     let mut cursor = None;
     for _ in 0..3 {
-        let position = shared::dossiers::Position::After {
+        let position = shared::pagination::Position::After {
             cursor,
             per_page: 100,
         };
@@ -711,7 +711,7 @@ async fn page_one_costs_the_same_at_100_and_10000_dossiers() {
             .unwrap()
             .next_cursor;
     }
-    let deep = shared::dossiers::Position::After {
+    let deep = shared::pagination::Position::After {
         cursor,
         per_page: 25,
     };

@@ -282,4 +282,10 @@ async fn deleting_a_contact_with_more_links_than_one_transaction_holds() {
         assert_eq!(linked(&org, d).await["meta"]["total"], 0);
         assert_eq!(primary_of(&org, d).await, Value::Null);
     }
+    let listed = Call::get("/api/v1/contacts")
+        .key(&org.key)
+        .send(&contacts_router().await)
+        .await;
+    assert_eq!(listed.body["meta"]["total"], 0, "{}", listed.body);
+    assert_eq!(listed.body["data"], serde_json::json!([]));
 }
