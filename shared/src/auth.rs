@@ -195,6 +195,38 @@ impl Principal {
 
 /// Verifies the key and counts the request against its window, in one `UpdateItem` on the
 /// hot path. A second round trip happens only on the first request of a new window.
+/// Takes one request back off the key's count in the window it was counted in: a replayed
+/// idempotent response is not a second request. A new window since then has nothing to
+/// take back.
+pub async fn refund(db: &Db, principal: &Principal) -> Result<(), ApiError> {
+    let refunded = db
+        .client
+        .update_item()
+        .table_name(&db.table)
+        .set_key(Some(key(
+            &org_pk(principal.org_id),
+            &api_key_sk(principal.key_id),
+        )))
+        .update_expression("ADD rl_count :minus")
+        .condition_expression("rl_window = :window AND rl_count > :zero")
+        .expression_attribute_values(":minus", n(-1))
+        .expression_attribute_values(":zero", n(0))
+        .expression_attribute_values(":window", n(principal.rate.window))
+        .send()
+        .await;
+    match refunded {
+        Ok(_) => Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
 pub async fn authenticate(
     db: &Db,
     pepper: &[u8],

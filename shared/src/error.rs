@@ -22,6 +22,10 @@ pub enum ApiError {
     DuplicateContact(String),
     #[error("{0}")]
     PreconditionFailed(String),
+    #[error("A request with this Idempotency-Key is still being processed. Retry shortly.")]
+    IdempotencyInProgress,
+    #[error("This Idempotency-Key was used with a different method, path or body.")]
+    IdempotencyConflict,
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -44,6 +48,8 @@ impl ApiError {
             Self::InvalidBody(_) => StatusCode::BAD_REQUEST,
             Self::DuplicateContact(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::IdempotencyInProgress => StatusCode::CONFLICT,
+            Self::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -61,6 +67,8 @@ impl ApiError {
             Self::InvalidBody(_) => "invalid_body",
             Self::DuplicateContact(_) => "duplicate_contact",
             Self::PreconditionFailed(_) => "precondition_failed",
+            Self::IdempotencyInProgress => "idempotency_in_progress",
+            Self::IdempotencyConflict => "idempotency_conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::RateLimited { .. } => "rate_limited",
@@ -132,6 +140,12 @@ mod tests {
             (ApiError::Forbidden("x".into()), 403, "forbidden"),
             (ApiError::NotFound("x".into()), 404, "not_found"),
             (ApiError::InvalidBody("x".into()), 400, "invalid_body"),
+            (
+                ApiError::IdempotencyInProgress,
+                409,
+                "idempotency_in_progress",
+            ),
+            (ApiError::IdempotencyConflict, 422, "idempotency_conflict"),
             (
                 ApiError::RateLimited { retry_after: 3 },
                 429,

@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod flows;
 pub mod http;
+pub mod idempotency;
 pub mod ids;
 pub mod links;
 pub mod notes;

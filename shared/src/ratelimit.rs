@@ -13,6 +13,8 @@ pub fn window_start(now: u64) -> u64 {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateStatus {
+    /// Start of the window the request was counted in (epoch seconds).
+    pub window: u64,
     pub limit: u64,
     pub remaining: u64,
     /// Whole seconds until the window resets, at least 1.
@@ -25,10 +27,21 @@ impl RateStatus {
     pub fn after(count: u64, window: u64, now: u64) -> Self {
         let reset_after = (window + WINDOW_SECONDS).saturating_sub(now).max(1);
         Self {
+            window,
             limit: LIMIT_PER_MINUTE,
             remaining: LIMIT_PER_MINUTE.saturating_sub(count),
             reset_after,
             exceeded: count > LIMIT_PER_MINUTE,
+        }
+    }
+}
+
+impl RateStatus {
+    /// The status once one request of this window is no longer counted.
+    pub fn refunded(self) -> Self {
+        Self {
+            remaining: (self.remaining + 1).min(self.limit),
+            ..self
         }
     }
 }

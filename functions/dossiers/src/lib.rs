@@ -20,7 +20,6 @@ use shared::{ApiError, ApiResult};
 /// JSON bodies are small; only the CV routes take large ones.
 const MAX_JSON_BYTES: usize = 256 * 1024;
 /// A 10 MiB CV plus the multipart framing and form fields around it.
-const MAX_UPLOAD_BYTES: usize = MAX_CV_BYTES + 256 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -43,7 +42,7 @@ pub fn router(core: Core, cvs: CvStore) -> Router {
         .route("/dossiers/{id}/cv", post(upload_cv).get(download_cv))
         .route("/dossiers/{id}/cv/upload", post(start_upload))
         .route("/dossiers/{id}/cv/complete", post(complete_upload))
-        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
+        .layer(DefaultBodyLimit::max(shared::http::MAX_REQUEST_BYTES))
         .with_state(AppState {
             core: core.clone(),
             cvs,

@@ -7,6 +7,7 @@ mod cvs;
 mod dossiers;
 mod etags;
 mod flows;
+mod idempotency;
 mod links;
 mod notes;
 mod pollers;

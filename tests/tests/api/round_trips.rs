@@ -69,5 +69,22 @@ async fn warm_requests_cost_the_documented_round_trips() {
         assert_eq!(reply.status, 201);
         measured.push(format!("{name}: {}", calls.take()));
     }
+    // With an Idempotency-Key: the claim runs alongside authentication (same round trip),
+    // and storing the response is the one extra round trip; a replay skips the handler.
+    let body = json!({"type": "sales", "name": "Keyed"});
+    let keyed = || {
+        post("/api/v1/dossiers")
+            .key(&org.key)
+            .header("Idempotency-Key", "round-trips")
+            .json(&body)
+    };
+    assert_eq!(keyed().send(&dossiers).await.status, 201);
+    let first = calls.take();
+    assert_eq!(first, 4 + 2, "POST sales dossier with Idempotency-Key");
+    measured.push(format!("POST sales dossier with Idempotency-Key: {first} calls in 5 round trips"));
+    assert_eq!(keyed().send(&dossiers).await.status, 201);
+    let replay = calls.take();
+    assert_eq!(replay, 3, "replay: auth, claim (together), rate refund");
+    measured.push(format!("its replay: {replay} calls in 2 round trips"));
     println!("DynamoDB round trips: {}", measured.join(", "));
 }

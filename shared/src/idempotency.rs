@@ -1,0 +1,327 @@
+//! `Idempotency-Key` on writes: the first request with a key claims it with a conditional
+//! put, runs, and stores its 2xx response for 24 hours; a repeat with the same method, path
+//! and body gets that response back instead of running again.
+
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::ids::org_pk;
+use crate::store::{key, n, s, Db, Item};
+use crate::ApiError;
+
+pub const HEADER: HeaderName = HeaderName::from_static("idempotency-key");
+pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// How long a stored response answers repeats.
+pub const RETENTION_SECONDS: i64 = 24 * 60 * 60;
+/// A claim older than this belongs to a request that died (API Gateway gives up after 30 s),
+/// so another request may take it over.
+pub const LOCK_SECONDS: i64 = 60;
+/// The response headers worth replaying; rate-limit and request-id headers are per request.
+const KEPT_HEADERS: [HeaderName; 3] = [
+    axum::http::header::CONTENT_TYPE,
+    axum::http::header::ETAG,
+    axum::http::header::LOCATION,
+];
+
+/// Whether a method takes the header.
+pub fn applies_to(method: &Method) -> bool {
+    matches!(*method, Method::POST | Method::PATCH | Method::DELETE)
+}
+
+/// The header's value, if present: 1 to 255 printable ASCII characters.
+pub fn key_from(headers: &HeaderMap) -> Option<Result<String, ApiError>> {
+    let value = headers.get(HEADER)?;
+    let valid = value
+        .to_str()
+        .ok()
+        .filter(|v| (1..=255).contains(&v.len()) && v.bytes().all(|b| (0x20..0x7f).contains(&b)));
+    Some(valid.map(str::to_string).ok_or_else(|| {
+        ApiError::invalid("Header `Idempotency-Key` must be 1 to 255 printable ASCII characters.")
+    }))
+}
+
+/// What makes two requests "the same": method, path with query, and body. A multipart
+/// body's boundary is left out, since clients pick a new one for every attempt.
+pub fn fingerprint(
+    method: &Method,
+    path_and_query: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> String {
+    let boundary = content_type
+        .filter(|ct| ct.to_ascii_lowercase().starts_with("multipart/"))
+        .and_then(|ct| {
+            ct.split(';')
+                .filter_map(|p| p.trim().split_once('='))
+                .find(|(name, _)| name.eq_ignore_ascii_case("boundary"))
+                .map(|(_, value)| value.trim_matches('"').as_bytes().to_vec())
+        })
+        .filter(|b| !b.is_empty());
+    let mut hash = Sha256::new();
+    hash.update(method.as_str());
+    hash.update(b"\n");
+    hash.update(path_and_query);
+    hash.update(b"\n");
+    match boundary {
+        None => hash.update(body),
+        Some(boundary) => {
+            let mut rest = body;
+            while let Some(at) = find(rest, &boundary) {
+                hash.update(&rest[..at]);
+                rest = &rest[at + boundary.len()..];
+            }
+            hash.update(rest);
+        }
+    }
+    hex::encode(hash.finalize())
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A stored response.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stored {
+    pub status: StatusCode,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub body: Vec<u8>,
+}
+
+pub enum Claim {
+    /// This request holds the key and runs; `lock` proves it when completing or releasing.
+    Claimed {
+        lock: String,
+    },
+    Replay(Stored),
+    InProgress,
+    Conflict,
+}
+
+/// One key of one API key.
+pub struct Slot {
+    pk: String,
+    sk: String,
+}
+
+impl Slot {
+    pub fn new(org: Uuid, api_key: Uuid, idempotency_key: &str) -> Self {
+        let digest = hex::encode(Sha256::digest(idempotency_key.as_bytes()));
+        Self {
+            pk: org_pk(org),
+            sk: format!("IDEM#{api_key}#{digest}"),
+        }
+    }
+
+    /// Claims the key, or reports what holds it: one conditional put. A repeat that found
+    /// the key running calls it again to see how the first request ended.
+    pub async fn claim(&self, db: &Db, fingerprint: &str) -> Result<Claim, ApiError> {
+        let now = crate::clock::now().unix_timestamp();
+        let lock = Uuid::new_v4().to_string();
+        let mut item: Item = key(&self.pk, &self.sk);
+        item.insert("entity".into(), s("idempotency_key"));
+        item.insert("state".into(), s("running"));
+        item.insert("fingerprint".into(), s(fingerprint));
+        item.insert("lock".into(), s(&lock));
+        item.insert("locked_until".into(), n(now + LOCK_SECONDS));
+        item.insert(
+            crate::table::TTL_ATTRIBUTE.into(),
+            n(now + RETENTION_SECONDS),
+        );
+        let put = db
+            .client
+            .put_item()
+            .table_name(&db.table)
+            .set_item(Some(item))
+            .condition_expression(
+                "attribute_not_exists(PK) OR expires_at_epoch < :now OR (#state = :running AND locked_until < :now)",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":running", s("running"))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(Claim::Claimed { lock }),
+            Err(err) => match err.into_service_error() {
+                PutItemError::ConditionalCheckFailedException(e) => {
+                    Ok(judge(e.item.unwrap_or_default(), fingerprint))
+                }
+                other => Err(ApiError::internal(format!("idempotency claim: {other}"))),
+            },
+        }
+    }
+
+    /// Stores the response of the request that holds `lock`.
+    pub async fn complete(&self, db: &Db, lock: &str, response: &Stored) -> Result<(), ApiError> {
+        let headers: std::collections::HashMap<String, AttributeValue> = response
+            .headers
+            .iter()
+            .filter_map(|(name, value)| Some((name.to_string(), s(value.to_str().ok()?))))
+            .collect();
+        db.client
+            .update_item()
+            .table_name(&db.table)
+            .set_key(Some(key(&self.pk, &self.sk)))
+            .update_expression("SET #state = :done, #status = :status, headers = :headers, body = :body REMOVE locked_until")
+            .condition_expression("#lock = :lock")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#lock", "lock")
+            .expression_attribute_values(":done", s("done"))
+            .expression_attribute_values(":status", n(response.status.as_u16()))
+            .expression_attribute_values(":headers", AttributeValue::M(headers))
+            .expression_attribute_values(":body", AttributeValue::B(Blob::new(response.body.clone())))
+            .expression_attribute_values(":lock", s(lock))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Frees the key after a request that changed nothing, so it can be retried as is.
+    pub async fn release(&self, db: &Db, lock: &str) -> Result<(), ApiError> {
+        let deleted = db
+            .client
+            .delete_item()
+            .table_name(&db.table)
+            .set_key(Some(key(&self.pk, &self.sk)))
+            .condition_expression("#lock = :lock")
+            .expression_attribute_names("#lock", "lock")
+            .expression_attribute_values(":lock", s(lock))
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            // Taken over after the lock ran out: the key is no longer ours to free.
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+}
+
+fn judge(item: Item, fingerprint: &str) -> Claim {
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(v)) => Some(v.as_str()),
+        _ => None,
+    };
+    if text("fingerprint") != Some(fingerprint) {
+        return Claim::Conflict;
+    }
+    if text("state") != Some("done") {
+        return Claim::InProgress;
+    }
+    let status = match item.get("status") {
+        Some(AttributeValue::N(v)) => v.parse::<u16>().ok(),
+        _ => None,
+    };
+    let body = match item.get("body") {
+        Some(AttributeValue::B(b)) => b.clone().into_inner(),
+        _ => Vec::new(),
+    };
+    let headers = match item.get("headers") {
+        Some(AttributeValue::M(map)) => map
+            .iter()
+            .filter_map(|(name, value)| {
+                let AttributeValue::S(value) = value else {
+                    return None;
+                };
+                Some((
+                    HeaderName::from_bytes(name.as_bytes()).ok()?,
+                    HeaderValue::from_str(value).ok()?,
+                ))
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    match status.and_then(|s| StatusCode::from_u16(s).ok()) {
+        Some(status) => Claim::Replay(Stored {
+            status,
+            headers,
+            body,
+        }),
+        None => Claim::InProgress,
+    }
+}
+
+/// The headers of `headers` worth storing with a response.
+pub fn kept_headers(headers: &HeaderMap) -> Vec<(HeaderName, HeaderValue)> {
+    KEPT_HEADERS
+        .iter()
+        .filter_map(|name| Some((name.clone(), headers.get(name)?.clone())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_printable_ascii_up_to_255() {
+        let check = |v: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(HEADER, HeaderValue::from_str(v).unwrap());
+            key_from(&headers).unwrap()
+        };
+        assert_eq!(check("order-42 retry").unwrap(), "order-42 retry");
+        assert!(check(&"k".repeat(255)).is_ok());
+        assert!(check(&"k".repeat(256)).is_err());
+        assert!(check("").is_err());
+        assert!(check("tab\there").is_err());
+        assert!(key_from(&HeaderMap::new()).is_none());
+    }
+
+    #[test]
+    fn fingerprints_ignore_the_multipart_boundary_only() {
+        let body = |b: &str| {
+            format!(
+                "--{b}\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\n{{}}\r\n--{b}--\r\n"
+            )
+            .into_bytes()
+        };
+        let a = fingerprint(
+            &Method::POST,
+            "/api/v1/dossiers",
+            Some("multipart/form-data; boundary=aaa111"),
+            &body("aaa111"),
+        );
+        let b = fingerprint(
+            &Method::POST,
+            "/api/v1/dossiers",
+            Some("multipart/form-data; boundary=\"bbb222\""),
+            &body("bbb222"),
+        );
+        assert_eq!(a, b);
+        let json = |path: &str, body: &str| {
+            fingerprint(
+                &Method::POST,
+                path,
+                Some("application/json"),
+                body.as_bytes(),
+            )
+        };
+        assert_ne!(
+            json("/api/v1/dossiers", "{\"a\":1}"),
+            json("/api/v1/dossiers", "{\"a\":2}")
+        );
+        assert_ne!(
+            json("/api/v1/dossiers", "{}"),
+            json("/api/v1/contacts", "{}")
+        );
+        assert_ne!(
+            json("/api/v1/dossiers", "{}"),
+            fingerprint(&Method::PATCH, "/api/v1/dossiers", None, b"{}")
+        );
+    }
+}
