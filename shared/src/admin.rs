@@ -1,5 +1,7 @@
-//! Operator commands behind `leadgrid-admin`: organizations, members, API keys and flows.
-//! Tests use the same functions to set up their fixtures.
+//! Operator commands behind `leadgrid-admin`: organizations, members, API keys, flows and
+//! webhook endpoints. Tests use the same functions to set up their fixtures.
+
+pub mod webhooks;
 
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
 use serde::Serialize;

@@ -8,6 +8,7 @@ pub struct Config {
     pub secret_id: String,
     pub cv_bucket: Option<String>,
     pub events_queue_url: Option<String>,
+    pub events_dlq_url: Option<String>,
 }
 
 impl Config {
@@ -17,6 +18,7 @@ impl Config {
             secret_id: required("SECRET_ID")?,
             cv_bucket: optional("CV_BUCKET"),
             events_queue_url: optional("EVENTS_QUEUE_URL"),
+            events_dlq_url: optional("EVENTS_DLQ_URL"),
         })
     }
 

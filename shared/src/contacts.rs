@@ -663,7 +663,7 @@ pub async fn list(
         )
     );
     let mut merged: Vec<Contact> = newest?.into_iter().flatten().collect();
-    merged.sort_by(|a, b| b.id.cmp(&a.id));
+    merged.sort_by_key(|c| std::cmp::Reverse(c.id));
     merged.dedup_by_key(|c| c.id);
     let mut listing = page_of(merged, skip, per_page, None, |c| c.id);
     listing.total = total?;

@@ -354,8 +354,8 @@ async fn flow_for(
 enum ContactPlan {
     None,
     /// The contact as read, and as it will be written.
-    Existing(Contact, Contact),
-    New(Contact),
+    Existing(Box<(Contact, Contact)>),
+    New(Box<Contact>),
 }
 
 /// A create request that passed validation, with what it needs from the table.
@@ -494,7 +494,7 @@ pub async fn commit(
                         "Field `contact_id` does not name a contact of your organization.",
                     )
                 })?;
-                ContactPlan::Existing(contact.clone(), contact)
+                ContactPlan::Existing(Box::new((contact.clone(), contact)))
             }
             None => {
                 let (full_name, contact_kind, contact_role) = match kind {
@@ -514,7 +514,7 @@ pub async fn commit(
                             Some(read) => {
                                 let mut contact = read.clone();
                                 contact.add_kind(contact_kind, now, org.pool_days);
-                                ContactPlan::Existing(read, contact)
+                                ContactPlan::Existing(Box::new((read, contact)))
                             }
                             None => {
                                 let mut contact = Contact {
@@ -536,7 +536,7 @@ pub async fn commit(
                                     deleting: false,
                                 };
                                 contact.add_kind(contact_kind, now, org.pool_days);
-                                ContactPlan::New(contact)
+                                ContactPlan::New(Box::new(contact))
                             }
                         }
                     }
@@ -548,7 +548,8 @@ pub async fn commit(
         let mut contact_for_link = None;
         match plan {
             ContactPlan::None => {}
-            ContactPlan::Existing(read, mut contact) => {
+            ContactPlan::Existing(plan) => {
+                let (read, mut contact) = *plan;
                 contact.version += 1;
                 contact.dossier_count += 1;
                 contact.updated_at = now;

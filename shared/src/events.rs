@@ -60,11 +60,20 @@ pub struct Envelope {
     pub data: serde_json::Value,
 }
 
+/// The attribute holding the envelope as compact JSON text: a DynamoDB map would not keep
+/// the order of `data`'s fields, and receivers get exactly the API's representation.
+pub const PAYLOAD_ATTRIBUTE: &str = "payload";
+
+fn envelope_from_payload(payload: Option<&str>) -> Result<Envelope, String> {
+    let payload = payload.ok_or("outbox item has no payload")?;
+    serde_json::from_str(payload).map_err(|e| format!("outbox payload: {e}"))
+}
+
 /// The envelope an outbox insert carries, with the organization it belongs to.
 pub fn envelope_from_record(
     record: &aws_lambda_events::event::dynamodb::EventRecord,
 ) -> Result<(uuid::Uuid, Envelope), String> {
-    let image = record.change.new_image.clone();
+    let image = &record.change.new_image;
     let org = match image.get(crate::table::PK) {
         Some(serde_dynamo::AttributeValue::S(pk)) => pk
             .strip_prefix("ORG#")
@@ -72,9 +81,37 @@ pub fn envelope_from_record(
             .ok_or_else(|| format!("outbox item has a malformed PK {pk:?}"))?,
         _ => return Err("outbox item has no PK".into()),
     };
-    let envelope: Envelope =
-        serde_dynamo::from_item(image).map_err(|e| format!("outbox item: {e}"))?;
-    Ok((org, envelope))
+    let payload = match image.get(PAYLOAD_ATTRIBUTE) {
+        Some(serde_dynamo::AttributeValue::S(payload)) => Some(payload.as_str()),
+        _ => None,
+    };
+    Ok((org, envelope_from_payload(payload)?))
+}
+
+/// An outbox item as read from the table.
+#[derive(Deserialize)]
+pub struct OutboxItem {
+    payload: String,
+}
+
+impl OutboxItem {
+    pub fn envelope(&self) -> Result<Envelope, String> {
+        envelope_from_payload(Some(&self.payload))
+    }
+}
+
+/// An organization's events still in the outbox (7 days), oldest first.
+pub async fn retained(
+    db: &crate::store::Db,
+    org: uuid::Uuid,
+) -> Result<Vec<Envelope>, crate::ApiError> {
+    let items: Vec<OutboxItem> = db
+        .query_prefix(&crate::ids::org_pk(org), OUTBOX_PREFIX)
+        .await?;
+    items
+        .iter()
+        .map(|item| item.envelope().map_err(crate::ApiError::internal))
+        .collect()
 }
 
 /// How long outbox items stay in the table after the stream has carried them.
@@ -94,12 +131,15 @@ pub fn outbox_item<T: Serialize>(
         created_at: crate::clock::format(now),
         data: serde_json::to_value(data).map_err(crate::ApiError::internal)?,
     };
-    let mut item = crate::store::to_item(
-        &envelope,
+    let payload = serde_json::to_string(&envelope).map_err(crate::ApiError::internal)?;
+    let mut item = crate::store::key(
         &crate::ids::org_pk(org),
         &format!("{OUTBOX_PREFIX}{}", envelope.id),
-        "event",
-    )?;
+    );
+    item.insert("entity".into(), crate::store::s("event"));
+    item.insert("id".into(), crate::store::s(&envelope.id));
+    item.insert("type".into(), crate::store::s(kind.as_str()));
+    item.insert(PAYLOAD_ATTRIBUTE.into(), crate::store::s(payload));
     item.insert(
         crate::table::TTL_ATTRIBUTE.into(),
         crate::store::n((now + OUTBOX_RETENTION).unix_timestamp()),

@@ -7,9 +7,13 @@ pub mod config;
 pub mod contacts;
 #[cfg(feature = "s3")]
 pub mod cv;
+#[cfg(feature = "delivery")]
+pub mod delivery;
 pub mod dossiers;
 pub mod error;
 pub mod events;
+#[cfg(feature = "sqs")]
+pub mod fanout;
 pub mod flows;
 pub mod http;
 pub mod idempotency;
@@ -24,6 +28,7 @@ pub mod store;
 pub mod table;
 pub mod txn;
 pub mod validate;
+pub mod webhooks;
 
 #[cfg(feature = "cli")]
 pub mod admin;

@@ -210,8 +210,7 @@ pub async fn notes_router() -> Router {
 /// The domain events an organization's writes have put in the outbox, oldest first.
 pub async fn outbox(org: Uuid) -> Vec<shared::events::Envelope> {
     let core = stack().await.core();
-    core.db
-        .query_prefix(&format!("ORG#{org}"), shared::events::OUTBOX_PREFIX)
+    shared::events::retained(&core.db, org)
         .await
         .expect("outbox query")
 }
@@ -308,4 +307,265 @@ impl Stack {
         );
         (core, counter)
     }
+}
+
+/// The retry schedule tests deliver with: ten attempts about a second apart.
+pub fn quick_schedule() -> shared::webhooks::RetrySchedule {
+    shared::webhooks::RetrySchedule::seconds(&[0, 1, 1, 1, 1, 1, 1, 1, 1, 1])
+}
+
+impl Stack {
+    pub fn fanout(&self) -> shared::fanout::Fanout {
+        shared::fanout::Fanout {
+            db: self.core().db,
+            sqs: aws_sdk_sqs::Client::new(&self.sdk),
+            queue_url: self
+                .config
+                .events_queue_url
+                .clone()
+                .expect("EVENTS_QUEUE_URL is set"),
+        }
+    }
+
+    /// The delivery function as deployed, with `schedule` and the local stack's
+    /// destinations (loopback allowed).
+    pub fn deliverer(
+        &self,
+        schedule: shared::webhooks::RetrySchedule,
+    ) -> shared::delivery::Deliverer {
+        let core = self.core();
+        let settings = shared::delivery::Settings {
+            queue_url: self
+                .config
+                .events_queue_url
+                .clone()
+                .expect("EVENTS_QUEUE_URL is set"),
+            dead_letter_url: self
+                .config
+                .events_dlq_url
+                .clone()
+                .expect("EVENTS_DLQ_URL is set"),
+            schedule,
+            destinations: shared::webhooks::Destinations::from_env().expect("destinations"),
+        };
+        shared::delivery::Deliverer::new(
+            core.db,
+            core.secrets,
+            aws_sdk_sqs::Client::new(&self.sdk),
+            settings,
+        )
+    }
+}
+
+/// Invokes the `events` and `webhooks` functions in process, as the pollers' Lambda.
+#[derive(Clone)]
+struct PipelineFunctions(Arc<(shared::fanout::Fanout, shared::delivery::Deliverer)>);
+
+impl shared::local::pollers::Invoker for PipelineFunctions {
+    async fn invoke(&self, function: &str, event: Value) -> Result<Value, String> {
+        let (fanout, deliverer) = &*self.0;
+        let response = match function {
+            "events" => {
+                let event = serde_json::from_value(event).map_err(|e| e.to_string())?;
+                serde_json::to_value(events::handle(fanout, event).await)
+            }
+            "webhooks" => {
+                let event = serde_json::from_value(event).map_err(|e| e.to_string())?;
+                serde_json::to_value(deliverer.handle(event).await)
+            }
+            other => return Err(format!("no function {other}")),
+        };
+        response.map_err(|e| e.to_string())
+    }
+}
+
+/// Starts, once per test binary, the event pipeline as `make dev` runs it: the stream
+/// poller feeding `events` (fan-out) and the queue poller feeding `webhooks` (delivery,
+/// with [`quick_schedule`]). It runs on its own thread and runtime, so it outlives tests.
+/// Returns once the stream poller is positioned: every change after that is delivered.
+pub fn pipeline() {
+    static STARTED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    STARTED.get_or_init(|| {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("pipeline runtime");
+            runtime.block_on(async move {
+                let stack = stack().await;
+                let functions = PipelineFunctions(Arc::new((
+                    stack.fanout(),
+                    stack.deliverer(quick_schedule()),
+                )));
+                let endpoint =
+                    std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("DynamoDB endpoint");
+                let streams = aws_sdk_dynamodbstreams::Client::from_conf(
+                    aws_sdk_dynamodbstreams::config::Builder::from(&stack.sdk)
+                        .endpoint_url(endpoint)
+                        .build(),
+                );
+                let mut stream_poller = shared::local::pollers::StreamPoller::new(
+                    stack.dynamodb(),
+                    streams,
+                    &stack.config.table_name,
+                    "us-east-1",
+                    "events",
+                    functions.clone(),
+                    None,
+                )
+                .starting_at_latest();
+                stream_poller
+                    .poll_once()
+                    .await
+                    .expect("stream poller start");
+                let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+                let queue_url = stack.config.events_queue_url.clone().expect("queue url");
+                let queue_arn = sqs
+                    .get_queue_attributes()
+                    .queue_url(&queue_url)
+                    .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                    .send()
+                    .await
+                    .expect("queue attributes")
+                    .attributes
+                    .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+                    .expect("queue arn");
+                let queue_poller = shared::local::pollers::QueuePoller {
+                    sqs,
+                    queue_url,
+                    queue_arn,
+                    region: "us-east-1".into(),
+                    function: "webhooks".into(),
+                    invoker: functions,
+                };
+                let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+                ready_tx.send(()).expect("signal ready");
+                tokio::join!(
+                    stream_poller.run(stop_rx.clone()),
+                    queue_poller.run(stop_rx)
+                );
+            });
+        });
+        ready_rx.recv().expect("the pipeline started");
+    });
+}
+
+/// One request a [`Receiver`] got.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: String,
+    /// The status the receiver answered with.
+    pub status: u16,
+}
+
+impl Received {
+    pub fn event_id(&self) -> String {
+        serde_json::from_str::<Value>(&self.body).expect("JSON body")["id"]
+            .as_str()
+            .expect("event id")
+            .to_string()
+    }
+}
+
+/// A webhook receiver on 127.0.0.1 that records every request and answers with the status
+/// `respond` picks (given the request and how many requests for the same event came before).
+pub struct Receiver {
+    pub url: String,
+    pub received: ReceivedLog,
+}
+
+type ReceivedLog = Arc<std::sync::Mutex<Vec<Received>>>;
+type Respond = Arc<dyn Fn(&Received, usize) -> u16 + Send + Sync>;
+
+async fn receive(
+    axum::extract::State((log, respond)): axum::extract::State<(ReceivedLog, Respond)>,
+    headers: HeaderMap,
+    body: String,
+) -> (StatusCode, &'static str) {
+    let mut request = Received {
+        headers,
+        body,
+        status: 0,
+    };
+    let event_id = |body: &str| {
+        serde_json::from_str::<Value>(body)
+            .ok()
+            .and_then(|v| v["id"].as_str().map(str::to_string))
+    };
+    let id = event_id(&request.body);
+    let mut log = log.lock().unwrap();
+    let before = log
+        .iter()
+        .filter(|r| id.is_some() && event_id(&r.body) == id)
+        .count();
+    request.status = respond(&request, before);
+    let status = StatusCode::from_u16(request.status).unwrap();
+    log.push(request);
+    (status, "ok")
+}
+
+impl Receiver {
+    pub async fn start(respond: impl Fn(&Received, usize) -> u16 + Send + Sync + 'static) -> Self {
+        let received: ReceivedLog = Arc::default();
+        let respond: Respond = Arc::new(respond);
+        let app = Router::new()
+            .fallback(receive)
+            .with_state((received.clone(), respond));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind receiver");
+        let url = format!("http://{}/hooks/leadgrid", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+        Self { url, received }
+    }
+
+    pub fn requests(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Waits until `done` holds for what was received, or panics after `timeout`.
+    pub async fn wait_for(
+        &self,
+        timeout: std::time::Duration,
+        done: impl Fn(&[Received]) -> bool,
+    ) -> Vec<Received> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let requests = self.requests();
+            if done(&requests) {
+                return requests;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the receiver did not get what was expected within {timeout:?}; got {} requests",
+                requests.len()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Runs a TypeScript signature verifier from `tests/fixtures` with Node (through `tsx`).
+pub fn node_verifies(verifier: &str, header: &str, body: &str, secret: &str) -> bool {
+    use std::io::Write;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut child = std::process::Command::new(root.join("node_modules/.bin/tsx"))
+        .arg(root.join("tests/fixtures").join(verifier))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run tsx (installed by `make setup`)");
+    let input = serde_json::json!({ "header": header, "body": body, "secret": secret });
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().expect("verifier output");
+    assert!(out.status.success(), "verifier failed: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim() == "true"
 }

@@ -1,11 +1,22 @@
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{service_fn, LambdaEvent};
+use shared::fanout::Fanout;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::init_tracing();
+    let config = shared::config::Config::from_env()?;
+    let sdk = shared::config::aws().await;
+    let fanout = Fanout {
+        db: shared::store::Db::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
+        sqs: aws_sdk_sqs::Client::new(&sdk),
+        queue_url: config
+            .events_queue_url
+            .ok_or("EVENTS_QUEUE_URL is not set")?,
+    };
+    let fanout = &fanout;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Event>| async move {
-        Ok::<_, lambda_runtime::Error>(events::handle(event.payload).await)
+        Ok::<_, lambda_runtime::Error>(events::handle(fanout, event.payload).await)
     }))
     .await
 }

@@ -1,11 +1,25 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{service_fn, LambdaEvent};
+use shared::delivery::{Deliverer, Settings};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::init_tracing();
+    let config = shared::config::Config::from_env()?;
+    let settings = Settings::from_env(&config)?;
+    let sdk = shared::config::aws().await;
+    let deliverer = Deliverer::new(
+        shared::store::Db::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
+        shared::secrets::SecretSource::new(
+            shared::config::secretsmanager_client(&sdk),
+            &config.secret_id,
+        ),
+        aws_sdk_sqs::Client::new(&sdk),
+        settings,
+    );
+    let deliverer = &deliverer;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, lambda_runtime::Error>(webhooks::handle(event.payload).await)
+        Ok::<_, lambda_runtime::Error>(deliverer.handle(event.payload).await)
     }))
     .await
 }

@@ -5,9 +5,11 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 
 use serde_json::{json, Value};
+use shared::admin::webhooks::parse_event_types;
 use shared::admin::{parse_scopes, Admin, AdminError, AdminResult};
 use shared::flows::{DossierType, StageSpec};
 use shared::orgs::Plan;
+use shared::webhooks::Destinations;
 use uuid::Uuid;
 
 const USAGE: &str = "usage: leadgrid-admin [--env-file PATH] <command>
@@ -21,8 +23,15 @@ commands:
   key revoke --org ORG --id KEY_ID
   key list --org ORG
   flow create --org ORG --type candidate|sales --name NAME --stages JSON
+  webhook create --org ORG --url URL [--events T1,T2]   (default: every event type)
+  webhook list --org ORG
+  webhook delete --org ORG --id ID
+  webhook rotate-secret --org ORG --id ID [--grace-hours H]   (default 24)
+  webhook attempts --org ORG --id ID [--event EVT]
+  webhook replay --org ORG --id ID --event EVT
 
-Settings come from the environment (TABLE_NAME, SECRET_ID, AWS_*), or from --env-file.
+Settings come from the environment (TABLE_NAME, SECRET_ID, EVENTS_QUEUE_URL,
+WEBHOOK_ALLOWED_DESTINATIONS, AWS_*), or from --env-file.
 Without either, .leadgrid/local.env (written by `make dev`) is used when it exists.";
 
 struct Args {
@@ -107,6 +116,8 @@ async fn run(mut args: Args) -> AdminResult<Value> {
     let sdk = shared::config::aws().await;
     let core = shared::http::Core::new(&sdk, &config);
     let admin = Admin::new(core.db, core.secrets);
+    let to_json =
+        |value: Result<Value, serde_json::Error>| value.map_err(|e| AdminError(e.to_string()));
     let words: Vec<&str> = args.words.iter().map(String::as_str).collect::<Vec<_>>();
     let command = words.join(" ");
     let out = match command.as_str() {
@@ -180,6 +191,66 @@ async fn run(mut args: Args) -> AdminResult<Value> {
             args.finish()?;
             serde_json::to_value(admin.create_flow(org, kind, &name, stages).await?)
                 .map_err(|e| AdminError(e.to_string()))?
+        }
+        "webhook create" => {
+            let org = args.org()?;
+            let url = args.required("url")?;
+            let events = parse_event_types(args.take("events").as_deref())?;
+            args.finish()?;
+            let destinations = Destinations::from_env().map_err(AdminError)?;
+            to_json(serde_json::to_value(
+                admin
+                    .create_webhook(org, &url, events, destinations)
+                    .await?,
+            ))?
+        }
+        "webhook list" => {
+            let org = args.org()?;
+            args.finish()?;
+            json!({ "data": admin.list_webhooks(org).await? })
+        }
+        "webhook delete" => {
+            let org = args.org()?;
+            let id = uuid(&args.required("id")?, "--id")?;
+            args.finish()?;
+            admin.delete_webhook(org, id).await?;
+            json!({ "id": id, "deleted": true })
+        }
+        "webhook rotate-secret" => {
+            let org = args.org()?;
+            let id = uuid(&args.required("id")?, "--id")?;
+            let grace_hours = match args.take("grace-hours") {
+                Some(raw) => raw.parse().map_err(|_| {
+                    AdminError("--grace-hours must be a whole number of hours".into())
+                })?,
+                None => 24,
+            };
+            args.finish()?;
+            to_json(serde_json::to_value(
+                admin.rotate_webhook_secret(org, id, grace_hours).await?,
+            ))?
+        }
+        "webhook attempts" => {
+            let org = args.org()?;
+            let id = uuid(&args.required("id")?, "--id")?;
+            let event = args.take("event");
+            args.finish()?;
+            json!({ "data": admin.webhook_attempts(org, id, event.as_deref()).await? })
+        }
+        "webhook replay" => {
+            let org = args.org()?;
+            let id = uuid(&args.required("id")?, "--id")?;
+            let event = args.required("event")?;
+            args.finish()?;
+            let queue_url = config
+                .events_queue_url
+                .clone()
+                .ok_or_else(|| AdminError("EVENTS_QUEUE_URL is not set".into()))?;
+            let sqs = aws_sdk_sqs::Client::new(&sdk);
+            let delivery = admin
+                .replay_webhook(org, id, &event, &sqs, &queue_url)
+                .await?;
+            json!({ "event_id": delivery.event_id, "endpoint_id": delivery.endpoint_id, "queued": true })
         }
         _ => {
             return Err(AdminError(format!(

@@ -191,3 +191,105 @@ async fn operator_mistakes_fail_with_a_message_and_no_output() {
         admin_fails(&["key", "list", "--org", &missing_org, "--bogus", "1"]).contains("--bogus")
     );
 }
+
+#[tokio::test]
+async fn operators_manage_webhook_endpoints() {
+    integration_tests::pipeline();
+    let org = integration_tests::growth_org().await;
+    let org_id = org.id.to_string();
+    let receiver = integration_tests::Receiver::start(|_, _| 200).await;
+    let created = admin(&[
+        "webhook",
+        "create",
+        "--org",
+        &org_id,
+        "--url",
+        &receiver.url,
+        "--events",
+        "dossier.created,note.created",
+    ]);
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(created["url"], receiver.url.as_str());
+    assert_eq!(
+        created["events"],
+        serde_json::json!(["dossier.created", "note.created"])
+    );
+    let secret = created["secret"].as_str().unwrap().to_string();
+    assert!(
+        secret.starts_with("whsec_") && secret.len() >= 6 + 32,
+        "{secret}"
+    );
+
+    let listed = admin(&["webhook", "list", "--org", &org_id]);
+    assert_eq!(listed["data"][0]["id"], id.as_str());
+    assert!(!listed.to_string().contains("secret\""), "{listed}");
+    assert!(!listed.to_string().contains(&secret[6..]));
+
+    let rotated = admin(&["webhook", "rotate-secret", "--org", &org_id, "--id", &id]);
+    assert_ne!(rotated["secret"], secret.as_str());
+    let listed = admin(&["webhook", "list", "--org", &org_id]);
+    assert!(listed["data"][0]["previous_secret_expires_at"].is_string());
+
+    let dossier = integration_tests::post("/api/v1/dossiers")
+        .key(&org.key)
+        .json(&serde_json::json!({"type": "sales", "name": "Via CLI"}))
+        .send(&integration_tests::dossiers_router().await)
+        .await;
+    assert_eq!(dossier.status, 201);
+    let first = receiver
+        .wait_for(std::time::Duration::from_secs(30), |got| got.len() == 1)
+        .await;
+    let event_id = first[0].event_id();
+    let attempts = admin(&[
+        "webhook", "attempts", "--org", &org_id, "--id", &id, "--event", &event_id,
+    ]);
+    assert_eq!(attempts["data"][0]["status"], 200);
+    assert_eq!(attempts["data"][0]["outcome"], "delivered");
+    assert_eq!(attempts["data"][0]["attempt"], 1);
+
+    let replayed = admin(&[
+        "webhook", "replay", "--org", &org_id, "--id", &id, "--event", &event_id,
+    ]);
+    assert_eq!(replayed["queued"], true);
+    let both = receiver
+        .wait_for(std::time::Duration::from_secs(30), |got| got.len() == 2)
+        .await;
+    assert_eq!(both[1].body, both[0].body, "same id and body");
+    assert_eq!(both[1].event_id(), event_id);
+
+    assert!(admin_fails(&[
+        "webhook",
+        "replay",
+        "--org",
+        &org_id,
+        "--id",
+        &id,
+        "--event",
+        "evt_missing"
+    ])
+    .contains("kept 7 days"));
+    assert!(
+        admin_fails(&["webhook", "create", "--org", &org_id, "--url", "ftp://x"]).contains("--url")
+    );
+    assert!(admin_fails(&[
+        "webhook",
+        "create",
+        "--org",
+        &org_id,
+        "--url",
+        &receiver.url,
+        "--events",
+        "dossier.exploded"
+    ])
+    .contains("unknown event type"));
+    let deleted = admin(&["webhook", "delete", "--org", &org_id, "--id", &id]);
+    assert_eq!(deleted["deleted"], true);
+    assert_eq!(
+        admin(&["webhook", "list", "--org", &org_id])["data"],
+        serde_json::json!([])
+    );
+    assert!(
+        admin_fails(&["webhook", "delete", "--org", &org_id, "--id", &id])
+            .contains("does not exist")
+    );
+}

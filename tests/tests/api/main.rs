@@ -15,3 +15,4 @@ mod rate_limit;
 mod round_trips;
 mod routes;
 mod sample_events;
+mod webhooks;

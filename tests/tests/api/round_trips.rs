@@ -81,7 +81,9 @@ async fn warm_requests_cost_the_documented_round_trips() {
     assert_eq!(keyed().send(&dossiers).await.status, 201);
     let first = calls.take();
     assert_eq!(first, 4 + 2, "POST sales dossier with Idempotency-Key");
-    measured.push(format!("POST sales dossier with Idempotency-Key: {first} calls in 5 round trips"));
+    measured.push(format!(
+        "POST sales dossier with Idempotency-Key: {first} calls in 5 round trips"
+    ));
     assert_eq!(keyed().send(&dossiers).await.status, 201);
     let replay = calls.take();
     assert_eq!(replay, 3, "replay: auth, claim (together), rate refund");

@@ -95,14 +95,35 @@ async fn stream_sample_is_a_dynamodb_event_the_events_function_reads() {
         &serde_json::from_str::<serde_json::Value>(&read("dynamodb-stream-outbox.json")).unwrap()
             ["Records"][0]
     ));
-    let response = events::handle(event).await;
+    let fanout = integration_tests::stack().await.fanout();
+    let response = events::handle(&fanout, event).await;
     assert!(response.batch_item_failures.is_empty());
 }
 
 #[tokio::test]
-async fn queue_sample_is_an_sqs_event_the_webhooks_function_keeps() {
+async fn queue_sample_is_an_sqs_event_the_webhooks_function_reads() {
     let event: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_str(&read("sqs-delivery-batch.json")).unwrap();
-    let response = webhooks::handle(event).await;
-    assert_eq!(response.batch_item_failures.len(), 1);
+    let delivery: shared::webhooks::Delivery =
+        serde_json::from_str(event.records[0].body.as_deref().unwrap()).unwrap();
+    let stack = integration_tests::stack().await;
+    let response = stack
+        .deliverer(integration_tests::quick_schedule())
+        .handle(event)
+        .await;
+    // The sample's endpoint does not exist here: the attempt is logged as skipped, and the
+    // message is done with rather than retried.
+    assert!(response.batch_item_failures.is_empty());
+    let attempts = shared::webhooks::attempts(
+        &stack.core().db,
+        delivery.org,
+        delivery.endpoint_id,
+        Some(&delivery.event_id),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        attempts.last().unwrap().outcome,
+        shared::webhooks::Outcome::Skipped
+    );
 }

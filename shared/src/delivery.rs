@@ -1,0 +1,345 @@
+//! Webhook delivery: one queue message is one event for one endpoint. Each attempt is
+//! signed, POSTed, and logged; a failure hides the message until the schedule's next
+//! attempt (`ChangeMessageVisibility`), and the last failure moves it to the dead-letter
+//! queue.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use reqwest::header::{CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use reqwest::StatusCode;
+
+use crate::secrets::SecretSource;
+use crate::store::Db;
+use crate::webhooks::{self, Attempt, Delivery, Destinations, Outcome, RetrySchedule};
+use crate::ApiError;
+
+/// A delivery succeeds only with a 2xx within this time.
+pub const TIMEOUT: Duration = Duration::from_secs(15);
+
+pub struct Deliverer {
+    pub db: Db,
+    pub secrets: SecretSource,
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+    pub dead_letter_url: String,
+    pub schedule: RetrySchedule,
+    pub destinations: Destinations,
+    http: reqwest::Client,
+}
+
+/// Resolves host names but hands out only addresses deliveries may reach, so a name that
+/// points at an internal address (or is re-pointed there later) is refused at connect time.
+struct GuardedResolver(Destinations);
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allowed = self.0;
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let permitted: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|addr| allowed.refuses(addr.ip()).is_none())
+                .collect();
+            if permitted.is_empty() {
+                return Err(format!("{host} resolves to no address deliveries may reach").into());
+            }
+            Ok(Box::new(permitted.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+pub struct Settings {
+    pub queue_url: String,
+    pub dead_letter_url: String,
+    pub schedule: RetrySchedule,
+    pub destinations: Destinations,
+}
+
+impl Settings {
+    /// `EVENTS_QUEUE_URL`, `EVENTS_DLQ_URL`, `WEBHOOK_RETRY_SCHEDULE` (default: the
+    /// production schedule) and `WEBHOOK_ALLOWED_DESTINATIONS` (default: public only).
+    pub fn from_env(config: &crate::config::Config) -> Result<Self, String> {
+        let schedule = match std::env::var("WEBHOOK_RETRY_SCHEDULE") {
+            Ok(raw) if !raw.trim().is_empty() => RetrySchedule::parse(&raw)?,
+            _ => RetrySchedule::production(),
+        };
+        Ok(Self {
+            queue_url: config
+                .events_queue_url
+                .clone()
+                .ok_or("EVENTS_QUEUE_URL is not set")?,
+            dead_letter_url: config
+                .events_dlq_url
+                .clone()
+                .ok_or("EVENTS_DLQ_URL is not set")?,
+            schedule,
+            destinations: Destinations::from_env()?,
+        })
+    }
+}
+
+impl Deliverer {
+    pub fn new(
+        db: Db,
+        secrets: SecretSource,
+        sqs: aws_sdk_sqs::Client,
+        settings: Settings,
+    ) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(TIMEOUT)
+            .connect_timeout(Duration::from_secs(5))
+            .dns_resolver(GuardedResolver(settings.destinations))
+            .build()
+            .expect("the HTTP client's settings are valid");
+        Self {
+            db,
+            secrets,
+            sqs,
+            queue_url: settings.queue_url,
+            dead_letter_url: settings.dead_letter_url,
+            schedule: settings.schedule,
+            destinations: settings.destinations,
+            http,
+        }
+    }
+
+    /// Delivers a batch concurrently, so a slow receiver does not hold up the others.
+    /// Messages to try again later are reported as batch item failures.
+    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        let keep =
+            futures_util::future::join_all(event.records.iter().map(|m| self.process(m))).await;
+        let mut response = SqsBatchResponse::default();
+        for (message, keep) in event.records.into_iter().zip(keep) {
+            if let (true, Some(id)) = (keep, message.message_id) {
+                response.add_failure(id);
+            }
+        }
+        response
+    }
+
+    /// Returns whether the message must stay in the queue.
+    async fn process(&self, message: &SqsMessage) -> bool {
+        let body = message.body.as_deref().unwrap_or_default();
+        let delivery: Delivery = match serde_json::from_str(body) {
+            Ok(delivery) => delivery,
+            Err(err) => {
+                tracing::error!(error = %err, "unreadable delivery message; moving it to the dead-letter queue");
+                return !self.dead_letter(body).await;
+            }
+        };
+        let attempt = message
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(1);
+        match self
+            .attempt(&delivery, attempt, message.receipt_handle.as_deref(), body)
+            .await
+        {
+            Ok(keep) => keep,
+            Err(err) => {
+                tracing::error!(error = %err, event_id = %delivery.event_id, "delivery attempt failed to run");
+                true
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        delivery: &Delivery,
+        attempt: u32,
+        receipt: Option<&str>,
+        raw: &str,
+    ) -> Result<bool, ApiError> {
+        let started_at = crate::clock::now();
+        let mut record = Attempt {
+            event_id: delivery.event_id.clone(),
+            endpoint_id: delivery.endpoint_id,
+            attempt,
+            at: started_at,
+            duration_ms: 0,
+            status: None,
+            error: None,
+            response_body: None,
+            outcome: Outcome::Skipped,
+        };
+        let endpoint = webhooks::get(&self.db, delivery.org, delivery.endpoint_id).await?;
+        let endpoint = match endpoint {
+            Some(endpoint) if endpoint.disabled_at.is_none() => endpoint,
+            Some(_) => {
+                return self
+                    .finish(delivery, record.with_error("endpoint disabled"))
+                    .await
+            }
+            None => {
+                return self
+                    .finish(delivery, record.with_error("endpoint deleted"))
+                    .await
+            }
+        };
+        if let Err(why) = self.destinations.check_url(&endpoint.url) {
+            return self.finish(delivery, record.with_error(&why)).await;
+        }
+        let secrets = self.secrets.get().await?;
+        let signature = webhooks::signature_header(
+            &endpoint.signing_secrets(secrets.webhook_master_key(), started_at),
+            started_at.unix_timestamp(),
+            delivery.payload.as_bytes(),
+        );
+        let started = Instant::now();
+        let sent = self
+            .http
+            .post(&endpoint.url)
+            .header(CONTENT_TYPE, "application/json")
+            .header(USER_AGENT, webhooks::USER_AGENT)
+            .header(webhooks::SIGNATURE_HEADER, signature)
+            .header(webhooks::EVENT_ID_HEADER, &delivery.event_id)
+            .header(webhooks::EVENT_TYPE_HEADER, delivery.event_type.as_str())
+            .body(delivery.payload.clone())
+            .send()
+            .await;
+        let mut retry_after = None;
+        match sent {
+            Ok(mut response) => {
+                let status = response.status();
+                record.status = Some(status.as_u16());
+                if matches!(
+                    status,
+                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+                ) {
+                    retry_after = response
+                        .headers()
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                }
+                let mut body = Vec::new();
+                while body.len() < webhooks::LOGGED_BODY_BYTES {
+                    match response.chunk().await {
+                        Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                        _ => break,
+                    }
+                }
+                body.truncate(webhooks::LOGGED_BODY_BYTES);
+                record.response_body = Some(String::from_utf8_lossy(&body).into_owned());
+            }
+            Err(err) => record.error = Some(describe(&err)),
+        }
+        record.duration_ms = started.elapsed().as_millis() as u64;
+        let status = record.status.and_then(|s| StatusCode::from_u16(s).ok());
+        if status.is_some_and(|s| s.is_success()) {
+            record.outcome = Outcome::Delivered;
+            return self.finish(delivery, record).await;
+        }
+        if status == Some(StatusCode::GONE) {
+            webhooks::disable(
+                &self.db,
+                delivery.org,
+                delivery.endpoint_id,
+                crate::clock::now(),
+            )
+            .await?;
+            record.outcome = Outcome::Disabled;
+            return self.finish(delivery, record).await;
+        }
+        match self.schedule.next_delay(attempt, retry_after) {
+            Some(delay) => {
+                record.outcome = Outcome::Retrying;
+                self.hide_until_next_attempt(receipt, delay).await;
+                self.log(delivery, &record).await;
+                Ok(true)
+            }
+            None => {
+                record.outcome = Outcome::Failed;
+                self.log(delivery, &record).await;
+                Ok(!self.dead_letter(raw).await)
+            }
+        }
+    }
+
+    /// Logs a final attempt; the message is done with.
+    async fn finish(&self, delivery: &Delivery, record: Attempt) -> Result<bool, ApiError> {
+        self.log(delivery, &record).await;
+        Ok(false)
+    }
+
+    /// The attempt log is for operators; failing to write it must not re-send an event.
+    async fn log(&self, delivery: &Delivery, record: &Attempt) {
+        tracing::info!(
+            event_id = %record.event_id,
+            endpoint_id = %record.endpoint_id,
+            attempt = record.attempt,
+            status = record.status,
+            outcome = ?record.outcome,
+            duration_ms = record.duration_ms,
+            "webhook attempt"
+        );
+        if let Err(err) = webhooks::record(&self.db, delivery.org, record).await {
+            tracing::error!(error = %err, "attempt log write failed");
+        }
+    }
+
+    async fn hide_until_next_attempt(&self, receipt: Option<&str>, delay: Duration) {
+        let Some(receipt) = receipt else { return };
+        let hidden = self
+            .sqs
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(delay.as_secs().min(12 * 3600) as i32)
+            .send()
+            .await;
+        // Without it the message still comes back, after the queue's visibility timeout.
+        if let Err(err) = hidden {
+            tracing::error!(error = %aws_sdk_sqs::error::DisplayErrorContext(err), "could not schedule the next attempt");
+        }
+    }
+
+    /// Returns whether the message reached the dead-letter queue.
+    async fn dead_letter(&self, body: &str) -> bool {
+        let sent = self
+            .sqs
+            .send_message()
+            .queue_url(&self.dead_letter_url)
+            .message_body(body)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => true,
+            Err(err) => {
+                tracing::error!(error = %aws_sdk_sqs::error::DisplayErrorContext(err), "dead-letter send failed");
+                false
+            }
+        }
+    }
+}
+
+impl Attempt {
+    fn with_error(mut self, error: &str) -> Self {
+        self.error = Some(error.to_string());
+        self
+    }
+}
+
+fn describe(err: &reqwest::Error) -> String {
+    use std::error::Error;
+    if err.is_timeout() {
+        return format!("no response within {} s", TIMEOUT.as_secs());
+    }
+    let mut text = String::from(if err.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    });
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

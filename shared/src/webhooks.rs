@@ -1,0 +1,529 @@
+//! Webhook endpoints, their signing secrets, the queue message that carries one event to
+//! one endpoint, the attempt log, the retry schedule and the outbound destination policy.
+//!
+//! A secret is never stored: each secret version keeps only a random salt, and the secret is
+//! `whsec_` + base64url(HMAC-SHA256(webhook master key, salt)). The master key is derived
+//! from the root key in Secrets Manager, so the table alone reveals no secret.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::events::{Envelope, EventType};
+use crate::ids::org_pk;
+use crate::store::{n, s, to_item, Db, Item};
+use crate::ApiError;
+
+pub const ENDPOINT_PREFIX: &str = "WEBHOOK#";
+pub const ATTEMPT_PREFIX: &str = "WHATT#";
+/// Attempt records expire after 30 days.
+pub const ATTEMPT_RETENTION: time::Duration = time::Duration::days(30);
+/// How much of a receiver's response body the attempt log keeps.
+pub const LOGGED_BODY_BYTES: usize = 1024;
+pub const USER_AGENT: &str = "LeadGrid-Webhooks/1.0";
+pub const SIGNATURE_HEADER: &str = "X-LeadGrid-Signature";
+pub const EVENT_ID_HEADER: &str = "X-LeadGrid-Event-Id";
+pub const EVENT_TYPE_HEADER: &str = "X-LeadGrid-Event-Type";
+
+pub fn endpoint_sk(id: Uuid) -> String {
+    format!("{ENDPOINT_PREFIX}{id}")
+}
+
+/// One version of an endpoint's secret.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SecretVersion {
+    /// Hex of 32 random bytes; the secret is derived from it and the master key.
+    pub salt: String,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When a rotated-out secret stops being used; `None` for the current one.
+    #[serde(with = "crate::clock::rfc3339::option", default)]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+impl SecretVersion {
+    pub fn generate(now: OffsetDateTime) -> Self {
+        let mut salt = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut salt);
+        Self {
+            salt: hex::encode(salt),
+            created_at: now,
+            expires_at: None,
+        }
+    }
+
+    pub fn secret(&self, master_key: &[u8]) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(master_key).expect("HMAC accepts keys of any length");
+        mac.update(b"leadgrid/webhook-secret/v1:");
+        mac.update(self.salt.as_bytes());
+        format!(
+            "whsec_{}",
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        )
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub id: Uuid,
+    pub url: String,
+    pub events: Vec<EventType>,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Set when a receiver answered 410 Gone: nothing more is sent.
+    #[serde(with = "crate::clock::rfc3339::option", default)]
+    pub disabled_at: Option<OffsetDateTime>,
+    /// Newest first; the first is the current secret.
+    pub secrets: Vec<SecretVersion>,
+}
+
+impl Endpoint {
+    pub fn item(&self, org: Uuid) -> Result<Item, ApiError> {
+        to_item(
+            self,
+            &org_pk(org),
+            &endpoint_sk(self.id),
+            "webhook_endpoint",
+        )
+    }
+
+    pub fn wants(&self, kind: EventType) -> bool {
+        self.disabled_at.is_none() && self.events.contains(&kind)
+    }
+
+    /// The secrets to sign with at `now`: the current one first, then rotated-out ones
+    /// still in their grace window, oldest last.
+    pub fn signing_secrets(&self, master_key: &[u8], now: OffsetDateTime) -> Vec<String> {
+        self.secrets
+            .iter()
+            .filter(|v| v.expires_at.is_none_or(|at| at > now))
+            .map(|v| v.secret(master_key))
+            .collect()
+    }
+}
+
+/// `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>` for each secret, in order.
+/// The spec's verifier keeps the last `v1`, so the oldest secret goes last: receivers that
+/// have not switched to the new secret yet keep verifying.
+pub fn signature_header(secrets: &[String], timestamp: i64, body: &[u8]) -> String {
+    let mut header = format!("t={timestamp}");
+    for secret in secrets {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key");
+        mac.update(timestamp.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        header.push_str(",v1=");
+        header.push_str(&hex::encode(mac.finalize().into_bytes()));
+    }
+    header
+}
+
+pub async fn list(db: &Db, org: Uuid) -> Result<Vec<Endpoint>, ApiError> {
+    db.query_prefix(&org_pk(org), ENDPOINT_PREFIX).await
+}
+
+pub async fn get(db: &Db, org: Uuid, id: Uuid) -> Result<Option<Endpoint>, ApiError> {
+    db.get(&org_pk(org), &endpoint_sk(id)).await
+}
+
+/// Stops deliveries to an endpoint whose receiver answered 410 Gone.
+pub async fn disable(db: &Db, org: Uuid, id: Uuid, now: OffsetDateTime) -> Result<(), ApiError> {
+    let result = db
+        .client
+        .update_item()
+        .table_name(&db.table)
+        .set_key(Some(crate::store::key(&org_pk(org), &endpoint_sk(id))))
+        .update_expression("SET disabled_at = :now")
+        .condition_expression("attribute_exists(PK)")
+        .expression_attribute_values(":now", s(crate::clock::format(now)))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        // Deleted meanwhile: nothing left to disable.
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The queue message for one event to one endpoint. `payload` is the envelope as compact
+/// JSON, serialized once, so every attempt sends the same bytes.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Delivery {
+    pub org: Uuid,
+    pub endpoint_id: Uuid,
+    pub event_id: String,
+    pub event_type: EventType,
+    pub payload: String,
+}
+
+impl Delivery {
+    pub fn new(org: Uuid, endpoint_id: Uuid, envelope: &Envelope) -> Result<Self, ApiError> {
+        Ok(Self {
+            org,
+            endpoint_id,
+            event_id: envelope.id.clone(),
+            event_type: envelope.kind,
+            payload: serde_json::to_string(envelope).map_err(ApiError::internal)?,
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The receiver answered 2xx.
+    Delivered,
+    /// Failed; another attempt is scheduled.
+    Retrying,
+    /// Failed for the last time; the message went to the dead-letter queue.
+    Failed,
+    /// The receiver answered 410: the endpoint is now disabled.
+    Disabled,
+    /// Not sent: the endpoint was deleted or disabled, or its URL is not allowed.
+    Skipped,
+}
+
+/// One delivery attempt, as the attempt log keeps it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Attempt {
+    pub event_id: String,
+    pub endpoint_id: Uuid,
+    pub attempt: u32,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub at: OffsetDateTime,
+    pub duration_ms: u64,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub response_body: Option<String>,
+    pub outcome: Outcome,
+}
+
+impl Attempt {
+    /// Sorted per endpoint, then event, then the moment it was written (finer than `at`,
+    /// which is to the second).
+    pub fn item(&self, org: Uuid) -> Result<Item, ApiError> {
+        let sk = format!(
+            "{ATTEMPT_PREFIX}{}#{}#{:020}#{:03}",
+            self.endpoint_id,
+            self.event_id,
+            OffsetDateTime::now_utc().unix_timestamp_nanos(),
+            self.attempt
+        );
+        let mut item = to_item(self, &org_pk(org), &sk, "webhook_attempt")?;
+        item.insert(
+            crate::table::TTL_ATTRIBUTE.into(),
+            n((self.at + ATTEMPT_RETENTION).unix_timestamp()),
+        );
+        Ok(item)
+    }
+}
+
+pub async fn record(db: &Db, org: Uuid, attempt: &Attempt) -> Result<(), ApiError> {
+    db.client
+        .put_item()
+        .table_name(&db.table)
+        .set_item(Some(attempt.item(org)?))
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// An endpoint's attempt log, optionally for one event, oldest first (by event, for a whole
+/// endpoint).
+pub async fn attempts(
+    db: &Db,
+    org: Uuid,
+    endpoint: Uuid,
+    event: Option<&str>,
+) -> Result<Vec<Attempt>, ApiError> {
+    let prefix = match event {
+        Some(event) => format!("{ATTEMPT_PREFIX}{endpoint}#{event}#"),
+        None => format!("{ATTEMPT_PREFIX}{endpoint}#"),
+    };
+    db.query_prefix(&org_pk(org), &prefix).await
+}
+
+/// The delays before each attempt: the first is attempt 1's (normally 0), and the number of
+/// entries is the number of attempts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetrySchedule(Vec<Duration>);
+
+impl RetrySchedule {
+    /// Immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+    pub fn production() -> Self {
+        Self::seconds(&[0, 5, 300, 1800, 7200, 18000, 36000, 36000])
+    }
+
+    pub fn seconds(delays: &[u64]) -> Self {
+        Self(delays.iter().map(|s| Duration::from_secs(*s)).collect())
+    }
+
+    /// `WEBHOOK_RETRY_SCHEDULE`: comma-separated seconds, at most 12 h each (SQS's limit
+    /// for hiding a message).
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let delays = raw
+            .split(',')
+            .map(|part| {
+                part.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|s| *s <= 12 * 3600)
+                    .ok_or_else(|| {
+                        format!("WEBHOOK_RETRY_SCHEDULE: {part:?} is not 0..=43200 seconds")
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if delays.is_empty() {
+            return Err("WEBHOOK_RETRY_SCHEDULE is empty".into());
+        }
+        Ok(Self::seconds(&delays))
+    }
+
+    pub fn attempts(&self) -> u32 {
+        self.0.len() as u32
+    }
+
+    /// The wait before the attempt after attempt `made` (1-based), or `None` when it was
+    /// the last. A `Retry-After` from the receiver is honoured between that step's delay and
+    /// the schedule's longest. Jitter of up to a tenth avoids retrying in lockstep.
+    pub fn next_delay(&self, made: u32, retry_after: Option<Duration>) -> Option<Duration> {
+        let base = *self.0.get(made as usize)?;
+        let longest = self.0.iter().copied().max().unwrap_or(base);
+        let wanted = retry_after.map_or(base, |r| r.clamp(base, longest.max(base)));
+        let jitter_ms = (wanted.as_millis() as u64 / 10).max(1);
+        let jitter = Duration::from_millis(rand::random::<u64>() % jitter_ms);
+        Some(wanted + jitter)
+    }
+}
+
+/// Which kinds of addresses deliveries may reach besides public ones.
+/// `WEBHOOK_ALLOWED_DESTINATIONS`: `public` (the default), or a comma list adding
+/// `loopback`, `private` (RFC 1918, unique-local, carrier-grade NAT) and `link_local`
+/// (which includes cloud metadata addresses).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Destinations {
+    pub loopback: bool,
+    pub private: bool,
+    pub link_local: bool,
+}
+
+impl Destinations {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let mut allowed = Self::default();
+        for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "public" => {}
+                "loopback" => allowed.loopback = true,
+                "private" => allowed.private = true,
+                "link_local" => allowed.link_local = true,
+                other => {
+                    return Err(format!(
+                        "WEBHOOK_ALLOWED_DESTINATIONS: unknown class {other:?} (public, loopback, private, link_local)"
+                    ))
+                }
+            }
+        }
+        Ok(allowed)
+    }
+
+    pub fn from_env() -> Result<Self, String> {
+        Self::parse(&std::env::var("WEBHOOK_ALLOWED_DESTINATIONS").unwrap_or_default())
+    }
+
+    /// Why `ip` may not be reached, if it may not.
+    pub fn refuses(&self, ip: IpAddr) -> Option<&'static str> {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        let (loopback, private, link_local, never) = match ip {
+            IpAddr::V4(v4) => {
+                let [a, b, ..] = v4.octets();
+                (
+                    v4.is_loopback(),
+                    v4.is_private() || (a == 100 && (64..128).contains(&b)),
+                    v4.is_link_local(),
+                    v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast() || a == 0,
+                )
+            }
+            IpAddr::V6(v6) => {
+                let first = v6.segments()[0];
+                (
+                    v6.is_loopback(),
+                    (first & 0xfe00) == 0xfc00,
+                    (first & 0xffc0) == 0xfe80,
+                    v6.is_unspecified() || v6.is_multicast(),
+                )
+            }
+        };
+        if never {
+            Some("an unspecified, broadcast or multicast address")
+        } else if loopback && !self.loopback {
+            Some("a loopback address")
+        } else if private && !self.private {
+            Some("a private address")
+        } else if link_local && !self.link_local {
+            Some("a link-local or metadata address")
+        } else {
+            None
+        }
+    }
+
+    /// Checks an endpoint URL before it is stored or called: http(s), a host, and no
+    /// literal address of a refused kind. Host names are checked again when resolved.
+    pub fn check_url(&self, raw: &str) -> Result<(), String> {
+        let rest = raw
+            .strip_prefix("https://")
+            .or_else(|| raw.strip_prefix("http://"))
+            .ok_or("the URL must start with https:// or http://")?;
+        if raw.len() > 2048 || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("the URL must be at most 2048 characters, without spaces".into());
+        }
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host_port = authority.rsplit('@').next().unwrap_or_default();
+        let host = if let Some(v6) = host_port.strip_prefix('[') {
+            v6.split(']').next().unwrap_or_default()
+        } else {
+            host_port.split(':').next().unwrap_or_default()
+        };
+        if host.is_empty() {
+            return Err("the URL has no host".into());
+        }
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            if let Some(why) = self.refuses(ip) {
+                return Err(format!("the URL points at {why}"));
+            }
+        }
+        if host.eq_ignore_ascii_case("localhost")
+            || host.to_ascii_lowercase().ends_with(".localhost")
+        {
+            if let Some(why) = self.refuses(IpAddr::from([127, 0, 0, 1])) {
+                return Err(format!("the URL points at {why}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_put_the_current_secret_first_and_the_old_one_last() {
+        let header = signature_header(&["whsec_new".into(), "whsec_old".into()], 1713178230, b"{}");
+        let parts: Vec<&str> = header.split(',').collect();
+        assert_eq!(parts[0], "t=1713178230");
+        assert_eq!(parts.len(), 3);
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"whsec_old").unwrap();
+        mac.update(b"1713178230.{}");
+        assert_eq!(
+            parts[2],
+            format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+        );
+    }
+
+    #[test]
+    fn secrets_come_from_the_master_key_and_a_random_salt() {
+        let now = crate::clock::now();
+        let a = SecretVersion::generate(now);
+        let b = SecretVersion::generate(now);
+        assert!(a.secret(b"master").starts_with("whsec_"));
+        assert!(a.secret(b"master").len() >= "whsec_".len() + 32);
+        assert_ne!(a.secret(b"master"), b.secret(b"master"));
+        assert_ne!(a.secret(b"master"), a.secret(b"other master"));
+        assert_eq!(a.secret(b"master"), a.secret(b"master"));
+    }
+
+    #[test]
+    fn rotated_out_secrets_sign_until_their_grace_ends() {
+        let now = crate::clock::now();
+        let mut old = SecretVersion::generate(now);
+        old.expires_at = Some(now + time::Duration::hours(24));
+        let endpoint = Endpoint {
+            id: Uuid::now_v7(),
+            url: "https://example.com".into(),
+            events: EventType::ALL.to_vec(),
+            created_at: now,
+            disabled_at: None,
+            secrets: vec![SecretVersion::generate(now), old.clone()],
+        };
+        let during = endpoint.signing_secrets(b"m", now);
+        assert_eq!(during.len(), 2);
+        assert_eq!(during[1], old.secret(b"m"));
+        assert_eq!(
+            endpoint
+                .signing_secrets(b"m", now + time::Duration::hours(25))
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn the_schedule_is_bounded_and_honours_retry_after_within_it() {
+        let schedule = RetrySchedule::production();
+        assert_eq!(schedule.attempts(), 8);
+        let second = schedule.next_delay(1, None).unwrap();
+        assert!(second >= Duration::from_secs(5) && second <= Duration::from_millis(5500));
+        assert!(schedule.next_delay(8, None).is_none());
+        let asked = schedule
+            .next_delay(1, Some(Duration::from_secs(60)))
+            .unwrap();
+        assert!(asked >= Duration::from_secs(60) && asked <= Duration::from_secs(66));
+        let capped = schedule
+            .next_delay(1, Some(Duration::from_secs(99_999)))
+            .unwrap();
+        assert!(capped <= Duration::from_secs(39_600));
+        let floor = schedule
+            .next_delay(2, Some(Duration::from_secs(1)))
+            .unwrap();
+        assert!(floor >= Duration::from_secs(300));
+        assert!(RetrySchedule::parse("0,1,2").is_ok());
+        assert!(RetrySchedule::parse("0,x").is_err());
+        assert!(RetrySchedule::parse("50000").is_err());
+    }
+
+    #[test]
+    fn destinations_refuse_internal_addresses_unless_allowed() {
+        let public = Destinations::default();
+        for url in [
+            "http://127.0.0.1:9000/hook",
+            "http://localhost/hook",
+            "https://10.1.2.3/",
+            "https://192.168.0.10/",
+            "http://169.254.169.254/latest/meta-data",
+            "http://[::1]:8080/",
+            "http://[fd00::1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://0.0.0.0/",
+            "ftp://example.com/",
+            "https:///nohost",
+        ] {
+            assert!(public.check_url(url).is_err(), "{url}");
+        }
+        assert!(public
+            .check_url("https://hooks.example.com/leadgrid")
+            .is_ok());
+        let local = Destinations::parse("public,loopback").unwrap();
+        assert!(local.check_url("http://127.0.0.1:9000/hook").is_ok());
+        assert!(local.check_url("http://169.254.169.254/").is_err());
+        assert!(Destinations::parse("everything").is_err());
+    }
+}
