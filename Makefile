@@ -6,9 +6,13 @@ PYTHON ?= python3
 VENV := .venv
 CARGO_LAMBDA_VERSION := 1.9.2
 MOTO_VERSION := 5.2.5
+SAM_VERSION := 1.170.0
+CFN_LINT_VERSION := 1.58.0
+SCHEMATHESIS_VERSION := 4.32.5
+OPENAPI_VALIDATOR_VERSION := 0.7.2
 FUNCTIONS := dossiers contacts flows notes events webhooks
 
-.PHONY: dev test setup build lint unit integration clean-local
+.PHONY: dev test setup build lint unit integration package clean-local
 
 setup: node_modules/.installed $(VENV)/.installed
 
@@ -18,7 +22,8 @@ node_modules/.installed: package.json package-lock.json
 
 $(VENV)/.installed: Makefile
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check "moto[server]==$(MOTO_VERSION)" "cargo-lambda==$(CARGO_LAMBDA_VERSION)"
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check "moto[server]==$(MOTO_VERSION)" "cargo-lambda==$(CARGO_LAMBDA_VERSION)" "aws-sam-cli==$(SAM_VERSION)" "cfn-lint==$(CFN_LINT_VERSION)" \
+		"schemathesis==$(SCHEMATHESIS_VERSION)" "openapi-spec-validator==$(OPENAPI_VALIDATOR_VERSION)"
 	touch $@
 
 # The tools of the local stack, and every function as `cargo lambda watch` builds it.
@@ -29,9 +34,12 @@ build: setup
 dev: build
 	target/debug/leadgrid-local dev
 
-lint:
+lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
+	$(VENV)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/sam validate --lint --template template.yaml
+	$(VENV)/bin/openapi-spec-validator openapi.yaml
 
 unit:
 	cargo test --workspace --all-features --lib --bins
@@ -42,6 +50,14 @@ integration: setup
 	target/debug/leadgrid-local test -- cargo test --workspace --all-features --test '*'
 
 test: setup lint unit integration
+
+# Release builds for Lambda (arm64, provided.al2023), as `sam build` makes them, and their sizes.
+package: setup
+	rustup target add aarch64-unknown-linux-gnu
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo-lambda lambda build --release --arm64 $(foreach f,$(FUNCTIONS),--package $(f))
+	@for f in $(FUNCTIONS); do \
+	  $(VENV)/bin/python -c 'import io, os, sys, zipfile; path, name = sys.argv[1:]; buf = io.BytesIO(); z = zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED); z.write(path, "bootstrap"); z.close(); print(f"{name:9} bootstrap {os.path.getsize(path) / 1e6:5.1f} MB, zipped {len(buf.getvalue()) / 1e6:4.1f} MB")' target/lambda/$$f/bootstrap $$f || exit 1; \
+	done
 
 clean-local:
 	rm -rf .leadgrid

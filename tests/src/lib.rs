@@ -569,3 +569,49 @@ pub fn node_verifies(verifier: &str, header: &str, body: &str, secret: &str) -> 
     assert!(out.status.success(), "verifier failed: {out:?}");
     String::from_utf8_lossy(&out.stdout).trim() == "true"
 }
+
+/// The function a path belongs to, as `[workspace.metadata.lambda.watch.router]` and the
+/// template route it.
+pub fn function_for(path: &str) -> &'static str {
+    let parts: Vec<&str> = path.trim_start_matches("/api/v1/").split('/').collect();
+    match parts.as_slice() {
+        ["dossiers", _, "contacts", ..] => "contacts",
+        ["dossiers", _, "notes"] => "notes",
+        ["dossiers", ..] => "dossiers",
+        ["contacts", ..] => "contacts",
+        _ => "flows",
+    }
+}
+
+/// Serves every function's router on 127.0.0.1 (a free port), each request going to the
+/// function the deployed API would send it to. Returns the base URL, `…/api/v1`.
+pub async fn serve_api() -> String {
+    let stack = stack().await;
+    let routers: Arc<[(&'static str, Router); 4]> = Arc::new([
+        ("dossiers", dossiers::router(stack.core(), stack.cvs())),
+        ("contacts", contacts::router(stack.core())),
+        ("notes", notes::router(stack.core())),
+        ("flows", flows::router(stack.core())),
+    ]);
+    let app = Router::new().fallback(move |request: Request<Body>| {
+        let routers = routers.clone();
+        async move {
+            let function = function_for(request.uri().path());
+            let router = routers
+                .iter()
+                .find(|(name, _)| *name == function)
+                .map(|(_, router)| router.clone())
+                .expect("a router per function");
+            router
+                .oneshot(request)
+                .await
+                .expect("routers are infallible")
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind API");
+    let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    base
+}

@@ -1,7 +1,8 @@
-//! `GET /flows` and `GET /flows/{id}/stages`.
+//! `GET /flows` and `GET /flows/{id}/stages`; also `GET /openapi.json` (no key needed) and
+//! the answer for every unknown route.
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use shared::flows::{self, DossierType};
@@ -18,7 +19,21 @@ pub fn router(core: Core) -> Router {
         .route("/flows", get(list_flows))
         .route("/flows/{id}/stages", get(list_stages))
         .with_state(core.clone());
-    api(routes, core)
+    // Added outside the shell's layers: the contract is public.
+    api(routes, core).route(OPENAPI_PATH, get(openapi))
+}
+
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
+/// `openapi.yaml`, converted to JSON by `build.rs`.
+pub const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
+
+async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI_JSON,
+    )
+        .into_response()
 }
 
 async fn list_flows(

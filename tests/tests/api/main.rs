@@ -3,6 +3,7 @@
 mod admin_cli;
 mod auth;
 mod contacts;
+mod contract;
 mod cvs;
 mod dossiers;
 mod etags;
