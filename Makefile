@@ -12,7 +12,7 @@ SCHEMATHESIS_VERSION := 4.32.5
 OPENAPI_VALIDATOR_VERSION := 0.7.2
 FUNCTIONS := dossiers contacts flows notes events webhooks
 
-.PHONY: dev test setup build lint unit integration package clean-local
+.PHONY: dev test setup build lint unit integration package bench clean-local
 
 setup: node_modules/.installed $(VENV)/.installed
 
@@ -58,6 +58,21 @@ package: setup
 	@for f in $(FUNCTIONS); do \
 	  $(VENV)/bin/python -c 'import io, os, sys, zipfile; path, name = sys.argv[1:]; buf = io.BytesIO(); z = zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED); z.write(path, "bootstrap"); z.close(); print(f"{name:9} bootstrap {os.path.getsize(path) / 1e6:5.1f} MB, zipped {len(buf.getvalue()) / 1e6:4.1f} MB")' target/lambda/$$f/bootstrap $$f || exit 1; \
 	done
+
+# Costs, latency, cold starts, memory and webhook latency, written to bench/REPORT.md and
+# bench/report.json. QUICK=1: one small organization and debug builds, as a smoke run.
+ifdef QUICK
+bench: setup
+	cargo build -p shared --features cli --bin leadgrid-local
+	cargo build $(foreach f,$(FUNCTIONS),-p $(f)) -p leadgrid-bench
+	target/debug/leadgrid-local test -- target/debug/leadgrid-bench --quick
+else
+bench: setup
+	cargo build -p shared --features cli --bin leadgrid-local
+	cargo build --release $(foreach f,$(FUNCTIONS),-p $(f))
+	cargo build --profile bench-tool -p leadgrid-bench
+	target/debug/leadgrid-local test -- target/bench-tool/leadgrid-bench
+endif
 
 clean-local:
 	rm -rf .leadgrid

@@ -214,17 +214,8 @@ pub async fn refund(db: &Db, principal: &Principal) -> Result<(), ApiError> {
         .expression_attribute_values(":window", n(principal.rate.window))
         .send()
         .await;
-    match refunded {
-        Ok(_) => Ok(()),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-        {
-            Ok(())
-        }
-        Err(err) => Err(err.into()),
-    }
+    crate::store::written(refunded)?;
+    Ok(())
 }
 
 pub async fn authenticate(

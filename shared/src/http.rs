@@ -328,8 +328,20 @@ async fn authorize(core: &Core, headers: &HeaderMap) -> Result<Principal, ApiErr
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or_default());
     let token = bearer_token(header)?;
-    let secrets = core.secrets.get().await?;
-    authenticate(&core.db, secrets.key_pepper(), token, clock::now()).await
+    // A cold container also reads the plan of the organization the key names, alongside
+    // authentication rather than after it; `gate` then finds it cached (and meets again
+    // any error this read had).
+    let warm_plan = async {
+        if let Some((org, _)) = crate::auth::parse_key(token) {
+            let _ = core.plans.plan(&core.db, org).await;
+        }
+    };
+    let authenticated = async {
+        let secrets = core.secrets.get().await?;
+        authenticate(&core.db, secrets.key_pepper(), token, clock::now()).await
+    };
+    let (principal, ()) = tokio::join!(authenticated, warm_plan);
+    principal
 }
 
 /// The checks that follow a valid key, in the spec's order: plan, then rate limit.

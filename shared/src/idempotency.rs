@@ -196,18 +196,9 @@ impl Slot {
             .expression_attribute_values(":lock", s(lock))
             .send()
             .await;
-        match deleted {
-            Ok(_) => Ok(()),
-            // Taken over after the lock ran out: the key is no longer ours to free.
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(err.into()),
-        }
+        // Taken over after the lock ran out: the key is no longer ours to free.
+        crate::store::written(deleted)?;
+        Ok(())
     }
 }
 

@@ -25,6 +25,42 @@ pub fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
+/// Errors of the single-item writes that take a condition.
+pub trait ConditionalWriteError {
+    fn condition_failed(&self) -> bool;
+}
+
+macro_rules! conditional_write_error {
+    ($($error:ty),*) => {$(
+        impl ConditionalWriteError for $error {
+            fn condition_failed(&self) -> bool {
+                self.is_conditional_check_failed_exception()
+            }
+        }
+    )*};
+}
+
+conditional_write_error!(
+    aws_sdk_dynamodb::operation::put_item::PutItemError,
+    aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+    aws_sdk_dynamodb::operation::delete_item::DeleteItemError
+);
+
+/// Whether a conditional single-item write happened (`false`: its condition failed).
+pub fn written<O, E, R>(
+    result: Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>,
+) -> Result<bool, ApiError>
+where
+    E: ConditionalWriteError + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if err.as_service_error().is_some_and(|e| e.condition_failed()) => Ok(false),
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// Serializes `value` and adds its keys and entity name.
 pub fn to_item<T: Serialize>(
     value: &T,

@@ -148,18 +148,9 @@ pub async fn disable(db: &Db, org: Uuid, id: Uuid, now: OffsetDateTime) -> Resul
         .expression_attribute_values(":now", s(crate::clock::format(now)))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(()),
-        // Deleted meanwhile: nothing left to disable.
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-        {
-            Ok(())
-        }
-        Err(err) => Err(err.into()),
-    }
+    // Deleted meanwhile: nothing left to disable.
+    crate::store::written(result)?;
+    Ok(())
 }
 
 /// The queue message for one event to one endpoint. `payload` is the envelope as compact

@@ -459,6 +459,7 @@ pub struct Received {
     pub body: String,
     /// The status the receiver answered with.
     pub status: u16,
+    pub at: std::time::Instant,
 }
 
 impl Received {
@@ -489,6 +490,7 @@ async fn receive(
         headers,
         body,
         status: 0,
+        at: std::time::Instant::now(),
     };
     let event_id = |body: &str| {
         serde_json::from_str::<Value>(body)
@@ -583,16 +585,25 @@ pub fn function_for(path: &str) -> &'static str {
     }
 }
 
+impl Stack {
+    /// A fresh router of the named API function.
+    pub fn router(&self, function: &str) -> Router {
+        match function {
+            "dossiers" => dossiers::router(self.core(), self.cvs()),
+            "contacts" => contacts::router(self.core()),
+            "notes" => notes::router(self.core()),
+            "flows" => flows::router(self.core()),
+            other => panic!("no API function {other}"),
+        }
+    }
+}
+
 /// Serves every function's router on 127.0.0.1 (a free port), each request going to the
 /// function the deployed API would send it to. Returns the base URL, `…/api/v1`.
 pub async fn serve_api() -> String {
     let stack = stack().await;
-    let routers: Arc<[(&'static str, Router); 4]> = Arc::new([
-        ("dossiers", dossiers::router(stack.core(), stack.cvs())),
-        ("contacts", contacts::router(stack.core())),
-        ("notes", notes::router(stack.core())),
-        ("flows", flows::router(stack.core())),
-    ]);
+    let routers: Arc<[(&'static str, Router); 4]> =
+        Arc::new(["dossiers", "contacts", "notes", "flows"].map(|name| (name, stack.router(name))));
     let app = Router::new().fallback(move |request: Request<Body>| {
         let routers = routers.clone();
         async move {

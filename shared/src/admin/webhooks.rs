@@ -143,17 +143,10 @@ impl Admin {
             .condition_expression("attribute_exists(PK)")
             .send()
             .await;
-        match deleted {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                fail(format!("webhook {id} does not exist in organization {org}"))
-            }
-            Err(err) => Err(err.into()),
+        if !crate::store::written(deleted)? {
+            return fail(format!("webhook {id} does not exist in organization {org}"));
         }
+        Ok(())
     }
 
     /// A new current secret. The previous one keeps signing for `grace_hours` (0: stops
@@ -191,14 +184,8 @@ impl Admin {
             .expression_attribute_values(":salt", s(current_salt))
             .send()
             .await;
-        if let Err(err) = written {
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception())
-            {
-                return fail("the webhook changed meanwhile (deleted or rotated); try again");
-            }
-            return Err(err.into());
+        if !crate::store::written(written)? {
+            return fail("the webhook changed meanwhile (deleted or rotated); try again");
         }
         let master = self.secrets.get().await?;
         Ok(RotatedSecret {

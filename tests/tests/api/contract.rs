@@ -88,15 +88,6 @@ fn operations() -> Vec<(Method, String, Vec<String>, BTreeSet<u16>, bool)> {
     operations
 }
 
-fn router_for(path: &str, stack: &integration_tests::Stack) -> axum::Router {
-    match integration_tests::function_for(path) {
-        "dossiers" => dossiers::router(stack.core(), stack.cvs()),
-        "contacts" => contacts::router(stack.core()),
-        "notes" => notes::router(stack.core()),
-        _ => flows::router(stack.core()),
-    }
-}
-
 #[tokio::test]
 async fn bad_requests_get_a_documented_4xx_on_every_operation() {
     let org = growth_org().await;
@@ -105,7 +96,7 @@ async fn bad_requests_get_a_documented_4xx_on_every_operation() {
     assert!(operations.len() >= 20, "{}", operations.len());
     let mut sent = 0;
     for (method, path, scopes, documented, json_body) in operations {
-        let router = router_for(&path, &stack);
+        let router = stack.router(integration_tests::function_for(&path));
         // A key whose only scope is one this operation does not need.
         let other_scope = Scope::ALL
             .into_iter()
@@ -195,7 +186,7 @@ async fn a_plan_without_api_access_is_402_everywhere() {
     for (method, path, _, documented, _) in operations() {
         let reply = Call::new(method.clone(), &path)
             .key(&org.key)
-            .send(&router_for(&path, &stack))
+            .send(&stack.router(integration_tests::function_for(&path)))
             .await;
         assert_eq!(reply.status, 402, "{method} {path}");
         assert!(documented.contains(&402));

@@ -75,13 +75,7 @@ async fn every_template_route_is_served_by_its_functions_router() {
     let org = growth_org().await;
     let stack = stack().await;
     for (function, method, path) in template_routes() {
-        let router = match function.as_str() {
-            "dossiers" => dossiers::router(stack.core(), stack.cvs()),
-            "contacts" => contacts::router(stack.core()),
-            "flows" => flows::router(stack.core()),
-            "notes" => notes::router(stack.core()),
-            other => panic!("no router for {other}"),
-        };
+        let router = stack.router(&function);
         let concrete = path
             .replace("{id}", &uuid::Uuid::now_v7().to_string())
             .replace("{contact_id}", &uuid::Uuid::now_v7().to_string());
@@ -263,13 +257,7 @@ async fn the_routers_serve_no_method_the_template_does_not_route() {
         .map(|(f, _, p)| (f.clone(), p.clone()))
         .collect();
     for (function, path) in paths {
-        let router = match function.as_str() {
-            "dossiers" => dossiers::router(stack.core(), stack.cvs()),
-            "contacts" => contacts::router(stack.core()),
-            "flows" => flows::router(stack.core()),
-            "notes" => notes::router(stack.core()),
-            other => panic!("no router for {other}"),
-        };
+        let router = stack.router(&function);
         let concrete = path
             .replace("{id}", &uuid::Uuid::now_v7().to_string())
             .replace("{contact_id}", &uuid::Uuid::now_v7().to_string());

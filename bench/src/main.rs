@@ -1,0 +1,905 @@
+//! `make bench`: what each API operation costs (DynamoDB calls and capacity, other AWS
+//! calls, warm latency, the overhead over DynamoDB's own time) at three organization sizes,
+//! cold starts and memory of every function binary under a local Lambda Runtime API, and
+//! webhook latency through the local pollers. Writes `bench/REPORT.md` and
+//! `bench/report.json`. Run it through `leadgrid-local test --`, which provides the stack.
+
+mod emulator;
+mod meter;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, StreamExt};
+use integration_tests::{Call, Stack};
+use serde_json::{json, Value};
+use shared::auth::Scope;
+use shared::http::Core;
+use uuid::Uuid;
+
+use meter::{CallMeter, DynamoMeter, Meter, Service, Tally};
+
+const FUNCTIONS: [&str; 6] = [
+    "dossiers", "contacts", "flows", "notes", "events", "webhooks",
+];
+
+struct Settings {
+    quick: bool,
+    sizes: Vec<usize>,
+    repetitions: usize,
+    cold_runs: usize,
+    webhook_events: usize,
+    profile: &'static str,
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn pdf(size: usize) -> Vec<u8> {
+    let mut bytes = b"%PDF-1.7\n".to_vec();
+    bytes.resize(size, b'a');
+    bytes
+}
+
+fn multipart(fields: &[(&str, &str)], cv: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "leadgridbench";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+    }
+    body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"cv\"; filename=\"cv.pdf\"\r\nContent-Type: application/pdf\r\n\r\n").as_bytes());
+    body.extend(cv);
+    body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// An organization of `size` dossiers and `size` contacts, with enough keys that the
+/// benchmark never meets the per-key rate limit.
+struct Org {
+    id: Uuid,
+    keys: Vec<String>,
+    dossier: Uuid,
+    flow_stages: Vec<Uuid>,
+    contacts: Vec<Uuid>,
+}
+
+async fn seed(stack: &Stack, size: usize) -> Org {
+    let admin = stack.admin();
+    let org = admin
+        .create_org(&format!("Bench {size}"), shared::orgs::Plan::Growth)
+        .await
+        .unwrap();
+    let mut keys = Vec::new();
+    for _ in 0..32 {
+        keys.push(
+            admin
+                .create_key(org.id, Scope::ALL.to_vec(), None)
+                .await
+                .unwrap()
+                .key,
+        );
+    }
+    let db = stack.core().db;
+    let dossiers: Vec<Uuid> = futures_util::stream::iter(0..size)
+        .map(|i| {
+            let db = db.clone();
+            async move {
+                let kind = if i % 2 == 0 { "sales" } else { "candidate" };
+                let input =
+                    serde_json::from_value(json!({"type": kind, "name": format!("Dossier {i}")}))
+                        .unwrap();
+                shared::dossiers::create(&db, org.id, input)
+                    .await
+                    .unwrap()
+                    .id
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let contacts: Vec<Uuid> = futures_util::stream::iter(0..size)
+        .map(|i| {
+            let db = db.clone();
+            async move {
+                let kind = match i % 3 {
+                    0 => json!(["candidate"]),
+                    1 => json!(["prospect", "client"]),
+                    _ => json!(["supplier"]),
+                };
+                let input = serde_json::from_value(json!({"full_name": format!("Contact {i}"), "email": format!("c{i}@bench.example"), "kind": kind})).unwrap();
+                shared::contacts::create(&db, org.id, input).await.unwrap().id
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let dossier = *dossiers.iter().max().unwrap();
+    let flow = shared::dossiers::get(&db, org.id, dossier)
+        .await
+        .unwrap()
+        .unwrap()
+        .flow_id;
+    let flow_stages = shared::flows::get(&db, org.id, flow)
+        .await
+        .unwrap()
+        .unwrap()
+        .stages
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    Org {
+        id: org.id,
+        keys,
+        dossier,
+        flow_stages,
+        contacts,
+    }
+}
+
+/// The per-container parts of the functions, with every AWS client metered.
+fn metered(stack: &Stack, meter: &Meter) -> (Core, shared::cv::CvStore) {
+    let dynamodb = aws_sdk_dynamodb::config::Builder::from(&stack.sdk)
+        .interceptor(DynamoMeter(meter.clone()))
+        .build();
+    let secrets = shared::config::secretsmanager_client(&stack.sdk)
+        .config()
+        .to_builder()
+        .interceptor(CallMeter(meter.clone(), Service::Secrets))
+        .build();
+    let s3 = shared::config::s3_client(&stack.sdk)
+        .config()
+        .to_builder()
+        .interceptor(CallMeter(meter.clone(), Service::S3))
+        .build();
+    let core = Core {
+        db: shared::store::Db::new(
+            aws_sdk_dynamodb::Client::from_conf(dynamodb),
+            &stack.config.table_name,
+        ),
+        secrets: shared::secrets::SecretSource::new(
+            aws_sdk_secretsmanager::Client::from_conf(secrets),
+            &stack.config.secret_id,
+        ),
+        plans: Default::default(),
+    };
+    let cvs = shared::cv::CvStore {
+        s3: aws_sdk_s3::Client::from_conf(s3),
+        bucket: stack.config.cv_bucket.clone().unwrap(),
+    };
+    (core, cvs)
+}
+
+struct Sample {
+    latency: Duration,
+    tally: Tally,
+    status: u16,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.collect();
+    v.sort_by(|a, b| a.total_cmp(b));
+    percentile(&v, 50.0)
+}
+
+fn summarize(samples: &[Sample]) -> Value {
+    let mut latencies: Vec<f64> = samples
+        .iter()
+        .map(|s| s.latency.as_secs_f64() * 1000.0)
+        .collect();
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    let ratio = median(
+        samples
+            .iter()
+            .filter(|s| s.tally.dynamodb_time > Duration::ZERO)
+            .map(|s| s.latency.as_secs_f64() / s.tally.dynamodb_time.as_secs_f64()),
+    );
+    let errors = samples.iter().filter(|s| s.status >= 500).count();
+    json!({
+        "requests": samples.len(),
+        "statuses": samples.iter().map(|s| s.status).collect::<std::collections::BTreeSet<_>>(),
+        "server_errors": errors,
+        "p50_ms": latencies.get(latencies.len() / 2).copied().unwrap_or(0.0),
+        "p99_ms": percentile(&latencies, 99.0),
+        "dynamodb_calls": median(samples.iter().map(|s| s.tally.dynamodb_calls as f64)),
+        "read_units": median(samples.iter().map(|s| s.tally.read_units)),
+        "write_units": median(samples.iter().map(|s| s.tally.write_units)),
+        "s3_calls": median(samples.iter().map(|s| s.tally.s3_calls as f64)),
+        "secrets_calls": median(samples.iter().map(|s| s.tally.secrets_calls as f64)),
+        "dynamodb_ms_p50": median(samples.iter().map(|s| s.tally.dynamodb_time.as_secs_f64() * 1000.0)),
+        "overhead_ratio_p50": ratio,
+    })
+}
+
+type Prepare<'a> = Box<dyn Fn(usize, &'a str) -> BoxFuture<'a, Call> + 'a>;
+
+/// The operations measured, each as a function of the repetition number and a key.
+fn operations<'a>(
+    org: &'a Org,
+    routers: &'a Routers,
+    stack: &'a Stack,
+    cursor20: &'a str,
+) -> Vec<(&'static str, &'static str, Prepare<'a>)> {
+    let d = org.dossier;
+    let stages = &org.flow_stages;
+    let mut ops: Vec<(&'static str, &'static str, Prepare<'a>)> = Vec::new();
+    macro_rules! op {
+        ($name:expr, $function:expr, |$i:ident, $key:ident| $body:expr) => {
+            ops.push((
+                $name,
+                $function,
+                Box::new(move |$i: usize, $key: &'a str| async move { $body }.boxed()),
+            ));
+        };
+    }
+    op!("auth + rate limit (unknown route)", "flows", |_i, key| {
+        Call::get("/api/v1/nope").key(key)
+    });
+    op!("GET one dossier", "dossiers", |_i, key| Call::get(
+        &format!("/api/v1/dossiers/{d}")
+    )
+    .key(key));
+    op!("GET /dossiers page 1", "dossiers", |_i, key| Call::get(
+        "/api/v1/dossiers"
+    )
+    .key(key));
+    op!(
+        "GET /dossiers page 1, type+status",
+        "dossiers",
+        |_i, key| Call::get("/api/v1/dossiers?type=sales&status=active").key(key)
+    );
+    op!("GET /dossiers page 20", "dossiers", |_i, key| Call::get(
+        "/api/v1/dossiers?page=20"
+    )
+    .key(key));
+    op!("GET /dossiers page 20 by cursor", "dossiers", |_i, key| {
+        Call::get(&format!("/api/v1/dossiers?cursor={cursor20}")).key(key)
+    });
+    op!("POST /dossiers (JSON)", "dossiers", |i, key| {
+        integration_tests::post("/api/v1/dossiers").key(key).json(&json!({"type": "sales", "name": format!("Bench {i}"), "deal_size": 1000, "deal_currency": "EUR"}))
+    });
+    op!(
+        "POST /dossiers (JSON, new contact)",
+        "dossiers",
+        |i, key| {
+            integration_tests::post("/api/v1/dossiers").key(key).json(&json!({"type": "candidate", "name": format!("Bench {i}"), "email": format!("new{i}-{}@bench.example", Uuid::now_v7().simple())}))
+        }
+    );
+    op!(
+        "POST /dossiers (multipart, 1 MB CV)",
+        "dossiers",
+        |i, key| {
+            let (content_type, body) = multipart(
+                &[("type", "candidate"), ("name", &format!("CV {i}"))],
+                &pdf(1_000_000),
+            );
+            integration_tests::post("/api/v1/dossiers")
+                .key(key)
+                .raw(&content_type, body)
+        }
+    );
+    op!("PATCH /dossiers/{id} stage move", "dossiers", |i, key| {
+        integration_tests::patch(&format!("/api/v1/dossiers/{d}"))
+            .key(key)
+            .json(&json!({"current_stage_id": stages[i % 2]}))
+    });
+    op!("DELETE /dossiers/{id} (archive)", "dossiers", |_i, key| {
+        let fresh = integration_tests::post("/api/v1/dossiers")
+            .key(key)
+            .json(&json!({"type": "sales", "name": "To archive"}))
+            .send(&routers.plain_dossiers)
+            .await;
+        let id = fresh.body["data"]["id"].as_str().unwrap().to_string();
+        integration_tests::delete(&format!("/api/v1/dossiers/{id}")).key(key)
+    });
+    op!(
+        "POST /dossiers/{id}/cv (raw 1 MB)",
+        "dossiers",
+        |_i, key| integration_tests::post(&format!("/api/v1/dossiers/{d}/cv"))
+            .key(key)
+            .raw("application/pdf", pdf(1_000_000))
+    );
+    op!("GET /dossiers/{id}/cv", "dossiers", |_i, key| Call::get(
+        &format!("/api/v1/dossiers/{d}/cv")
+    )
+    .key(key));
+    op!("POST /dossiers/{id}/cv/upload", "dossiers", |_i, key| {
+        integration_tests::post(&format!("/api/v1/dossiers/{d}/cv/upload"))
+            .key(key)
+            .json(&json!({"size": 100_000}))
+    });
+    op!("POST /dossiers/{id}/cv/complete", "dossiers", |_i, key| {
+        let started = integration_tests::post(&format!("/api/v1/dossiers/{d}/cv/upload"))
+            .key(key)
+            .json(&json!({"size": 100_000}))
+            .send(&routers.plain_dossiers)
+            .await;
+        let upload = &started.body["data"];
+        let mut put = reqwest::Client::new().put(upload["url"].as_str().unwrap());
+        for (name, value) in upload["headers"].as_object().unwrap() {
+            put = put.header(name, value.as_str().unwrap());
+        }
+        put.body(pdf(100_000))
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap();
+        integration_tests::post(&format!("/api/v1/dossiers/{d}/cv/complete"))
+            .key(key)
+            .json(&json!({"upload_id": upload["upload_id"]}))
+    });
+    op!("GET /contacts page 1", "contacts", |_i, key| Call::get(
+        "/api/v1/contacts"
+    )
+    .key(key));
+    op!(
+        "GET /contacts kind=candidate&kind=client",
+        "contacts",
+        |_i, key| Call::get("/api/v1/contacts?kind=candidate&kind=client").key(key)
+    );
+    op!("GET /contacts pool=in_pool", "contacts", |_i, key| {
+        Call::get("/api/v1/contacts?pool=in_pool").key(key)
+    });
+    op!("GET /contacts search", "contacts", |_i, key| Call::get(
+        "/api/v1/contacts?search=contact%201"
+    )
+    .key(key));
+    op!("GET one contact", "contacts", |i, key| Call::get(&format!(
+        "/api/v1/contacts/{}",
+        org.contacts[i % org.contacts.len()]
+    ))
+    .key(key));
+    op!("POST /contacts", "contacts", |_i, key| {
+        integration_tests::post("/api/v1/contacts").key(key).json(&json!({"full_name": "New", "email": format!("{}@bench.example", Uuid::now_v7().simple()), "kind": ["client"]}))
+    });
+    op!("PATCH /contacts/{id}", "contacts", |i, key| {
+        integration_tests::patch(&format!(
+            "/api/v1/contacts/{}",
+            org.contacts[i % org.contacts.len()]
+        ))
+        .key(key)
+        .json(&json!({"city": format!("City {i}")}))
+    });
+    op!("DELETE /contacts/{id}", "contacts", |_i, key| {
+        let fresh = integration_tests::post("/api/v1/contacts")
+            .key(key)
+            .json(&json!({"full_name": "To delete"}))
+            .send(&routers.plain_contacts)
+            .await;
+        integration_tests::delete(&format!(
+            "/api/v1/contacts/{}",
+            fresh.body["data"]["id"].as_str().unwrap()
+        ))
+        .key(key)
+    });
+    op!("GET /dossiers/{id}/contacts", "contacts", |_i, key| {
+        Call::get(&format!("/api/v1/dossiers/{d}/contacts")).key(key)
+    });
+    op!(
+        "POST /dossiers/{id}/contacts is_primary",
+        "contacts",
+        |i, key| {
+            integration_tests::post(&format!("/api/v1/dossiers/{d}/contacts")).key(key).json(&json!({"contact_id": org.contacts[i % org.contacts.len()], "role_on_dossier": "champion", "is_primary": true}))
+        }
+    );
+    op!(
+        "DELETE /dossiers/{id}/contacts/{contact_id}",
+        "contacts",
+        |i, key| {
+            let contact = org.contacts[(i + org.contacts.len() / 2) % org.contacts.len()];
+            integration_tests::post(&format!("/api/v1/dossiers/{d}/contacts"))
+                .key(key)
+                .json(&json!({"contact_id": contact, "role_on_dossier": "other"}))
+                .send(&routers.plain_contacts)
+                .await;
+            integration_tests::delete(&format!("/api/v1/dossiers/{d}/contacts/{contact}")).key(key)
+        }
+    );
+    op!("GET /dossiers/{id}/notes", "notes", |_i, key| Call::get(
+        &format!("/api/v1/dossiers/{d}/notes")
+    )
+    .key(key));
+    op!("POST /dossiers/{id}/notes", "notes", |i, key| {
+        integration_tests::post(&format!("/api/v1/dossiers/{d}/notes"))
+            .key(key)
+            .json(&json!({"content": format!("Note {i}")}))
+    });
+    op!("GET /flows", "flows", |_i, key| Call::get("/api/v1/flows")
+        .key(key));
+    op!("GET /flows/{id}/stages", "flows", |_i, key| {
+        let flow = shared::dossiers::get(&stack.core().db, org.id, d)
+            .await
+            .unwrap()
+            .unwrap()
+            .flow_id;
+        Call::get(&format!("/api/v1/flows/{flow}/stages")).key(key)
+    });
+    ops
+}
+
+struct Routers {
+    metered: BTreeMap<&'static str, Router>,
+    plain_dossiers: Router,
+    plain_contacts: Router,
+}
+
+async fn measure_size(stack: &Stack, settings: &Settings, size: usize) -> Value {
+    eprintln!("[bench] seeding {size} dossiers and {size} contacts");
+    let started = Instant::now();
+    let org = seed(stack, size).await;
+    eprintln!("[bench] seeded in {:.1} s", started.elapsed().as_secs_f64());
+    let meter = Meter::default();
+    let (core, cvs) = metered(stack, &meter);
+    let routers = Routers {
+        metered: BTreeMap::from([
+            ("dossiers", dossiers::router(core.clone(), cvs)),
+            ("contacts", contacts::router(core.clone())),
+            ("notes", notes::router(core.clone())),
+            ("flows", flows::router(core.clone())),
+        ]),
+        plain_dossiers: dossiers::router(stack.core(), stack.cvs()),
+        plain_contacts: contacts::router(stack.core()),
+    };
+    // A CV to download, and the cursor that starts page 20.
+    integration_tests::post(&format!("/api/v1/dossiers/{}/cv", org.dossier))
+        .key(&org.keys[0])
+        .raw("application/pdf", pdf(1000))
+        .send(&routers.plain_dossiers)
+        .await;
+    let mut cursor = String::new();
+    for _ in 0..19 {
+        let url = if cursor.is_empty() {
+            "/api/v1/dossiers".to_string()
+        } else {
+            format!("/api/v1/dossiers?cursor={cursor}")
+        };
+        let page = Call::get(&url)
+            .key(&org.keys[0])
+            .send(&routers.plain_dossiers)
+            .await;
+        match page.body["meta"]["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    if cursor.is_empty() {
+        cursor = shared::pagination::encode_cursor(Uuid::nil());
+    }
+    let mut results = serde_json::Map::new();
+    let ops = operations(&org, &routers, stack, &cursor);
+    // Warm every container: the secret and the plan are read once per container.
+    for router in routers.metered.values() {
+        Call::get("/api/v1/flows")
+            .key(&org.keys[0])
+            .send(router)
+            .await;
+    }
+    for (name, function, prepare) in &ops {
+        let router = &routers.metered[function];
+        // Every key's first request of a minute starts its rate-limit window (one more
+        // call): start them all before measuring, as a steady stream of requests would.
+        for key in &org.keys {
+            Call::get("/api/v1/flows").key(key).send(router).await;
+        }
+        let mut samples = Vec::new();
+        for i in 0..settings.repetitions + 3 {
+            let key = &org.keys[i % org.keys.len()];
+            let call = prepare(i, key).await;
+            meter.take();
+            let started = Instant::now();
+            let reply = call.send(router).await;
+            let latency = started.elapsed();
+            let tally = meter.take();
+            // The first requests of each key start its rate-limit window (one more call).
+            if i >= 3 {
+                samples.push(Sample {
+                    latency,
+                    tally,
+                    status: reply.status.as_u16(),
+                });
+            }
+        }
+        let summary = summarize(&samples);
+        eprintln!(
+            "[bench] {size:>5} {name}: p50 {:.1} ms, {} DynamoDB calls",
+            summary["p50_ms"].as_f64().unwrap(),
+            summary["dynamodb_calls"]
+        );
+        results.insert(name.to_string(), summary);
+    }
+    Value::Object(results)
+}
+
+fn api_event(function: &str, key: Option<&str>, dossier: Uuid) -> Value {
+    let text =
+        std::fs::read_to_string(root().join(format!("events/api-{function}-list.json"))).unwrap();
+    let sample_dossier = "01a217e8-2b69-729d-a2db-7e9aa4dc2465";
+    let mut event: Value =
+        serde_json::from_str(&text.replace(sample_dossier, &dossier.to_string())).unwrap();
+    match key {
+        Some(key) => event["headers"]["authorization"] = json!(format!("Bearer {key}")),
+        None => {
+            event["headers"]
+                .as_object_mut()
+                .unwrap()
+                .remove("authorization");
+        }
+    }
+    event
+}
+
+fn function_event(function: &str, real: bool, key: &str, dossier: Uuid) -> Value {
+    match (function, real) {
+        ("events" | "webhooks", false) => json!({"Records": []}),
+        ("events", true) => serde_json::from_str(
+            &std::fs::read_to_string(root().join("events/dynamodb-stream-outbox.json")).unwrap(),
+        )
+        .unwrap(),
+        ("webhooks", true) => serde_json::from_str(
+            &std::fs::read_to_string(root().join("events/sqs-delivery-batch.json")).unwrap(),
+        )
+        .unwrap(),
+        (_, false) => api_event(function, None, dossier),
+        (_, true) => api_event(function, Some(key), dossier),
+    }
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Cold starts (process start to first response; process start to the first poll of
+/// `/next`), warm latency of the same request in the same process, and peak RSS.
+async fn cold_starts(settings: &Settings, key: &str, dossier: Uuid) -> Value {
+    let mut out = serde_json::Map::new();
+    for function in FUNCTIONS {
+        let binary = root().join("target").join(settings.profile).join(function);
+        let mut per_kind = serde_json::Map::new();
+        for real in [false, true] {
+            let event = function_event(function, real, key, dossier);
+            let (mut inits, mut colds, mut warms) = (Vec::new(), Vec::new(), Vec::new());
+            let mut peak = None;
+            let mut statuses = std::collections::BTreeSet::new();
+            for run in 0..settings.cold_runs {
+                let mut emulator = emulator::Emulator::start().await;
+                emulator.send(event.clone());
+                let spawned = Instant::now();
+                let mut child = tokio::process::Command::new(&binary)
+                    .env("AWS_LAMBDA_RUNTIME_API", &emulator.address)
+                    .env("AWS_LAMBDA_FUNCTION_NAME", function)
+                    .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+                    .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+                    .env(
+                        "AWS_LAMBDA_LOG_GROUP_NAME",
+                        format!("/aws/lambda/{function}"),
+                    )
+                    .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+                    .env("RUST_LOG", "error")
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .kill_on_drop(true)
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
+                let Some((answered, response)) = emulator.response().await else {
+                    panic!(
+                        "{function} gave no response; runtime errors: {:?}",
+                        emulator.failures()
+                    );
+                };
+                colds.push(answered.duration_since(spawned).as_secs_f64() * 1000.0);
+                inits.push(
+                    emulator
+                        .first_poll()
+                        .map(|t| t.duration_since(spawned).as_secs_f64() * 1000.0)
+                        .unwrap_or(f64::NAN),
+                );
+                statuses.insert(
+                    response
+                        .get("statusCode")
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| "batch".into()),
+                );
+                if run == 0 {
+                    for _ in 0..20 {
+                        let sent = Instant::now();
+                        emulator.send(event.clone());
+                        let (answered, _) = emulator.response().await.expect("warm response");
+                        warms.push(answered.duration_since(sent).as_secs_f64() * 1000.0);
+                    }
+                    for _ in 0..50 {
+                        emulator.send(event.clone());
+                    }
+                    for _ in 0..50 {
+                        emulator.response().await.expect("response under load");
+                    }
+                    peak = child.id().and_then(peak_rss_kib);
+                }
+                child.kill().await.ok();
+            }
+            let cold_p50 = median(colds.iter().copied());
+            let warm_p50 = median(warms.iter().copied());
+            per_kind.insert(
+                if real { "authenticated" } else { "trivial" }.into(),
+                json!({
+                    "runs": colds.len(),
+                    "init_to_first_poll_ms_p50": median(inits.iter().copied()),
+                    "cold_first_response_ms_p50": cold_p50,
+                    "warm_ms_p50": warm_p50,
+                    "cold_over_warm": if warm_p50 > 0.0 { cold_p50 / warm_p50 } else { 0.0 },
+                    "peak_rss_mib_after_50": peak.map(|k| k as f64 / 1024.0),
+                    "responses": statuses,
+                }),
+            );
+            eprintln!(
+                "[bench] cold start {function} ({}): {cold_p50:.1} ms, warm {warm_p50:.2} ms",
+                if real { "authenticated" } else { "trivial" }
+            );
+        }
+        out.insert(function.into(), Value::Object(per_kind));
+    }
+    Value::Object(out)
+}
+
+async fn webhook_latency(stack: &Stack, settings: &Settings) -> Value {
+    integration_tests::pipeline();
+    let org = integration_tests::growth_org().await;
+    let receiver = integration_tests::Receiver::start(|_, _| 200).await;
+    let events = shared::admin::webhooks::parse_event_types(Some("dossier.created")).unwrap();
+    let destinations = shared::webhooks::Destinations::parse("public,loopback").unwrap();
+    stack
+        .admin()
+        .create_webhook(org.id, &receiver.url, events, destinations)
+        .await
+        .unwrap();
+    let router = dossiers::router(stack.core(), stack.cvs());
+    let mut committed = BTreeMap::new();
+    for i in 0..settings.webhook_events {
+        let reply = integration_tests::post("/api/v1/dossiers")
+            .key(&org.key)
+            .json(&json!({"type": "sales", "name": format!("Hook {i}")}))
+            .send(&router)
+            .await;
+        committed.insert(
+            reply.body["data"]["id"].as_str().unwrap().to_string(),
+            Instant::now(),
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let received = receiver
+        .wait_for(Duration::from_secs(120), |got| {
+            got.len() >= settings.webhook_events
+        })
+        .await;
+    let mut latencies: Vec<f64> = received
+        .iter()
+        .filter_map(|r| {
+            let body: Value = serde_json::from_str(&r.body).ok()?;
+            let at = committed.get(body["data"]["id"].as_str()?)?;
+            Some(r.at.saturating_duration_since(*at).as_secs_f64() * 1000.0)
+        })
+        .collect();
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    json!({"events": latencies.len(), "p50_ms": percentile(&latencies, 50.0), "p99_ms": percentile(&latencies, 99.0)})
+}
+
+fn binary_sizes() -> Value {
+    let mut out = serde_json::Map::new();
+    for function in FUNCTIONS {
+        let path = root().join(format!("target/lambda/{function}/bootstrap"));
+        if let Ok(meta) = std::fs::metadata(&path) {
+            out.insert(
+                function.into(),
+                json!({"bootstrap_mb": meta.len() as f64 / 1e6}),
+            );
+        }
+    }
+    Value::Object(out)
+}
+
+fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpu
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string());
+    json!({
+        "cpu": model,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "date": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap(),
+    })
+}
+
+fn markdown(report: &Value, settings: &Settings) -> String {
+    let mut md = String::new();
+    md.push_str("# LeadGrid benchmark report\n\n");
+    md.push_str(&format!(
+        "Measured {} on {} ({} cores), {} builds{}. Reproduce with `make bench` (`make bench QUICK=1` for a smoke run). Figures are medians unless marked p99; latencies are warm requests through the function's router in process against DynamoDB Local and moto, so they show our code's cost plus the local services', not AWS's.\n\n",
+        report["machine"]["date"].as_str().unwrap_or_default(),
+        report["machine"]["cpu"].as_str().unwrap_or("an unknown CPU"),
+        report["machine"]["cores"],
+        settings.profile,
+        if settings.quick { " (QUICK: one size, few repetitions; not comparable)" } else { "" }
+    ));
+    md.push_str("## Targets\n\n| measure | target | measured | met |\n|---|---|---|---|\n");
+    for target in report["targets"].as_array().unwrap() {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            target["measure"].as_str().unwrap(),
+            target["target"].as_str().unwrap(),
+            target["measured"].as_str().unwrap(),
+            if target["met"].as_bool().unwrap() {
+                "yes"
+            } else {
+                "**no**"
+            }
+        ));
+    }
+    for (size, ops) in report["operations"].as_object().unwrap() {
+        md.push_str(&format!("\n## Operations, organization of {size} dossiers and {size} contacts\n\n| operation | DynamoDB calls | RCU | WCU | S3 calls | Secrets Manager calls | p50 ms | p99 ms | DynamoDB ms | overhead ratio |\n|---|---|---|---|---|---|---|---|---|---|\n"));
+        for (name, s) in ops.as_object().unwrap() {
+            md.push_str(&format!(
+                "| {name} | {} | {:.1} | {:.1} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
+                s["dynamodb_calls"],
+                s["read_units"].as_f64().unwrap(),
+                s["write_units"].as_f64().unwrap(),
+                s["s3_calls"],
+                s["secrets_calls"],
+                s["p50_ms"].as_f64().unwrap(),
+                s["p99_ms"].as_f64().unwrap(),
+                s["dynamodb_ms_p50"].as_f64().unwrap(),
+                s["overhead_ratio_p50"].as_f64().unwrap()
+            ));
+        }
+    }
+    md.push_str("\n## Cold starts (local Runtime API emulator)\n\n| function | event | init to first `/next` ms | cold first response ms | warm ms | cold / warm | peak RSS MiB after 50 requests |\n|---|---|---|---|---|---|---|\n");
+    for (function, kinds) in report["cold_starts"].as_object().unwrap() {
+        for (kind, s) in kinds.as_object().unwrap() {
+            md.push_str(&format!(
+                "| {function} | {kind} | {:.1} | {:.1} | {:.2} | {:.1} | {} |\n",
+                s["init_to_first_poll_ms_p50"].as_f64().unwrap_or(f64::NAN),
+                s["cold_first_response_ms_p50"].as_f64().unwrap(),
+                s["warm_ms_p50"].as_f64().unwrap(),
+                s["cold_over_warm"].as_f64().unwrap(),
+                s["peak_rss_mib_after_50"]
+                    .as_f64()
+                    .map(|m| format!("{m:.1}"))
+                    .unwrap_or_else(|| "n/a".into())
+            ));
+        }
+    }
+    md.push_str("\n## Release bootstrap sizes (arm64, from `make package`)\n\n");
+    let sizes = report["bootstrap_sizes"].as_object().unwrap();
+    if sizes.is_empty() {
+        md.push_str("Not built: run `make package` first.\n");
+    } else {
+        md.push_str("| function | MB |\n|---|---|\n");
+        for (function, s) in sizes {
+            md.push_str(&format!(
+                "| {function} | {:.1} |\n",
+                s["bootstrap_mb"].as_f64().unwrap()
+            ));
+        }
+    }
+    let hooks = &report["webhook_latency"];
+    md.push_str(&format!(
+        "\n## Webhook latency\n\nFrom the API response of the committing request to the receiver getting the event, through the local stream and queue pollers (the stream poller sleeps 250 ms between polls, the queue poller long-polls): {} events, p50 {:.0} ms, p99 {:.0} ms.\n",
+        hooks["events"], hooks["p50_ms"].as_f64().unwrap(), hooks["p99_ms"].as_f64().unwrap()
+    ));
+    md
+}
+
+/// The targets, judged on the largest size measured against the smallest.
+fn targets(report: &Value) -> Value {
+    let ops = report["operations"].as_object().unwrap();
+    let smallest = ops.values().next().unwrap();
+    let largest = ops.values().next_back().unwrap();
+    let calls = |name: &str| largest[name]["dynamodb_calls"].as_f64().unwrap_or(f64::NAN);
+    let list_ratio = largest["GET /dossiers page 1"]["read_units"]
+        .as_f64()
+        .unwrap()
+        / smallest["GET /dossiers page 1"]["read_units"]
+            .as_f64()
+            .unwrap();
+    let overhead = largest["GET one dossier"]["overhead_ratio_p50"]
+        .as_f64()
+        .unwrap();
+    let cold = report["cold_starts"].as_object().unwrap();
+    let worst_cold = cold
+        .values()
+        .map(|k| k["authenticated"]["cold_over_warm"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    let worst_init = cold
+        .values()
+        .flat_map(|k| k.as_object().unwrap().values())
+        .map(|s| {
+            s["init_to_first_poll_ms_p50"]
+                .as_f64()
+                .unwrap_or(f64::INFINITY)
+        })
+        .fold(0.0, f64::max);
+    let worst_rss = cold
+        .values()
+        .flat_map(|k| k.as_object().unwrap().values())
+        .filter_map(|s| s["peak_rss_mib_after_50"].as_f64())
+        .fold(0.0, f64::max);
+    let auth_only = calls("auth + rate limit (unknown route)");
+    json!([
+        {"measure": "auth plus rate limit", "target": "1 DynamoDB round trip", "measured": format!("{auth_only}"), "met": auth_only <= 1.0},
+        {"measure": "GET one dossier / contact", "target": "at most 2 round trips", "measured": format!("{} / {}", calls("GET one dossier"), calls("GET one contact")), "met": calls("GET one dossier") <= 2.0 && calls("GET one contact") <= 2.0},
+        {"measure": "list page 1", "target": "at most 3 round trips; RCU ratio largest/smallest at most 1.1", "measured": format!("{} calls, RCU ratio {list_ratio:.2}", calls("GET /dossiers page 1")), "met": calls("GET /dossiers page 1") <= 3.0 && list_ratio <= 1.1},
+        {"measure": "POST dossier (JSON)", "target": "at most 4 round trips", "measured": format!("{}", calls("POST /dossiers (JSON)")), "met": calls("POST /dossiers (JSON)") <= 4.0},
+        {"measure": "overhead ratio, GET one dossier", "target": "at most 1.3 at p50", "measured": format!("{overhead:.2}"), "met": overhead <= 1.3},
+        {"measure": "cold start to first authenticated response", "target": "at most 3x warm p50", "measured": format!("worst {worst_cold:.1}x"), "met": worst_cold <= 3.0},
+        {"measure": "init before first poll of /next", "target": "under 20 ms, every function", "measured": format!("worst {worst_init:.1} ms"), "met": worst_init < 20.0},
+        {"measure": "peak RSS", "target": "under 64 MB", "measured": format!("worst {worst_rss:.1} MiB"), "met": worst_rss < 61.0},
+    ])
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let settings = if quick {
+        Settings {
+            quick,
+            sizes: vec![100],
+            repetitions: 10,
+            cold_runs: 2,
+            webhook_events: 10,
+            profile: "debug",
+        }
+    } else {
+        Settings {
+            quick,
+            sizes: vec![100, 1000, 10000],
+            repetitions: 200,
+            cold_runs: 10,
+            webhook_events: 100,
+            profile: "release",
+        }
+    };
+    let stack = integration_tests::stack().await;
+    let mut operations = serde_json::Map::new();
+    for size in &settings.sizes {
+        operations.insert(
+            size.to_string(),
+            measure_size(&stack, &settings, *size).await,
+        );
+    }
+    let org = seed(&stack, 10).await;
+    let cold = cold_starts(&settings, &org.keys[0], org.dossier).await;
+    let hooks = webhook_latency(&stack, &settings).await;
+    let mut report = json!({
+        "machine": machine(),
+        "quick": quick,
+        "profile": settings.profile,
+        "operations": operations,
+        "cold_starts": cold,
+        "bootstrap_sizes": binary_sizes(),
+        "webhook_latency": hooks,
+    });
+    report["targets"] = targets(&report);
+    let dir = root().join("bench");
+    std::fs::write(
+        dir.join("report.json"),
+        serde_json::to_string_pretty(&report).unwrap() + "\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("REPORT.md"), markdown(&report, &settings)).unwrap();
+    println!("{}", markdown(&report, &settings));
+}

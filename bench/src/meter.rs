@@ -1,0 +1,165 @@
+//! SDK interceptors that count what each request costs: DynamoDB calls, their summed
+//! latency and consumed capacity (asked for on every call), and S3 and Secrets Manager
+//! calls (the API functions have no SQS client).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeSerializationInterceptorContextMut, BeforeTransmitInterceptorContextRef,
+    FinalizerInterceptorContextRef,
+};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::operation::{
+    batch_get_item::{BatchGetItemInput, BatchGetItemOutput},
+    delete_item::{DeleteItemInput, DeleteItemOutput},
+    get_item::{GetItemInput, GetItemOutput},
+    put_item::{PutItemInput, PutItemOutput},
+    query::{QueryInput, QueryOutput},
+    transact_write_items::{TransactWriteItemsInput, TransactWriteItemsOutput},
+    update_item::{UpdateItemInput, UpdateItemOutput},
+};
+use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tally {
+    pub dynamodb_calls: u32,
+    pub dynamodb_time: Duration,
+    pub read_units: f64,
+    pub write_units: f64,
+    pub s3_calls: u32,
+    pub secrets_calls: u32,
+}
+
+/// One meter per measured client set; requests are measured one at a time.
+#[derive(Clone, Debug, Default)]
+pub struct Meter(Arc<Mutex<Tally>>);
+
+impl Meter {
+    pub fn take(&self) -> Tally {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+#[derive(Debug)]
+struct Sent(Instant);
+
+impl Storable for Sent {
+    type Storer = StoreReplace<Self>;
+}
+
+#[derive(Clone, Debug)]
+pub struct DynamoMeter(pub Meter);
+
+fn units(consumed: Option<&ConsumedCapacity>) -> f64 {
+    consumed.and_then(|c| c.capacity_units()).unwrap_or(0.0)
+}
+
+impl Intercept for DynamoMeter {
+    fn name(&self) -> &'static str {
+        "DynamoMeter"
+    }
+
+    fn modify_before_serialization(
+        &self,
+        context: &mut BeforeSerializationInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let total = Some(ReturnConsumedCapacity::Total);
+        let input = context.input_mut();
+        if let Some(i) = input.downcast_mut::<GetItemInput>() {
+            i.return_consumed_capacity = total;
+        } else if let Some(i) = input.downcast_mut::<QueryInput>() {
+            i.return_consumed_capacity = total;
+        } else if let Some(i) = input.downcast_mut::<BatchGetItemInput>() {
+            i.return_consumed_capacity = total;
+        } else if let Some(i) = input.downcast_mut::<PutItemInput>() {
+            i.return_consumed_capacity = total;
+        } else if let Some(i) = input.downcast_mut::<UpdateItemInput>() {
+            i.return_consumed_capacity = total;
+        } else if let Some(i) = input.downcast_mut::<DeleteItemInput>() {
+            i.return_consumed_capacity = total;
+        } else if let Some(i) = input.downcast_mut::<TransactWriteItemsInput>() {
+            i.return_consumed_capacity = total;
+        }
+        Ok(())
+    }
+
+    fn read_before_transmit(
+        &self,
+        _: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        cfg.interceptor_state().store_put(Sent(Instant::now()));
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let elapsed = cfg
+            .load::<Sent>()
+            .map(|s| s.0.elapsed())
+            .unwrap_or_default();
+        let (mut read, mut write) = (0.0, 0.0);
+        if let Some(Ok(output)) = context.output_or_error() {
+            if let Some(o) = output.downcast_ref::<GetItemOutput>() {
+                read = units(o.consumed_capacity());
+            } else if let Some(o) = output.downcast_ref::<QueryOutput>() {
+                read = units(o.consumed_capacity());
+            } else if let Some(o) = output.downcast_ref::<BatchGetItemOutput>() {
+                read = o.consumed_capacity().iter().map(|c| units(Some(c))).sum();
+            } else if let Some(o) = output.downcast_ref::<PutItemOutput>() {
+                write = units(o.consumed_capacity());
+            } else if let Some(o) = output.downcast_ref::<UpdateItemOutput>() {
+                write = units(o.consumed_capacity());
+            } else if let Some(o) = output.downcast_ref::<DeleteItemOutput>() {
+                write = units(o.consumed_capacity());
+            } else if let Some(o) = output.downcast_ref::<TransactWriteItemsOutput>() {
+                write = o.consumed_capacity().iter().map(|c| units(Some(c))).sum();
+            }
+        }
+        let mut tally = self.0 .0.lock().unwrap();
+        tally.dynamodb_calls += 1;
+        tally.dynamodb_time += elapsed;
+        tally.read_units += read;
+        tally.write_units += write;
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Service {
+    S3,
+    Secrets,
+}
+
+/// Counts the calls of one other AWS client.
+#[derive(Clone, Debug)]
+pub struct CallMeter(pub Meter, pub Service);
+
+impl Intercept for CallMeter {
+    fn name(&self) -> &'static str {
+        "CallMeter"
+    }
+
+    fn read_before_execution(
+        &self,
+        _: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let mut tally = self.0 .0.lock().unwrap();
+        match self.1 {
+            Service::S3 => tally.s3_calls += 1,
+            Service::Secrets => tally.secrets_calls += 1,
+        }
+        Ok(())
+    }
+}
