@@ -49,9 +49,16 @@ async fn schemathesis_finds_no_failures() {
     );
 }
 
-/// Every operation: (method, path with ids filled in, required scopes, documented statuses,
-/// whether it takes a JSON body).
-fn operations() -> Vec<(Method, String, Vec<String>, BTreeSet<u16>, bool)> {
+/// An operation of the document, with its path's ids filled in.
+struct Operation {
+    method: Method,
+    path: String,
+    scopes: Vec<String>,
+    documented: BTreeSet<u16>,
+    json_body: bool,
+}
+
+fn operations() -> Vec<Operation> {
     let document = document();
     let mut operations = Vec::new();
     for (path, item) in document["paths"].as_object().unwrap() {
@@ -82,7 +89,13 @@ fn operations() -> Vec<(Method, String, Vec<String>, BTreeSet<u16>, bool)> {
             let concrete = format!("/api/v1{path}")
                 .replace("{id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{contact_id}", &uuid::Uuid::now_v7().to_string());
-            operations.push((method, concrete, scopes, statuses, json_body));
+            operations.push(Operation {
+                method,
+                path: concrete,
+                scopes,
+                documented: statuses,
+                json_body,
+            });
         }
     }
     operations
@@ -95,7 +108,14 @@ async fn bad_requests_get_a_documented_4xx_on_every_operation() {
     let operations = operations();
     assert!(operations.len() >= 20, "{}", operations.len());
     let mut sent = 0;
-    for (method, path, scopes, documented, json_body) in operations {
+    for Operation {
+        method,
+        path,
+        scopes,
+        documented,
+        json_body,
+    } in operations
+    {
         let router = stack.router(integration_tests::function_for(&path));
         // A key whose only scope is one this operation does not need.
         let other_scope = Scope::ALL
@@ -183,7 +203,13 @@ async fn bad_requests_get_a_documented_4xx_on_every_operation() {
 async fn a_plan_without_api_access_is_402_everywhere() {
     let org = org_with(Plan::Pro, &Scope::ALL).await;
     let stack = integration_tests::stack().await;
-    for (method, path, _, documented, _) in operations() {
+    for Operation {
+        method,
+        path,
+        documented,
+        ..
+    } in operations()
+    {
         let reply = Call::new(method.clone(), &path)
             .key(&org.key)
             .send(&stack.router(integration_tests::function_for(&path)))
