@@ -33,13 +33,18 @@ impl Fanout {
             .iter()
             .filter(|e| e.wants(envelope.kind))
             .collect();
+        // The payload is serialized once, for every endpoint's message.
+        let delivery = Delivery::new(org, Uuid::nil(), envelope)?;
         for chunk in targets.chunks(10) {
             let entries = chunk
                 .iter()
                 .enumerate()
                 .map(|(i, endpoint)| {
-                    let body = serde_json::to_string(&Delivery::new(org, endpoint.id, envelope)?)
-                        .map_err(ApiError::internal)?;
+                    let message = Delivery {
+                        endpoint_id: endpoint.id,
+                        ..delivery.clone()
+                    };
+                    let body = serde_json::to_string(&message).map_err(ApiError::internal)?;
                     SendMessageBatchRequestEntry::builder()
                         .id(i.to_string())
                         .message_body(body)

@@ -1,3 +1,0 @@
-//! The SQS consumer that delivers webhooks: see `shared::delivery`.
-
-pub use shared::delivery::Deliverer;
