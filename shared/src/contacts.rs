@@ -479,10 +479,8 @@ pub async fn create(db: &Db, org: Uuid, input: ContactInput) -> Result<Contact, 
             Some("attribute_not_exists(PK)"),
         ));
     }
-    for attempt in 0..crate::txn::MAX_ATTEMPTS {
-        if attempt > 0 {
-            crate::txn::backoff(attempt).await;
-        }
+    let mut retry = crate::txn::Retry::default();
+    while retry.next().await {
         match crate::txn::write(db, items.clone()).await? {
             Ok(()) => return Ok(contact),
             Err(crate::txn::Outcome::ConditionFailed(_)) => {
@@ -511,10 +509,8 @@ pub async fn update(
         .await?
         .map(|o| o.pool_days)
         .unwrap_or(crate::orgs::DEFAULT_POOL_DAYS);
-    for attempt in 0..crate::txn::MAX_ATTEMPTS {
-        if attempt > 0 {
-            crate::txn::backoff(attempt).await;
-        }
+    let mut retry = crate::txn::Retry::default();
+    while retry.next().await {
         let current = get(db, org, id)
             .await?
             .ok_or_else(|| ApiError::not_found("Contact not found."))?;

@@ -483,10 +483,8 @@ pub async fn commit(
         dossier.company.clone(),
         dossier.contact_person.clone(),
     );
-    for attempt in 0..txn::MAX_ATTEMPTS {
-        if attempt > 0 {
-            txn::backoff(attempt).await;
-        }
+    let mut retry = txn::Retry::default();
+    while retry.next().await {
         let plan = match input.contact_id {
             Some(id) => {
                 let contact = contacts::get(db, org_id, id).await?.ok_or_else(|| {
@@ -731,10 +729,8 @@ async fn modify<F>(
 where
     F: Fn(&Dossier) -> Result<Dossier, ApiError>,
 {
-    for attempt in 0..txn::MAX_ATTEMPTS {
-        if attempt > 0 {
-            txn::backoff(attempt).await;
-        }
+    let mut retry = txn::Retry::default();
+    while retry.next().await {
         let current = get(db, org, id).await?.ok_or_else(not_found)?;
         // Checked against the version this cycle writes on, so the write's own version
         // condition makes the check and the write one atomic step.

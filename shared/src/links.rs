@@ -130,10 +130,8 @@ pub async fn link(
     dossier_id: Uuid,
     input: NewLink,
 ) -> Result<(Link, bool), ApiError> {
-    for attempt in 0..txn::MAX_ATTEMPTS {
-        if attempt > 0 {
-            txn::backoff(attempt).await;
-        }
+    let mut retry = txn::Retry::default();
+    while retry.next().await {
         let dossier = dossiers::get(db, org, dossier_id)
             .await?
             .ok_or_else(dossier_not_found)?;
@@ -206,10 +204,8 @@ pub async fn unlink(
     dossier_id: Uuid,
     contact_id: Uuid,
 ) -> Result<(), ApiError> {
-    for attempt in 0..txn::MAX_ATTEMPTS {
-        if attempt > 0 {
-            txn::backoff(attempt).await;
-        }
+    let mut retry = txn::Retry::default();
+    while retry.next().await {
         let dossier = dossiers::get(db, org, dossier_id)
             .await?
             .ok_or_else(dossier_not_found)?;
@@ -259,10 +255,8 @@ pub async fn delete_contact(
     id: Uuid,
     precondition: &crate::http::IfMatch,
 ) -> Result<(), ApiError> {
-    for attempt in 0..txn::MAX_ATTEMPTS {
-        if attempt > 0 {
-            txn::backoff(attempt).await;
-        }
+    let mut retry = txn::Retry::default();
+    while retry.next().await {
         let contact = contacts::get_any(db, org, id)
             .await?
             .ok_or_else(|| ApiError::not_found("Contact not found."))?;
@@ -311,10 +305,8 @@ pub async fn delete_contact(
 /// falls as its links are removed, so it is not waited on.
 async fn links_of_contact(db: &Db, org: Uuid, contact: &Contact) -> Result<Vec<Link>, ApiError> {
     let partition = format!("ORG#{org}#CONTACT#{}#LINKS", contact.id);
-    for attempt in 0..txn::MAX_ATTEMPTS {
-        if attempt > 0 {
-            txn::backoff(attempt).await;
-        }
+    let mut retry = txn::Retry::default();
+    while retry.next().await {
         let links: Vec<Link> = db
             .query_index(&index_name(1), &index_pk(1), &partition)
             .await?;
@@ -370,10 +362,8 @@ async fn write_retrying(
     protected: usize,
 ) -> Result<bool, ApiError> {
     let mut items = items;
-    for attempt in 0..txn::MAX_ATTEMPTS {
-        if attempt > 0 {
-            txn::backoff(attempt).await;
-        }
+    let mut retry = txn::Retry::default();
+    while retry.next().await {
         match txn::write(db, items.clone()).await? {
             Ok(()) => return Ok(true),
             Err(txn::Outcome::Conflict) => continue,

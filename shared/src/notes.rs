@@ -88,10 +88,8 @@ pub async fn create(db: &Db, org: Uuid, dossier: Uuid, input: NewNote) -> Result
             None,
         ),
     ];
-    for attempt in 0..txn::MAX_ATTEMPTS {
-        if attempt > 0 {
-            txn::backoff(attempt).await;
-        }
+    let mut retry = txn::Retry::default();
+    while retry.next().await {
         match txn::write(db, items.clone()).await? {
             Ok(()) => return Ok(note),
             Err(Outcome::ConditionFailed(_)) => return Err(dossier_not_found()),

@@ -166,10 +166,31 @@ pub async fn write(
 }
 
 /// How often a read-compute-write cycle is attempted before giving up with a 500.
-pub const MAX_ATTEMPTS: u32 = 12;
+const MAX_ATTEMPTS: u32 = 12;
+
+/// The attempts of a write that may conflict: the first at once, each retry after a
+/// jittered backoff, at most [`MAX_ATTEMPTS`] in all.
+#[derive(Debug, Default)]
+pub struct Retry {
+    made: u32,
+}
+
+impl Retry {
+    /// Waits as a retry should; `false` once every attempt is spent.
+    pub async fn next(&mut self) -> bool {
+        if self.made >= MAX_ATTEMPTS {
+            return false;
+        }
+        if self.made > 0 {
+            backoff(self.made).await;
+        }
+        self.made += 1;
+        true
+    }
+}
 
 /// A short, jittered, growing pause before attempt `n` of a conflicted write.
-pub async fn backoff(attempt: u32) {
+async fn backoff(attempt: u32) {
     use rand::Rng;
     let ceiling = 10u64 << attempt.min(6);
     let millis = rand::thread_rng().gen_range(ceiling / 2..=ceiling);
