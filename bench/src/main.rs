@@ -25,6 +25,7 @@ use meter::{CallMeter, DynamoMeter, Meter, Service, Tally};
 const FUNCTIONS: [&str; 6] = [
     "dossiers", "contacts", "flows", "notes", "events", "webhooks",
 ];
+const API_FUNCTIONS: [&str; 4] = ["dossiers", "contacts", "flows", "notes"];
 
 struct Settings {
     quick: bool,
@@ -569,8 +570,113 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// Variables the local stack sets for the functions, as template.yaml does on AWS.
+fn is_function_setting(name: &str) -> bool {
+    (name.starts_with("AWS_") && name != "AWS_CA_BUNDLE")
+        || name.starts_with("EVENTS_")
+        || name.starts_with("WEBHOOK_")
+        || matches!(name, "TABLE_NAME" | "CV_BUCKET" | "SECRET_ID")
+}
+
+/// The CA bundle Lambda's OS keeps its roots in has each certificate once. This machine's
+/// Debian layout adds a hashed directory with a second copy of each, which the SDK would
+/// read as well when no `SSL_CERT_*` variable narrows it.
+const CA_BUNDLES: [&str; 2] = [
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/certs/ca-certificates.crt",
+];
+
+/// Which environment a function process starts with.
+#[derive(Clone, Copy, PartialEq)]
+enum Environment {
+    /// What Lambda gives a function: its settings and the runtime's variables, none of
+    /// this shell's, and one CA bundle.
+    Lambda,
+    /// This shell's whole environment, as `cargo lambda watch` would pass it on.
+    Machine,
+}
+
+fn spawn_function(
+    binary: &Path,
+    function: &str,
+    runtime_api: &str,
+    environment: Environment,
+) -> tokio::process::Child {
+    let mut command = tokio::process::Command::new(binary);
+    if environment == Environment::Lambda {
+        command
+            .env_clear()
+            .envs(std::env::vars().filter(|(name, _)| is_function_setting(name)))
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("LANG", "en_US.UTF-8")
+            .env("TZ", ":UTC")
+            .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+        if let Some(bundle) = CA_BUNDLES.iter().find(|p| Path::new(p).exists()) {
+            command.env("SSL_CERT_FILE", bundle);
+        }
+    }
+    command
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{function}"),
+        )
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", binary.display()))
+}
+
+/// One cold start: the process is spawned with `event` already queued.
+struct ColdStart {
+    emulator: emulator::Emulator,
+    child: tokio::process::Child,
+    init_ms: f64,
+    cold_ms: f64,
+    status: String,
+}
+
+async fn cold_start(
+    binary: &Path,
+    function: &str,
+    event: &Value,
+    environment: Environment,
+) -> ColdStart {
+    let mut emulator = emulator::Emulator::start().await;
+    emulator.send(event.clone());
+    let spawned = Instant::now();
+    let child = spawn_function(binary, function, &emulator.address, environment);
+    let Some((answered, response)) = emulator.response().await else {
+        panic!(
+            "{function} gave no response; runtime errors: {:?}",
+            emulator.failures()
+        );
+    };
+    let init_ms = emulator
+        .first_poll()
+        .map(|t| t.duration_since(spawned).as_secs_f64() * 1000.0)
+        .unwrap_or(f64::NAN);
+    ColdStart {
+        init_ms,
+        cold_ms: answered.duration_since(spawned).as_secs_f64() * 1000.0,
+        status: response
+            .get("statusCode")
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "batch".into()),
+        emulator,
+        child,
+    }
+}
+
 /// Cold starts (process start to first response; process start to the first poll of
-/// `/next`), warm latency of the same request in the same process, and peak RSS.
+/// `/next`), warm latency of the same request in the same process, and peak RSS, in
+/// Lambda's environment; and, for comparison, init in this machine's environment.
 async fn cold_starts(settings: &Settings, key: &str, dossier: Uuid) -> Value {
     let mut out = serde_json::Map::new();
     for function in FUNCTIONS {
@@ -582,44 +688,16 @@ async fn cold_starts(settings: &Settings, key: &str, dossier: Uuid) -> Value {
             let mut peak = None;
             let mut statuses = std::collections::BTreeSet::new();
             for run in 0..settings.cold_runs {
-                let mut emulator = emulator::Emulator::start().await;
-                emulator.send(event.clone());
-                let spawned = Instant::now();
-                let mut child = tokio::process::Command::new(&binary)
-                    .env("AWS_LAMBDA_RUNTIME_API", &emulator.address)
-                    .env("AWS_LAMBDA_FUNCTION_NAME", function)
-                    .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-                    .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-                    .env(
-                        "AWS_LAMBDA_LOG_GROUP_NAME",
-                        format!("/aws/lambda/{function}"),
-                    )
-                    .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
-                    .env("RUST_LOG", "error")
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .kill_on_drop(true)
-                    .spawn()
-                    .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
-                let Some((answered, response)) = emulator.response().await else {
-                    panic!(
-                        "{function} gave no response; runtime errors: {:?}",
-                        emulator.failures()
-                    );
-                };
-                colds.push(answered.duration_since(spawned).as_secs_f64() * 1000.0);
-                inits.push(
-                    emulator
-                        .first_poll()
-                        .map(|t| t.duration_since(spawned).as_secs_f64() * 1000.0)
-                        .unwrap_or(f64::NAN),
-                );
-                statuses.insert(
-                    response
-                        .get("statusCode")
-                        .map(|s| s.to_string())
-                        .unwrap_or_else(|| "batch".into()),
-                );
+                let ColdStart {
+                    mut emulator,
+                    mut child,
+                    init_ms,
+                    cold_ms,
+                    status,
+                } = cold_start(&binary, function, &event, Environment::Lambda).await;
+                inits.push(init_ms);
+                colds.push(cold_ms);
+                statuses.insert(status);
                 if run == 0 {
                     for _ in 0..20 {
                         let sent = Instant::now();
@@ -637,23 +715,33 @@ async fn cold_starts(settings: &Settings, key: &str, dossier: Uuid) -> Value {
                 }
                 child.kill().await.ok();
             }
+            let mut machine_inits = Vec::new();
+            if !real {
+                for _ in 0..settings.cold_runs {
+                    let mut run = cold_start(&binary, function, &event, Environment::Machine).await;
+                    machine_inits.push(run.init_ms);
+                    run.child.kill().await.ok();
+                }
+            }
             let cold_p50 = median(colds.iter().copied());
             let warm_p50 = median(warms.iter().copied());
-            per_kind.insert(
-                if real { "authenticated" } else { "trivial" }.into(),
-                json!({
-                    "runs": colds.len(),
-                    "init_to_first_poll_ms_p50": median(inits.iter().copied()),
-                    "cold_first_response_ms_p50": cold_p50,
-                    "warm_ms_p50": warm_p50,
-                    "cold_over_warm": if warm_p50 > 0.0 { cold_p50 / warm_p50 } else { 0.0 },
-                    "peak_rss_mib_after_50": peak.map(|k| k as f64 / 1024.0),
-                    "responses": statuses,
-                }),
-            );
+            let mut figures = json!({
+                "runs": colds.len(),
+                "init_to_first_poll_ms_p50": median(inits.iter().copied()),
+                "cold_first_response_ms_p50": cold_p50,
+                "warm_ms_p50": warm_p50,
+                "cold_over_warm": if warm_p50 > 0.0 { cold_p50 / warm_p50 } else { 0.0 },
+                "peak_rss_mib_after_50": peak.map(|k| k as f64 / 1024.0),
+                "responses": statuses,
+            });
+            if !machine_inits.is_empty() {
+                figures["init_in_machine_environment_ms_p50"] =
+                    json!(median(machine_inits.iter().copied()));
+            }
+            per_kind.insert(if real { "real" } else { "trivial" }.into(), figures);
             eprintln!(
                 "[bench] cold start {function} ({}): {cold_p50:.1} ms, warm {warm_p50:.2} ms",
-                if real { "authenticated" } else { "trivial" }
+                if real { "real" } else { "trivial" }
             );
         }
         out.insert(function.into(), Value::Object(per_kind));
@@ -772,22 +860,43 @@ fn markdown(report: &Value, settings: &Settings) -> String {
             ));
         }
     }
-    md.push_str("\n## Cold starts (local Runtime API emulator)\n\n| function | event | init to first `/next` ms | cold first response ms | warm ms | cold / warm | peak RSS MiB after 50 requests |\n|---|---|---|---|---|---|---|\n");
+    md.push_str(concat!(
+        "\n## Cold starts (local Runtime API emulator)\n\n",
+        "Each run spawns the release binary with its event already queued, in the environment Lambda gives a function ",
+        "(the function's settings and the runtime's variables, none of this shell's, one CA bundle). ",
+        "`trivial` is an unauthenticated API request (401, no AWS call) or an empty batch; `real` is an authenticated ",
+        "`GET` list for the API functions, a stream batch of one outbox record for `events` and one delivery for `webhooks`. ",
+        "The last column is init in this machine's own environment, for comparison.\n\n",
+        "What a cold API function does before its first response: load the SDK configuration and build its clients ",
+        "(the SDK trusts only the Amazon Trust Services roots, so no CA store is parsed), start reading the secret and ",
+        "opening a DynamoDB connection in the background, and ask for the event; then count the request while the secret ",
+        "arrives (the key is checked against the counted item once it has), read the plan beside them, and run the handler. ",
+        "Against the local stack the secret read (moto) is the longest of these.\n\n",
+        "| function | event | init to first `/next` ms | cold first response ms | warm ms | cold / warm | peak RSS MiB after 50 requests | init, machine environment ms |\n",
+        "|---|---|---|---|---|---|---|---|\n"
+    ));
     for (function, kinds) in report["cold_starts"].as_object().unwrap() {
-        for (kind, s) in kinds.as_object().unwrap() {
+        for kind in ["trivial", "real"] {
+            let s = &kinds[kind];
+            let optional = |v: &Value| {
+                v.as_f64()
+                    .map(|m| format!("{m:.1}"))
+                    .unwrap_or_else(|| "".into())
+            };
             md.push_str(&format!(
-                "| {function} | {kind} | {:.1} | {:.1} | {:.2} | {:.1} | {} |\n",
+                "| {function} | {kind} | {:.1} | {:.1} | {:.2} | {:.1} | {} | {} |\n",
                 s["init_to_first_poll_ms_p50"].as_f64().unwrap_or(f64::NAN),
                 s["cold_first_response_ms_p50"].as_f64().unwrap(),
                 s["warm_ms_p50"].as_f64().unwrap(),
                 s["cold_over_warm"].as_f64().unwrap(),
-                s["peak_rss_mib_after_50"]
-                    .as_f64()
-                    .map(|m| format!("{m:.1}"))
-                    .unwrap_or_else(|| "n/a".into())
+                optional(&s["peak_rss_mib_after_50"]),
+                optional(&s["init_in_machine_environment_ms_p50"]),
             ));
         }
     }
+    md.push_str(concat!(
+        "\nA cold API function's first request waits for the secret's first read, which no warm request pays; counting the request overlaps it and the plan read runs beside it, so what remains is that read (moto answers a first `GetSecretValue` in about 5-6 ms here) plus process start and init. The cheaper a function's warm request, the more this fixed cost weighs: `flows` lists with two calls (about 4.7 ms warm) and is the one most likely to exceed 3x. Under 3x everywhere would take the secret read off the first request altogether: waiting for it in init only moves it (the cold total stays), and handing the function its pepper without a network read (in its environment) would break the rule that it comes from Secrets Manager.\n"
+    ));
     md.push_str("\n## Release bootstrap sizes (arm64, from `make package`)\n\n");
     let sizes = report["bootstrap_sizes"].as_object().unwrap();
     if sizes.is_empty() {
@@ -825,9 +934,11 @@ fn targets(report: &Value) -> Value {
         .as_f64()
         .unwrap();
     let cold = report["cold_starts"].as_object().unwrap();
-    let worst_cold = cold
-        .values()
-        .map(|k| k["authenticated"]["cold_over_warm"].as_f64().unwrap())
+    // Only the API functions answer authenticated requests; `events` and `webhooks` are
+    // reported in the cold-start table without a target.
+    let worst_cold = API_FUNCTIONS
+        .iter()
+        .map(|f| cold[*f]["real"]["cold_over_warm"].as_f64().unwrap())
         .fold(0.0, f64::max);
     let worst_init = cold
         .values()
@@ -850,7 +961,7 @@ fn targets(report: &Value) -> Value {
         {"measure": "list page 1", "target": "at most 3 round trips; RCU ratio largest/smallest at most 1.1", "measured": format!("{} calls, RCU ratio {list_ratio:.2}", calls("GET /dossiers page 1")), "met": calls("GET /dossiers page 1") <= 3.0 && list_ratio <= 1.1},
         {"measure": "POST dossier (JSON)", "target": "at most 4 round trips", "measured": format!("{}", calls("POST /dossiers (JSON)")), "met": calls("POST /dossiers (JSON)") <= 4.0},
         {"measure": "overhead ratio, GET one dossier", "target": "at most 1.3 at p50", "measured": format!("{overhead:.2}"), "met": overhead <= 1.3},
-        {"measure": "cold start to first authenticated response", "target": "at most 3x warm p50", "measured": format!("worst {worst_cold:.1}x"), "met": worst_cold <= 3.0},
+        {"measure": "cold start to first authenticated response", "target": "at most 3x warm p50", "measured": format!("worst {worst_cold:.1}x (API functions)"), "met": worst_cold <= 3.0},
         {"measure": "init before first poll of /next", "target": "under 20 ms, every function", "measured": format!("worst {worst_init:.1} ms"), "met": worst_init < 20.0},
         {"measure": "peak RSS", "target": "under 64 MB", "measured": format!("worst {worst_rss:.1} MiB"), "met": worst_rss < 61.0},
     ])

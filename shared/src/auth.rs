@@ -199,23 +199,78 @@ impl Principal {
 /// idempotent response is not a second request. A new window since then has nothing to
 /// take back.
 pub async fn refund(db: &Db, principal: &Principal) -> Result<(), ApiError> {
+    uncount(
+        db,
+        principal.org_id,
+        principal.key_id,
+        principal.rate.window,
+    )
+    .await
+}
+
+async fn uncount(db: &Db, org: Uuid, key_id: Uuid, window: u64) -> Result<(), ApiError> {
     let refunded = db
         .client
         .update_item()
         .table_name(&db.table)
-        .set_key(Some(key(
-            &org_pk(principal.org_id),
-            &api_key_sk(principal.key_id),
-        )))
+        .set_key(Some(key(&org_pk(org), &api_key_sk(key_id))))
         .update_expression("ADD rl_count :minus")
         .condition_expression("rl_window = :window AND rl_count > :zero")
         .expression_attribute_values(":minus", n(-1))
         .expression_attribute_values(":zero", n(0))
-        .expression_attribute_values(":window", n(principal.rate.window))
+        .expression_attribute_values(":window", n(window))
         .send()
         .await;
     crate::store::written(refunded)?;
     Ok(())
+}
+
+/// [`authenticate`] for a container that has not read the pepper yet: the request is
+/// counted while the pepper is read, then the key is checked against the counted item and
+/// a wrong key's count taken back. A cold container's first request so waits for the
+/// slower of the two rather than for both in turn. Guessing a key's ids, which only the
+/// key itself carries, could at most nudge its count for a moment.
+pub async fn authenticate_while_reading_pepper(
+    db: &Db,
+    secrets: impl std::future::Future<
+        Output = Result<std::sync::Arc<crate::secrets::AppSecrets>, ApiError>,
+    >,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<Principal, ApiError> {
+    let (org, key_id) = parse_key(token).ok_or_else(malformed)?;
+    let epoch = now.unix_timestamp().max(0) as u64;
+    let window = window_start(epoch);
+    let count = db
+        .client
+        .update_item()
+        .table_name(&db.table)
+        .set_key(Some(key(&org_pk(org), &api_key_sk(key_id))))
+        .update_expression("ADD rl_count :one")
+        .condition_expression("attribute_exists(key_hash) AND rl_window = :window")
+        .expression_attribute_values(":one", n(1))
+        .expression_attribute_values(":window", n(window))
+        .return_values(ReturnValue::AllNew)
+        .send();
+    let (secrets, counted) = tokio::join!(secrets, count);
+    let secrets = secrets?;
+    let record: ApiKeyRecord = match counted {
+        Ok(out) => from_item(out.attributes.unwrap_or_default())?,
+        // No such key, or the window's first request: the hash-checked path decides.
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            return authenticate(db, secrets.key_pepper(), token, now).await;
+        }
+        Err(err) => return Err(err.into()),
+    };
+    if record.key_hash != hash_key(secrets.key_pepper(), token) {
+        uncount(db, org, key_id, window).await?;
+        return Err(invalid());
+    }
+    principal(org, key_id, record, epoch, now)
 }
 
 pub async fn authenticate(
@@ -287,6 +342,17 @@ pub async fn authenticate(
         }
     };
 
+    principal(org, key_id, record, epoch, now)
+}
+
+/// The caller a verified and counted key names, unless it is revoked or expired.
+fn principal(
+    org: Uuid,
+    key_id: Uuid,
+    record: ApiKeyRecord,
+    epoch: u64,
+    now: OffsetDateTime,
+) -> Result<Principal, ApiError> {
     if record.revoked_at.is_some() {
         return Err(ApiError::Unauthorized(
             "This API key has been revoked.".into(),

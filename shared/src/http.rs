@@ -17,7 +17,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tracing::Instrument;
 
-use crate::auth::{authenticate, bearer_token, Principal, Scope};
+use crate::auth::{
+    authenticate, authenticate_while_reading_pepper, bearer_token, Principal, Scope,
+};
 use crate::config::Config;
 use crate::orgs::PlanCache;
 use crate::ratelimit::RateStatus;
@@ -51,6 +53,18 @@ impl Core {
             plans: Arc::new(PlanCache::default()),
         }
     }
+
+    /// Starts, in the background, what a container's first request would otherwise wait
+    /// for: the secret that checking its API key needs, and a DynamoDB connection.
+    pub fn prefetch(&self) {
+        self.secrets.prefetch();
+        let db = self.db.clone();
+        tokio::spawn(async move {
+            if let Err(err) = db.open_connection().await {
+                tracing::warn!(error = ?err, "opening a DynamoDB connection ahead of requests failed");
+            }
+        });
+    }
 }
 
 /// Wraps a function's resource routes (paths relative to `/api/v1`) in the shared shell:
@@ -65,15 +79,18 @@ pub fn api(routes: Router, core: Core) -> Router {
         .layer(from_fn(request_id))
 }
 
-/// A function's `main`: reads settings, builds the SDK configuration once per container,
-/// and serves the router on the Lambda runtime (or under `cargo lambda watch`).
+/// A function's `main`: reads settings, builds the SDK configuration and the [`Core`] once
+/// per container, and serves the router on the Lambda runtime (or under `cargo lambda
+/// watch`).
 pub async fn serve(
-    build: impl FnOnce(&aws_config::SdkConfig, &Config) -> Router,
+    build: impl FnOnce(Core, &aws_config::SdkConfig, &Config) -> Router,
 ) -> Result<(), lambda_http::Error> {
     crate::init_tracing();
     let config = Config::from_env()?;
     let sdk = crate::config::aws().await;
-    lambda_http::run(build(&sdk, &config)).await
+    let core = Core::new(&sdk, &config);
+    core.prefetch();
+    lambda_http::run(build(core, &sdk, &config)).await
 }
 
 async fn unknown_route(method: Method, uri: Uri) -> ApiError {
@@ -337,8 +354,15 @@ async fn authorize(core: &Core, headers: &HeaderMap) -> Result<Principal, ApiErr
         }
     };
     let authenticated = async {
-        let secrets = core.secrets.get().await?;
-        authenticate(&core.db, secrets.key_pepper(), token, clock::now()).await
+        match core.secrets.loaded() {
+            Some(secrets) => {
+                authenticate(&core.db, secrets.key_pepper(), token, clock::now()).await
+            }
+            None => {
+                authenticate_while_reading_pepper(&core.db, core.secrets.get(), token, clock::now())
+                    .await
+            }
+        }
     };
     let (principal, ()) = tokio::join!(authenticated, warm_plan);
     principal

@@ -60,8 +60,8 @@ fn derive(root: &[u8], label: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// Fetches the secret on first use, then serves it from memory for the container's life.
-/// Fetching lazily keeps Secrets Manager off the cold-start path of requests that fail early.
+/// Fetches the secret once (on first use, or ahead of it with [`SecretSource::prefetch`]),
+/// then serves it from memory for the container's life. Init does not wait for it.
 #[derive(Clone)]
 pub struct SecretSource {
     client: aws_sdk_secretsmanager::Client,
@@ -76,6 +76,23 @@ impl SecretSource {
             secret_id: secret_id.into(),
             cell: Arc::new(OnceCell::new()),
         }
+    }
+
+    /// Starts reading the secret in the background, so that a container's first request,
+    /// which needs it to check the API key, finds it read or on its way rather than
+    /// starting the read itself. A failed read is retried by the first request.
+    pub fn prefetch(&self) {
+        let source = self.clone();
+        tokio::spawn(async move {
+            if let Err(err) = source.get().await {
+                tracing::warn!(error = ?err, "prefetching the secret failed; the first request retries");
+            }
+        });
+    }
+
+    /// The secret, if this container has read it.
+    pub fn loaded(&self) -> Option<Arc<AppSecrets>> {
+        self.cell.get().cloned()
     }
 
     pub async fn get(&self) -> Result<Arc<AppSecrets>, ApiError> {

@@ -84,6 +84,22 @@ pub fn key(pk: &str, sk: &str) -> Item {
 }
 
 impl Db {
+    /// Opens the client's connection (on AWS, its TLS session) before a request needs it,
+    /// with a read of the nil organization's item, which never exists.
+    pub async fn open_connection(&self) -> Result<(), ApiError> {
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                &crate::ids::org_pk(uuid::Uuid::nil()),
+                crate::ids::ORG_SK,
+            )))
+            .projection_expression(PK)
+            .send()
+            .await?;
+        Ok(())
+    }
+
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
         Self {
             client,

@@ -14,10 +14,6 @@ use shared::links::{self, NewLink};
 use shared::pagination::{PageParams, Position};
 use shared::{ApiError, ApiResult};
 
-pub fn app(sdk: &aws_config::SdkConfig, config: &shared::config::Config) -> Router {
-    router(Core::new(sdk, config))
-}
-
 pub fn router(core: Core) -> Router {
     let routes = Router::new()
         .route("/contacts", get(list_contacts).post(create))

@@ -27,12 +27,12 @@ pub struct AppState {
     pub cvs: CvStore,
 }
 
-pub fn app(sdk: &aws_config::SdkConfig, config: &shared::config::Config) -> Router {
+pub fn app(core: Core, sdk: &aws_config::SdkConfig, config: &shared::config::Config) -> Router {
     let cvs = CvStore {
         s3: shared::config::s3_client(sdk),
         bucket: config.cv_bucket.clone().unwrap_or_default(),
     };
-    router(Core::new(sdk, config), cvs)
+    router(core, cvs)
 }
 
 pub fn router(core: Core, cvs: CvStore) -> Router {

@@ -10,10 +10,6 @@ use shared::http::{api, list, scopes, Authorized, Core, PathIds, QueryParams};
 use shared::pagination::PageParams;
 use shared::{ApiError, ApiResult};
 
-pub fn app(sdk: &aws_config::SdkConfig, config: &shared::config::Config) -> Router {
-    router(Core::new(sdk, config))
-}
-
 pub fn router(core: Core) -> Router {
     let routes = Router::new()
         .route("/flows", get(list_flows))

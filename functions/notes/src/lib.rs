@@ -9,10 +9,6 @@ use shared::notes::{self, NewNote};
 use shared::pagination::PageParams;
 use shared::ApiResult;
 
-pub fn app(sdk: &aws_config::SdkConfig, config: &shared::config::Config) -> Router {
-    router(Core::new(sdk, config))
-}
-
 pub fn router(core: Core) -> Router {
     let routes = Router::new()
         .route("/dossiers/{id}/notes", get(list_notes).post(add_note))

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::http::serve(notes::app).await
+    shared::http::serve(|core, _, _| notes::router(core)).await
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use integration_tests::{flows_router, growth_org, Call};
+use integration_tests::{flows_router, growth_org, stack, Call};
 
 /// Waits until at least 25 seconds remain in the current minute, so that the 601 requests
 /// below fall into one rate-limit window.
@@ -78,4 +78,42 @@ async fn the_601st_request_in_a_window_gets_429_with_retry_after() {
     let other = org.key_with(&[shared::auth::Scope::FlowsRead]).await;
     let reply = Call::get("/api/v1/flows").key(&other).send(&router).await;
     assert_eq!(reply.status, 200);
+}
+
+/// The same key with one character of its secret part changed.
+fn forged(key: &str) -> String {
+    let mut chars: Vec<char> = key.chars().collect();
+    let at = "lg_live_".len() + 60;
+    chars[at] = if chars[at] == 'A' { 'B' } else { 'A' };
+    chars.into_iter().collect()
+}
+
+#[tokio::test]
+async fn a_cold_container_counts_while_it_reads_the_pepper_and_takes_a_wrong_keys_count_back() {
+    let org = growth_org().await;
+    let stack = stack().await;
+    start_of_a_window().await;
+    let warm = flows::router(stack.core());
+    let first = Call::get("/api/v1/nope").key(&org.key).send(&warm).await;
+    assert_eq!(first.header("x-ratelimit-remaining"), Some("599"));
+
+    // A new container's first request: the count and the secret in one round trip, and the
+    // plan read beside them.
+    let (core, calls) = stack.counted_core();
+    let reply = Call::get("/api/v1/nope")
+        .key(&org.key)
+        .send(&flows::router(core))
+        .await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.header("x-ratelimit-remaining"), Some("598"));
+    assert_eq!(calls.take(), 2);
+
+    let reply = Call::get("/api/v1/nope")
+        .key(&forged(&org.key))
+        .send(&flows::router(stack.core()))
+        .await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.body["error"]["code"], "unauthorized");
+    let next = Call::get("/api/v1/nope").key(&org.key).send(&warm).await;
+    assert_eq!(next.header("x-ratelimit-remaining"), Some("597"));
 }

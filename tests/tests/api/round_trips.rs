@@ -90,3 +90,12 @@ async fn warm_requests_cost_the_documented_round_trips() {
     measured.push(format!("its replay: {replay} calls in 2 round trips"));
     println!("DynamoDB round trips: {}", measured.join(", "));
 }
+
+#[tokio::test]
+async fn opening_a_connection_reads_one_key_and_finds_nothing() {
+    let stack = stack().await;
+    let (core, calls) = stack.counted_core();
+    core.db.open_connection().await.unwrap();
+    assert_eq!(calls.take_items(), 0);
+    assert_eq!(calls.take(), 1);
+}
