@@ -894,9 +894,7 @@ fn markdown(report: &Value, settings: &Settings) -> String {
             ));
         }
     }
-    md.push_str(concat!(
-        "\nA cold API function's first request waits for the secret's first read, which no warm request pays; counting the request overlaps it and the plan read runs beside it, so what remains is that read (moto answers a first `GetSecretValue` in about 5-6 ms here) plus process start and init. The cheaper a function's warm request, the more this fixed cost weighs: `flows` lists with two calls (about 4.7 ms warm) and is the one most likely to exceed 3x. Under 3x everywhere would take the secret read off the first request altogether: waiting for it in init only moves it (the cold total stays), and handing the function its pepper without a network read (in its environment) would break the rule that it comes from Secrets Manager.\n"
-    ));
+    md.push_str("\nA cold API function's first request waits for the secret's first read, which no warm request pays; counting the request overlaps it and the plan read runs beside it, so what remains is that read (moto answers a first `GetSecretValue` in about 5-6 ms here) plus process start and init. The cheaper a function's warm request, the more this fixed cost weighs: `flows` lists with two calls (about 4.7 ms warm) and is the one most likely to exceed 3x. Under 3x everywhere would take the secret read off the first request altogether: waiting for it in init only moves it (the cold total stays), and handing the function its pepper without a network read (in its environment) would break the rule that it comes from Secrets Manager.\n");
     md.push_str("\n## Release bootstrap sizes (arm64, from `make package`)\n\n");
     let sizes = report["bootstrap_sizes"].as_object().unwrap();
     if sizes.is_empty() {
