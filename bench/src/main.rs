@@ -166,6 +166,7 @@ fn metered(stack: &Stack, meter: &Meter) -> (Core, shared::cv::CvStore) {
             &stack.config.secret_id,
         ),
         plans: Default::default(),
+        clock: Default::default(),
     };
     let cvs = shared::cv::CvStore {
         s3: aws_sdk_s3::Client::from_conf(s3),

@@ -286,12 +286,7 @@ pub struct PatchDossier {
 }
 
 fn deal_size(value: &serde_json::Number) -> Result<serde_json::Number, ApiError> {
-    match value.as_f64() {
-        Some(v) if (0.0..=1e15).contains(&v) => Ok(value.clone()),
-        _ => Err(ApiError::invalid(
-            "Field `deal_size` must be a number from 0 to 10^15.",
-        )),
-    }
+    crate::validate::amount("deal_size", value, 1e15)
 }
 
 fn sales_only(kind: DossierType, fields: &[(&str, bool)]) -> Result<(), ApiError> {

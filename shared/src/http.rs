@@ -40,6 +40,7 @@ pub struct Core {
     pub db: Db,
     pub secrets: SecretSource,
     pub plans: Arc<PlanCache>,
+    pub clock: clock::Clock,
 }
 
 impl Core {
@@ -51,6 +52,7 @@ impl Core {
                 &config.secret_id,
             ),
             plans: Arc::new(PlanCache::default()),
+            clock: clock::Clock::System,
         }
     }
 
@@ -356,11 +358,16 @@ async fn authorize(core: &Core, headers: &HeaderMap) -> Result<Principal, ApiErr
     let authenticated = async {
         match core.secrets.loaded() {
             Some(secrets) => {
-                authenticate(&core.db, secrets.key_pepper(), token, clock::now()).await
+                authenticate(&core.db, secrets.key_pepper(), token, core.clock.now()).await
             }
             None => {
-                authenticate_while_reading_pepper(&core.db, core.secrets.get(), token, clock::now())
-                    .await
+                authenticate_while_reading_pepper(
+                    &core.db,
+                    core.secrets.get(),
+                    token,
+                    core.clock.now(),
+                )
+                .await
             }
         }
     };

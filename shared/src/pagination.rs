@@ -212,7 +212,7 @@ mod cursor_tests {
     use super::*;
 
     #[test]
-    fn cursors_round_trip_and_reject_forgeries() {
+    fn cursors_round_trip_and_reject_malformed_strings() {
         let id = uuid::Uuid::now_v7();
         assert_eq!(decode_cursor(&encode_cursor(id)).unwrap(), id);
         assert!(decode_cursor("abc").is_err());

@@ -21,6 +21,28 @@ pub const MAX_PHONE: usize = 50;
 /// DynamoDB's 400 KB limit.
 pub const MAX_TEXT: usize = 10_000;
 
+/// The smallest magnitude DynamoDB stores other than zero: a smaller number fails the
+/// write (an underflow), so it must be refused before it reaches a transaction.
+pub const DYNAMODB_MIN_MAGNITUDE: f64 = 1e-130;
+
+/// A non-negative amount no larger than `max` that DynamoDB can store: zero, or at least
+/// [`DYNAMODB_MIN_MAGNITUDE`]. JSON has no infinities or NaN, and an `f64` has at most 17
+/// significant digits, well within DynamoDB's 38.
+pub fn amount(
+    field: &str,
+    value: &serde_json::Number,
+    max: f64,
+) -> Result<serde_json::Number, ApiError> {
+    match value.as_f64() {
+        Some(v) if v.is_finite() && (v == 0.0 || (DYNAMODB_MIN_MAGNITUDE..=max).contains(&v)) => {
+            Ok(value.clone())
+        }
+        _ => Err(ApiError::invalid(format!(
+            "Field `{field}` must be 0 or a number from 1e-130 to {max:e}."
+        ))),
+    }
+}
+
 /// Trims `value` and checks its length; `field` names it in the error.
 pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
     let trimmed = value.trim();
@@ -127,5 +149,24 @@ mod tests {
             .to_string()
             .contains("`name`"));
         assert_eq!(optional_text("role", Some("  "), 10).unwrap(), None);
+    }
+
+    #[test]
+    fn amounts_are_what_dynamodb_stores() {
+        let number = |raw: &str| serde_json::from_str::<serde_json::Number>(raw).unwrap();
+        for good in ["0", "0.0", "45000", "62000.5", "1e-129", "1e15"] {
+            assert!(amount("deal_size", &number(good), 1e15).is_ok(), "{good}");
+        }
+        for bad in [
+            "-1",
+            "1e-131",
+            "1.382416308893027e-167",
+            "5e-324",
+            "1.0000001e15",
+        ] {
+            let err = amount("deal_size", &number(bad), 1e15).unwrap_err();
+            assert_eq!(err.code(), "invalid_body");
+            assert!(err.to_string().contains("`deal_size`"), "{bad}: {err}");
+        }
     }
 }

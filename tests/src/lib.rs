@@ -4,6 +4,9 @@
 //! `make test` runs these tests under `leadgrid-local test`, which starts DynamoDB Local
 //! and moto on free ports and exports their endpoints.
 
+pub mod gateway;
+pub mod routes;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -46,6 +49,14 @@ impl Stack {
         Core::new(&self.sdk, &self.config)
     }
 
+    /// A fresh `Core` reading time from `clock`.
+    pub fn core_at(&self, clock: shared::clock::Clock) -> Core {
+        Core {
+            clock,
+            ..self.core()
+        }
+    }
+
     pub fn admin(&self) -> Admin {
         let core = self.core();
         Admin::new(core.db, core.secrets)
@@ -61,6 +72,16 @@ impl Stack {
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::new(&self.sdk)
     }
+}
+
+/// A clock held at the start of the current minute: every request of a `Core` built with
+/// it counts in one rate-limit window, however long the test runs.
+pub fn one_window() -> shared::clock::Clock {
+    let now = shared::clock::now();
+    let start = now.unix_timestamp() - now.unix_timestamp().rem_euclid(60);
+    shared::clock::Clock::Fixed(
+        time::OffsetDateTime::from_unix_timestamp(start).expect("a minute's start is a valid time"),
+    )
 }
 
 /// An organization on `plan` with one key holding `scopes`.
@@ -575,14 +596,7 @@ pub fn node_verifies(verifier: &str, header: &str, body: &str, secret: &str) -> 
 /// The function a path belongs to, as `[workspace.metadata.lambda.watch.router]` and the
 /// template route it.
 pub fn function_for(path: &str) -> &'static str {
-    let parts: Vec<&str> = path.trim_start_matches("/api/v1/").split('/').collect();
-    match parts.as_slice() {
-        ["dossiers", _, "contacts", ..] => "contacts",
-        ["dossiers", _, "notes"] => "notes",
-        ["dossiers", ..] => "dossiers",
-        ["contacts", ..] => "contacts",
-        _ => "flows",
-    }
+    routes::matching(path).map_or("flows", |route| route.function)
 }
 
 impl Stack {
@@ -598,8 +612,9 @@ impl Stack {
     }
 }
 
-/// Serves every function's router on 127.0.0.1 (a free port), each request going to the
-/// function the deployed API would send it to. Returns the base URL, `…/api/v1`.
+/// Serves the API on 127.0.0.1 (a free port) as API Gateway does: each request becomes an
+/// HTTP API event for the function its route names, and runs through that function's Lambda
+/// entry point (see [`gateway`]). Returns the base URL, `…/api/v1`.
 pub async fn serve_api() -> String {
     let stack = stack().await;
     let routers: Arc<[(&'static str, Router); 4]> =
@@ -607,16 +622,29 @@ pub async fn serve_api() -> String {
     let app = Router::new().fallback(move |request: Request<Body>| {
         let routers = routers.clone();
         async move {
-            let function = function_for(request.uri().path());
+            let (parts, body) = request.into_parts();
+            let body = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            let mut request = gateway::GatewayRequest::new(
+                parts.method,
+                parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+            );
+            for (name, value) in &parts.headers {
+                request = request.header(name.as_str(), value.as_bytes());
+            }
+            request.body = body.to_vec();
+            let function = function_for(&request.raw_path);
             let router = routers
                 .iter()
                 .find(|(name, _)| *name == function)
                 .map(|(_, router)| router.clone())
                 .expect("a router per function");
-            router
-                .oneshot(request)
-                .await
-                .expect("routers are infallible")
+            let reply = gateway::invoke(&router, &request.event()).await;
+            let mut response = http::Response::new(Body::from(reply.body));
+            *response.status_mut() = reply.status;
+            *response.headers_mut() = reply.headers;
+            response
         }
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -728,3 +728,62 @@ async fn page_one_costs_the_same_at_100_and_10000_dossiers() {
         "cursor page: {deep_cost} vs {costs:?}"
     );
 }
+
+/// A `deal_size` DynamoDB cannot store (a positive number below 1e-130 underflows) is a
+/// 400 naming the field, in a JSON create, a multipart create and a PATCH, and writes
+/// nothing; an amount near the smallest storable one round-trips.
+#[tokio::test]
+async fn amounts_dynamodb_cannot_store_are_a_400_naming_the_field() {
+    let org = growth_org().await;
+    let router = dossiers_router().await;
+    let existing = create(&org, json!({"type": "sales", "name": "Tiny"})).await;
+    let id = existing["id"].as_str().unwrap();
+    let events = outbox(org.id).await.len();
+    for size in ["1.382416308893027e-167", "1e-131", "5e-324"] {
+        let body = format!(r#"{{"type": "sales", "name": "Under", "deal_size": {size}}}"#);
+        let replies = [
+            post("/api/v1/dossiers")
+                .key(&org.key)
+                .raw("application/json", body.into_bytes()),
+            patch(&format!("/api/v1/dossiers/{id}"))
+                .key(&org.key)
+                .raw("application/json", format!(r#"{{"deal_size": {size}}}"#).into_bytes()),
+            post("/api/v1/dossiers").key(&org.key).raw(
+                "multipart/form-data; boundary=b",
+                format!(
+                    "--b\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\nsales\r\n--b\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nUnder\r\n--b\r\nContent-Disposition: form-data; name=\"deal_size\"\r\n\r\n{size}\r\n--b--\r\n"
+                )
+                .into_bytes(),
+            ),
+        ];
+        for call in replies {
+            let what = format!("{} {size}", call.method);
+            let reply = call.send(&router).await;
+            assert_eq!(reply.status, 400, "{what}: {}", reply.body);
+            assert_eq!(reply.error_code(), "invalid_body");
+            assert!(
+                reply.body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("`deal_size`"),
+                "{what}: {}",
+                reply.body
+            );
+        }
+    }
+    assert_eq!(outbox(org.id).await.len(), events, "nothing was written");
+
+    let smallest = create(
+        &org,
+        json!({"type": "sales", "name": "Smallest", "deal_size": 1e-129}),
+    )
+    .await;
+    let read = Call::get(&format!(
+        "/api/v1/dossiers/{}",
+        smallest["id"].as_str().unwrap()
+    ))
+    .key(&org.key)
+    .send(&router)
+    .await;
+    assert_eq!(read.body["data"]["deal_size"], 1e-129);
+}

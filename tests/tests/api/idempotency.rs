@@ -2,7 +2,8 @@
 //! refused, and nothing stored for requests that changed nothing.
 
 use integration_tests::{
-    contacts_router, dossiers_router, growth_org, outbox, post, stack, Call, Reply, TestOrg,
+    contacts_router, dossiers_router, growth_org, one_window, outbox, post, stack, Call, Reply,
+    TestOrg,
 };
 use serde_json::json;
 use shared::events::EventType;
@@ -31,13 +32,6 @@ fn created_events(events: &[shared::events::Envelope]) -> usize {
         .count()
 }
 
-/// Stays inside one rate-limit window, so remaining counts can be compared.
-async fn away_from_window_end() {
-    if time::OffsetDateTime::now_utc().second() >= 50 {
-        tokio::time::sleep(std::time::Duration::from_secs(11)).await;
-    }
-}
-
 #[tokio::test]
 async fn twenty_concurrent_creates_with_one_key_make_one_dossier_and_one_event() {
     let org = growth_org().await;
@@ -64,8 +58,9 @@ async fn twenty_concurrent_creates_with_one_key_make_one_dossier_and_one_event()
 #[tokio::test]
 async fn a_replay_returns_the_original_uncounted_and_a_changed_request_is_422() {
     let org = growth_org().await;
-    let router = dossiers_router().await;
-    away_from_window_end().await;
+    // One rate-limit window throughout, so that remaining counts can be compared.
+    let stack = stack().await;
+    let router = dossiers::router(stack.core_at(one_window()), stack.cvs());
     // The client timed out: it never read this response.
     let original = create_dossier(&org, "retry-me", "Globex")
         .send(&router)

@@ -6,6 +6,7 @@ mod contacts;
 mod contract;
 mod cvs;
 mod dossiers;
+mod entry_points;
 mod etags;
 mod flows;
 mod idempotency;

@@ -39,21 +39,7 @@ fn template_routes() -> BTreeSet<(String, String, String)> {
 
 /// (path, function) pairs of `[workspace.metadata.lambda.watch.router]`.
 fn watch_routes() -> BTreeSet<(String, String)> {
-    let cargo = root_file("Cargo.toml");
-    let table = cargo
-        .split("[workspace.metadata.lambda.watch.router]")
-        .nth(1)
-        .unwrap();
-    table
-        .lines()
-        .filter_map(|line| line.split_once(" = "))
-        .map(|(path, function)| {
-            (
-                path.trim_matches('"').to_string(),
-                function.trim_matches('"').to_string(),
-            )
-        })
-        .collect()
+    integration_tests::routes::table().iter().cloned().collect()
 }
 
 #[test]

@@ -87,17 +87,73 @@ fn request_clone(text: &str) -> lambda_http::Request {
     lambda_http::request::from_str(text).expect("sample parses")
 }
 
+/// The sample's outbox record, for an organization of this test's with one endpoint, is
+/// fanned out to a queue of this test's own (so that no poller takes the message first),
+/// and the message there names the endpoint and carries the sample's event.
 #[tokio::test]
-async fn stream_sample_is_a_dynamodb_event_the_events_function_reads() {
+async fn stream_sample_is_a_dynamodb_event_the_events_function_queues() {
+    let text = read("dynamodb-stream-outbox.json");
+    let sample: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(shared::events::passes_stream_filter(&sample["Records"][0]));
+    let sample_org = "01a217e8-2b69-729d-a2db-7e9aa4dc2465";
+    assert!(text.contains(sample_org));
+
+    let org = growth_org().await;
+    let stack = stack().await;
+    let endpoint = stack
+        .admin()
+        .create_webhook(
+            org.id,
+            "https://hooks.example.com/leadgrid",
+            shared::events::EventType::ALL.to_vec(),
+            shared::webhooks::Destinations::parse("public").unwrap(),
+        )
+        .await
+        .unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(format!("sample-fanout-{}", org.id))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let fanout = shared::fanout::Fanout {
+        queue_url: queue_url.clone(),
+        ..stack.fanout()
+    };
+
     let event: aws_lambda_events::event::dynamodb::Event =
-        serde_json::from_str(&read("dynamodb-stream-outbox.json")).unwrap();
-    assert!(shared::events::passes_stream_filter(
-        &serde_json::from_str::<serde_json::Value>(&read("dynamodb-stream-outbox.json")).unwrap()
-            ["Records"][0]
-    ));
-    let fanout = integration_tests::stack().await.fanout();
+        serde_json::from_str(&text.replace(sample_org, &org.id.to_string())).unwrap();
     let response = events::handle(&fanout, event).await;
     assert!(response.batch_item_failures.is_empty());
+
+    let received = sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    let messages = received.messages();
+    assert_eq!(messages.len(), 1, "one message for the one endpoint");
+    let delivery: shared::webhooks::Delivery =
+        serde_json::from_str(messages[0].body().unwrap()).unwrap();
+    assert_eq!((delivery.org, delivery.endpoint_id), (org.id, endpoint.id));
+    assert_eq!(delivery.event_id, "evt_01a217e82b69729da2db7e9aa4dc9999");
+    assert_eq!(
+        delivery.event_type,
+        shared::events::EventType::DossierStageChanged
+    );
+    let payload: serde_json::Value = serde_json::from_str(&delivery.payload).unwrap();
+    assert_eq!(payload["data"]["status"], "active");
+    sqs.delete_queue()
+        .queue_url(&queue_url)
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
