@@ -273,6 +273,11 @@ pub async fn authenticate_while_reading_pepper(
     principal(org, key_id, record, epoch, now)
 }
 
+/// How often counting may lose a race with other containers before the request gives up
+/// with a retryable 500: each loss means another request moved the window on, so a few
+/// attempts always suffice in practice.
+const MAX_COUNT_ATTEMPTS: u32 = 4;
+
 pub async fn authenticate(
     db: &Db,
     pepper: &[u8],
@@ -282,12 +287,14 @@ pub async fn authenticate(
     let (org, key_id) = parse_key(token).ok_or_else(malformed)?;
     let hash = hash_key(pepper, token);
     let epoch = now.unix_timestamp().max(0) as u64;
-    let window = window_start(epoch);
+    // The window this request counts in: the one its clock names, or a newer one another
+    // container (whose clock is ahead, or whose request came a moment later) has started.
+    // Counting into the newer window rather than failing keeps a valid key from ever
+    // getting a 401 at a minute's boundary.
+    let mut window = window_start(epoch);
     let item_key = key(&org_pk(org), &api_key_sk(key_id));
 
-    let mut attempts = 0;
-    let record: ApiKeyRecord = loop {
-        attempts += 1;
+    for _ in 0..MAX_COUNT_ATTEMPTS {
         let counted = db
             .client
             .update_item()
@@ -303,7 +310,10 @@ pub async fn authenticate(
             .send()
             .await;
         let old = match counted {
-            Ok(out) => break from_item(out.attributes.unwrap_or_default())?,
+            Ok(out) => {
+                let record = from_item(out.attributes.unwrap_or_default())?;
+                return principal(org, key_id, record, epoch, now);
+            }
             Err(err) => match err.into_service_error() {
                 UpdateItemError::ConditionalCheckFailedException(e) => e.item,
                 other => return Err(ApiError::internal(format!("authenticate: {other}"))),
@@ -313,8 +323,12 @@ pub async fn authenticate(
             return Err(invalid());
         };
         let old: ApiKeyRecord = from_item(old)?;
-        if old.key_hash != hash || attempts > 3 {
+        if old.key_hash != hash {
             return Err(invalid());
+        }
+        if old.rl_window > window {
+            window = old.rl_window;
+            continue;
         }
         // First request of a new window: start the count afresh, unless another request
         // already did, in which case counting again lands in the fresh window.
@@ -334,15 +348,19 @@ pub async fn authenticate(
             .send()
             .await;
         match reset {
-            Ok(out) => break from_item(out.attributes.unwrap_or_default())?,
+            Ok(out) => {
+                let record = from_item(out.attributes.unwrap_or_default())?;
+                return principal(org, key_id, record, epoch, now);
+            }
             Err(err) => match err.into_service_error() {
                 UpdateItemError::ConditionalCheckFailedException(_) => continue,
                 other => return Err(ApiError::internal(format!("rate window reset: {other}"))),
             },
         }
-    };
-
-    principal(org, key_id, record, epoch, now)
+    }
+    Err(ApiError::internal(
+        "authenticate: the rate window kept moving while counting",
+    ))
 }
 
 /// The caller a verified and counted key names, unless it is revoked or expired.

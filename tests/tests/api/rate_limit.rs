@@ -106,3 +106,42 @@ async fn a_cold_container_counts_while_it_reads_the_pepper_and_takes_a_wrong_key
     let next = Call::get("/api/v1/nope").key(&org.key).send(&warm).await;
     assert_eq!(next.header("x-ratelimit-remaining"), Some("597"));
 }
+
+/// Two containers whose clocks straddle a minute's boundary: once one has started the new
+/// window, requests the other counts by the old minute go into the new window too. None is
+/// refused as an invalid key, and every count is distinct.
+#[tokio::test]
+async fn requests_straddling_a_window_boundary_count_into_the_newer_window() {
+    let org = growth_org().await;
+    let stack = stack().await;
+    let shared::clock::Clock::Fixed(start) = one_window() else {
+        unreachable!("one_window is a fixed clock")
+    };
+    let behind = flows::router(stack.core_at(shared::clock::Clock::Fixed(
+        start - time::Duration::seconds(1),
+    )));
+    let ahead = flows::router(stack.core_at(shared::clock::Clock::Fixed(start)));
+
+    let first = Call::get("/api/v1/nope").key(&org.key).send(&behind).await;
+    assert_eq!(first.header("x-ratelimit-remaining"), Some("599"));
+    let new_window = Call::get("/api/v1/nope").key(&org.key).send(&ahead).await;
+    assert_eq!(new_window.header("x-ratelimit-remaining"), Some("599"));
+
+    let replies = futures_util::future::join_all((0..20).map(|i| {
+        let router = if i % 2 == 0 { &behind } else { &ahead };
+        Call::get("/api/v1/nope").key(&org.key).send(router)
+    }))
+    .await;
+    let mut remaining = BTreeSet::new();
+    for reply in replies {
+        assert_eq!(reply.status, 404, "{}", reply.body);
+        remaining.insert(
+            reply
+                .header("x-ratelimit-remaining")
+                .unwrap()
+                .parse::<u64>()
+                .unwrap(),
+        );
+    }
+    assert_eq!(remaining, (579..=598).collect::<BTreeSet<u64>>());
+}
