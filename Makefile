@@ -28,7 +28,7 @@ $(VENV)/.installed: Makefile
 
 # The tools of the local stack, and every function as `cargo lambda watch` builds it.
 build: setup
-	cargo build -p shared --features cli --bins
+	cargo build -p leadgrid-tools --bins
 	for f in $(FUNCTIONS); do cargo build -p $$f --bin $$f || exit 1; done
 
 dev: build
@@ -45,9 +45,10 @@ unit:
 	cargo test --workspace --all-features --lib --bins
 
 integration: setup
-	cargo build -p shared --features cli --bin leadgrid-local --bin leadgrid-admin
+	cargo build -p leadgrid-tools --bin leadgrid-local --bin leadgrid-admin
 	cargo test --workspace --all-features --no-run
 	target/debug/leadgrid-local test -- cargo test --workspace --all-features --test '*'
+	@cat target/schemathesis-summary.txt
 
 test: setup lint unit integration
 
@@ -63,12 +64,12 @@ package: setup
 # bench/report.json. QUICK=1: one small organization and debug builds, as a smoke run.
 ifdef QUICK
 bench: setup
-	cargo build -p shared --features cli --bin leadgrid-local
+	cargo build -p leadgrid-tools --bin leadgrid-local
 	cargo build $(foreach f,$(FUNCTIONS),-p $(f)) -p leadgrid-bench
 	target/debug/leadgrid-local test -- target/debug/leadgrid-bench --quick
 else
 bench: setup
-	cargo build -p shared --features cli --bin leadgrid-local
+	cargo build -p leadgrid-tools --bin leadgrid-local
 	cargo build --release $(foreach f,$(FUNCTIONS),-p $(f))
 	cargo build --profile bench-tool -p leadgrid-bench
 	target/debug/leadgrid-local test -- target/bench-tool/leadgrid-bench

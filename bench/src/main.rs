@@ -754,7 +754,8 @@ async fn webhook_latency(stack: &Stack, settings: &Settings) -> Value {
     integration_tests::pipeline();
     let org = integration_tests::growth_org().await;
     let receiver = integration_tests::Receiver::start(|_, _| 200).await;
-    let events = shared::admin::webhooks::parse_event_types(Some("dossier.created")).unwrap();
+    let events =
+        leadgrid_tools::admin::webhooks::parse_event_types(Some("dossier.created")).unwrap();
     let destinations = shared::webhooks::Destinations::parse("public,loopback").unwrap();
     stack
         .admin()

@@ -30,11 +30,6 @@ pub mod txn;
 pub mod validate;
 pub mod webhooks;
 
-#[cfg(feature = "cli")]
-pub mod admin;
-#[cfg(feature = "cli")]
-pub mod local;
-
 pub use error::{ApiError, ApiResult};
 
 /// Structured JSON logs through `tracing`; `RUST_LOG` sets the level (default `info`).

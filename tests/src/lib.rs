@@ -13,8 +13,8 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::Router;
 use http::{HeaderMap, Method, Request, StatusCode};
+use leadgrid_tools::admin::Admin;
 use serde_json::Value;
-use shared::admin::Admin;
 use shared::auth::Scope;
 use shared::config::Config;
 use shared::http::Core;
@@ -67,6 +67,20 @@ impl Stack {
             s3: shared::config::s3_client(&self.sdk),
             bucket: self.config.cv_bucket.clone().expect("CV_BUCKET is set"),
         }
+    }
+
+    /// The bytes stored in the CV bucket under `key`, if any.
+    pub async fn stored_cv(&self, key: &str) -> Option<Vec<u8>> {
+        let cvs = self.cvs();
+        let out = cvs
+            .s3
+            .get_object()
+            .bucket(&cvs.bucket)
+            .key(key)
+            .send()
+            .await
+            .ok()?;
+        Some(out.body.collect().await.ok()?.into_bytes().to_vec())
     }
 
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
@@ -382,7 +396,7 @@ impl Stack {
 #[derive(Clone)]
 struct PipelineFunctions(Arc<(shared::fanout::Fanout, shared::delivery::Deliverer)>);
 
-impl shared::local::pollers::Invoker for PipelineFunctions {
+impl leadgrid_tools::local::pollers::Invoker for PipelineFunctions {
     async fn invoke(&self, function: &str, event: Value) -> Result<Value, String> {
         let (fanout, deliverer) = &*self.0;
         let response = match function {
@@ -427,7 +441,7 @@ pub fn pipeline() {
                         .endpoint_url(endpoint)
                         .build(),
                 );
-                let mut stream_poller = shared::local::pollers::StreamPoller::new(
+                let mut stream_poller = leadgrid_tools::local::pollers::StreamPoller::new(
                     stack.dynamodb(),
                     streams,
                     &stack.config.table_name,
@@ -453,7 +467,7 @@ pub fn pipeline() {
                     .attributes
                     .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
                     .expect("queue arn");
-                let queue_poller = shared::local::pollers::QueuePoller {
+                let queue_poller = leadgrid_tools::local::pollers::QueuePoller {
                     sqs,
                     queue_url,
                     queue_arn,

@@ -3,18 +3,19 @@
 
 pub mod webhooks;
 
-use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::auth::{generate_key, ApiKeyRecord, Scope};
-use crate::flows::{default_flows, DossierType, Flow, StageSpec};
-use crate::ids::{api_key_sk, member_sk, new_id, org_pk, API_KEY_PREFIX, ORG_SK};
-use crate::orgs::{Member, Org, Plan, DEFAULT_POOL_DAYS};
-use crate::secrets::SecretSource;
-use crate::store::{key, n, s, to_item, Db, Item};
-use crate::{clock, ApiError};
+use shared::auth::{generate_key, ApiKeyRecord, Scope};
+use shared::flows::{default_flows, DossierType, Flow, StageSpec};
+use shared::ids::{api_key_sk, member_sk, new_id, org_pk, API_KEY_PREFIX, ORG_SK};
+use shared::orgs::{Member, Org, Plan, DEFAULT_POOL_DAYS};
+use shared::secrets::SecretSource;
+use shared::store::{key, n, s, to_item, Db};
+use shared::txn;
+use shared::{clock, ApiError};
 
 #[derive(Debug)]
 pub struct AdminError(pub String);
@@ -57,11 +58,11 @@ fn fail<T>(message: impl Into<String>) -> AdminResult<T> {
 pub struct KeyView {
     pub id: Uuid,
     pub scopes: Vec<Scope>,
-    #[serde(with = "crate::clock::rfc3339")]
+    #[serde(with = "shared::clock::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "crate::clock::rfc3339::option")]
+    #[serde(with = "shared::clock::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
-    #[serde(with = "crate::clock::rfc3339::option")]
+    #[serde(with = "shared::clock::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
 }
 
@@ -83,7 +84,7 @@ pub struct CreatedKey {
     /// The full secret, shown this once.
     pub key: String,
     pub scopes: Vec<Scope>,
-    #[serde(with = "crate::clock::rfc3339::option")]
+    #[serde(with = "shared::clock::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
 }
 
@@ -92,24 +93,9 @@ pub struct Admin {
     pub secrets: SecretSource,
 }
 
-fn put(item: Item, table: &str, condition: Option<&str>) -> TransactWriteItem {
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .set_condition_expression(condition.map(str::to_string))
-        .build()
-        .expect("put has table and item");
-    TransactWriteItem::builder().put(put).build()
-}
-
-fn org_exists(org: Uuid, table: &str) -> TransactWriteItem {
-    let check = ConditionCheck::builder()
-        .table_name(table)
-        .set_key(Some(key(&org_pk(org), ORG_SK)))
-        .condition_expression("attribute_exists(PK)")
-        .build()
-        .expect("condition check has table, key and condition");
-    TransactWriteItem::builder().condition_check(check).build()
+/// Fails a transaction unless the organization exists.
+fn org_exists(db: &Db, org: Uuid) -> TransactWriteItem {
+    txn::exists(db, &org_pk(org), ORG_SK)
 }
 
 impl Admin {
@@ -117,26 +103,15 @@ impl Admin {
         Self { db, secrets }
     }
 
+    /// Runs `items` as one transaction; a failed condition means the organization (or the
+    /// item `what` names) does not exist.
     async fn transact(&self, items: Vec<TransactWriteItem>, what: &str) -> AdminResult<()> {
-        match self
-            .db
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                let cancelled = err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_transaction_canceled_exception());
-                if cancelled {
-                    fail(format!("{what}: the organization does not exist"))
-                } else {
-                    Err(err.into())
-                }
+        match txn::write(&self.db, items).await? {
+            Ok(()) => Ok(()),
+            Err(txn::Outcome::ConditionFailed(_)) => {
+                fail(format!("{what}: the organization does not exist"))
             }
+            Err(txn::Outcome::Conflict) => fail(format!("{what}: a concurrent change; retry")),
         }
     }
 
@@ -153,21 +128,20 @@ impl Admin {
             pool_days: DEFAULT_POOL_DAYS,
             created_at: now,
         };
-        let table = &self.db.table;
-        let mut items = vec![put(
+        let mut items = vec![txn::put(
+            &self.db,
             to_item(&org, &org_pk(org.id), ORG_SK, "org")?,
-            table,
             Some("attribute_not_exists(PK)"),
         )];
         for flow in default_flows(now) {
-            items.push(put(flow.item(org.id)?, table, None));
+            items.push(txn::put(&self.db, flow.item(org.id)?, None));
         }
         self.transact(items, "org create").await?;
         Ok(org)
     }
 
     pub async fn get_org(&self, org: Uuid) -> AdminResult<Org> {
-        match crate::orgs::get_org(&self.db, org).await? {
+        match shared::orgs::get_org(&self.db, org).await? {
             Some(found) => Ok(found),
             None => fail(format!("organization {org} does not exist")),
         }
@@ -199,7 +173,9 @@ impl Admin {
             .send()
             .await;
         match out {
-            Ok(out) => Ok(crate::store::from_item(out.attributes.unwrap_or_default())?),
+            Ok(out) => Ok(shared::store::from_item(
+                out.attributes.unwrap_or_default(),
+            )?),
             Err(err)
                 if err
                     .as_service_error()
@@ -229,10 +205,7 @@ impl Admin {
         };
         let item = to_item(&member, &org_pk(org), &member_sk(member.id), "member")?;
         self.transact(
-            vec![
-                org_exists(org, &self.db.table),
-                put(item, &self.db.table, None),
-            ],
+            vec![org_exists(&self.db, org), txn::put(&self.db, item, None)],
             "member add",
         )
         .await?;
@@ -263,10 +236,7 @@ impl Admin {
         };
         let item = to_item(&record, &org_pk(org), &api_key_sk(record.id), "api_key")?;
         self.transact(
-            vec![
-                org_exists(org, &self.db.table),
-                put(item, &self.db.table, None),
-            ],
+            vec![org_exists(&self.db, org), txn::put(&self.db, item, None)],
             "key create",
         )
         .await?;
@@ -279,15 +249,17 @@ impl Admin {
     }
 
     pub async fn revoke_key(&self, org: Uuid, id: Uuid) -> AdminResult<()> {
-        let update = Update::builder()
-            .table_name(&self.db.table)
-            .set_key(Some(key(&org_pk(org), &api_key_sk(id))))
-            .update_expression("SET revoked_at = if_not_exists(revoked_at, :now)")
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":now", s(clock::format(clock::now())))
-            .build()
-            .expect("update has table, key and expression");
-        let items = vec![TransactWriteItem::builder().update(update).build()];
+        let items = vec![txn::update(
+            &self.db,
+            txn::UpdateSpec {
+                pk: org_pk(org),
+                sk: api_key_sk(id),
+                expression: "SET revoked_at = if_not_exists(revoked_at, :now)".into(),
+                condition: Some("attribute_exists(PK)".into()),
+                names: Vec::new(),
+                values: vec![(":now".into(), s(clock::format(clock::now())))],
+            },
+        )];
         self.transact(items, "key revoke")
             .await
             .map_err(|_| AdminError(format!("key {id} does not exist in organization {org}")))
@@ -309,8 +281,8 @@ impl Admin {
         let flow = Flow::new(name, kind, false, stages, clock::now()).map_err(AdminError)?;
         self.transact(
             vec![
-                org_exists(org, &self.db.table),
-                put(flow.item(org)?, &self.db.table, None),
+                org_exists(&self.db, org),
+                txn::put(&self.db, flow.item(org)?, None),
             ],
             "flow create",
         )

@@ -10,7 +10,7 @@ fn admin_bin() -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/leadgrid-admin");
     assert!(
         path.is_file(),
-        "build it first: cargo build -p shared --features cli --bins"
+        "build it first: cargo build -p leadgrid-tools --bins"
     );
     path
 }
@@ -186,7 +186,7 @@ async fn operator_mistakes_fail_with_a_message_and_no_output() {
         admin_fails(&["org", "set-plan", "--org", &missing_org, "--plan", "pro"])
             .contains("does not exist")
     );
-    assert!(admin_fails(&["frobnicate"]).contains("unknown command"));
+    assert!(admin_fails(&["frobnicate"]).contains("unrecognized subcommand"));
     assert!(
         admin_fails(&["key", "list", "--org", &missing_org, "--bogus", "1"]).contains("--bogus")
     );

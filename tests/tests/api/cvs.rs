@@ -33,17 +33,7 @@ fn multipart(path: &str, key: &str, body: Vec<u8>) -> Call {
 }
 
 async fn stored(key: &str) -> Option<Vec<u8>> {
-    let stack = stack().await;
-    let cvs = stack.cvs();
-    let out = cvs
-        .s3
-        .get_object()
-        .bucket(&cvs.bucket)
-        .key(key)
-        .send()
-        .await
-        .ok()?;
-    Some(out.body.collect().await.unwrap().into_bytes().to_vec())
+    stack().await.stored_cv(key).await
 }
 
 async fn total(org: &TestOrg) -> u64 {

@@ -35,17 +35,23 @@ async fn created(org: &TestOrg, request: GatewayRequest) -> Value {
     reply.json()["data"].clone()
 }
 
+async fn sales_dossier(org: &TestOrg, name: &str) -> Value {
+    created(
+        org,
+        post("/api/v1/dossiers").body(
+            "application/json",
+            json!({"type": "sales", "name": name}).to_string(),
+        ),
+    )
+    .await
+}
+
 async fn stored_cv(key: &str) -> Vec<u8> {
-    let cvs = stack().await.cvs();
-    let out = cvs
-        .s3
-        .get_object()
-        .bucket(&cvs.bucket)
-        .key(key)
-        .send()
+    stack()
         .await
-        .expect("the CV is stored");
-    out.body.collect().await.unwrap().into_bytes().to_vec()
+        .stored_cv(key)
+        .await
+        .expect("the CV is stored")
 }
 
 fn assert_error_shape(reply: &GatewayResponse, what: &str) -> String {
@@ -218,14 +224,7 @@ async fn a_repeated_query_parameter_keeps_every_value() {
 async fn percent_encoded_path_segments_are_decoded() {
     let org = growth_org().await;
     let stack = stack().await;
-    let dossier = created(
-        &org,
-        post("/api/v1/dossiers").body(
-            "application/json",
-            r#"{"type": "sales", "name": "Encoded"}"#,
-        ),
-    )
-    .await;
+    let dossier = sales_dossier(&org, "Encoded").await;
     let id = dossier["id"].as_str().unwrap();
     let encoded = id.replace('-', "%2D");
     let reply = send(
@@ -254,11 +253,7 @@ async fn percent_encoded_path_segments_are_decoded() {
 async fn a_json_body_that_is_not_utf8_is_a_400() {
     let org = growth_org().await;
     let stack = stack().await;
-    let dossier = created(
-        &org,
-        post("/api/v1/dossiers").body("application/json", r#"{"type": "sales", "name": "Utf"}"#),
-    )
-    .await;
+    let dossier = sales_dossier(&org, "Utf").await;
     let id = dossier["id"].as_str().unwrap();
     let events_before = outbox(org.id).await.len();
     let cases: [(Method, String, &[u8]); 4] = [

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use leadgrid_tools::local::pollers::{Invoker, QueuePoller, StreamPoller};
 use serde_json::{json, Value};
-use shared::local::pollers::{Invoker, QueuePoller, StreamPoller};
 use shared::store::{s, Item};
 
 /// Calls the real consumer functions in process, recording every event it passes on.

@@ -185,12 +185,12 @@ fn the_template_sets_exactly_the_variables_the_code_reads() {
 #[test]
 fn the_local_stack_sets_the_variables_the_deployed_functions_get() {
     let local = std::fs::read_to_string(format!(
-        "{}/../shared/src/local/stack.rs",
+        "{}/../tools/src/local/stack.rs",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap()
         + &std::fs::read_to_string(format!(
-            "{}/../shared/src/local/mod.rs",
+            "{}/../tools/src/local/mod.rs",
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap();

@@ -18,7 +18,7 @@ fn local() -> Destinations {
 
 async fn endpoint(org: &TestOrg, url: &str, events: Option<&str>) -> (Uuid, String) {
     let admin = stack().await.admin();
-    let events = shared::admin::webhooks::parse_event_types(events).unwrap();
+    let events = leadgrid_tools::admin::webhooks::parse_event_types(events).unwrap();
     let created = admin
         .create_webhook(org.id, url, events, local())
         .await

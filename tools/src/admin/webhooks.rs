@@ -5,14 +5,14 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{fail, org_exists, put, Admin, AdminError, AdminResult};
-use crate::events::{EventType, OutboxItem, OUTBOX_PREFIX};
-use crate::ids::{new_id, org_pk};
-use crate::store::{key, s};
-use crate::webhooks::{
+use super::{fail, org_exists, Admin, AdminError, AdminResult};
+use shared::events::{EventType, OutboxItem, OUTBOX_PREFIX};
+use shared::ids::{new_id, org_pk};
+use shared::store::{key, s};
+use shared::webhooks::{
     self, endpoint_sk, Attempt, Delivery, Destinations, Endpoint, SecretVersion,
 };
-use crate::{clock, ApiError};
+use shared::{clock, ApiError};
 
 /// What `webhook create` prints: the secret is shown this once.
 #[derive(Debug, Serialize)]
@@ -29,12 +29,12 @@ pub struct EndpointView {
     pub id: Uuid,
     pub url: String,
     pub events: Vec<EventType>,
-    #[serde(with = "crate::clock::rfc3339")]
+    #[serde(with = "shared::clock::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "crate::clock::rfc3339::option")]
+    #[serde(with = "shared::clock::rfc3339::option")]
     pub disabled_at: Option<OffsetDateTime>,
     /// When the previous secret stops being used, during a rotation's grace window.
-    #[serde(with = "crate::clock::rfc3339::option")]
+    #[serde(with = "shared::clock::rfc3339::option")]
     pub previous_secret_expires_at: Option<OffsetDateTime>,
 }
 
@@ -89,8 +89,8 @@ impl Admin {
         };
         self.transact(
             vec![
-                org_exists(org, &self.db.table),
-                put(endpoint.item(org)?, &self.db.table, None),
+                org_exists(&self.db, org),
+                shared::txn::put(&self.db, endpoint.item(org)?, None),
             ],
             "webhook create",
         )
@@ -143,7 +143,7 @@ impl Admin {
             .condition_expression("attribute_exists(PK)")
             .send()
             .await;
-        if !crate::store::written(deleted)? {
+        if !shared::store::written(deleted)? {
             return fail(format!("webhook {id} does not exist in organization {org}"));
         }
         Ok(())
@@ -184,7 +184,7 @@ impl Admin {
             .expression_attribute_values(":salt", s(current_salt))
             .send()
             .await;
-        if !crate::store::written(written)? {
+        if !shared::store::written(written)? {
             return fail("the webhook changed meanwhile (deleted or rotated); try again");
         }
         let master = self.secrets.get().await?;

@@ -1,285 +1,330 @@
 //! `leadgrid-admin`: the operator's CLI for organizations, members, API keys and flows.
 //! Every command prints one JSON object on stdout; errors go to stderr with a non-zero exit.
 
-use std::collections::HashMap;
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
+use leadgrid_tools::admin::webhooks::parse_event_types;
+use leadgrid_tools::admin::{parse_scopes, Admin, AdminError, AdminResult};
 use serde_json::{json, Value};
-use shared::admin::webhooks::parse_event_types;
-use shared::admin::{parse_scopes, Admin, AdminError, AdminResult};
 use shared::flows::{DossierType, StageSpec};
 use shared::orgs::Plan;
 use shared::webhooks::Destinations;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
-const USAGE: &str = "usage: leadgrid-admin [--env-file PATH] <command>
-
-commands:
-  org create --name NAME [--plan free|pro|growth]
-  org set-plan --org ORG --plan PLAN
-  org set-pool-days --org ORG --days N
-  member add --org ORG --email EMAIL [--name NAME]
-  key create --org ORG --scopes S1,S2,... [--expires-at RFC3339]
-  key revoke --org ORG --id KEY_ID
-  key list --org ORG
-  flow create --org ORG --type candidate|sales --name NAME --stages JSON
-  webhook create --org ORG --url URL [--events T1,T2]   (default: every event type)
-  webhook list --org ORG
-  webhook delete --org ORG --id ID
-  webhook rotate-secret --org ORG --id ID [--grace-hours H]   (default 24)
-  webhook attempts --org ORG --id ID [--event EVT]
-  webhook replay --org ORG --id ID --event EVT
-
-Settings come from the environment (TABLE_NAME, SECRET_ID, EVENTS_QUEUE_URL,
-WEBHOOK_ALLOWED_DESTINATIONS, AWS_*), or from --env-file.
-Without either, .leadgrid/local.env (written by `make dev`) is used when it exists.";
-
-struct Args {
-    words: Vec<String>,
-    flags: HashMap<String, String>,
+/// Settings come from the environment (TABLE_NAME, SECRET_ID, EVENTS_QUEUE_URL,
+/// WEBHOOK_ALLOWED_DESTINATIONS, AWS_*), or from --env-file. Without either,
+/// .leadgrid/local.env (written by `make dev`) is used when it exists.
+#[derive(Parser)]
+#[command(name = "leadgrid-admin", version)]
+struct Cli {
+    /// Read settings from this KEY=VALUE file instead of the environment.
+    #[arg(long, global = true, value_name = "PATH")]
+    env_file: Option<String>,
+    #[command(subcommand)]
+    command: Command,
 }
 
-impl Args {
-    fn parse(raw: Vec<String>) -> Result<Self, String> {
-        let mut words = Vec::new();
-        let mut flags = HashMap::new();
-        let mut iter = raw.into_iter();
-        while let Some(arg) = iter.next() {
-            if let Some(flag) = arg.strip_prefix("--") {
-                let (name, value) = match flag.split_once('=') {
-                    Some((name, value)) => (name.to_string(), value.to_string()),
-                    None => {
-                        let value = iter
-                            .next()
-                            .ok_or_else(|| format!("--{flag} needs a value"))?;
-                        (flag.to_string(), value)
-                    }
-                };
-                if flags.insert(name.clone(), value).is_some() {
-                    return Err(format!("--{name} given twice"));
-                }
-            } else {
-                words.push(arg);
-            }
-        }
-        Ok(Self { words, flags })
-    }
-
-    fn take(&mut self, name: &str) -> Option<String> {
-        self.flags.remove(name)
-    }
-
-    fn required(&mut self, name: &str) -> AdminResult<String> {
-        self.take(name)
-            .ok_or_else(|| AdminError(format!("--{name} is required")))
-    }
-
-    fn org(&mut self) -> AdminResult<Uuid> {
-        uuid(&self.required("org")?, "--org")
-    }
-
-    fn finish(self) -> AdminResult<()> {
-        match self.flags.keys().next() {
-            Some(name) => Err(AdminError(format!("unknown option --{name}"))),
-            None => Ok(()),
-        }
-    }
+#[derive(Subcommand)]
+enum Command {
+    /// Organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Members, whose ids dossiers take as `assigned_to`.
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Flows and their stages.
+    #[command(subcommand)]
+    Flow(FlowCommand),
+    /// Webhook endpoints, their attempt logs and replays.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
 }
 
-fn uuid(raw: &str, what: &str) -> AdminResult<Uuid> {
-    Uuid::parse_str(raw).map_err(|_| AdminError(format!("{what} must be a UUID")))
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Creates an organization with the default flows.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = plan, default_value = "growth")]
+        plan: Plan,
+    },
+    SetPlan {
+        #[arg(long, value_parser = id)]
+        org: Uuid,
+        #[arg(long, value_parser = plan)]
+        plan: Plan,
+    },
+    SetPoolDays {
+        #[arg(long, value_parser = id)]
+        org: Uuid,
+        #[arg(long)]
+        days: u32,
+    },
 }
 
-fn plan(raw: &str) -> AdminResult<Plan> {
-    Plan::parse(raw).ok_or_else(|| AdminError("--plan must be free, pro or growth".into()))
+#[derive(Subcommand)]
+enum MemberCommand {
+    Add {
+        #[arg(long, value_parser = id)]
+        org: Uuid,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
-fn load_settings(args: &mut Args) -> Result<(), String> {
-    let file = match args.take("env-file") {
-        Some(path) => Some(path),
-        None if std::env::var_os("TABLE_NAME").is_none() => {
-            Some(".leadgrid/local.env".to_string()).filter(|p| std::path::Path::new(p).is_file())
-        }
-        None => None,
-    };
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Prints the key's secret this once.
+    Create {
+        #[arg(long, value_parser = id)]
+        org: Uuid,
+        /// Comma-separated, e.g. dossiers:read,notes:write.
+        #[arg(long)]
+        scopes: String,
+        #[arg(long, value_parser = timestamp, value_name = "RFC3339")]
+        expires_at: Option<OffsetDateTime>,
+    },
+    Revoke {
+        #[arg(long, value_parser = id)]
+        org: Uuid,
+        #[arg(long, value_parser = id)]
+        id: Uuid,
+    },
+    List {
+        #[arg(long, value_parser = id)]
+        org: Uuid,
+    },
+}
+
+#[derive(Subcommand)]
+enum FlowCommand {
+    Create {
+        #[arg(long, value_parser = id)]
+        org: Uuid,
+        #[arg(long = "type", value_parser = dossier_type)]
+        kind: DossierType,
+        #[arg(long)]
+        name: String,
+        /// A JSON array of {"name","deadline_days","win_probability","color"}.
+        #[arg(long, value_parser = stages)]
+        stages: Stages,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhookCommand {
+    /// Prints the endpoint's signing secret this once.
+    Create {
+        #[arg(long, value_parser = id)]
+        org: Uuid,
+        #[arg(long)]
+        url: String,
+        /// Comma-separated event types (default: all five).
+        #[arg(long)]
+        events: Option<String>,
+    },
+    List {
+        #[arg(long, value_parser = id)]
+        org: Uuid,
+    },
+    /// Deletes the endpoint; queued deliveries to it are dropped.
+    Delete {
+        #[arg(long, value_parser = id)]
+        org: Uuid,
+        #[arg(long, value_parser = id)]
+        id: Uuid,
+    },
+    /// A new secret; the old one keeps signing for the grace period.
+    RotateSecret {
+        #[arg(long, value_parser = id)]
+        org: Uuid,
+        #[arg(long, value_parser = id)]
+        id: Uuid,
+        #[arg(long, default_value_t = 24)]
+        grace_hours: u32,
+    },
+    Attempts {
+        #[arg(long, value_parser = id)]
+        org: Uuid,
+        #[arg(long, value_parser = id)]
+        id: Uuid,
+        #[arg(long)]
+        event: Option<String>,
+    },
+    /// Queues a fresh delivery of a past event (kept 7 days).
+    Replay {
+        #[arg(long, value_parser = id)]
+        org: Uuid,
+        #[arg(long, value_parser = id)]
+        id: Uuid,
+        #[arg(long)]
+        event: String,
+    },
+}
+
+fn id(raw: &str) -> Result<Uuid, String> {
+    Uuid::parse_str(raw).map_err(|_| "must be a UUID".to_string())
+}
+
+fn plan(raw: &str) -> Result<Plan, String> {
+    Plan::parse(raw).ok_or_else(|| "must be free, pro or growth".to_string())
+}
+
+fn dossier_type(raw: &str) -> Result<DossierType, String> {
+    DossierType::parse(raw).ok_or_else(|| "must be candidate or sales".to_string())
+}
+
+fn timestamp(raw: &str) -> Result<OffsetDateTime, String> {
+    shared::clock::parse(raw).ok_or_else(|| "must be an RFC 3339 timestamp".to_string())
+}
+
+/// The stages of `flow create`: one JSON argument, not a list of arguments.
+#[derive(Clone)]
+struct Stages(Vec<StageSpec>);
+
+fn stages(raw: &str) -> Result<Stages, String> {
+    serde_json::from_str(raw).map(Stages).map_err(|e| {
+        format!("must be a JSON array of {{\"name\",\"deadline_days\",\"win_probability\",\"color\"}}: {e}")
+    })
+}
+
+/// Loads `--env-file`, or `.leadgrid/local.env` when the environment names no table, into
+/// the environment.
+fn load_settings(env_file: Option<String>) -> Result<(), String> {
+    let file = env_file.or_else(|| {
+        std::env::var_os("TABLE_NAME")
+            .is_none()
+            .then(|| ".leadgrid/local.env".to_string())
+            .filter(|p| std::path::Path::new(p).is_file())
+    });
     if let Some(path) = file {
         let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-        for (key, value) in shared::local::parse_env_file(&text) {
+        for (key, value) in leadgrid_tools::local::parse_env_file(&text) {
             std::env::set_var(key, value);
         }
     }
     Ok(())
 }
 
-async fn run(mut args: Args) -> AdminResult<Value> {
+fn to_json(value: impl serde::Serialize) -> AdminResult<Value> {
+    serde_json::to_value(value).map_err(|e| AdminError(e.to_string()))
+}
+
+async fn run(command: Command) -> AdminResult<Value> {
     let config = shared::config::Config::from_env().map_err(AdminError)?;
     let sdk = shared::config::aws().await;
     let core = shared::http::Core::new(&sdk, &config);
     let admin = Admin::new(core.db, core.secrets);
-    let to_json =
-        |value: Result<Value, serde_json::Error>| value.map_err(|e| AdminError(e.to_string()));
-    let words: Vec<&str> = args.words.iter().map(String::as_str).collect::<Vec<_>>();
-    let command = words.join(" ");
-    let out = match command.as_str() {
-        "org create" => {
-            let name = args.required("name")?;
-            let plan = plan(&args.take("plan").unwrap_or_else(|| "growth".into()))?;
-            args.finish()?;
+    match command {
+        Command::Org(command) => org(&admin, command).await,
+        Command::Member(MemberCommand::Add { org, email, name }) => {
+            let member = admin.add_member(org, &email, name.as_deref()).await?;
+            Ok(json!({ "id": member.id, "email": member.email, "name": member.name }))
+        }
+        Command::Key(command) => key(&admin, command).await,
+        Command::Flow(FlowCommand::Create {
+            org,
+            kind,
+            name,
+            stages,
+        }) => to_json(admin.create_flow(org, kind, &name, stages.0).await?),
+        Command::Webhook(command) => {
+            let sqs = aws_sdk_sqs::Client::new(&sdk);
+            webhook(&admin, command, &sqs, config.events_queue_url.as_deref()).await
+        }
+    }
+}
+
+async fn org(admin: &Admin, command: OrgCommand) -> AdminResult<Value> {
+    Ok(match command {
+        OrgCommand::Create { name, plan } => {
             let org = admin.create_org(&name, plan).await?;
             json!({ "id": org.id, "name": org.name, "plan": org.plan })
         }
-        "org set-plan" => {
-            let org = args.org()?;
-            let plan = plan(&args.required("plan")?)?;
-            args.finish()?;
+        OrgCommand::SetPlan { org, plan } => {
             let org = admin.set_plan(org, plan).await?;
             json!({ "id": org.id, "plan": org.plan })
         }
-        "org set-pool-days" => {
-            let org = args.org()?;
-            let days = args
-                .required("days")?
-                .parse()
-                .map_err(|_| AdminError("--days must be a whole number".into()))?;
-            args.finish()?;
+        OrgCommand::SetPoolDays { org, days } => {
             let org = admin.set_pool_days(org, days).await?;
             json!({ "id": org.id, "pool_days": org.pool_days })
         }
-        "member add" => {
-            let org = args.org()?;
-            let email = args.required("email")?;
-            let name = args.take("name");
-            args.finish()?;
-            let member = admin.add_member(org, &email, name.as_deref()).await?;
-            json!({ "id": member.id, "email": member.email, "name": member.name })
-        }
-        "key create" => {
-            let org = args.org()?;
-            let scopes = parse_scopes(&args.required("scopes")?)?;
-            let expires_at = match args.take("expires-at") {
-                Some(raw) => Some(shared::clock::parse(&raw).ok_or_else(|| {
-                    AdminError("--expires-at must be an RFC 3339 timestamp".into())
-                })?),
-                None => None,
-            };
-            args.finish()?;
-            serde_json::to_value(admin.create_key(org, scopes, expires_at).await?)
-                .map_err(|e| AdminError(e.to_string()))?
-        }
-        "key revoke" => {
-            let org = args.org()?;
-            let id = uuid(&args.required("id")?, "--id")?;
-            args.finish()?;
+    })
+}
+
+async fn key(admin: &Admin, command: KeyCommand) -> AdminResult<Value> {
+    match command {
+        KeyCommand::Create {
+            org,
+            scopes,
+            expires_at,
+        } => to_json(
+            admin
+                .create_key(org, parse_scopes(&scopes)?, expires_at)
+                .await?,
+        ),
+        KeyCommand::Revoke { org, id } => {
             admin.revoke_key(org, id).await?;
-            json!({ "id": id, "revoked": true })
+            Ok(json!({ "id": id, "revoked": true }))
         }
-        "key list" => {
-            let org = args.org()?;
-            args.finish()?;
-            json!({ "data": admin.list_keys(org).await? })
-        }
-        "flow create" => {
-            let org = args.org()?;
-            let kind = DossierType::parse(&args.required("type")?)
-                .ok_or_else(|| AdminError("--type must be candidate or sales".into()))?;
-            let name = args.required("name")?;
-            let stages: Vec<StageSpec> = serde_json::from_str(&args.required("stages")?).map_err(|e| {
-                AdminError(format!(
-                    "--stages must be a JSON array of {{\"name\",\"deadline_days\",\"win_probability\",\"color\"}}: {e}"
-                ))
-            })?;
-            args.finish()?;
-            serde_json::to_value(admin.create_flow(org, kind, &name, stages).await?)
-                .map_err(|e| AdminError(e.to_string()))?
-        }
-        "webhook create" => {
-            let org = args.org()?;
-            let url = args.required("url")?;
-            let events = parse_event_types(args.take("events").as_deref())?;
-            args.finish()?;
+        KeyCommand::List { org } => Ok(json!({ "data": admin.list_keys(org).await? })),
+    }
+}
+
+async fn webhook(
+    admin: &Admin,
+    command: WebhookCommand,
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: Option<&str>,
+) -> AdminResult<Value> {
+    match command {
+        WebhookCommand::Create { org, url, events } => {
+            let events = parse_event_types(events.as_deref())?;
             let destinations = Destinations::from_env().map_err(AdminError)?;
-            to_json(serde_json::to_value(
+            to_json(
                 admin
                     .create_webhook(org, &url, events, destinations)
                     .await?,
-            ))?
+            )
         }
-        "webhook list" => {
-            let org = args.org()?;
-            args.finish()?;
-            json!({ "data": admin.list_webhooks(org).await? })
-        }
-        "webhook delete" => {
-            let org = args.org()?;
-            let id = uuid(&args.required("id")?, "--id")?;
-            args.finish()?;
+        WebhookCommand::List { org } => Ok(json!({ "data": admin.list_webhooks(org).await? })),
+        WebhookCommand::Delete { org, id } => {
             admin.delete_webhook(org, id).await?;
-            json!({ "id": id, "deleted": true })
+            Ok(json!({ "id": id, "deleted": true }))
         }
-        "webhook rotate-secret" => {
-            let org = args.org()?;
-            let id = uuid(&args.required("id")?, "--id")?;
-            let grace_hours = match args.take("grace-hours") {
-                Some(raw) => raw.parse().map_err(|_| {
-                    AdminError("--grace-hours must be a whole number of hours".into())
-                })?,
-                None => 24,
-            };
-            args.finish()?;
-            to_json(serde_json::to_value(
-                admin.rotate_webhook_secret(org, id, grace_hours).await?,
-            ))?
+        WebhookCommand::RotateSecret {
+            org,
+            id,
+            grace_hours,
+        } => to_json(admin.rotate_webhook_secret(org, id, grace_hours).await?),
+        WebhookCommand::Attempts { org, id, event } => {
+            Ok(json!({ "data": admin.webhook_attempts(org, id, event.as_deref()).await? }))
         }
-        "webhook attempts" => {
-            let org = args.org()?;
-            let id = uuid(&args.required("id")?, "--id")?;
-            let event = args.take("event");
-            args.finish()?;
-            json!({ "data": admin.webhook_attempts(org, id, event.as_deref()).await? })
-        }
-        "webhook replay" => {
-            let org = args.org()?;
-            let id = uuid(&args.required("id")?, "--id")?;
-            let event = args.required("event")?;
-            args.finish()?;
-            let queue_url = config
-                .events_queue_url
-                .clone()
-                .ok_or_else(|| AdminError("EVENTS_QUEUE_URL is not set".into()))?;
-            let sqs = aws_sdk_sqs::Client::new(&sdk);
+        WebhookCommand::Replay { org, id, event } => {
+            let queue_url =
+                queue_url.ok_or_else(|| AdminError("EVENTS_QUEUE_URL is not set".into()))?;
             let delivery = admin
-                .replay_webhook(org, id, &event, &sqs, &queue_url)
+                .replay_webhook(org, id, &event, sqs, queue_url)
                 .await?;
-            json!({ "event_id": delivery.event_id, "endpoint_id": delivery.endpoint_id, "queued": true })
+            Ok(
+                json!({ "event_id": delivery.event_id, "endpoint_id": delivery.endpoint_id, "queued": true }),
+            )
         }
-        _ => {
-            return Err(AdminError(format!(
-                "unknown command {command:?}\n\n{USAGE}"
-            )))
-        }
-    };
-    Ok(out)
+    }
 }
 
 fn main() -> ExitCode {
-    let raw: Vec<String> = std::env::args().skip(1).collect();
-    if raw.is_empty() || raw.iter().any(|a| a == "--help" || a == "-h") {
-        eprintln!("{USAGE}");
-        return if raw.is_empty() {
-            ExitCode::from(2)
-        } else {
-            ExitCode::SUCCESS
-        };
-    }
-    let mut args = match Args::parse(raw) {
-        Ok(args) => args,
-        Err(err) => {
-            eprintln!("leadgrid-admin: {err}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let cli = Cli::parse();
     // Settings are loaded into the environment before any thread starts.
-    if let Err(err) = load_settings(&mut args) {
+    if let Err(err) = load_settings(cli.env_file) {
         eprintln!("leadgrid-admin: {err}");
         return ExitCode::FAILURE;
     }
@@ -293,7 +338,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    match runtime.block_on(run(cli.command)) {
         Ok(out) => {
             println!("{out}");
             ExitCode::SUCCESS

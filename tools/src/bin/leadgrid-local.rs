@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use leadgrid_tools::admin::Admin;
+use leadgrid_tools::local::pollers::{HttpInvoker, QueuePoller, StreamPoller};
+use leadgrid_tools::local::resources::REGION;
+use leadgrid_tools::local::services::{self, Service};
+use leadgrid_tools::local::stack::{self, Stack, Storage};
 use serde::{Deserialize, Serialize};
-use shared::admin::Admin;
 use shared::auth::Scope;
-use shared::local::pollers::{HttpInvoker, QueuePoller, StreamPoller};
-use shared::local::resources::REGION;
-use shared::local::services::{self, Service};
-use shared::local::stack::{self, Stack, Storage};
 use shared::orgs::Plan;
 use tokio::signal::unix::{signal, SignalKind};
 

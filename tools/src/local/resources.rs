@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{TableStatus, TimeToLiveSpecification};
 
-use crate::table;
+use shared::table;
 
 pub const REGION: &str = "us-east-1";
 /// DynamoDB Local accepts only letters and digits in access key ids.
@@ -231,5 +231,5 @@ pub fn new_secret_string() -> String {
     use rand::RngCore;
     let mut raw = [0u8; 48];
     rand::rngs::OsRng.fill_bytes(&mut raw);
-    serde_json::json!({ crate::secrets::ROOT_KEY_FIELD: hex::encode(raw) }).to_string()
+    serde_json::json!({ shared::secrets::ROOT_KEY_FIELD: hex::encode(raw) }).to_string()
 }

@@ -82,13 +82,13 @@ pub async fn start(root: &Path, state: &Path, storage: Storage) -> Result<Stack,
         };
         let env = environment(dynamodb_port, moto_port);
         env.apply();
-        let sdk = crate::config::aws().await;
+        let sdk = shared::config::aws().await;
         resources::ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), resources::TABLE_NAME)
             .await?;
-        resources::ensure_bucket(&crate::config::s3_client(&sdk), resources::CV_BUCKET).await?;
+        resources::ensure_bucket(&shared::config::s3_client(&sdk), resources::CV_BUCKET).await?;
         let queues = resources::ensure_queues(&aws_sdk_sqs::Client::new(&sdk)).await?;
         resources::ensure_secret(
-            &crate::config::secretsmanager_client(&sdk),
+            &shared::config::secretsmanager_client(&sdk),
             resources::SECRET_ID,
             &secret_string,
         )
@@ -142,7 +142,7 @@ fn environment(dynamodb_port: u16, moto_port: u16) -> StackEnv {
 /// The local secret lives on disk so that API keys made against it survive restarts.
 fn persistent_secret(path: &PathBuf) -> Result<String, String> {
     if let Ok(existing) = std::fs::read_to_string(path) {
-        if crate::secrets::AppSecrets::from_secret_string(&existing).is_ok() {
+        if shared::secrets::AppSecrets::from_secret_string(&existing).is_ok() {
             return Ok(existing);
         }
     }
