@@ -157,7 +157,7 @@ fn metered(stack: &Stack, meter: &Meter) -> (Core, shared::cv::CvStore) {
         .interceptor(CallMeter(meter.clone(), Service::S3))
         .build();
     let core = Core {
-        db: shared::store::Db::new(
+        db: shared::table::store::Db::new(
             aws_sdk_dynamodb::Client::from_conf(dynamodb),
             &stack.config.table_name,
         ),

@@ -16,9 +16,9 @@ use sha2::Sha256;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::ids::{api_key_sk, org_pk};
 use crate::ratelimit::{window_start, RateStatus};
-use crate::store::{from_item, key, n, s, Db};
+use crate::table::keys::{api_key_sk, org_pk};
+use crate::table::store::{from_item, key, n, s, Db};
 use crate::ApiError;
 
 pub const KEY_PREFIX: &str = "lg_live_";
@@ -221,7 +221,7 @@ async fn uncount(db: &Db, org: Uuid, key_id: Uuid, window: u64) -> Result<(), Ap
         .expression_attribute_values(":window", n(window))
         .send()
         .await;
-    crate::store::written(refunded)?;
+    crate::table::store::written(refunded)?;
     Ok(())
 }
 

@@ -7,10 +7,13 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::ids::org_pk;
 use crate::pagination::Position;
-use crate::store::{s, to_item, Db, Item};
-use crate::table::{index_name, index_pk, index_sk, POOL_INDEX};
+use crate::table::keys::org_pk;
+use crate::table::keys::{
+    contacts_in_pool_pk, contacts_of_kind_pk, Index, CONTACTS_BY_KIND, CONTACTS_BY_POOL_EXPIRY,
+    LINKS_BY_CONTACT,
+};
+use crate::table::store::{s, to_item, Db, Item};
 use crate::ApiError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -42,28 +45,25 @@ impl Kind {
         }
     }
 
-    /// Each kind has its own index, GSI1..GSI5, so one contact can be on all five lists.
-    fn index(self) -> usize {
+    fn position(self) -> usize {
         Kind::ALL
             .iter()
             .position(|k| *k == self)
             .unwrap_or_default()
-            + 1
+    }
+
+    /// Each kind has its own index, so one contact can be on all five lists.
+    fn index(self) -> Index {
+        CONTACTS_BY_KIND[self.position()]
     }
 
     fn bit(self) -> u8 {
-        1 << (self.index() - 1)
+        1 << self.position()
     }
 }
 
 fn kind_list_pk(org: Uuid, kind: Kind) -> String {
-    format!("ORG#{org}#CONTACTS#{}", kind.name())
-}
-
-const POOL_LIST: &str = "POOL";
-
-fn pool_list_pk(org: Uuid) -> String {
-    format!("ORG#{org}#CONTACTS#{POOL_LIST}")
+    contacts_of_kind_pk(org, kind.name())
 }
 
 /// Sorts like the instant it encodes (seconds shifted to stay positive, then
@@ -83,7 +83,7 @@ fn pool_bound(at: OffsetDateTime) -> String {
 
 /// The item holding, per combination of kinds (a bit mask), how many contacts have
 /// exactly that combination; totals for any `kind` filter are sums of these.
-pub const COUNTERS_SK: &str = "COUNTERS#CONTACTS";
+pub use crate::table::keys::CONTACT_COUNTERS_SK as COUNTERS_SK;
 
 fn kinds_mask(kinds: &[Kind]) -> u8 {
     kinds.iter().fold(0, |mask, kind| mask | kind.bit())
@@ -134,23 +134,7 @@ pub struct Contact {
     pub deleting: bool,
 }
 
-const CONTACT_PREFIX: &str = "CONTACT#";
-
-pub fn contact_sk(id: Uuid) -> String {
-    format!("{CONTACT_PREFIX}{id}")
-}
-
-pub fn email_sk(email: &str) -> String {
-    format!("EMAIL#{}", email.to_lowercase())
-}
-
-pub fn link_sk(dossier: Uuid, contact: Uuid) -> String {
-    format!("LINK#{dossier}#{contact}")
-}
-
-pub fn link_prefix(dossier: Uuid) -> String {
-    format!("LINK#{dossier}#")
-}
+pub use crate::table::keys::{contact_sk, email_sk, link_prefix, link_sk, CONTACT_PREFIX};
 
 impl Contact {
     /// The stored item; `version` and `deleting` are written explicitly since the API
@@ -159,18 +143,21 @@ impl Contact {
     /// pool index; a contact being deleted is on none.
     pub fn item(&self, org: Uuid) -> Result<Item, ApiError> {
         let mut item = to_item(self, &org_pk(org), &contact_sk(self.id), "contact")?;
-        item.insert("version".into(), crate::store::n(self.version));
+        item.insert("version".into(), crate::table::store::n(self.version));
         if self.deleting {
             item.insert("deleting".into(), AttributeValue::Bool(true));
         } else {
             for kind in &self.kind {
-                item.insert(index_pk(kind.index()), s(kind_list_pk(org, *kind)));
-                item.insert(index_sk(kind.index()), s(self.id.to_string()));
+                item.insert(kind.index().pk.into(), s(kind_list_pk(org, *kind)));
+                item.insert(kind.index().sk.into(), s(self.id.to_string()));
             }
             if let Some(at) = self.pool_expires_at {
-                item.insert(index_pk(POOL_INDEX), s(pool_list_pk(org)));
                 item.insert(
-                    index_sk(POOL_INDEX),
+                    CONTACTS_BY_POOL_EXPIRY.pk.into(),
+                    s(contacts_in_pool_pk(org)),
+                );
+                item.insert(
+                    CONTACTS_BY_POOL_EXPIRY.sk.into(),
                     s(format!("{}#{}", pool_instant(at), self.id)),
                 );
             }
@@ -193,7 +180,7 @@ impl Contact {
 
 /// The marker that makes an email unique within an organization.
 pub fn email_marker(org: Uuid, email: &str, contact: Uuid) -> Item {
-    let mut item = crate::store::key(&org_pk(org), &email_sk(email));
+    let mut item = crate::table::store::key(&org_pk(org), &email_sk(email));
     item.insert("entity".into(), s("contact_email"));
     item.insert("contact_id".into(), s(contact.to_string()));
     item
@@ -219,10 +206,13 @@ impl Link {
             "link",
         )?;
         item.insert(
-            index_pk(1),
-            s(format!("ORG#{org}#CONTACT#{}#LINKS", self.contact_id)),
+            LINKS_BY_CONTACT.pk.into(),
+            s(crate::table::keys::links_of_contact_pk(
+                org,
+                self.contact_id,
+            )),
         );
-        item.insert(index_sk(1), s(self.dossier_id.to_string()));
+        item.insert(LINKS_BY_CONTACT.sk.into(), s(self.dossier_id.to_string()));
         Ok(item)
     }
 }
@@ -243,13 +233,13 @@ pub async fn hide(db: &Db, org: Uuid, contact: &Contact) -> Result<(), ApiError>
     let mut hidden = contact.clone();
     hidden.deleting = true;
     hidden.version += 1;
-    let mut items = vec![crate::txn::put_versioned(
+    let mut items = vec![crate::table::txn::put_versioned(
         db,
         hidden.item(org)?,
         contact.version,
     )];
     items.extend(count_change(db, org, Some(contact), None));
-    let _changed_meanwhile = crate::txn::write(db, items).await?;
+    let _changed_meanwhile = crate::table::txn::write(db, items).await?;
     Ok(())
 }
 
@@ -270,15 +260,15 @@ pub fn count_change(
     let mut values = Vec::new();
     if let Some(mask) = before {
         changes.push(format!("{} :minus", mask_counter(mask)));
-        values.push((":minus".to_string(), crate::store::n(-1)));
+        values.push((":minus".to_string(), crate::table::store::n(-1)));
     }
     if let Some(mask) = after {
         changes.push(format!("{} :plus", mask_counter(mask)));
-        values.push((":plus".to_string(), crate::store::n(1)));
+        values.push((":plus".to_string(), crate::table::store::n(1)));
     }
-    Some(crate::txn::update(
+    Some(crate::table::txn::update(
         db,
-        crate::txn::UpdateSpec {
+        crate::table::txn::UpdateSpec {
             pk: org_pk(org),
             sk: COUNTERS_SK.to_string(),
             expression: format!("ADD {}", changes.join(", ")),
@@ -466,31 +456,31 @@ pub async fn create(db: &Db, org: Uuid, input: ContactInput) -> Result<Contact, 
         deleting: false,
     };
     input.apply(&mut contact, now, pool_days)?;
-    let mut items = vec![crate::txn::put(
+    let mut items = vec![crate::table::txn::put(
         db,
         contact.item(org)?,
         Some("attribute_not_exists(PK)"),
     )];
     items.extend(count_change(db, org, None, Some(&contact)));
     if let Some(email) = &contact.email {
-        items.push(crate::txn::put(
+        items.push(crate::table::txn::put(
             db,
             email_marker(org, email, contact.id),
             Some("attribute_not_exists(PK)"),
         ));
     }
-    let mut retry = crate::txn::Retry::default();
+    let mut retry = crate::table::txn::Retry::default();
     while retry.next().await {
-        match crate::txn::write(db, items.clone()).await? {
+        match crate::table::txn::write(db, items.clone()).await? {
             Ok(()) => return Ok(contact),
-            Err(crate::txn::Outcome::ConditionFailed(_)) => {
+            Err(crate::table::txn::Outcome::ConditionFailed(_)) => {
                 let email = contact.email.as_deref().unwrap_or_default();
                 let owner = marker_owner(db, org, email).await?;
                 return Err(owner
                     .map(duplicate)
                     .unwrap_or_else(|| ApiError::internal("contact create condition failed")));
             }
-            Err(crate::txn::Outcome::Conflict) => continue,
+            Err(crate::table::txn::Outcome::Conflict) => continue,
         }
     }
     Err(ApiError::internal("contact create kept conflicting"))
@@ -509,7 +499,7 @@ pub async fn update(
         .await?
         .map(|o| o.pool_days)
         .unwrap_or(crate::orgs::DEFAULT_POOL_DAYS);
-    let mut retry = crate::txn::Retry::default();
+    let mut retry = crate::table::txn::Retry::default();
     while retry.next().await {
         let current = get(db, org, id)
             .await?
@@ -525,7 +515,7 @@ pub async fn update(
         }
         next.updated_at = now;
         next.version = current.version + 1;
-        let mut items = vec![crate::txn::put_versioned(
+        let mut items = vec![crate::table::txn::put_versioned(
             db,
             next.item(org)?,
             current.version,
@@ -535,19 +525,24 @@ pub async fn update(
         let new_email = next.email.as_deref().map(str::to_lowercase);
         if old_email != new_email {
             if let Some(old) = &current.email {
-                items.push(crate::txn::delete(db, &org_pk(org), &email_sk(old), None));
+                items.push(crate::table::txn::delete(
+                    db,
+                    &org_pk(org),
+                    &email_sk(old),
+                    None,
+                ));
             }
             if let Some(new) = &next.email {
-                items.push(crate::txn::put(
+                items.push(crate::table::txn::put(
                     db,
                     email_marker(org, new, id),
                     Some("attribute_not_exists(PK)"),
                 ));
             }
         }
-        match crate::txn::write(db, items).await? {
+        match crate::table::txn::write(db, items).await? {
             Ok(()) => return Ok(next),
-            Err(crate::txn::Outcome::ConditionFailed(reasons))
+            Err(crate::table::txn::Outcome::ConditionFailed(reasons))
                 if reasons.first().is_some_and(Option::is_none) =>
             {
                 let email = next.email.as_deref().unwrap_or_default();
@@ -703,7 +698,7 @@ async fn total(db: &Db, org: Uuid, kinds: &[Kind]) -> Result<u64, ApiError> {
         .client
         .get_item()
         .table_name(&db.table)
-        .set_key(Some(crate::store::key(&org_pk(org), COUNTERS_SK)))
+        .set_key(Some(crate::table::store::key(&org_pk(org), COUNTERS_SK)))
         .consistent_read(true)
         .send()
         .await?
@@ -740,14 +735,14 @@ async fn newest(
         query = match kind {
             Some(kind) => {
                 let query = query
-                    .index_name(index_name(kind.index()))
-                    .expression_attribute_names("#pk", index_pk(kind.index()))
+                    .index_name(kind.index().name)
+                    .expression_attribute_names("#pk", kind.index().pk)
                     .expression_attribute_values(":pk", s(kind_list_pk(org, kind)));
                 match after {
                     None => query.key_condition_expression("#pk = :pk"),
                     Some(after) => query
                         .key_condition_expression("#pk = :pk AND #sk < :after")
-                        .expression_attribute_names("#sk", index_sk(kind.index()))
+                        .expression_attribute_names("#sk", kind.index().sk)
                         .expression_attribute_values(":after", s(after.to_string())),
                 }
             }
@@ -767,7 +762,7 @@ async fn newest(
         };
         let out = query.send().await?;
         for item in out.items.unwrap_or_default() {
-            let contact: Contact = crate::store::from_item(item)?;
+            let contact: Contact = crate::table::store::from_item(item)?;
             if contact.deleting || Some(contact.id) == after {
                 continue;
             }
@@ -803,11 +798,11 @@ async fn pool_ids(db: &Db, org: Uuid, pool: Pool, kinds: &[Kind]) -> Result<Vec<
             .client
             .query()
             .table_name(&db.table)
-            .index_name(index_name(POOL_INDEX))
+            .index_name(CONTACTS_BY_POOL_EXPIRY.name)
             .key_condition_expression(condition)
-            .expression_attribute_names("#pk", index_pk(POOL_INDEX))
-            .expression_attribute_names("#sk", index_sk(POOL_INDEX))
-            .expression_attribute_values(":pk", s(pool_list_pk(org)))
+            .expression_attribute_names("#pk", CONTACTS_BY_POOL_EXPIRY.pk)
+            .expression_attribute_names("#sk", CONTACTS_BY_POOL_EXPIRY.sk)
+            .expression_attribute_values(":pk", s(contacts_in_pool_pk(org)))
             .expression_attribute_values(":now", s(pool_bound(crate::clock::now())))
             .set_exclusive_start_key(start)
             .send()
@@ -840,7 +835,7 @@ pub async fn by_ids(db: &Db, org: Uuid, ids: &[Uuid]) -> Result<HashMap<Uuid, Co
     for chunk in ids.chunks(100) {
         let keys: Vec<_> = chunk
             .iter()
-            .map(|id| crate::store::key(&org_pk(org), &contact_sk(*id)))
+            .map(|id| crate::table::store::key(&org_pk(org), &contact_sk(*id)))
             .collect();
         let mut request = Some(
             KeysAndAttributes::builder()
@@ -861,7 +856,7 @@ pub async fn by_ids(db: &Db, org: Uuid, ids: &[Uuid]) -> Result<HashMap<Uuid, Co
                 .and_then(|mut r| r.remove(&db.table))
                 .unwrap_or_default()
             {
-                let contact: Contact = crate::store::from_item(item)?;
+                let contact: Contact = crate::table::store::from_item(item)?;
                 if !contact.deleting {
                     found.insert(contact.id, contact);
                 }

@@ -11,7 +11,7 @@ use reqwest::header::{CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use reqwest::StatusCode;
 
 use crate::secrets::SecretSource;
-use crate::store::Db;
+use crate::table::store::Db;
 use crate::webhooks::{self, Attempt, Delivery, Destinations, Outcome, RetrySchedule};
 use crate::ApiError;
 

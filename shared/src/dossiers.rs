@@ -12,11 +12,15 @@ use crate::contacts::{self, Contact, Kind, Link, LinkRole};
 use crate::events::{outbox_item, EventType};
 use crate::flows::{self, DossierType, Flow};
 use crate::http::IfMatch;
-use crate::ids::{new_id, org_pk};
+use crate::ids::new_id;
 use crate::orgs::{self, Org};
-use crate::store::{n, s, to_item, Db, Item};
-use crate::table::{index_pk, index_sk};
-use crate::txn::{self, Outcome, UpdateSpec};
+use crate::table::keys::org_pk;
+use crate::table::keys::{
+    dossier_lists_pk, Index, DOSSIERS_BY_STAGE, DOSSIERS_BY_STAGE_AND_STATUS, DOSSIERS_BY_STATUS,
+    DOSSIERS_BY_TYPE, DOSSIERS_BY_TYPE_AND_STATUS,
+};
+use crate::table::store::{n, s, to_item, Db, Item};
+use crate::table::txn::{self, Outcome, UpdateSpec};
 use crate::validate::{self, MAX_PHONE, MAX_SHORT, MAX_TEXT};
 use crate::{clock, ApiError};
 
@@ -76,16 +80,12 @@ pub struct Dossier {
     pub version: u64,
 }
 
-pub fn dossier_sk(id: Uuid) -> String {
-    format!("DOSSIER#{id}")
-}
-
-pub const DOSSIER_PREFIX: &str = "DOSSIER#";
-const COUNTERS_SK: &str = "COUNTERS#DOSSIERS";
+use crate::table::keys::DOSSIER_COUNTERS_SK as COUNTERS_SK;
+pub use crate::table::keys::{dossier_sk, DOSSIER_PREFIX};
 
 /// The index, partition key and counter that serve one combination of list filters.
 struct Access {
-    index: Option<usize>,
+    index: Option<Index>,
     pk: String,
     counter: String,
 }
@@ -96,26 +96,30 @@ fn access(
     status: Option<Status>,
     stage: Option<Uuid>,
 ) -> Access {
-    let base = format!("ORG#{org}#D");
+    let base = dossier_lists_pk(org);
     let (index, pk, counter) = match (kind, status, stage) {
-        (_, None, Some(st)) => (Some(4), format!("{base}#ST#{st}"), format!("st_{st}")),
+        (_, None, Some(st)) => (
+            Some(DOSSIERS_BY_STAGE),
+            format!("{base}#ST#{st}"),
+            format!("st_{st}"),
+        ),
         (_, Some(s), Some(st)) => (
-            Some(5),
+            Some(DOSSIERS_BY_STAGE_AND_STATUS),
             format!("{base}#ST#{st}#S#{}", s.as_str()),
             format!("sts_{st}_{}", s.as_str()),
         ),
         (Some(t), None, None) => (
-            Some(1),
+            Some(DOSSIERS_BY_TYPE),
             format!("{base}#T#{}", t.as_str()),
             format!("t_{}", t.as_str()),
         ),
         (None, Some(s), None) => (
-            Some(2),
+            Some(DOSSIERS_BY_STATUS),
             format!("{base}#S#{}", s.as_str()),
             format!("s_{}", s.as_str()),
         ),
         (Some(t), Some(s), None) => (
-            Some(3),
+            Some(DOSSIERS_BY_TYPE_AND_STATUS),
             format!("{base}#T#{}#S#{}", t.as_str(), s.as_str()),
             format!("ts_{}_{}", t.as_str(), s.as_str()),
         ),
@@ -134,16 +138,18 @@ impl Dossier {
             Some(self.status),
             Some(self.current_stage_id),
         );
-        for (n, filters) in [
-            (1, (t, None, None)),
-            (2, (None, st, None)),
-            (3, (t, st, None)),
-            (4, (None, None, stage)),
-            (5, (None, st, stage)),
+        for filters in [
+            (t, None, None),
+            (None, st, None),
+            (t, st, None),
+            (None, None, stage),
+            (None, st, stage),
         ] {
             let access = access(org, filters.0, filters.1, filters.2);
-            item.insert(index_pk(n), s(access.pk));
-            item.insert(index_sk(n), s(self.id.to_string()));
+            if let Some(index) = access.index {
+                item.insert(index.pk.into(), s(access.pk));
+                item.insert(index.sk.into(), s(self.id.to_string()));
+            }
         }
         Ok(item)
     }
@@ -886,7 +892,7 @@ async fn read_counters(
         .get_item()
         .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
         .table_name(&db.table)
-        .set_key(Some(crate::store::key(&org_pk(org), COUNTERS_SK)))
+        .set_key(Some(crate::table::store::key(&org_pk(org), COUNTERS_SK)))
         .consistent_read(true)
         .projection_expression("#c")
         .expression_attribute_names("#c", counter);
@@ -929,7 +935,9 @@ async fn query_page(
             .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
             .expression_attribute_names(
                 "#pk",
-                access.index.map(index_pk).unwrap_or_else(|| "PK".into()),
+                access
+                    .index
+                    .map_or(crate::table::schema::PK, |index| index.pk),
             )
             .expression_attribute_values(":pk", s(&access.pk))
             .limit((to_skip + want - found.len() + 1).min(1000) as i32)
@@ -937,15 +945,17 @@ async fn query_page(
         if access.index.is_none() || after.is_some() {
             query = query.expression_attribute_names(
                 "#sk",
-                access.index.map(index_sk).unwrap_or_else(|| "SK".into()),
+                access
+                    .index
+                    .map_or(crate::table::schema::SK, |index| index.sk),
             );
         }
         query = match (access.index, after) {
             (Some(index), None) => query
-                .index_name(crate::table::index_name(index))
+                .index_name(index.name)
                 .key_condition_expression("#pk = :pk"),
             (Some(index), Some(after)) => query
-                .index_name(crate::table::index_name(index))
+                .index_name(index.name)
                 .key_condition_expression("#pk = :pk AND #sk < :after")
                 .expression_attribute_values(":after", s(after.to_string())),
             (None, None) => query
@@ -959,7 +969,7 @@ async fn query_page(
         let out = query.send().await?;
         consumed += capacity(out.consumed_capacity());
         for item in out.items.unwrap_or_default() {
-            let dossier: Dossier = crate::store::from_item(item)?;
+            let dossier: Dossier = crate::table::store::from_item(item)?;
             if Some(dossier.id) == after {
                 continue;
             }

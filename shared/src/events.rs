@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub const OUTBOX_PREFIX: &str = "EVT#";
+pub use crate::table::keys::OUTBOX_PREFIX;
 
 /// The event source mapping's filter, as `template.yaml` declares it: outbox inserts only.
 pub const STREAM_FILTER_PATTERN: &str =
@@ -74,7 +74,7 @@ pub fn envelope_from_record(
     record: &aws_lambda_events::event::dynamodb::EventRecord,
 ) -> Result<(uuid::Uuid, Envelope), String> {
     let image = &record.change.new_image;
-    let org = match image.get(crate::table::PK) {
+    let org = match image.get(crate::table::schema::PK) {
         Some(serde_dynamo::AttributeValue::S(pk)) => pk
             .strip_prefix("ORG#")
             .and_then(|id| uuid::Uuid::parse_str(id).ok())
@@ -102,11 +102,11 @@ impl OutboxItem {
 
 /// An organization's events still in the outbox (7 days), oldest first.
 pub async fn retained(
-    db: &crate::store::Db,
+    db: &crate::table::store::Db,
     org: uuid::Uuid,
 ) -> Result<Vec<Envelope>, crate::ApiError> {
     let items: Vec<OutboxItem> = db
-        .query_prefix(&crate::ids::org_pk(org), OUTBOX_PREFIX)
+        .query_prefix(&crate::table::keys::org_pk(org), OUTBOX_PREFIX)
         .await?;
     items
         .iter()
@@ -124,7 +124,7 @@ pub fn outbox_item<T: Serialize>(
     kind: EventType,
     data: &T,
     now: time::OffsetDateTime,
-) -> Result<crate::store::Item, crate::ApiError> {
+) -> Result<crate::table::store::Item, crate::ApiError> {
     let envelope = Envelope {
         id: format!("evt_{}", uuid::Uuid::now_v7().simple()),
         kind,
@@ -132,17 +132,17 @@ pub fn outbox_item<T: Serialize>(
         data: serde_json::to_value(data).map_err(crate::ApiError::internal)?,
     };
     let payload = serde_json::to_string(&envelope).map_err(crate::ApiError::internal)?;
-    let mut item = crate::store::key(
-        &crate::ids::org_pk(org),
-        &format!("{OUTBOX_PREFIX}{}", envelope.id),
+    let mut item = crate::table::store::key(
+        &crate::table::keys::org_pk(org),
+        &crate::table::keys::event_sk(&envelope.id),
     );
-    item.insert("entity".into(), crate::store::s("event"));
-    item.insert("id".into(), crate::store::s(&envelope.id));
-    item.insert("type".into(), crate::store::s(kind.as_str()));
-    item.insert(PAYLOAD_ATTRIBUTE.into(), crate::store::s(payload));
+    item.insert("entity".into(), crate::table::store::s("event"));
+    item.insert("id".into(), crate::table::store::s(&envelope.id));
+    item.insert("type".into(), crate::table::store::s(kind.as_str()));
+    item.insert(PAYLOAD_ATTRIBUTE.into(), crate::table::store::s(payload));
     item.insert(
-        crate::table::TTL_ATTRIBUTE.into(),
-        crate::store::n((now + OUTBOX_RETENTION).unix_timestamp()),
+        crate::table::schema::TTL_ATTRIBUTE.into(),
+        crate::table::store::n((now + OUTBOX_RETENTION).unix_timestamp()),
     );
     Ok(item)
 }

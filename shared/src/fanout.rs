@@ -7,7 +7,7 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use uuid::Uuid;
 
 use crate::events::Envelope;
-use crate::store::Db;
+use crate::table::store::Db;
 use crate::webhooks::{self, Delivery, Endpoint};
 use crate::ApiError;
 

@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::ids::{flow_sk, new_id, org_pk, FLOW_PREFIX};
-use crate::store::{to_item, Db, Item};
+use crate::ids::new_id;
+use crate::table::keys::{flow_sk, org_pk, FLOW_PREFIX};
+use crate::table::store::{to_item, Db, Item};
 use crate::ApiError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

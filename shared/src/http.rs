@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::orgs::PlanCache;
 use crate::ratelimit::RateStatus;
 use crate::secrets::SecretSource;
-use crate::store::Db;
+use crate::table::store::Db;
 use crate::{clock, idempotency, ApiError};
 
 pub const API_PREFIX: &str = "/api/v1";

@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::ids::org_pk;
-use crate::store::{key, n, s, Db, Item};
+use crate::table::keys::org_pk;
+use crate::table::store::{key, n, s, Db, Item};
 use crate::ApiError;
 
 pub const HEADER: HeaderName = HeaderName::from_static("idempotency-key");
@@ -114,7 +114,7 @@ impl Slot {
         let digest = hex::encode(Sha256::digest(idempotency_key.as_bytes()));
         Self {
             pk: org_pk(org),
-            sk: format!("IDEM#{api_key}#{digest}"),
+            sk: crate::table::keys::idempotency_sk(api_key, &digest),
         }
     }
 
@@ -130,7 +130,7 @@ impl Slot {
         item.insert("lock".into(), s(&lock));
         item.insert("locked_until".into(), n(now + LOCK_SECONDS));
         item.insert(
-            crate::table::TTL_ATTRIBUTE.into(),
+            crate::table::schema::TTL_ATTRIBUTE.into(),
             n(now + RETENTION_SECONDS),
         );
         let put = db
@@ -197,7 +197,7 @@ impl Slot {
             .send()
             .await;
         // Taken over after the lock ran out: the key is no longer ours to free.
-        crate::store::written(deleted)?;
+        crate::table::store::written(deleted)?;
         Ok(())
     }
 }

@@ -24,9 +24,7 @@ pub mod orgs;
 pub mod pagination;
 pub mod ratelimit;
 pub mod secrets;
-pub mod store;
 pub mod table;
-pub mod txn;
 pub mod validate;
 pub mod webhooks;
 

@@ -9,10 +9,10 @@ use uuid::Uuid;
 use crate::contacts::{self, contact_sk, email_sk, link_prefix, link_sk, Contact, Link, LinkRole};
 use crate::dossiers::{self, dossier_sk, Dossier};
 use crate::events::{outbox_item, EventType};
-use crate::ids::org_pk;
-use crate::store::{n, s, Db};
-use crate::table::{index_name, index_pk};
-use crate::txn::{self, UpdateSpec};
+use crate::table::keys::org_pk;
+use crate::table::keys::{links_of_contact_pk, LINKS_BY_CONTACT};
+use crate::table::store::{n, s, Db};
+use crate::table::txn::{self, UpdateSpec};
 use crate::{clock, ApiError};
 
 /// A linked contact as `GET /dossiers/{id}/contacts` shows it.
@@ -298,17 +298,17 @@ pub async fn delete_contact(
     Err(ApiError::internal("contact delete kept conflicting"))
 }
 
-/// The contact's links, from GSI1. The index may lag a link committed a moment ago, and
+/// The contact's links, from [`LINKS_BY_CONTACT`]. The index may lag a link committed a moment ago, and
 /// the contact's `dossier_count` (changed in the same transaction as every link) says how
 /// many there are, so a short wait covers the lag instead of leaving a dangling link. A
 /// hidden contact gains no links (hiding changed its version), and its count no longer
 /// falls as its links are removed, so it is not waited on.
 async fn links_of_contact(db: &Db, org: Uuid, contact: &Contact) -> Result<Vec<Link>, ApiError> {
-    let partition = format!("ORG#{org}#CONTACT#{}#LINKS", contact.id);
+    let partition = links_of_contact_pk(org, contact.id);
     let mut retry = txn::Retry::default();
     while retry.next().await {
         let links: Vec<Link> = db
-            .query_index(&index_name(1), &index_pk(1), &partition)
+            .query_index(LINKS_BY_CONTACT.name, LINKS_BY_CONTACT.pk, &partition)
             .await?;
         if contact.deleting || links.len() as u64 >= contact.dossier_count {
             return Ok(links);

@@ -7,10 +7,11 @@ use uuid::Uuid;
 
 use crate::dossiers::dossier_sk;
 use crate::events::{outbox_item, EventType};
-use crate::ids::{new_id, org_pk};
+use crate::ids::new_id;
 use crate::pagination::PageParams;
-use crate::store::{from_item, key, n, s, to_item, Db};
-use crate::txn::{self, Outcome, UpdateSpec};
+use crate::table::keys::org_pk;
+use crate::table::store::{from_item, key, n, s, to_item, Db};
+use crate::table::txn::{self, Outcome, UpdateSpec};
 use crate::validate::{self, MAX_TEXT};
 use crate::{clock, ApiError};
 
@@ -31,13 +32,7 @@ pub struct NewNote {
     pub is_internal: Option<bool>,
 }
 
-fn note_prefix(dossier: Uuid) -> String {
-    format!("NOTE#{dossier}#")
-}
-
-fn counter_sk(dossier: Uuid) -> String {
-    format!("COUNTERS#NOTES#{dossier}")
-}
+use crate::table::keys::{note_counter_sk as counter_sk, note_prefix, note_sk};
 
 fn dossier_not_found() -> ApiError {
     ApiError::not_found("Dossier not found.")
@@ -63,12 +58,7 @@ pub async fn create(db: &Db, org: Uuid, dossier: Uuid, input: NewNote) -> Result
         txn::exists(db, &pk, &dossier_sk(dossier)),
         txn::put(
             db,
-            to_item(
-                &note,
-                &pk,
-                &format!("{}{}", note_prefix(dossier), note.id),
-                "note",
-            )?,
+            to_item(&note, &pk, &note_sk(dossier, note.id), "note")?,
             None,
         ),
         txn::update(

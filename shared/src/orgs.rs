@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::ids::{member_sk, org_pk, ORG_SK};
-use crate::store::Db;
+use crate::table::keys::{member_sk, org_pk, ORG_SK};
+use crate::table::store::Db;
 use crate::ApiError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

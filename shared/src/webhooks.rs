@@ -18,12 +18,11 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::events::{Envelope, EventType};
-use crate::ids::org_pk;
-use crate::store::{n, s, to_item, Db, Item};
+use crate::table::keys::org_pk;
+use crate::table::store::{n, s, to_item, Db, Item};
 use crate::ApiError;
 
-pub const ENDPOINT_PREFIX: &str = "WEBHOOK#";
-pub const ATTEMPT_PREFIX: &str = "WHATT#";
+pub use crate::table::keys::{endpoint_sk, ATTEMPT_PREFIX, ENDPOINT_PREFIX};
 /// Attempt records expire after 30 days.
 pub const ATTEMPT_RETENTION: time::Duration = time::Duration::days(30);
 /// How much of a receiver's response body the attempt log keeps.
@@ -32,10 +31,6 @@ pub const USER_AGENT: &str = "LeadGrid-Webhooks/1.0";
 pub const SIGNATURE_HEADER: &str = "X-LeadGrid-Signature";
 pub const EVENT_ID_HEADER: &str = "X-LeadGrid-Event-Id";
 pub const EVENT_TYPE_HEADER: &str = "X-LeadGrid-Event-Type";
-
-pub fn endpoint_sk(id: Uuid) -> String {
-    format!("{ENDPOINT_PREFIX}{id}")
-}
 
 /// One version of an endpoint's secret.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -142,14 +137,17 @@ pub async fn disable(db: &Db, org: Uuid, id: Uuid, now: OffsetDateTime) -> Resul
         .client
         .update_item()
         .table_name(&db.table)
-        .set_key(Some(crate::store::key(&org_pk(org), &endpoint_sk(id))))
+        .set_key(Some(crate::table::store::key(
+            &org_pk(org),
+            &endpoint_sk(id),
+        )))
         .update_expression("SET disabled_at = :now")
         .condition_expression("attribute_exists(PK)")
         .expression_attribute_values(":now", s(crate::clock::format(now)))
         .send()
         .await;
     // Deleted meanwhile: nothing left to disable.
-    crate::store::written(result)?;
+    crate::table::store::written(result)?;
     Ok(())
 }
 
@@ -219,7 +217,7 @@ impl Attempt {
         );
         let mut item = to_item(self, &org_pk(org), &sk, "webhook_attempt")?;
         item.insert(
-            crate::table::TTL_ATTRIBUTE.into(),
+            crate::table::schema::TTL_ATTRIBUTE.into(),
             n((self.at + ATTEMPT_RETENTION).unix_timestamp()),
         );
         Ok(item)

@@ -336,7 +336,7 @@ impl Stack {
             .interceptor(counter.clone())
             .build();
         let mut core = self.core();
-        core.db = shared::store::Db::new(
+        core.db = shared::table::store::Db::new(
             aws_sdk_dynamodb::Client::from_conf(conf),
             &self.config.table_name,
         );

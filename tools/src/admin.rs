@@ -10,11 +10,12 @@ use uuid::Uuid;
 
 use shared::auth::{generate_key, ApiKeyRecord, Scope};
 use shared::flows::{default_flows, DossierType, Flow, StageSpec};
-use shared::ids::{api_key_sk, member_sk, new_id, org_pk, API_KEY_PREFIX, ORG_SK};
+use shared::ids::new_id;
 use shared::orgs::{Member, Org, Plan, DEFAULT_POOL_DAYS};
 use shared::secrets::SecretSource;
-use shared::store::{key, n, s, to_item, Db};
-use shared::txn;
+use shared::table::keys::{api_key_sk, member_sk, org_pk, API_KEY_PREFIX, ORG_SK};
+use shared::table::store::{key, n, s, to_item, Db};
+use shared::table::txn;
 use shared::{clock, ApiError};
 
 #[derive(Debug)]
@@ -173,7 +174,7 @@ impl Admin {
             .send()
             .await;
         match out {
-            Ok(out) => Ok(shared::store::from_item(
+            Ok(out) => Ok(shared::table::store::from_item(
                 out.attributes.unwrap_or_default(),
             )?),
             Err(err)

@@ -8,7 +8,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = shared::config::Config::from_env()?;
     let sdk = shared::config::aws().await;
     let fanout = Fanout {
-        db: shared::store::Db::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
+        db: shared::table::store::Db::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
         sqs: aws_sdk_sqs::Client::new(&sdk),
         queue_url: config
             .events_queue_url

@@ -14,7 +14,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     );
     secrets.prefetch();
     let deliverer = Deliverer::new(
-        shared::store::Db::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
+        shared::table::store::Db::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
         secrets,
         aws_sdk_sqs::Client::new(&sdk),
         settings,

@@ -193,10 +193,10 @@ async fn a_failed_write_after_the_upload_removes_the_stored_cv() {
         .dynamodb()
         .delete_item()
         .table_name(&stack.config.table_name)
-        .key("PK", shared::store::s(format!("ORG#{}", org.id)))
+        .key("PK", shared::table::store::s(format!("ORG#{}", org.id)))
         .key(
             "SK",
-            shared::store::s(shared::contacts::contact_sk(contact_id)),
+            shared::table::store::s(shared::contacts::contact_sk(contact_id)),
         )
         .send()
         .await

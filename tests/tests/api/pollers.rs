@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use leadgrid_tools::local::pollers::{Invoker, QueuePoller, StreamPoller};
 use serde_json::{json, Value};
-use shared::store::{s, Item};
+use shared::table::store::{s, Item};
 
 /// Calls the real consumer functions in process, recording every event it passes on.
 #[derive(Clone, Default)]

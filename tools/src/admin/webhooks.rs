@@ -6,9 +6,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{fail, org_exists, Admin, AdminError, AdminResult};
-use shared::events::{EventType, OutboxItem, OUTBOX_PREFIX};
-use shared::ids::{new_id, org_pk};
-use shared::store::{key, s};
+use shared::events::{EventType, OutboxItem};
+use shared::ids::new_id;
+use shared::table::keys::org_pk;
+use shared::table::store::{key, s};
 use shared::webhooks::{
     self, endpoint_sk, Attempt, Delivery, Destinations, Endpoint, SecretVersion,
 };
@@ -90,7 +91,7 @@ impl Admin {
         self.transact(
             vec![
                 org_exists(&self.db, org),
-                shared::txn::put(&self.db, endpoint.item(org)?, None),
+                shared::table::txn::put(&self.db, endpoint.item(org)?, None),
             ],
             "webhook create",
         )
@@ -143,7 +144,7 @@ impl Admin {
             .condition_expression("attribute_exists(PK)")
             .send()
             .await;
-        if !shared::store::written(deleted)? {
+        if !shared::table::store::written(deleted)? {
             return fail(format!("webhook {id} does not exist in organization {org}"));
         }
         Ok(())
@@ -184,7 +185,7 @@ impl Admin {
             .expression_attribute_values(":salt", s(current_salt))
             .send()
             .await;
-        if !shared::store::written(written)? {
+        if !shared::table::store::written(written)? {
             return fail("the webhook changed meanwhile (deleted or rotated); try again");
         }
         let master = self.secrets.get().await?;
@@ -217,7 +218,7 @@ impl Admin {
         self.endpoint(org, id).await?;
         let item: Option<OutboxItem> = self
             .db
-            .get(&org_pk(org), &format!("{OUTBOX_PREFIX}{event_id}"))
+            .get(&org_pk(org), &shared::table::keys::event_sk(event_id))
             .await?;
         let envelope = item
             .ok_or_else(|| {

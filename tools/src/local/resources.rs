@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{TableStatus, TimeToLiveSpecification};
 
-use shared::table;
+use shared::table::schema as table;
 
 pub const REGION: &str = "us-east-1";
 /// DynamoDB Local accepts only letters and digits in access key ids.

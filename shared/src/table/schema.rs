@@ -4,6 +4,7 @@
 //! Every item is keyed by organization (`PK = ORG#<org_id>`). The access patterns are
 //! listed in the README's "Single-table layout" section.
 
+use super::keys::{Index, CONTACTS_BY_POOL_EXPIRY, INDEXES, POOL_INDEX_ATTRIBUTES};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
@@ -14,31 +15,11 @@ pub const SK: &str = "SK";
 /// Epoch seconds after which DynamoDB may delete the item.
 pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
 
-/// Global secondary indexes `GSI1`..`GSI6`, each keyed by `GSI<n>PK` and `GSI<n>SK`.
-pub const INDEX_COUNT: usize = 6;
-
-/// The talent-pool index: contacts by pool expiry. Only the contact's kinds are projected,
-/// so a pass over it to count the pool reads small entries, not whole contacts.
-pub const POOL_INDEX: usize = 6;
-pub const POOL_INDEX_ATTRIBUTES: &[&str] = &["kind"];
-
-pub fn index_name(n: usize) -> String {
-    format!("GSI{n}")
-}
-
-pub fn index_pk(n: usize) -> String {
-    format!("GSI{n}PK")
-}
-
-pub fn index_sk(n: usize) -> String {
-    format!("GSI{n}SK")
-}
-
 fn string_attributes() -> Vec<String> {
     let mut names = vec![PK.to_string(), SK.to_string()];
-    for n in 1..=INDEX_COUNT {
-        names.push(index_pk(n));
-        names.push(index_sk(n));
+    for index in INDEXES {
+        names.push(index.pk.to_string());
+        names.push(index.sk.to_string());
     }
     names
 }
@@ -60,8 +41,10 @@ fn key(name: &str, kind: KeyType) -> KeySchemaElement {
         .expect("key schema element has all required fields")
 }
 
-fn projection(n: usize) -> Projection {
-    if n == POOL_INDEX {
+/// Only the contact's kinds are projected into the pool index, so a pass over it to count
+/// the pool reads small entries, not whole contacts.
+fn projection(index: Index) -> Projection {
+    if index == CONTACTS_BY_POOL_EXPIRY {
         Projection::builder()
             .projection_type(ProjectionType::Include)
             .set_non_key_attributes(Some(
@@ -91,13 +74,14 @@ pub fn definition() -> Definition {
             })
             .collect(),
         keys: vec![key(PK, KeyType::Hash), key(SK, KeyType::Range)],
-        indexes: (1..=INDEX_COUNT)
-            .map(|n| {
+        indexes: INDEXES
+            .into_iter()
+            .map(|index| {
                 GlobalSecondaryIndex::builder()
-                    .index_name(index_name(n))
-                    .key_schema(key(&index_pk(n), KeyType::Hash))
-                    .key_schema(key(&index_sk(n), KeyType::Range))
-                    .projection(projection(n))
+                    .index_name(index.name)
+                    .key_schema(key(index.pk, KeyType::Hash))
+                    .key_schema(key(index.sk, KeyType::Range))
+                    .projection(projection(index))
                     .build()
                     .expect("index has all required fields")
             })
@@ -127,12 +111,12 @@ pub fn cloudformation_yaml() -> String {
         "        - AttributeName: {PK}\n          KeyType: HASH\n        - AttributeName: {SK}\n          KeyType: RANGE\n"
     ));
     out.push_str("      GlobalSecondaryIndexes:\n");
-    for n in 1..=INDEX_COUNT {
-        let (name, pk, sk) = (index_name(n), index_pk(n), index_sk(n));
+    for index in INDEXES {
+        let (name, pk, sk) = (index.name, index.pk, index.sk);
         out.push_str(&format!(
             "        - IndexName: {name}\n          KeySchema:\n            - AttributeName: {pk}\n              KeyType: HASH\n            - AttributeName: {sk}\n              KeyType: RANGE\n          Projection:\n"
         ));
-        if n == POOL_INDEX {
+        if index == CONTACTS_BY_POOL_EXPIRY {
             out.push_str("            ProjectionType: INCLUDE\n            NonKeyAttributes:\n");
             for attribute in POOL_INDEX_ATTRIBUTES {
                 out.push_str(&format!("              - {attribute}\n"));
@@ -154,7 +138,7 @@ mod tests {
 
     #[test]
     fn template_yaml_declares_exactly_this_table() {
-        let template = include_str!("../../template.yaml");
+        let template = include_str!("../../../template.yaml");
         let expected = cloudformation_yaml();
         assert!(
             template.contains(&expected),
@@ -165,8 +149,8 @@ mod tests {
     #[test]
     fn every_index_key_is_declared() {
         let def = definition();
-        assert_eq!(def.attributes.len(), 2 + 2 * INDEX_COUNT);
-        assert_eq!(def.indexes.len(), INDEX_COUNT);
+        assert_eq!(def.attributes.len(), 2 + 2 * INDEXES.len());
+        assert_eq!(def.indexes.len(), INDEXES.len());
         assert_eq!(def.keys.len(), 2);
     }
 }

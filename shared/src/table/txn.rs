@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
 };
 
-use crate::store::{key, Db, Item};
+use crate::table::store::{key, Db, Item};
 use crate::ApiError;
 
 pub fn put(db: &Db, item: Item, condition: Option<&str>) -> TransactWriteItem {

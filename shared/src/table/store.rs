@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::table::{PK, SK};
+use crate::table::schema::{PK, SK};
 use crate::ApiError;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -91,8 +91,8 @@ impl Db {
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key(
-                &crate::ids::org_pk(uuid::Uuid::nil()),
-                crate::ids::ORG_SK,
+                &crate::table::keys::org_pk(uuid::Uuid::nil()),
+                crate::table::keys::ORG_SK,
             )))
             .projection_expression(PK)
             .send()

@@ -1,0 +1,251 @@
+//! Every key of the single table and every index, in the order of the README's
+//! "Single-table layout" table. Each item's partition key is its organization's.
+
+use uuid::Uuid;
+
+/// A global secondary index: its name and the attributes of its keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Index {
+    pub name: &'static str,
+    pub pk: &'static str,
+    pub sk: &'static str,
+}
+
+const fn index(name: &'static str, pk: &'static str, sk: &'static str) -> Index {
+    Index { name, pk, sk }
+}
+
+pub const GSI1: Index = index("GSI1", "GSI1PK", "GSI1SK");
+pub const GSI2: Index = index("GSI2", "GSI2PK", "GSI2SK");
+pub const GSI3: Index = index("GSI3", "GSI3PK", "GSI3SK");
+pub const GSI4: Index = index("GSI4", "GSI4PK", "GSI4SK");
+pub const GSI5: Index = index("GSI5", "GSI5PK", "GSI5SK");
+pub const GSI6: Index = index("GSI6", "GSI6PK", "GSI6SK");
+
+/// The table's indexes. Items of different kinds share them, each under partitions of its
+/// own: the names below say which listing each serves.
+pub const INDEXES: [Index; 6] = [GSI1, GSI2, GSI3, GSI4, GSI5, GSI6];
+
+pub const DOSSIERS_BY_TYPE: Index = GSI1;
+pub const DOSSIERS_BY_STATUS: Index = GSI2;
+pub const DOSSIERS_BY_TYPE_AND_STATUS: Index = GSI3;
+pub const DOSSIERS_BY_STAGE: Index = GSI4;
+pub const DOSSIERS_BY_STAGE_AND_STATUS: Index = GSI5;
+/// One index per contact kind, in `Kind::ALL`'s order, so one contact can be on every list.
+pub const CONTACTS_BY_KIND: [Index; 5] = [GSI1, GSI2, GSI3, GSI4, GSI5];
+/// The talent pool by expiry; it projects only the contact's kinds.
+pub const CONTACTS_BY_POOL_EXPIRY: Index = GSI6;
+pub const POOL_INDEX_ATTRIBUTES: &[&str] = &["kind"];
+pub const LINKS_BY_CONTACT: Index = GSI1;
+
+// organization
+pub fn org_pk(org: Uuid) -> String {
+    format!("ORG#{org}")
+}
+
+pub const ORG_SK: &str = "ORG";
+
+// member
+pub fn member_sk(user: Uuid) -> String {
+    format!("MEMBER#{user}")
+}
+
+// API key
+pub const API_KEY_PREFIX: &str = "KEY#";
+
+pub fn api_key_sk(key: Uuid) -> String {
+    format!("{API_KEY_PREFIX}{key}")
+}
+
+// flow
+pub const FLOW_PREFIX: &str = "FLOW#";
+
+pub fn flow_sk(flow: Uuid) -> String {
+    format!("{FLOW_PREFIX}{flow}")
+}
+
+// dossier
+pub const DOSSIER_PREFIX: &str = "DOSSIER#";
+
+pub fn dossier_sk(id: Uuid) -> String {
+    format!("{DOSSIER_PREFIX}{id}")
+}
+
+/// Where a dossier's index partitions start: `…#T#<type>`, `…#S#<status>` and so on.
+pub fn dossier_lists_pk(org: Uuid) -> String {
+    format!("ORG#{org}#D")
+}
+
+// dossier counters
+pub const DOSSIER_COUNTERS_SK: &str = "COUNTERS#DOSSIERS";
+
+// contact
+pub const CONTACT_PREFIX: &str = "CONTACT#";
+
+pub fn contact_sk(id: Uuid) -> String {
+    format!("{CONTACT_PREFIX}{id}")
+}
+
+/// A kind's list on [`CONTACTS_BY_KIND`].
+pub fn contacts_of_kind_pk(org: Uuid, kind: &str) -> String {
+    format!("ORG#{org}#CONTACTS#{kind}")
+}
+
+/// The talent pool on [`CONTACTS_BY_POOL_EXPIRY`].
+pub fn contacts_in_pool_pk(org: Uuid) -> String {
+    format!("ORG#{org}#CONTACTS#POOL")
+}
+
+// contact counters
+pub const CONTACT_COUNTERS_SK: &str = "COUNTERS#CONTACTS";
+
+// contact email marker
+pub fn email_sk(email: &str) -> String {
+    format!("EMAIL#{}", email.to_lowercase())
+}
+
+// dossier–contact link
+pub fn link_prefix(dossier: Uuid) -> String {
+    format!("LINK#{dossier}#")
+}
+
+pub fn link_sk(dossier: Uuid, contact: Uuid) -> String {
+    format!("{}{contact}", link_prefix(dossier))
+}
+
+/// A contact's links on [`LINKS_BY_CONTACT`].
+pub fn links_of_contact_pk(org: Uuid, contact: Uuid) -> String {
+    format!("ORG#{org}#CONTACT#{contact}#LINKS")
+}
+
+// note
+pub fn note_prefix(dossier: Uuid) -> String {
+    format!("NOTE#{dossier}#")
+}
+
+pub fn note_sk(dossier: Uuid, note: Uuid) -> String {
+    format!("{}{note}", note_prefix(dossier))
+}
+
+// note counter
+pub fn note_counter_sk(dossier: Uuid) -> String {
+    format!("COUNTERS#NOTES#{dossier}")
+}
+
+// domain event (outbox)
+pub const OUTBOX_PREFIX: &str = "EVT#";
+
+pub fn event_sk(event: &str) -> String {
+    format!("{OUTBOX_PREFIX}{event}")
+}
+
+// webhook endpoint
+pub const ENDPOINT_PREFIX: &str = "WEBHOOK#";
+
+pub fn endpoint_sk(endpoint: Uuid) -> String {
+    format!("{ENDPOINT_PREFIX}{endpoint}")
+}
+
+// webhook attempt
+pub const ATTEMPT_PREFIX: &str = "WHATT#";
+
+// idempotency key
+pub fn idempotency_sk(api_key: Uuid, digest: &str) -> String {
+    format!("IDEM#{api_key}#{digest}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Renders every item kind's keys with placeholder ids, in the README table's order,
+    /// and finds each rendering in that table's row for the item.
+    #[test]
+    fn every_item_kind_renders_as_the_readme_table_says() {
+        let readme = include_str!("../../../README.md");
+        let table: Vec<&str> = readme
+            .split("### Single-table layout")
+            .nth(1)
+            .expect("the README has the single-table layout")
+            .split("\n#")
+            .next()
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| line.starts_with("| ") && !line.starts_with("| item"))
+            .collect();
+        let id = |n: u128| Uuid::from_u128(n);
+        let (org, a, b) = (id(1), id(2), id(3));
+        let placeholders = |key: String| {
+            key.replace(&org.to_string(), "<org>")
+                .replace(&a.to_string(), "<a>")
+                .replace(&b.to_string(), "<b>")
+        };
+        let items: Vec<(&str, String, String)> = vec![
+            ("organization", org_pk(org), ORG_SK.into()),
+            ("member", org_pk(org), member_sk(a)),
+            ("API key", org_pk(org), api_key_sk(a)),
+            ("flow (stages inside)", org_pk(org), flow_sk(a)),
+            ("dossier", org_pk(org), dossier_sk(a)),
+            ("dossier counters", org_pk(org), DOSSIER_COUNTERS_SK.into()),
+            ("contact", org_pk(org), contact_sk(a)),
+            ("contact counters", org_pk(org), CONTACT_COUNTERS_SK.into()),
+            (
+                "contact email marker",
+                org_pk(org),
+                email_sk("Ada@Example.com"),
+            ),
+            ("dossier–contact link", org_pk(org), link_sk(a, b)),
+            ("note", org_pk(org), note_sk(a, b)),
+            ("note counter", org_pk(org), note_counter_sk(a)),
+            ("domain event (outbox)", org_pk(org), event_sk("evt_x")),
+            ("webhook endpoint", org_pk(org), endpoint_sk(a)),
+            (
+                "webhook attempt",
+                org_pk(org),
+                format!("{ATTEMPT_PREFIX}<a>#"),
+            ),
+            (
+                "idempotency key",
+                org_pk(org),
+                idempotency_sk(a, "<sha256>"),
+            ),
+        ];
+        assert_eq!(table.len(), items.len(), "one README row per item kind");
+        for (row, (item, pk, sk)) in table.iter().zip(items) {
+            let cells: Vec<&str> = row.split(" | ").collect();
+            assert_eq!(cells[0].trim_start_matches("| "), item, "README order");
+            let shape = |cell: &str| {
+                cell.trim_matches('`')
+                    .replace("<dossier>", "<a>")
+                    .replace("<contact>", "<b>")
+                    .replace("<note>", "<b>")
+                    .replace("<endpoint>", "<a>")
+                    .replace("<event>", "evt_x")
+                    .replace("<api key>", "<a>")
+                    .replace("<sha256 of the key>", "<sha256>")
+                    .replace("<lowercased email>", "ada@example.com")
+                    .replace("<user>", "<a>")
+                    .replace("<key>", "<a>")
+                    .replace("<flow>", "<a>")
+                    .replace("<id>", "<a>")
+            };
+            assert_eq!(placeholders(pk), shape(cells[1]), "{item}: PK");
+            let sk = placeholders(sk);
+            assert!(
+                shape(cells[2]).starts_with(&sk),
+                "{item}: SK {sk} is not {}",
+                cells[2]
+            );
+        }
+    }
+
+    #[test]
+    fn index_names_follow_their_attributes() {
+        for (n, index) in INDEXES.iter().enumerate() {
+            let name = format!("GSI{}", n + 1);
+            assert_eq!(index.name, name);
+            assert_eq!(index.pk, format!("{name}PK"));
+            assert_eq!(index.sk, format!("{name}SK"));
+        }
+    }
+}
