@@ -5,8 +5,6 @@
 //! the key id (16) and 32 random bytes. The ids let us address the key's item directly; the
 //! random part is the secret. Only HMAC-SHA256(pepper, key) is stored.
 
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -18,7 +16,7 @@ use uuid::Uuid;
 
 use crate::ratelimit::{window_start, RateStatus};
 use crate::table::keys::{api_key_sk, org_pk};
-use crate::table::store::{from_item, key, n, s, Db};
+use crate::table::store::{from_item, n, s, Db, Expression};
 use crate::ApiError;
 
 pub const KEY_PREFIX: &str = "lg_live_";
@@ -193,8 +191,6 @@ impl Principal {
     }
 }
 
-/// Verifies the key and counts the request against its window, in one `UpdateItem` on the
-/// hot path. A second round trip happens only on the first request of a new window.
 /// Takes one request back off the key's count in the window it was counted in: a replayed
 /// idempotent response is not a second request. A new window since then has nothing to
 /// take back.
@@ -209,20 +205,30 @@ pub async fn refund(db: &Db, principal: &Principal) -> Result<(), ApiError> {
 }
 
 async fn uncount(db: &Db, org: Uuid, key_id: Uuid, window: u64) -> Result<(), ApiError> {
-    let refunded = db
-        .client
-        .update_item()
-        .table_name(&db.table)
-        .set_key(Some(key(&org_pk(org), &api_key_sk(key_id))))
-        .update_expression("ADD rl_count :minus")
-        .condition_expression("rl_window = :window AND rl_count > :zero")
-        .expression_attribute_values(":minus", n(-1))
-        .expression_attribute_values(":zero", n(0))
-        .expression_attribute_values(":window", n(window))
-        .send()
-        .await;
-    crate::table::store::written(refunded)?;
+    let minus_one = Expression {
+        text: "ADD rl_count :minus",
+        values: vec![(":minus", n(-1)), (":zero", n(0)), (":window", n(window))],
+        ..Default::default()
+    };
+    // A new window since then has nothing to take back.
+    db.update_if(
+        &org_pk(org),
+        &api_key_sk(key_id),
+        &minus_one,
+        Some("rl_window = :window AND rl_count > :zero"),
+    )
+    .await?
+    .ok();
     Ok(())
+}
+
+/// `ADD rl_count :one` for the window `window`.
+fn count_one(window: u64) -> Expression<'static> {
+    Expression {
+        text: "ADD rl_count :one",
+        values: vec![(":one", n(1)), (":window", n(window))],
+        ..Default::default()
+    }
 }
 
 /// [`authenticate`] for a container that has not read the pepper yet: the request is
@@ -241,30 +247,20 @@ pub async fn authenticate_while_reading_pepper(
     let (org, key_id) = parse_key(token).ok_or_else(malformed)?;
     let epoch = now.unix_timestamp().max(0) as u64;
     let window = window_start(epoch);
-    let count = db
-        .client
-        .update_item()
-        .table_name(&db.table)
-        .set_key(Some(key(&org_pk(org), &api_key_sk(key_id))))
-        .update_expression("ADD rl_count :one")
-        .condition_expression("attribute_exists(key_hash) AND rl_window = :window")
-        .expression_attribute_values(":one", n(1))
-        .expression_attribute_values(":window", n(window))
-        .return_values(ReturnValue::AllNew)
-        .send();
+    let (pk, sk) = (org_pk(org), api_key_sk(key_id));
+    let increment = count_one(window);
+    let count = db.update_if(
+        &pk,
+        &sk,
+        &increment,
+        Some("attribute_exists(key_hash) AND rl_window = :window"),
+    );
     let (secrets, counted) = tokio::join!(secrets, count);
     let secrets = secrets?;
-    let record: ApiKeyRecord = match counted {
-        Ok(out) => from_item(out.attributes.unwrap_or_default())?,
+    let record: ApiKeyRecord = match counted? {
+        Ok(item) => from_item(item)?,
         // No such key, or the window's first request: the hash-checked path decides.
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-        {
-            return authenticate(db, secrets.key_pepper(), token, now).await;
-        }
-        Err(err) => return Err(err.into()),
+        Err(_) => return authenticate(db, secrets.key_pepper(), token, now).await,
     };
     if record.key_hash != hash_key(secrets.key_pepper(), token) {
         uncount(db, org, key_id, window).await?;
@@ -278,6 +274,8 @@ pub async fn authenticate_while_reading_pepper(
 /// attempts always suffice in practice.
 const MAX_COUNT_ATTEMPTS: u32 = 4;
 
+/// Verifies the key and counts the request against its window, in one `UpdateItem` on the
+/// hot path. A second round trip happens only on the first request of a new window.
 pub async fn authenticate(
     db: &Db,
     pepper: &[u8],
@@ -292,32 +290,22 @@ pub async fn authenticate(
     // Counting into the newer window rather than failing keeps a valid key from ever
     // getting a 401 at a minute's boundary.
     let mut window = window_start(epoch);
-    let item_key = key(&org_pk(org), &api_key_sk(key_id));
+    let (pk, sk) = (org_pk(org), api_key_sk(key_id));
 
     for _ in 0..MAX_COUNT_ATTEMPTS {
-        let counted = db
-            .client
-            .update_item()
-            .table_name(&db.table)
-            .set_key(Some(item_key.clone()))
-            .update_expression("ADD rl_count :one")
-            .condition_expression("key_hash = :hash AND rl_window = :window")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":hash", s(&hash))
-            .expression_attribute_values(":window", n(window))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let old = match counted {
-            Ok(out) => {
-                let record = from_item(out.attributes.unwrap_or_default())?;
-                return principal(org, key_id, record, epoch, now);
-            }
-            Err(err) => match err.into_service_error() {
-                UpdateItemError::ConditionalCheckFailedException(e) => e.item,
-                other => return Err(ApiError::internal(format!("authenticate: {other}"))),
-            },
+        let mut increment = count_one(window);
+        increment.values.push((":hash", s(&hash)));
+        let old = match db
+            .update_if(
+                &pk,
+                &sk,
+                &increment,
+                Some("key_hash = :hash AND rl_window = :window"),
+            )
+            .await?
+        {
+            Ok(item) => return principal(org, key_id, from_item(item)?, epoch, now),
+            Err(old) => old,
         };
         let Some(old) = old else {
             return Err(invalid());
@@ -332,30 +320,23 @@ pub async fn authenticate(
         }
         // First request of a new window: start the count afresh, unless another request
         // already did, in which case counting again lands in the fresh window.
-        let reset = db
-            .client
-            .update_item()
-            .table_name(&db.table)
-            .set_key(Some(item_key.clone()))
-            .update_expression("SET rl_window = :window, rl_count = :one")
-            .condition_expression(
-                "key_hash = :hash AND (attribute_not_exists(rl_window) OR rl_window < :window)",
+        let restart = Expression {
+            text: "SET rl_window = :window, rl_count = :one",
+            values: vec![(":one", n(1)), (":hash", s(&hash)), (":window", n(window))],
+            ..Default::default()
+        };
+        if let Ok(item) = db
+            .update_if(
+                &pk,
+                &sk,
+                &restart,
+                Some(
+                    "key_hash = :hash AND (attribute_not_exists(rl_window) OR rl_window < :window)",
+                ),
             )
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":hash", s(&hash))
-            .expression_attribute_values(":window", n(window))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match reset {
-            Ok(out) => {
-                let record = from_item(out.attributes.unwrap_or_default())?;
-                return principal(org, key_id, record, epoch, now);
-            }
-            Err(err) => match err.into_service_error() {
-                UpdateItemError::ConditionalCheckFailedException(_) => continue,
-                other => return Err(ApiError::internal(format!("rate window reset: {other}"))),
-            },
+            .await?
+        {
+            return principal(org, key_id, from_item(item)?, epoch, now);
         }
     }
     Err(ApiError::internal(

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -13,7 +13,7 @@ use crate::table::keys::{
     contacts_in_pool_pk, contacts_of_kind_pk, Index, CONTACTS_BY_KIND, CONTACTS_BY_POOL_EXPIRY,
     LINKS_BY_CONTACT,
 };
-use crate::table::store::{s, to_item, Db, Item};
+use crate::table::store::{s, to_item, Db, Item, Query, SortKey};
 use crate::ApiError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -695,14 +695,8 @@ where
 async fn total(db: &Db, org: Uuid, kinds: &[Kind]) -> Result<u64, ApiError> {
     let wanted = kinds_mask(kinds);
     let counters = db
-        .client
-        .get_item()
-        .table_name(&db.table)
-        .set_key(Some(crate::table::store::key(&org_pk(org), COUNTERS_SK)))
-        .consistent_read(true)
-        .send()
+        .get_item(&org_pk(org), COUNTERS_SK)
         .await?
-        .item
         .unwrap_or_default();
     let total: i64 = (0..=u8::MAX >> 3)
         .filter(|mask| wanted == 0 || mask & wanted != 0)
@@ -722,46 +716,19 @@ async fn newest(
     after: Option<Uuid>,
     want: usize,
 ) -> Result<Vec<Contact>, ApiError> {
+    let query = match (kind, after) {
+        (Some(kind), None) => Query::index(kind.index(), &kind_list_pk(org, kind)),
+        (Some(kind), Some(after)) => Query::index(kind.index(), &kind_list_pk(org, kind))
+            .sort(SortKey::Below(after.to_string())),
+        (None, after) => Query::table(&org_pk(org)).sort(SortKey::Between(
+            CONTACT_PREFIX.to_string(),
+            after.map_or_else(|| format!("{CONTACT_PREFIX}~"), contact_sk),
+        )),
+    };
+    let mut pages = db.pages(query.newest_first());
     let mut found = Vec::new();
-    let mut start = None;
-    loop {
-        let mut query = db
-            .client
-            .query()
-            .table_name(&db.table)
-            .scan_index_forward(false)
-            .limit((want - found.len() + 1).min(1000) as i32)
-            .set_exclusive_start_key(start);
-        query = match kind {
-            Some(kind) => {
-                let query = query
-                    .index_name(kind.index().name)
-                    .expression_attribute_names("#pk", kind.index().pk)
-                    .expression_attribute_values(":pk", s(kind_list_pk(org, kind)));
-                match after {
-                    None => query.key_condition_expression("#pk = :pk"),
-                    Some(after) => query
-                        .key_condition_expression("#pk = :pk AND #sk < :after")
-                        .expression_attribute_names("#sk", kind.index().sk)
-                        .expression_attribute_values(":after", s(after.to_string())),
-                }
-            }
-            None => {
-                let query = query
-                    .consistent_read(true)
-                    .key_condition_expression("PK = :pk AND SK BETWEEN :lo AND :hi")
-                    .expression_attribute_values(":pk", s(org_pk(org)))
-                    .expression_attribute_values(":lo", s(CONTACT_PREFIX));
-                match after {
-                    None => {
-                        query.expression_attribute_values(":hi", s(format!("{CONTACT_PREFIX}~")))
-                    }
-                    Some(after) => query.expression_attribute_values(":hi", s(contact_sk(after))),
-                }
-            }
-        };
-        let out = query.send().await?;
-        for item in out.items.unwrap_or_default() {
+    while let Some(page) = pages.next(Some(want - found.len() + 1)).await? {
+        for item in page {
             let contact: Contact = crate::table::store::from_item(item)?;
             if contact.deleting || Some(contact.id) == after {
                 continue;
@@ -771,11 +738,8 @@ async fn newest(
                 return Ok(found);
             }
         }
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            return Ok(found);
-        }
     }
+    Ok(found)
 }
 
 /// The ids on one side of the pool (with any of `kinds`), newest first.
@@ -787,81 +751,34 @@ async fn pool_ids(db: &Db, org: Uuid, pool: Pool, kinds: &[Kind]) -> Result<Vec<
         #[serde(default)]
         kind: Vec<Kind>,
     }
-    let condition = match pool {
-        Pool::InPool => "#pk = :pk AND #sk > :now",
-        Pool::Expired => "#pk = :pk AND #sk < :now",
+    let now = pool_bound(crate::clock::now());
+    let side = match pool {
+        Pool::InPool => SortKey::Above(now),
+        Pool::Expired => SortKey::Below(now),
     };
-    let mut ids = Vec::new();
-    let mut start = None;
-    loop {
-        let out = db
-            .client
-            .query()
-            .table_name(&db.table)
-            .index_name(CONTACTS_BY_POOL_EXPIRY.name)
-            .key_condition_expression(condition)
-            .expression_attribute_names("#pk", CONTACTS_BY_POOL_EXPIRY.pk)
-            .expression_attribute_names("#sk", CONTACTS_BY_POOL_EXPIRY.sk)
-            .expression_attribute_values(":pk", s(contacts_in_pool_pk(org)))
-            .expression_attribute_values(":now", s(pool_bound(crate::clock::now())))
-            .set_exclusive_start_key(start)
-            .send()
-            .await?;
-        for item in out.items.unwrap_or_default() {
-            let entry: Entry = serde_dynamo::from_item(item).map_err(ApiError::internal)?;
-            if !kinds.is_empty() && !entry.kind.iter().any(|k| kinds.contains(k)) {
-                continue;
-            }
-            if let Some(id) = entry
-                .sk
-                .strip_prefix(CONTACT_PREFIX)
-                .and_then(|id| id.parse().ok())
-            {
-                ids.push(id);
-            }
-        }
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            break;
-        }
-    }
+    let entries: Vec<Entry> = db
+        .query_all(Query::index(CONTACTS_BY_POOL_EXPIRY, &contacts_in_pool_pk(org)).sort(side))
+        .await?;
+    let mut ids: Vec<Uuid> = entries
+        .into_iter()
+        .filter(|entry| kinds.is_empty() || entry.kind.iter().any(|k| kinds.contains(k)))
+        .filter_map(|entry| entry.sk.strip_prefix(CONTACT_PREFIX)?.parse().ok())
+        .collect();
     ids.sort_unstable_by(|a: &Uuid, b| b.cmp(a));
     Ok(ids)
 }
 
 /// The visible contacts among `ids`, read consistently.
 pub async fn by_ids(db: &Db, org: Uuid, ids: &[Uuid]) -> Result<HashMap<Uuid, Contact>, ApiError> {
+    let keys = ids
+        .iter()
+        .map(|id| crate::table::store::key(&org_pk(org), &contact_sk(*id)))
+        .collect();
     let mut found = HashMap::new();
-    for chunk in ids.chunks(100) {
-        let keys: Vec<_> = chunk
-            .iter()
-            .map(|id| crate::table::store::key(&org_pk(org), &contact_sk(*id)))
-            .collect();
-        let mut request = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .build()
-                .map_err(ApiError::internal)?,
-        );
-        while let Some(pending) = request.take() {
-            let out = db
-                .client
-                .batch_get_item()
-                .request_items(&db.table, pending)
-                .send()
-                .await?;
-            for item in out
-                .responses
-                .and_then(|mut r| r.remove(&db.table))
-                .unwrap_or_default()
-            {
-                let contact: Contact = crate::table::store::from_item(item)?;
-                if !contact.deleting {
-                    found.insert(contact.id, contact);
-                }
-            }
-            request = out.unprocessed_keys.and_then(|mut u| u.remove(&db.table));
+    for item in db.batch_get(keys).await? {
+        let contact: Contact = crate::table::store::from_item(item)?;
+        if !contact.deleting {
+            found.insert(contact.id, contact);
         }
     }
     Ok(found)

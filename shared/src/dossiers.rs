@@ -19,7 +19,7 @@ use crate::table::keys::{
     dossier_lists_pk, Index, DOSSIERS_BY_STAGE, DOSSIERS_BY_STAGE_AND_STATUS, DOSSIERS_BY_STATUS,
     DOSSIERS_BY_TYPE, DOSSIERS_BY_TYPE_AND_STATUS,
 };
-use crate::table::store::{n, s, to_item, Db, Item};
+use crate::table::store::{n, s, to_item, Db, Item, Query, SortKey};
 use crate::table::txn::{self, Outcome, UpdateSpec};
 use crate::validate::{self, MAX_PHONE, MAX_SHORT, MAX_TEXT};
 use crate::{clock, ApiError};
@@ -877,38 +877,22 @@ pub async fn list(
     })
 }
 
-fn capacity(consumed: Option<&aws_sdk_dynamodb::types::ConsumedCapacity>) -> f64 {
-    consumed.and_then(|c| c.capacity_units()).unwrap_or(0.0)
-}
-
 async fn read_counters(
     db: &Db,
     org: Uuid,
     counter: &str,
     stage: Option<Uuid>,
 ) -> Result<(u64, Option<DossierType>, f64), ApiError> {
-    let mut request = db
-        .client
-        .get_item()
-        .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
-        .table_name(&db.table)
-        .set_key(Some(crate::table::store::key(&org_pk(org), COUNTERS_SK)))
-        .consistent_read(true)
-        .projection_expression("#c")
-        .expression_attribute_names("#c", counter);
-    if let Some(stage) = stage {
-        request = request
-            .projection_expression("#c, #t")
-            .expression_attribute_names("#t", format!("stt_{stage}"));
-    }
-    let out = request.send().await?;
-    let consumed = capacity(out.consumed_capacity());
-    let item = out.item.unwrap_or_default();
+    let stage_type = stage.map(|stage| format!("stt_{stage}"));
+    let mut attributes = vec![counter.to_string()];
+    attributes.extend(stage_type.clone());
+    let (item, consumed) = db.read_item(&org_pk(org), COUNTERS_SK, &attributes).await?;
+    let item = item.unwrap_or_default();
     let total = match item.get(counter) {
         Some(AttributeValue::N(v)) => v.parse::<i64>().unwrap_or(0).max(0) as u64,
         _ => 0,
     };
-    let kind = stage.and_then(|stage| match item.get(&format!("stt_{stage}")) {
+    let kind = stage_type.and_then(|name| match item.get(&name) {
         Some(AttributeValue::S(t)) => DossierType::parse(t),
         _ => None,
     });
@@ -922,53 +906,20 @@ async fn query_page(
     want: usize,
     after: Option<Uuid>,
 ) -> Result<(Vec<Dossier>, f64), ApiError> {
-    let mut found: Vec<Dossier> = Vec::new();
-    let mut consumed = 0.0;
-    let mut start = None;
-    let mut to_skip = skip;
-    loop {
-        let mut query = db
-            .client
-            .query()
-            .table_name(&db.table)
-            .scan_index_forward(false)
-            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
-            .expression_attribute_names(
-                "#pk",
-                access
-                    .index
-                    .map_or(crate::table::schema::PK, |index| index.pk),
-            )
-            .expression_attribute_values(":pk", s(&access.pk))
-            .limit((to_skip + want - found.len() + 1).min(1000) as i32)
-            .set_exclusive_start_key(start);
-        if access.index.is_none() || after.is_some() {
-            query = query.expression_attribute_names(
-                "#sk",
-                access
-                    .index
-                    .map_or(crate::table::schema::SK, |index| index.sk),
-            );
+    let query = match (access.index, after) {
+        (Some(index), None) => Query::index(index, &access.pk),
+        (Some(index), Some(after)) => {
+            Query::index(index, &access.pk).sort(SortKey::Below(after.to_string()))
         }
-        query = match (access.index, after) {
-            (Some(index), None) => query
-                .index_name(index.name)
-                .key_condition_expression("#pk = :pk"),
-            (Some(index), Some(after)) => query
-                .index_name(index.name)
-                .key_condition_expression("#pk = :pk AND #sk < :after")
-                .expression_attribute_values(":after", s(after.to_string())),
-            (None, None) => query
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_values(":prefix", s(DOSSIER_PREFIX)),
-            (None, Some(after)) => query
-                .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
-                .expression_attribute_values(":lo", s(DOSSIER_PREFIX))
-                .expression_attribute_values(":hi", s(dossier_sk(after))),
-        };
-        let out = query.send().await?;
-        consumed += capacity(out.consumed_capacity());
-        for item in out.items.unwrap_or_default() {
+        (None, None) => Query::table(&access.pk).sort(SortKey::BeginsWith(DOSSIER_PREFIX.into())),
+        (None, Some(after)) => Query::table(&access.pk)
+            .sort(SortKey::Between(DOSSIER_PREFIX.into(), dossier_sk(after))),
+    };
+    let mut pages = db.pages(query.newest_first());
+    let mut found: Vec<Dossier> = Vec::new();
+    let mut to_skip = skip;
+    while let Some(page) = pages.next(Some(to_skip + want - found.len() + 1)).await? {
+        for item in page {
             let dossier: Dossier = crate::table::store::from_item(item)?;
             if Some(dossier.id) == after {
                 continue;
@@ -979,14 +930,11 @@ async fn query_page(
             }
             found.push(dossier);
             if found.len() >= want {
-                return Ok((found, consumed));
+                return Ok((found, pages.capacity));
             }
         }
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            return Ok((found, consumed));
-        }
     }
+    Ok((found, pages.capacity))
 }
 
 #[cfg(test)]

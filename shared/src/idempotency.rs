@@ -2,15 +2,14 @@
 //! put, runs, and stores its 2xx response for 24 hours; a repeat with the same method, path
 //! and body gets that response back instead of running again.
 
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::AttributeValue;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::table::keys::org_pk;
-use crate::table::store::{key, n, s, Db, Item};
+use crate::table::store::{key, n, s, Db, Expression, Item};
 use crate::ApiError;
 
 pub const HEADER: HeaderName = HeaderName::from_static("idempotency-key");
@@ -133,28 +132,14 @@ impl Slot {
             crate::table::schema::TTL_ATTRIBUTE.into(),
             n(now + RETENTION_SECONDS),
         );
-        let put = db
-            .client
-            .put_item()
-            .table_name(&db.table)
-            .set_item(Some(item))
-            .condition_expression(
-                "attribute_not_exists(PK) OR expires_at_epoch < :now OR (#state = :running AND locked_until < :now)",
-            )
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":running", s("running"))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(Claim::Claimed { lock }),
-            Err(err) => match err.into_service_error() {
-                PutItemError::ConditionalCheckFailedException(e) => {
-                    Ok(judge(e.item.unwrap_or_default(), fingerprint))
-                }
-                other => Err(ApiError::internal(format!("idempotency claim: {other}"))),
-            },
+        let free = Expression {
+            text: "attribute_not_exists(PK) OR expires_at_epoch < :now OR (#state = :running AND locked_until < :now)",
+            names: &[("#state", "state")],
+            values: vec![(":now", n(now)), (":running", s("running"))],
+        };
+        match db.put_if(item, &free).await? {
+            Ok(()) => Ok(Claim::Claimed { lock }),
+            Err(held) => Ok(judge(held.unwrap_or_default(), fingerprint)),
         }
     }
 
@@ -165,39 +150,32 @@ impl Slot {
             .iter()
             .filter_map(|(name, value)| Some((name.to_string(), s(value.to_str().ok()?))))
             .collect();
-        db.client
-            .update_item()
-            .table_name(&db.table)
-            .set_key(Some(key(&self.pk, &self.sk)))
-            .update_expression("SET #state = :done, #status = :status, headers = :headers, body = :body REMOVE locked_until")
-            .condition_expression("#lock = :lock")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#lock", "lock")
-            .expression_attribute_values(":done", s("done"))
-            .expression_attribute_values(":status", n(response.status.as_u16()))
-            .expression_attribute_values(":headers", AttributeValue::M(headers))
-            .expression_attribute_values(":body", AttributeValue::B(Blob::new(response.body.clone())))
-            .expression_attribute_values(":lock", s(lock))
-            .send()
-            .await?;
-        Ok(())
+        let store = Expression {
+            text: "SET #state = :done, #status = :status, headers = :headers, body = :body REMOVE locked_until",
+            names: &[("#state", "state"), ("#status", "status"), ("#lock", "lock")],
+            values: vec![
+                (":done", s("done")),
+                (":status", n(response.status.as_u16())),
+                (":headers", AttributeValue::M(headers)),
+                (":body", AttributeValue::B(Blob::new(response.body.clone()))),
+                (":lock", s(lock)),
+            ],
+        };
+        db.update_if(&self.pk, &self.sk, &store, Some("#lock = :lock"))
+            .await?
+            .map(|_| ())
+            .map_err(|_| ApiError::internal("idempotency store: the key's lock was taken over"))
     }
 
     /// Frees the key after a request that changed nothing, so it can be retried as is.
     pub async fn release(&self, db: &Db, lock: &str) -> Result<(), ApiError> {
-        let deleted = db
-            .client
-            .delete_item()
-            .table_name(&db.table)
-            .set_key(Some(key(&self.pk, &self.sk)))
-            .condition_expression("#lock = :lock")
-            .expression_attribute_names("#lock", "lock")
-            .expression_attribute_values(":lock", s(lock))
-            .send()
-            .await;
+        let ours = Expression {
+            text: "#lock = :lock",
+            names: &[("#lock", "lock")],
+            values: vec![(":lock", s(lock))],
+        };
         // Taken over after the lock ran out: the key is no longer ours to free.
-        crate::table::store::written(deleted)?;
+        db.delete_if(&self.pk, &self.sk, &ours).await?;
         Ok(())
     }
 }

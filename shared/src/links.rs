@@ -307,9 +307,7 @@ async fn links_of_contact(db: &Db, org: Uuid, contact: &Contact) -> Result<Vec<L
     let partition = links_of_contact_pk(org, contact.id);
     let mut retry = txn::Retry::default();
     while retry.next().await {
-        let links: Vec<Link> = db
-            .query_index(LINKS_BY_CONTACT.name, LINKS_BY_CONTACT.pk, &partition)
-            .await?;
+        let links: Vec<Link> = db.query_index(LINKS_BY_CONTACT, &partition).await?;
         if contact.deleting || links.len() as u64 >= contact.dossier_count {
             return Ok(links);
         }

@@ -10,7 +10,7 @@ use crate::events::{outbox_item, EventType};
 use crate::ids::new_id;
 use crate::pagination::PageParams;
 use crate::table::keys::org_pk;
-use crate::table::store::{from_item, key, n, s, to_item, Db};
+use crate::table::store::{from_item, n, to_item, Db, Query, SortKey};
 use crate::table::txn::{self, Outcome, UpdateSpec};
 use crate::validate::{self, MAX_TEXT};
 use crate::{clock, ApiError};
@@ -102,25 +102,19 @@ pub async fn list(
     page: PageParams,
 ) -> Result<NotePage, ApiError> {
     let pk = org_pk(org);
+    // The dossier's existence is read consistently, like the notes: a dossier created a
+    // moment ago lists its (no) notes rather than a 404.
+    let dossier_key = [crate::table::schema::PK.to_string()];
+    let (dossier_sk, counter_sk) = (dossier_sk(dossier), counter_sk(dossier));
     let (exists, counter, notes) = tokio::join!(
-        db.client
-            .get_item()
-            .table_name(&db.table)
-            .set_key(Some(key(&pk, &dossier_sk(dossier))))
-            .projection_expression("PK")
-            .send(),
-        db.client
-            .get_item()
-            .table_name(&db.table)
-            .set_key(Some(key(&pk, &counter_sk(dossier))))
-            .consistent_read(true)
-            .send(),
+        db.read_item(&pk, &dossier_sk, &dossier_key),
+        db.get_item(&pk, &counter_sk),
         query(db, &pk, dossier, page)
     );
-    if exists?.item.is_none() {
+    if exists?.0.is_none() {
         return Err(dossier_not_found());
     }
-    let total = match counter?.item.and_then(|mut item| item.remove("notes")) {
+    let total = match counter?.and_then(|mut item| item.remove("notes")) {
         Some(AttributeValue::N(v)) => v.parse().unwrap_or(0),
         _ => 0,
     };
@@ -131,22 +125,14 @@ pub async fn list(
 }
 
 async fn query(db: &Db, pk: &str, dossier: Uuid, page: PageParams) -> Result<Vec<Note>, ApiError> {
+    let mut pages = db.pages(Query::table(pk).sort(SortKey::BeginsWith(note_prefix(dossier))));
     let mut notes = Vec::new();
     let mut to_skip = page.offset();
-    let mut start = None;
-    loop {
-        let out = db
-            .client
-            .query()
-            .table_name(&db.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":prefix", s(note_prefix(dossier)))
-            .limit((to_skip + page.per_page as usize - notes.len()).min(1000) as i32)
-            .set_exclusive_start_key(start)
-            .send()
-            .await?;
-        for item in out.items.unwrap_or_default() {
+    while let Some(items) = pages
+        .next(Some(to_skip + page.per_page as usize - notes.len()))
+        .await?
+    {
+        for item in items {
             if to_skip > 0 {
                 to_skip -= 1;
                 continue;
@@ -156,9 +142,6 @@ async fn query(db: &Db, pk: &str, dossier: Uuid, page: PageParams) -> Result<Vec
                 return Ok(notes);
             }
         }
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            return Ok(notes);
-        }
     }
+    Ok(notes)
 }

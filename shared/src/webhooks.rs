@@ -133,21 +133,20 @@ pub async fn get(db: &Db, org: Uuid, id: Uuid) -> Result<Option<Endpoint>, ApiEr
 
 /// Stops deliveries to an endpoint whose receiver answered 410 Gone.
 pub async fn disable(db: &Db, org: Uuid, id: Uuid, now: OffsetDateTime) -> Result<(), ApiError> {
-    let result = db
-        .client
-        .update_item()
-        .table_name(&db.table)
-        .set_key(Some(crate::table::store::key(
-            &org_pk(org),
-            &endpoint_sk(id),
-        )))
-        .update_expression("SET disabled_at = :now")
-        .condition_expression("attribute_exists(PK)")
-        .expression_attribute_values(":now", s(crate::clock::format(now)))
-        .send()
-        .await;
+    let disabled = crate::table::store::Expression {
+        text: "SET disabled_at = :now",
+        values: vec![(":now", s(crate::clock::format(now)))],
+        ..Default::default()
+    };
     // Deleted meanwhile: nothing left to disable.
-    crate::table::store::written(result)?;
+    db.update_if(
+        &org_pk(org),
+        &endpoint_sk(id),
+        &disabled,
+        Some("attribute_exists(PK)"),
+    )
+    .await?
+    .ok();
     Ok(())
 }
 
@@ -225,13 +224,7 @@ impl Attempt {
 }
 
 pub async fn record(db: &Db, org: Uuid, attempt: &Attempt) -> Result<(), ApiError> {
-    db.client
-        .put_item()
-        .table_name(&db.table)
-        .set_item(Some(attempt.item(org)?))
-        .send()
-        .await?;
-    Ok(())
+    db.put_item(attempt.item(org)?).await
 }
 
 /// An endpoint's attempt log, optionally for one event, oldest first (by event, for a whole

@@ -14,7 +14,7 @@ use shared::ids::new_id;
 use shared::orgs::{Member, Org, Plan, DEFAULT_POOL_DAYS};
 use shared::secrets::SecretSource;
 use shared::table::keys::{api_key_sk, member_sk, org_pk, API_KEY_PREFIX, ORG_SK};
-use shared::table::store::{key, n, s, to_item, Db};
+use shared::table::store::{n, s, to_item, Db, Expression};
 use shared::table::txn;
 use shared::{clock, ApiError};
 
@@ -160,31 +160,23 @@ impl Admin {
         name: &str,
         value: aws_sdk_dynamodb::types::AttributeValue,
     ) -> AdminResult<Org> {
-        let out = self
+        let names = [(format!("#{name}"), name.to_string())];
+        let names: Vec<(&str, &str)> = names
+            .iter()
+            .map(|(p, n)| (p.as_str(), n.as_str()))
+            .collect();
+        let update = Expression {
+            text: expression,
+            names: &names,
+            values: vec![(":value", value)],
+        };
+        match self
             .db
-            .client
-            .update_item()
-            .table_name(&self.db.table)
-            .set_key(Some(key(&org_pk(org), ORG_SK)))
-            .update_expression(expression)
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_names(format!("#{name}"), name)
-            .expression_attribute_values(":value", value)
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-            .send()
-            .await;
-        match out {
-            Ok(out) => Ok(shared::table::store::from_item(
-                out.attributes.unwrap_or_default(),
-            )?),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                fail(format!("organization {org} does not exist"))
-            }
-            Err(err) => Err(err.into()),
+            .update_if(&org_pk(org), ORG_SK, &update, Some("attribute_exists(PK)"))
+            .await?
+        {
+            Ok(item) => Ok(shared::table::store::from_item(item)?),
+            Err(_) => fail(format!("organization {org} does not exist")),
         }
     }
 

@@ -1,11 +1,19 @@
-//! A thin handle on the single table: typed get, put and prefix queries over serde items.
+//! The handle on the single table, and the only code outside transactions ([`super::txn`])
+//! that calls DynamoDB: typed and raw reads, conditional single-item writes, and one paging
+//! helper that every query goes through.
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConsumedCapacity, KeysAndAttributes, ReturnConsumedCapacity, ReturnValue,
+    ReturnValuesOnConditionCheckFailure,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::table::keys::Index;
 use crate::table::schema::{PK, SK};
 use crate::ApiError;
 
@@ -13,7 +21,7 @@ pub type Item = HashMap<String, AttributeValue>;
 
 #[derive(Clone, Debug)]
 pub struct Db {
-    pub client: aws_sdk_dynamodb::Client,
+    client: aws_sdk_dynamodb::Client,
     pub table: String,
 }
 
@@ -126,19 +134,10 @@ impl Db {
     /// Every item of a global secondary index partition.
     pub async fn query_index<T: DeserializeOwned>(
         &self,
-        index: &str,
-        pk_attribute: &str,
+        index: Index,
         value: &str,
     ) -> Result<Vec<T>, ApiError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", pk_attribute)
-            .expression_attribute_values(":pk", s(value));
-        all_pages(query).await
+        self.query_all(Query::index(index, value)).await
     }
 
     /// Every item under `pk` whose sort key starts with `prefix`, in sort-key order.
@@ -147,34 +146,318 @@ impl Db {
         pk: &str,
         prefix: &str,
     ) -> Result<Vec<T>, ApiError> {
-        let query = self
+        self.query_all(Query::table(pk).sort(SortKey::BeginsWith(prefix.into())))
+            .await
+    }
+
+    /// Every item `query` finds, page after page.
+    pub async fn query_all<T: DeserializeOwned>(&self, query: Query) -> Result<Vec<T>, ApiError> {
+        let mut pages = self.pages(query);
+        let mut items = Vec::new();
+        while let Some(page) = pages.next(None).await? {
+            for item in page {
+                items.push(from_item(item)?);
+            }
+        }
+        Ok(items)
+    }
+
+    /// The pages of `query`, read one at a time.
+    pub fn pages(&self, query: Query) -> Pages<'_> {
+        Pages {
+            db: self,
+            query,
+            start: None,
+            done: false,
+            capacity: 0.0,
+        }
+    }
+
+    /// The item at `pk`/`sk`, read consistently, as stored.
+    pub async fn get_item(&self, pk: &str, sk: &str) -> Result<Option<Item>, ApiError> {
+        Ok(self.read_item(pk, sk, &[]).await?.0)
+    }
+
+    /// The named attributes of the item at `pk`/`sk`, read consistently, and the read
+    /// capacity it cost.
+    pub async fn read_item(
+        &self,
+        pk: &str,
+        sk: &str,
+        attributes: &[String],
+    ) -> Result<(Option<Item>, f64), ApiError> {
+        let mut request = self
             .client
-            .query()
+            .get_item()
             .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":prefix", s(prefix))
-            .consistent_read(true);
-        all_pages(query).await
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        if !attributes.is_empty() {
+            let placeholders: Vec<String> =
+                (0..attributes.len()).map(|i| format!("#a{i}")).collect();
+            request = request.projection_expression(placeholders.join(", "));
+            for (placeholder, name) in placeholders.iter().zip(attributes) {
+                request = request.expression_attribute_names(placeholder, name);
+            }
+        }
+        let out = request.send().await?;
+        let capacity = capacity(out.consumed_capacity());
+        Ok((out.item, capacity))
+    }
+
+    /// The items at `keys` (any number), read consistently; missing ones are left out.
+    pub async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, ApiError> {
+        let mut found = Vec::new();
+        for chunk in keys.chunks(100) {
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(ApiError::internal)?,
+            );
+            while let Some(pending) = request.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await?;
+                found.extend(
+                    out.responses
+                        .and_then(|mut r| r.remove(&self.table))
+                        .unwrap_or_default(),
+                );
+                request = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Writes `item` unconditionally.
+    pub async fn put_item(&self, item: Item) -> Result<(), ApiError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Writes `item` if `condition` holds; otherwise answers the item that stopped it.
+    pub async fn put_if(
+        &self,
+        item: Item,
+        condition: &Expression<'_>,
+    ) -> Result<Result<(), Option<Item>>, ApiError> {
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition.text)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        for (placeholder, name) in condition.names {
+            put = put.expression_attribute_names(*placeholder, *name);
+        }
+        for (placeholder, value) in &condition.values {
+            put = put.expression_attribute_values(*placeholder, value.clone());
+        }
+        match put.send().await {
+            Ok(_) => Ok(Ok(())),
+            Err(err) => match err.into_service_error() {
+                PutItemError::ConditionalCheckFailedException(e) => Ok(Err(e.item)),
+                other => Err(ApiError::internal(format!("put: {other}"))),
+            },
+        }
+    }
+
+    /// Applies `update` to the item at `pk`/`sk` if its condition holds. Answers the item
+    /// as it is after the update, or (when the condition failed) as it was, if it exists.
+    pub async fn update_if(
+        &self,
+        pk: &str,
+        sk: &str,
+        update: &Expression<'_>,
+        condition: Option<&str>,
+    ) -> Result<Result<Item, Option<Item>>, ApiError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .update_expression(update.text)
+            .set_condition_expression(condition.map(str::to_string))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        for (placeholder, name) in update.names {
+            request = request.expression_attribute_names(*placeholder, *name);
+        }
+        for (placeholder, value) in &update.values {
+            request = request.expression_attribute_values(*placeholder, value.clone());
+        }
+        match request.send().await {
+            Ok(out) => Ok(Ok(out.attributes.unwrap_or_default())),
+            Err(err) => match err.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(e) => Ok(Err(e.item)),
+                other => Err(ApiError::internal(format!("update: {other}"))),
+            },
+        }
+    }
+
+    /// Deletes the item at `pk`/`sk` if `condition` holds; `false` if it did not.
+    pub async fn delete_if(
+        &self,
+        pk: &str,
+        sk: &str,
+        condition: &Expression<'_>,
+    ) -> Result<bool, ApiError> {
+        let mut request = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .condition_expression(condition.text);
+        for (placeholder, name) in condition.names {
+            request = request.expression_attribute_names(*placeholder, *name);
+        }
+        for (placeholder, value) in &condition.values {
+            request = request.expression_attribute_values(*placeholder, value.clone());
+        }
+        written(request.send().await)
+    }
+
+    pub(super) fn client(&self) -> &aws_sdk_dynamodb::Client {
+        &self.client
     }
 }
 
-/// Runs `query` page after page and deserializes every item it returns.
-async fn all_pages<T: DeserializeOwned>(
-    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
-) -> Result<Vec<T>, ApiError> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let out = query.clone().set_exclusive_start_key(start).send().await?;
-        for item in out.items.unwrap_or_default() {
-            items.push(from_item(item)?);
+/// An expression with its placeholders: a condition, or an update's `SET`/`ADD` clauses.
+#[derive(Debug, Default)]
+pub struct Expression<'a> {
+    pub text: &'a str,
+    pub names: &'a [(&'a str, &'a str)],
+    pub values: Vec<(&'a str, AttributeValue)>,
+}
+
+fn capacity(consumed: Option<&ConsumedCapacity>) -> f64 {
+    consumed.and_then(|c| c.capacity_units()).unwrap_or(0.0)
+}
+
+/// Which sort keys of the partition a query reads.
+#[derive(Clone, Debug)]
+pub enum SortKey {
+    Any,
+    BeginsWith(String),
+    Between(String, String),
+    Below(String),
+    Above(String),
+}
+
+/// One partition of the table or of an index, and the sort keys to read in it.
+#[derive(Clone, Debug)]
+pub struct Query {
+    index: Option<Index>,
+    pk: String,
+    sort: SortKey,
+    newest_first: bool,
+}
+
+impl Query {
+    /// A partition of the table, read consistently.
+    pub fn table(pk: &str) -> Self {
+        Self {
+            index: None,
+            pk: pk.to_string(),
+            sort: SortKey::Any,
+            newest_first: false,
         }
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            return Ok(items);
+    }
+
+    /// A partition of an index (eventually consistent, as every GSI is).
+    pub fn index(index: Index, pk: &str) -> Self {
+        Self {
+            index: Some(index),
+            ..Self::table(pk)
         }
+    }
+
+    pub fn sort(self, sort: SortKey) -> Self {
+        Self { sort, ..self }
+    }
+
+    pub fn newest_first(self) -> Self {
+        Self {
+            newest_first: true,
+            ..self
+        }
+    }
+}
+
+/// The pages of one query, and the read capacity they cost so far.
+pub struct Pages<'a> {
+    db: &'a Db,
+    query: Query,
+    start: Option<Item>,
+    done: bool,
+    pub capacity: f64,
+}
+
+impl Pages<'_> {
+    /// The next page, of at most `limit` items (DynamoDB's 1 MB otherwise); `None` after
+    /// the last.
+    pub async fn next(&mut self, limit: Option<usize>) -> Result<Option<Vec<Item>>, ApiError> {
+        if self.done {
+            return Ok(None);
+        }
+        let Query {
+            index,
+            pk,
+            sort,
+            newest_first,
+        } = &self.query;
+        let (pk_name, sk_name) = index.map_or((PK, SK), |index| (index.pk, index.sk));
+        let condition = match sort {
+            SortKey::Any => "#pk = :pk",
+            SortKey::BeginsWith(_) => "#pk = :pk AND begins_with(#sk, :a)",
+            SortKey::Between(..) => "#pk = :pk AND #sk BETWEEN :a AND :b",
+            SortKey::Below(_) => "#pk = :pk AND #sk < :a",
+            SortKey::Above(_) => "#pk = :pk AND #sk > :a",
+        };
+        let mut request = self
+            .db
+            .client
+            .query()
+            .table_name(&self.db.table)
+            .set_index_name(index.map(|index| index.name.to_string()))
+            .consistent_read(index.is_none())
+            .scan_index_forward(!newest_first)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .key_condition_expression(condition)
+            .expression_attribute_names("#pk", pk_name)
+            .expression_attribute_values(":pk", s(pk))
+            .set_limit(limit.map(|l| l.clamp(1, 1000) as i32))
+            .set_exclusive_start_key(self.start.take());
+        match sort {
+            SortKey::Any => {}
+            SortKey::BeginsWith(a) | SortKey::Below(a) | SortKey::Above(a) => {
+                request = request
+                    .expression_attribute_names("#sk", sk_name)
+                    .expression_attribute_values(":a", s(a));
+            }
+            SortKey::Between(a, b) => {
+                request = request
+                    .expression_attribute_names("#sk", sk_name)
+                    .expression_attribute_values(":a", s(a))
+                    .expression_attribute_values(":b", s(b));
+            }
+        }
+        let out = request.send().await?;
+        self.capacity += capacity(out.consumed_capacity());
+        self.start = out.last_evaluated_key;
+        self.done = self.start.is_none();
+        Ok(Some(out.items.unwrap_or_default()))
     }
 }

@@ -133,7 +133,7 @@ pub async fn write(
     items: Vec<TransactWriteItem>,
 ) -> Result<Result<(), Outcome>, ApiError> {
     let result = db
-        .client
+        .client()
         .transact_write_items()
         .set_transact_items(Some(items))
         .send()

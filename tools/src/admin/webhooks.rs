@@ -9,7 +9,7 @@ use super::{fail, org_exists, Admin, AdminError, AdminResult};
 use shared::events::{EventType, OutboxItem};
 use shared::ids::new_id;
 use shared::table::keys::org_pk;
-use shared::table::store::{key, s};
+use shared::table::store::{s, Expression};
 use shared::webhooks::{
     self, endpoint_sk, Attempt, Delivery, Destinations, Endpoint, SecretVersion,
 };
@@ -135,16 +135,15 @@ impl Admin {
     }
 
     pub async fn delete_webhook(&self, org: Uuid, id: Uuid) -> AdminResult<()> {
-        let deleted = self
+        let exists = Expression {
+            text: "attribute_exists(PK)",
+            ..Default::default()
+        };
+        if !self
             .db
-            .client
-            .delete_item()
-            .table_name(&self.db.table)
-            .set_key(Some(key(&org_pk(org), &endpoint_sk(id))))
-            .condition_expression("attribute_exists(PK)")
-            .send()
-            .await;
-        if !shared::table::store::written(deleted)? {
+            .delete_if(&org_pk(org), &endpoint_sk(id), &exists)
+            .await?
+        {
             return fail(format!("webhook {id} does not exist in organization {org}"));
         }
         Ok(())
@@ -175,17 +174,17 @@ impl Admin {
             .retain(|v| v.expires_at.is_some_and(|at| at > now));
         endpoint.secrets.insert(0, SecretVersion::generate(now));
         // Two rotations at once: only the one that read the current secret wins.
-        let written = self
+        let same_secret = Expression {
+            text: "secrets[0].salt = :salt",
+            values: vec![(":salt", s(current_salt))],
+            ..Default::default()
+        };
+        if self
             .db
-            .client
-            .put_item()
-            .table_name(&self.db.table)
-            .set_item(Some(endpoint.item(org)?))
-            .condition_expression("secrets[0].salt = :salt")
-            .expression_attribute_values(":salt", s(current_salt))
-            .send()
-            .await;
-        if !shared::table::store::written(written)? {
+            .put_if(endpoint.item(org)?, &same_secret)
+            .await?
+            .is_err()
+        {
             return fail("the webhook changed meanwhile (deleted or rotated); try again");
         }
         let master = self.secrets.get().await?;
