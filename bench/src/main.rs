@@ -16,8 +16,8 @@ use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
 use integration_tests::{Call, Stack};
 use serde_json::{json, Value};
-use shared::auth::Scope;
-use shared::http::Core;
+use shared::web::auth::Scope;
+use shared::web::Core;
 use uuid::Uuid;
 
 use meter::{CallMeter, DynamoMeter, Meter, Service, Tally};
@@ -71,7 +71,7 @@ struct Org {
 async fn seed(stack: &Stack, size: usize) -> Org {
     let admin = stack.admin();
     let org = admin
-        .create_org(&format!("Bench {size}"), shared::orgs::Plan::Growth)
+        .create_org(&format!("Bench {size}"), shared::domain::orgs::Plan::Growth)
         .await
         .unwrap();
     let mut keys = Vec::new();
@@ -93,7 +93,7 @@ async fn seed(stack: &Stack, size: usize) -> Org {
                 let input =
                     serde_json::from_value(json!({"type": kind, "name": format!("Dossier {i}")}))
                         .unwrap();
-                shared::dossiers::create(&db, org.id, input)
+                shared::domain::dossiers::create(&db, org.id, input)
                     .await
                     .unwrap()
                     .id
@@ -112,19 +112,19 @@ async fn seed(stack: &Stack, size: usize) -> Org {
                     _ => json!(["supplier"]),
                 };
                 let input = serde_json::from_value(json!({"full_name": format!("Contact {i}"), "email": format!("c{i}@bench.example"), "kind": kind})).unwrap();
-                shared::contacts::create(&db, org.id, input).await.unwrap().id
+                shared::domain::contacts::create(&db, org.id, input).await.unwrap().id
             }
         })
         .buffer_unordered(16)
         .collect()
         .await;
     let dossier = *dossiers.iter().max().unwrap();
-    let flow = shared::dossiers::get(&db, org.id, dossier)
+    let flow = shared::domain::dossiers::get(&db, org.id, dossier)
         .await
         .unwrap()
         .unwrap()
         .flow_id;
-    let flow_stages = shared::flows::get(&db, org.id, flow)
+    let flow_stages = shared::domain::flows::get(&db, org.id, flow)
         .await
         .unwrap()
         .unwrap()
@@ -421,7 +421,7 @@ fn operations<'a>(
     op!("GET /flows", "flows", |_i, key| Call::get("/api/v1/flows")
         .key(key));
     op!("GET /flows/{id}/stages", "flows", |_i, key| {
-        let flow = shared::dossiers::get(&stack.core().db, org.id, d)
+        let flow = shared::domain::dossiers::get(&stack.core().db, org.id, d)
             .await
             .unwrap()
             .unwrap()
@@ -477,7 +477,7 @@ async fn measure_size(stack: &Stack, settings: &Settings, size: usize) -> Value 
         }
     }
     if cursor.is_empty() {
-        cursor = shared::pagination::encode_cursor(Uuid::nil());
+        cursor = shared::domain::pagination::encode_cursor(Uuid::nil());
     }
     let mut results = serde_json::Map::new();
     let ops = operations(&org, &routers, stack, &cursor);

@@ -1,31 +1,27 @@
-//! Everything the LeadGrid functions share: one module per concept, so each function
-//! compiles only what it uses (S3 and SQS clients sit behind the `s3` and `sqs` features).
+//! Everything the LeadGrid functions share, in layers (arrows point down only):
+//!
+//! - [`web`]: the request shell, extractors and the gate (API keys, plan, rate limit,
+//!   Idempotency-Key) every API function runs behind;
+//! - [`webhooks`]: endpoints, signing, destination policy, fan-out and delivery;
+//! - [`domain`]: dossiers, contacts, links, notes, flows, organizations, validation and the
+//!   outbox of domain events; it knows nothing of HTTP;
+//! - [`table`]: the single table's schema, keys, store and transactions, the only code that
+//!   calls DynamoDB;
+//! - [`error`], [`config`], [`secrets`], [`clock`], [`ids`], [`cv`].
+//!
+//! S3 and SQS clients sit behind the `s3` and `sqs` features, so each function compiles
+//! only what it uses.
 
-pub mod auth;
 pub mod clock;
 pub mod config;
-pub mod contacts;
 #[cfg(feature = "s3")]
 pub mod cv;
-#[cfg(feature = "delivery")]
-pub mod delivery;
-pub mod dossiers;
+pub mod domain;
 pub mod error;
-pub mod events;
-#[cfg(feature = "sqs")]
-pub mod fanout;
-pub mod flows;
-pub mod http;
-pub mod idempotency;
 pub mod ids;
-pub mod links;
-pub mod notes;
-pub mod orgs;
-pub mod pagination;
-pub mod ratelimit;
 pub mod secrets;
 pub mod table;
-pub mod validate;
+pub mod web;
 pub mod webhooks;
 
 pub use error::{ApiError, ApiResult};

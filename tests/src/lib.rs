@@ -15,10 +15,10 @@ use axum::Router;
 use http::{HeaderMap, Method, Request, StatusCode};
 use leadgrid_tools::admin::Admin;
 use serde_json::Value;
-use shared::auth::Scope;
 use shared::config::Config;
-use shared::http::Core;
-use shared::orgs::Plan;
+use shared::domain::orgs::Plan;
+use shared::web::auth::Scope;
+use shared::web::Core;
 use tower::ServiceExt;
 use uuid::Uuid;
 
@@ -243,9 +243,9 @@ pub async fn notes_router() -> Router {
 }
 
 /// The domain events an organization's writes have put in the outbox, oldest first.
-pub async fn outbox(org: Uuid) -> Vec<shared::events::Envelope> {
+pub async fn outbox(org: Uuid) -> Vec<shared::domain::outbox::Envelope> {
     let core = stack().await.core();
-    shared::events::retained(&core.db, org)
+    shared::domain::outbox::retained(&core.db, org)
         .await
         .expect("outbox query")
 }
@@ -350,8 +350,8 @@ pub fn quick_schedule() -> shared::webhooks::RetrySchedule {
 }
 
 impl Stack {
-    pub fn fanout(&self) -> shared::fanout::Fanout {
-        shared::fanout::Fanout {
+    pub fn fanout(&self) -> shared::webhooks::fanout::Fanout {
+        shared::webhooks::fanout::Fanout {
             db: self.core().db,
             sqs: aws_sdk_sqs::Client::new(&self.sdk),
             queue_url: self
@@ -367,9 +367,9 @@ impl Stack {
     pub fn deliverer(
         &self,
         schedule: shared::webhooks::RetrySchedule,
-    ) -> shared::delivery::Deliverer {
+    ) -> shared::webhooks::delivery::Deliverer {
         let core = self.core();
-        let settings = shared::delivery::Settings {
+        let settings = shared::webhooks::delivery::Settings {
             queue_url: self
                 .config
                 .events_queue_url
@@ -383,7 +383,7 @@ impl Stack {
             schedule,
             destinations: shared::webhooks::Destinations::from_env().expect("destinations"),
         };
-        shared::delivery::Deliverer::new(
+        shared::webhooks::delivery::Deliverer::new(
             core.db,
             core.secrets,
             aws_sdk_sqs::Client::new(&self.sdk),
@@ -394,7 +394,12 @@ impl Stack {
 
 /// Invokes the `events` and `webhooks` functions in process, as the pollers' Lambda.
 #[derive(Clone)]
-struct PipelineFunctions(Arc<(shared::fanout::Fanout, shared::delivery::Deliverer)>);
+struct PipelineFunctions(
+    Arc<(
+        shared::webhooks::fanout::Fanout,
+        shared::webhooks::delivery::Deliverer,
+    )>,
+);
 
 impl leadgrid_tools::local::pollers::Invoker for PipelineFunctions {
     async fn invoke(&self, function: &str, event: Value) -> Result<Value, String> {

@@ -8,14 +8,14 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use shared::auth::{generate_key, ApiKeyRecord, Scope};
-use shared::flows::{default_flows, DossierType, Flow, StageSpec};
+use shared::domain::flows::{default_flows, DossierType, Flow, StageSpec};
+use shared::domain::orgs::{Member, Org, Plan, DEFAULT_POOL_DAYS};
 use shared::ids::new_id;
-use shared::orgs::{Member, Org, Plan, DEFAULT_POOL_DAYS};
 use shared::secrets::SecretSource;
 use shared::table::keys::{api_key_sk, member_sk, org_pk, API_KEY_PREFIX, ORG_SK};
 use shared::table::store::{n, s, to_item, Db, Expression};
 use shared::table::txn;
+use shared::web::auth::{generate_key, ApiKeyRecord, Scope};
 use shared::{clock, ApiError};
 
 #[derive(Debug)]
@@ -142,7 +142,7 @@ impl Admin {
     }
 
     pub async fn get_org(&self, org: Uuid) -> AdminResult<Org> {
-        match shared::orgs::get_org(&self.db, org).await? {
+        match shared::domain::orgs::get_org(&self.db, org).await? {
             Some(found) => Ok(found),
             None => fail(format!("organization {org} does not exist")),
         }

@@ -5,13 +5,12 @@ use axum::response::Response;
 use axum::routing::{delete, get};
 use axum::Router;
 use serde_json::json;
-use shared::contacts::{self, ContactFilter, ContactInput, Kind, Pool};
-use shared::http::{
+use shared::domain::contacts::{self, ContactFilter, ContactInput, Kind, Pool};
+use shared::domain::links::{self, NewLink};
+use shared::web::{
     api, created, list, ok, scopes, with_etag, Authorized, Core, IfMatch, JsonBody, PathIds,
     QueryParams,
 };
-use shared::links::{self, NewLink};
-use shared::pagination::{PageParams, Position};
 use shared::{ApiError, ApiResult};
 
 pub fn router(core: Core) -> Router {
@@ -50,7 +49,7 @@ async fn update(
     Authorized(principal, ..): Authorized<scopes::ContactsWrite>,
     State(core): State<Core>,
     PathIds(ids): PathIds,
-    precondition: IfMatch,
+    IfMatch(precondition): IfMatch,
     JsonBody(patch): JsonBody<ContactInput>,
 ) -> ApiResult<Response> {
     let contact =
@@ -63,7 +62,7 @@ async fn remove(
     Authorized(principal, ..): Authorized<scopes::ContactsWrite>,
     State(core): State<Core>,
     PathIds(ids): PathIds,
-    precondition: IfMatch,
+    IfMatch(precondition): IfMatch,
 ) -> ApiResult<Response> {
     links::delete_contact(&core.db, principal.org_id, ids[0], &precondition).await?;
     Ok(ok(json!({ "id": ids[0], "deleted": true })))
@@ -75,7 +74,7 @@ async fn linked(
     PathIds(ids): PathIds,
     mut query: QueryParams,
 ) -> ApiResult<Response> {
-    let page = PageParams::from_query(&mut query)?;
+    let page = query.page()?;
     query.finish()?;
     let all = links::list(&core.db, principal.org_id, ids[0]).await?;
     let total = all.len();
@@ -142,7 +141,7 @@ async fn list_contacts(
         .take("search")?
         .map(|s| s.trim().to_lowercase())
         .filter(|s| !s.is_empty());
-    let position = Position::from_query(&mut query)?;
+    let position = query.position()?;
     query.finish()?;
     let filter = ContactFilter {
         kinds,

@@ -8,13 +8,12 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Map, Value};
 use shared::cv::{self, CvStore, MAX_CV_BYTES};
-use shared::dossiers::{self, CreateDossier, Filter, PatchDossier, Status};
-use shared::flows::DossierType;
-use shared::http::{
+use shared::domain::dossiers::{self, CreateDossier, Filter, PatchDossier, Status};
+use shared::domain::flows::DossierType;
+use shared::web::{
     api, created, ok, parse_json, read_body, require_content_type, scopes, with_etag, Authorized,
     Core, IfMatch, JsonBody, PathIds, QueryParams,
 };
-use shared::pagination::Position;
 use shared::{ApiError, ApiResult};
 
 /// JSON bodies are small; only the CV routes take large ones.
@@ -42,7 +41,7 @@ pub fn router(core: Core, cvs: CvStore) -> Router {
         .route("/dossiers/{id}/cv", post(upload_cv).get(download_cv))
         .route("/dossiers/{id}/cv/upload", post(start_upload))
         .route("/dossiers/{id}/cv/complete", post(complete_upload))
-        .layer(DefaultBodyLimit::max(shared::http::MAX_REQUEST_BYTES))
+        .layer(DefaultBodyLimit::max(shared::web::MAX_REQUEST_BYTES))
         .with_state(AppState {
             core: core.clone(),
             cvs,
@@ -89,11 +88,11 @@ async fn list(
     mut query: QueryParams,
 ) -> ApiResult<Response> {
     let filter = parse_filter(&mut query)?;
-    let position = Position::from_query(&mut query)?;
+    let position = query.position()?;
     query.finish()?;
     let listing = dossiers::list(&state.core.db, principal.org_id, &filter, &position).await?;
     let meta = position.meta(listing.total, listing.next_cursor);
-    Ok(shared::http::list(listing.items, meta))
+    Ok(shared::web::list(listing.items, meta))
 }
 
 fn is_multipart(headers: &HeaderMap) -> bool {
@@ -237,7 +236,7 @@ async fn update(
     Authorized(principal, ..): Authorized<scopes::DossiersWrite>,
     State(state): State<AppState>,
     PathIds(ids): PathIds,
-    precondition: IfMatch,
+    IfMatch(precondition): IfMatch,
     JsonBody(patch): JsonBody<PatchDossier>,
 ) -> ApiResult<Response> {
     let dossier = dossiers::patch(
@@ -256,7 +255,7 @@ async fn archive(
     Authorized(principal, ..): Authorized<scopes::DossiersWrite>,
     State(state): State<AppState>,
     PathIds(ids): PathIds,
-    precondition: IfMatch,
+    IfMatch(precondition): IfMatch,
 ) -> ApiResult<Response> {
     let dossier =
         dossiers::archive(&state.core.db, principal.org_id, ids[0], &precondition).await?;

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::http::serve(dossiers::app).await
+    shared::web::serve(dossiers::app).await
 }

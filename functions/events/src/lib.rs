@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use shared::events::envelope_from_record;
-use shared::fanout::Fanout;
+use shared::domain::outbox::envelope_from_record;
+use shared::webhooks::fanout::Fanout;
 
 pub async fn handle(fanout: &Fanout, event: Event) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();

@@ -1,6 +1,10 @@
+// The fan-out future (stream batch → endpoint list → paging helper → SDK call) nests deeper
+// than rustc's default query depth allows when it computes the future's layout.
+#![recursion_limit = "256"]
+
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{service_fn, LambdaEvent};
-use shared::fanout::Fanout;
+use shared::webhooks::fanout::Fanout;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -5,9 +5,8 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use shared::flows::{self, DossierType};
-use shared::http::{api, list, scopes, Authorized, Core, PathIds, QueryParams};
-use shared::pagination::PageParams;
+use shared::domain::flows::{self, DossierType};
+use shared::web::{api, list, scopes, Authorized, Core, PathIds, QueryParams};
 use shared::{ApiError, ApiResult};
 
 pub fn router(core: Core) -> Router {
@@ -43,7 +42,7 @@ async fn list_flows(
         })?),
         None => None,
     };
-    let page = PageParams::from_query(&mut query)?;
+    let page = query.page()?;
     query.finish()?;
     let matching: Vec<flows::Flow> = flows::list(&core.db, principal.org_id)
         .await?

@@ -4,9 +4,8 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use shared::http::{api, created, list, scopes, Authorized, Core, JsonBody, PathIds, QueryParams};
-use shared::notes::{self, NewNote};
-use shared::pagination::PageParams;
+use shared::domain::notes::{self, NewNote};
+use shared::web::{api, created, list, scopes, Authorized, Core, JsonBody, PathIds, QueryParams};
 use shared::ApiResult;
 
 pub fn router(core: Core) -> Router {
@@ -22,7 +21,7 @@ async fn list_notes(
     PathIds(ids): PathIds,
     mut query: QueryParams,
 ) -> ApiResult<Response> {
-    let page = PageParams::from_query(&mut query)?;
+    let page = query.page()?;
     query.finish()?;
     let found = notes::list(&core.db, principal.org_id, ids[0], page).await?;
     Ok(list(found.notes, page.meta(found.total as usize)))

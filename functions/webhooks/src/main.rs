@@ -1,6 +1,6 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{service_fn, LambdaEvent};
-use shared::delivery::{Deliverer, Settings};
+use shared::webhooks::delivery::{Deliverer, Settings};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

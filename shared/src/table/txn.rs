@@ -88,6 +88,38 @@ pub fn version_is(db: &Db, pk: &str, sk: &str, version: u64) -> TransactWriteIte
     TransactWriteItem::builder().condition_check(check).build()
 }
 
+/// The versions of an item a write may replace: any (no precondition), or those a client
+/// named by their ETags (`*` names every version).
+#[derive(Clone, Debug, Default)]
+pub struct Precondition(Option<Vec<String>>);
+
+impl Precondition {
+    pub fn one_of(etags: Vec<String>) -> Self {
+        Self(Some(etags))
+    }
+
+    /// Whether a write may proceed on an item at `version`.
+    pub fn allows(&self, version: u64) -> bool {
+        match &self.0 {
+            None => true,
+            Some(tags) => tags.iter().any(|tag| {
+                tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == version.to_string()
+            }),
+        }
+    }
+
+    /// 412 unless the current `version` is one the client named.
+    pub fn check(&self, version: u64, what: &str) -> Result<(), ApiError> {
+        if self.allows(version) {
+            Ok(())
+        } else {
+            Err(ApiError::PreconditionFailed(format!(
+                "The {what} has changed since the version in If-Match; its current ETag is \"{version}\"."
+            )))
+        }
+    }
+}
+
 /// An update built from an expression and its placeholders.
 pub struct UpdateSpec {
     pub pk: String,

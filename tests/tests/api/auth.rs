@@ -1,8 +1,8 @@
 //! Authentication, plans, scopes and tenancy (spec sections 02 and 08).
 
 use integration_tests::{flows_router, growth_org, org_with, stack, Call};
-use shared::auth::{generate_key, Scope};
-use shared::orgs::Plan;
+use shared::domain::orgs::Plan;
+use shared::web::auth::{generate_key, Scope};
 
 async fn status_of(call: Call) -> (u16, String, serde_json::Value) {
     let reply = call.send(&flows_router().await).await;
@@ -341,7 +341,7 @@ async fn scope_table_matches_the_issue() {
 async fn another_organizations_flow_is_indistinguishable_from_a_missing_one() {
     let mine = growth_org().await;
     let theirs = growth_org().await;
-    let their_flow = shared::flows::list(&stack().await.core().db, theirs.id)
+    let their_flow = shared::domain::flows::list(&stack().await.core().db, theirs.id)
         .await
         .unwrap()[0]
         .id;

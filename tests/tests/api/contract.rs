@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use http::Method;
 use integration_tests::{growth_org, org_with, Call};
 use serde_json::Value;
-use shared::auth::Scope;
-use shared::orgs::Plan;
+use shared::domain::orgs::Plan;
+use shared::web::auth::Scope;
 
 fn document() -> Value {
     serde_json::from_str(flows::OPENAPI_JSON).unwrap()
@@ -228,7 +228,7 @@ async fn bad_requests_get_a_documented_4xx_on_every_operation() {
             (
                 "an unknown key",
                 Call::new(method.clone(), &path)
-                    .key(&shared::auth::generate_key(org.id, b"another pepper").plaintext),
+                    .key(&shared::web::auth::generate_key(org.id, b"another pepper").plaintext),
             ),
             (
                 "a key without the scope",

@@ -160,7 +160,7 @@ async fn a_cv_that_cannot_be_stored_leaves_no_dossier_contact_or_event() {
     assert!(outbox(org.id).await.is_empty());
     let db = stack.core().db;
     assert!(
-        shared::contacts::find_by_email(&db, org.id, "ann@example.com")
+        shared::domain::contacts::find_by_email(&db, org.id, "ann@example.com")
             .await
             .unwrap()
             .is_none()
@@ -183,11 +183,13 @@ async fn a_failed_write_after_the_upload_removes_the_stored_cv() {
         .unwrap()
         .parse()
         .unwrap();
-    let input: shared::dossiers::CreateDossier = serde_json::from_value(
+    let input: shared::domain::dossiers::CreateDossier = serde_json::from_value(
         json!({"type": "candidate", "name": "Bo", "contact_id": contact_id}),
     )
     .unwrap();
-    let prepared = shared::dossiers::prepare(&db, org.id, input).await.unwrap();
+    let prepared = shared::domain::dossiers::prepare(&db, org.id, input)
+        .await
+        .unwrap();
     let key = shared::cv::key(org.id, prepared.id());
     stack
         .dynamodb()
@@ -196,7 +198,7 @@ async fn a_failed_write_after_the_upload_removes_the_stored_cv() {
         .key("PK", shared::table::store::s(format!("ORG#{}", org.id)))
         .key(
             "SK",
-            shared::table::store::s(shared::contacts::contact_sk(contact_id)),
+            shared::table::store::s(shared::domain::contacts::contact_sk(contact_id)),
         )
         .send()
         .await

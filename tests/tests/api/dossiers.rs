@@ -6,7 +6,7 @@ use integration_tests::{
     delete, dossiers_router, growth_org, outbox, patch, post, stack, Call, TestOrg,
 };
 use serde_json::{json, Value};
-use shared::flows::{DossierType, StageSpec};
+use shared::domain::flows::{DossierType, StageSpec};
 
 async fn create(org: &TestOrg, body: Value) -> Value {
     let reply = post("/api/v1/dossiers")
@@ -18,8 +18,8 @@ async fn create(org: &TestOrg, body: Value) -> Value {
     reply.body["data"].clone()
 }
 
-async fn flows_of(org: &TestOrg) -> Vec<shared::flows::Flow> {
-    shared::flows::list(&stack().await.core().db, org.id)
+async fn flows_of(org: &TestOrg) -> Vec<shared::domain::flows::Flow> {
+    shared::domain::flows::list(&stack().await.core().db, org.id)
         .await
         .unwrap()
 }
@@ -59,12 +59,12 @@ async fn the_specs_json_create_example_works() {
         .unwrap()
         .parse()
         .unwrap();
-    let contact = shared::contacts::get(&stack().await.core().db, org.id, contact_id)
+    let contact = shared::domain::contacts::get(&stack().await.core().db, org.id, contact_id)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(contact.full_name, "Pieter van Leeuwen");
-    assert_eq!(contact.kind, vec![shared::contacts::Kind::Prospect]);
+    assert_eq!(contact.kind, vec![shared::domain::contacts::Kind::Prospect]);
     assert_eq!(contact.dossier_count, 1);
 
     let fetched = Call::get(&format!(
@@ -99,7 +99,7 @@ async fn candidates_reuse_the_contact_with_the_same_email() {
         .unwrap()
         .parse()
         .unwrap();
-    let contact = shared::contacts::get(&stack().await.core().db, org.id, contact_id)
+    let contact = shared::domain::contacts::get(&stack().await.core().db, org.id, contact_id)
         .await
         .unwrap()
         .unwrap();
@@ -610,7 +610,7 @@ async fn seed(org: &TestOrg, count: usize) {
     let now = shared::clock::now();
     let items: Vec<_> = (0..count)
         .map(|i| {
-            let dossier: shared::dossiers::Dossier = serde_json::from_value(json!({
+            let dossier: shared::domain::dossiers::Dossier = serde_json::from_value(json!({
                 "id": uuid::Uuid::now_v7(), "type": "sales", "name": format!("Seed {i}"),
                 "email": null, "phone": null, "company": "Seed BV", "role": null,
                 "contact_person": null, "deal_size": 1000, "deal_currency": "EUR",
@@ -669,25 +669,26 @@ async fn page_one_costs_the_same_at_100_and_10000_dossiers() {
     let large = growth_org().await;
     tokio::join!(seed(&small, 100), seed(&large, 10_000));
     let db = stack().await.core().db;
-    let page_one = shared::pagination::Position::Page(shared::pagination::PageParams {
-        page: 1,
-        per_page: 25,
-    });
+    let page_one =
+        shared::domain::pagination::Position::Page(shared::domain::pagination::PageParams {
+            page: 1,
+            per_page: 25,
+        });
     let mut costs = Vec::new();
     for org in [&small, &large] {
         for filter in [
-            shared::dossiers::Filter {
+            shared::domain::dossiers::Filter {
                 kind: None,
                 status: None,
                 stage: None,
             },
-            shared::dossiers::Filter {
+            shared::domain::dossiers::Filter {
                 kind: Some(DossierType::Sales),
-                status: Some(shared::dossiers::Status::Active),
+                status: Some(shared::domain::dossiers::Status::Active),
                 stage: None,
             },
         ] {
-            let listing = shared::dossiers::list(&db, org.id, &filter, &page_one)
+            let listing = shared::domain::dossiers::list(&db, org.id, &filter, &page_one)
                 .await
                 .unwrap();
             assert_eq!(listing.items.len(), 25);
@@ -695,27 +696,27 @@ async fn page_one_costs_the_same_at_100_and_10000_dossiers() {
         }
     }
     // Deep in the large list, a cursor page costs what page 1 costs.
-    let all = shared::dossiers::Filter {
+    let all = shared::domain::dossiers::Filter {
         kind: None,
         status: None,
         stage: None,
     };
     let mut cursor = None;
     for _ in 0..3 {
-        let position = shared::pagination::Position::After {
+        let position = shared::domain::pagination::Position::After {
             cursor,
             per_page: 100,
         };
-        cursor = shared::dossiers::list(&db, large.id, &all, &position)
+        cursor = shared::domain::dossiers::list(&db, large.id, &all, &position)
             .await
             .unwrap()
             .next_cursor;
     }
-    let deep = shared::pagination::Position::After {
+    let deep = shared::domain::pagination::Position::After {
         cursor,
         per_page: 25,
     };
-    let deep_cost = shared::dossiers::list(&db, large.id, &all, &deep)
+    let deep_cost = shared::domain::dossiers::list(&db, large.id, &all, &deep)
         .await
         .unwrap()
         .read_capacity;

@@ -2,7 +2,7 @@
 
 use integration_tests::{flows_router, growth_org, stack, Call};
 use serde_json::json;
-use shared::flows::{DossierType, StageSpec};
+use shared::domain::flows::{DossierType, StageSpec};
 
 #[tokio::test]
 async fn new_organizations_get_the_two_default_flows() {
@@ -109,7 +109,7 @@ async fn flows_filter_by_type_and_paginate() {
 #[tokio::test]
 async fn stages_of_one_flow_in_position_order_with_meta() {
     let org = growth_org().await;
-    let flow = &shared::flows::list(&stack().await.core().db, org.id)
+    let flow = &shared::domain::flows::list(&stack().await.core().db, org.id)
         .await
         .unwrap()[1];
     let reply = Call::get(&format!("/api/v1/flows/{}/stages", flow.id))

@@ -6,7 +6,7 @@ use integration_tests::{
     TestOrg,
 };
 use serde_json::json;
-use shared::events::EventType;
+use shared::domain::outbox::EventType;
 
 fn create_dossier(org: &TestOrg, idempotency_key: &str, name: &str) -> Call {
     post("/api/v1/dossiers")
@@ -25,7 +25,7 @@ async fn dossier_total(org: &TestOrg) -> u64 {
         .unwrap()
 }
 
-fn created_events(events: &[shared::events::Envelope]) -> usize {
+fn created_events(events: &[shared::domain::outbox::Envelope]) -> usize {
     events
         .iter()
         .filter(|e| e.kind == EventType::DossierCreated)
@@ -102,7 +102,7 @@ async fn a_replay_returns_the_original_uncounted_and_a_changed_request_is_422() 
 async fn keys_of_different_api_keys_do_not_collide() {
     let router = dossiers_router().await;
     let org = growth_org().await;
-    let other_key = org.key_with(&shared::auth::Scope::ALL).await;
+    let other_key = org.key_with(&shared::web::auth::Scope::ALL).await;
     let mine = create_dossier(&org, "same-key", "Umbrella")
         .send(&router)
         .await;
@@ -160,19 +160,19 @@ async fn a_key_still_running_answers_409() {
     let org = growth_org().await;
     let router = dossiers_router().await;
     let body = serde_json::to_vec(&json!({"type": "sales", "name": "Slow"})).unwrap();
-    let fingerprint = shared::idempotency::fingerprint(
+    let fingerprint = shared::web::idempotency::fingerprint(
         &http::Method::POST,
         "/api/v1/dossiers",
         Some("application/json"),
         &body,
     );
     // A first request that claimed the key and is still running.
-    let (_, key_id) = shared::auth::parse_key(&org.key).unwrap();
-    let slot = shared::idempotency::Slot::new(org.id, key_id, "slow-one");
+    let (_, key_id) = shared::web::auth::parse_key(&org.key).unwrap();
+    let slot = shared::web::idempotency::Slot::new(org.id, key_id, "slow-one");
     let core = stack().await.core();
     assert!(matches!(
         slot.claim(&core.db, &fingerprint).await.unwrap(),
-        shared::idempotency::Claim::Claimed { .. }
+        shared::web::idempotency::Claim::Claimed { .. }
     ));
     let reply = post("/api/v1/dossiers")
         .key(&org.key)

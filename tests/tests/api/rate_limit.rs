@@ -63,7 +63,7 @@ async fn the_601st_request_in_a_window_gets_429_with_retry_after() {
     assert_eq!(reply.header("retry-after"), Some("60"));
 
     // Another key of the same organization has its own budget.
-    let other = org.key_with(&[shared::auth::Scope::FlowsRead]).await;
+    let other = org.key_with(&[shared::web::auth::Scope::FlowsRead]).await;
     let reply = Call::get("/api/v1/flows").key(&other).send(&router).await;
     assert_eq!(reply.status, 200);
 }

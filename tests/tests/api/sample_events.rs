@@ -94,7 +94,9 @@ fn request_clone(text: &str) -> lambda_http::Request {
 async fn stream_sample_is_a_dynamodb_event_the_events_function_queues() {
     let text = read("dynamodb-stream-outbox.json");
     let sample: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert!(shared::events::passes_stream_filter(&sample["Records"][0]));
+    assert!(shared::domain::outbox::passes_stream_filter(
+        &sample["Records"][0]
+    ));
     let sample_org = "01a217e8-2b69-729d-a2db-7e9aa4dc2465";
     assert!(text.contains(sample_org));
 
@@ -105,7 +107,7 @@ async fn stream_sample_is_a_dynamodb_event_the_events_function_queues() {
         .create_webhook(
             org.id,
             "https://hooks.example.com/leadgrid",
-            shared::events::EventType::ALL.to_vec(),
+            shared::domain::outbox::EventType::ALL.to_vec(),
             shared::webhooks::Destinations::parse("public").unwrap(),
         )
         .await
@@ -119,7 +121,7 @@ async fn stream_sample_is_a_dynamodb_event_the_events_function_queues() {
         .unwrap()
         .queue_url
         .unwrap();
-    let fanout = shared::fanout::Fanout {
+    let fanout = shared::webhooks::fanout::Fanout {
         queue_url: queue_url.clone(),
         ..stack.fanout()
     };
@@ -145,7 +147,7 @@ async fn stream_sample_is_a_dynamodb_event_the_events_function_queues() {
     assert_eq!(delivery.event_id, "evt_01a217e82b69729da2db7e9aa4dc9999");
     assert_eq!(
         delivery.event_type,
-        shared::events::EventType::DossierStageChanged
+        shared::domain::outbox::EventType::DossierStageChanged
     );
     let payload: serde_json::Value = serde_json::from_str(&delivery.payload).unwrap();
     assert_eq!(payload["data"]["status"], "active");

@@ -8,7 +8,7 @@ use integration_tests::{
     Call, Received, Receiver, TestOrg,
 };
 use serde_json::{json, Value};
-use shared::events::EventType;
+use shared::domain::outbox::EventType;
 use shared::webhooks::{Destinations, Outcome};
 use uuid::Uuid;
 
@@ -334,7 +334,7 @@ async fn internal_destinations_are_refused_unless_allowed() {
         let stack = stack().await;
         let mut deliverer = stack.deliverer(integration_tests::quick_schedule());
         deliverer.destinations = Destinations::default();
-        let envelope = shared::events::Envelope {
+        let envelope = shared::domain::outbox::Envelope {
             id: format!("evt_{}", Uuid::now_v7().simple()),
             kind: EventType::DossierCreated,
             created_at: "2026-11-26T12:00:00Z".into(),
@@ -389,7 +389,7 @@ async fn the_last_failed_attempt_goes_to_the_dead_letter_queue_and_410_disables(
     let unavailable = Receiver::start(|_, _| 503).await;
     let (id, _) = endpoint(&org, &unavailable.url, None).await;
     let deliverer = stack.deliverer(shared::webhooks::RetrySchedule::seconds(&[0, 0]));
-    let envelope = shared::events::Envelope {
+    let envelope = shared::domain::outbox::Envelope {
         id: format!("evt_{}", Uuid::now_v7().simple()),
         kind: EventType::NoteCreated,
         created_at: "2026-11-26T12:00:00Z".into(),

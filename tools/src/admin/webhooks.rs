@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{fail, org_exists, Admin, AdminError, AdminResult};
-use shared::events::{EventType, OutboxItem};
+use shared::domain::outbox::{EventType, OutboxItem};
 use shared::ids::new_id;
 use shared::table::keys::org_pk;
 use shared::table::store::{s, Expression};

@@ -7,8 +7,8 @@ use clap::{Parser, Subcommand};
 use leadgrid_tools::admin::webhooks::parse_event_types;
 use leadgrid_tools::admin::{parse_scopes, Admin, AdminError, AdminResult};
 use serde_json::{json, Value};
-use shared::flows::{DossierType, StageSpec};
-use shared::orgs::Plan;
+use shared::domain::flows::{DossierType, StageSpec};
+use shared::domain::orgs::Plan;
 use shared::webhooks::Destinations;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -221,7 +221,7 @@ fn to_json(value: impl serde::Serialize) -> AdminResult<Value> {
 async fn run(command: Command) -> AdminResult<Value> {
     let config = shared::config::Config::from_env().map_err(AdminError)?;
     let sdk = shared::config::aws().await;
-    let core = shared::http::Core::new(&sdk, &config);
+    let core = shared::web::Core::new(&sdk, &config);
     let admin = Admin::new(core.db, core.secrets);
     match command {
         Command::Org(command) => org(&admin, command).await,

@@ -13,8 +13,8 @@ use leadgrid_tools::local::resources::REGION;
 use leadgrid_tools::local::services::{self, Service};
 use leadgrid_tools::local::stack::{self, Stack, Storage};
 use serde::{Deserialize, Serialize};
-use shared::auth::Scope;
-use shared::orgs::Plan;
+use shared::domain::orgs::Plan;
+use shared::web::auth::Scope;
 use tokio::signal::unix::{signal, SignalKind};
 
 #[derive(Serialize, Deserialize)]
@@ -31,7 +31,7 @@ fn root() -> Result<PathBuf, String> {
 async fn admin_from_env() -> Result<Admin, String> {
     let config = shared::config::Config::from_env()?;
     let sdk = shared::config::aws().await;
-    let core = shared::http::Core::new(&sdk, &config);
+    let core = shared::web::Core::new(&sdk, &config);
     Ok(Admin::new(core.db, core.secrets))
 }
 

@@ -12,7 +12,7 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemA
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-use shared::events::passes_stream_filter;
+use shared::domain::outbox::passes_stream_filter;
 
 /// Invokes a function with an event and returns its response payload.
 pub trait Invoker: Send + Sync {

@@ -2,7 +2,6 @@
 
 use serde::Serialize;
 
-use crate::http::QueryParams;
 use crate::ApiError;
 
 pub const DEFAULT_PER_PAGE: u32 = 25;
@@ -15,15 +14,10 @@ pub struct PageParams {
 }
 
 impl PageParams {
-    pub fn from_query(query: &mut QueryParams) -> Result<Self, ApiError> {
-        let page = parse_bounded(query.take("page")?, "page", 1, u32::MAX / MAX_PER_PAGE, 1)?;
-        let per_page = parse_bounded(
-            query.take("per_page")?,
-            "per_page",
-            1,
-            MAX_PER_PAGE,
-            DEFAULT_PER_PAGE,
-        )?;
+    /// The page a client asked for with the raw `page` and `per_page` values, if any.
+    pub fn parse(page: Option<String>, per_page: Option<String>) -> Result<Self, ApiError> {
+        let page = parse_bounded(page, "page", 1, u32::MAX / MAX_PER_PAGE, 1)?;
+        let per_page = parse_bounded(per_page, "per_page", 1, MAX_PER_PAGE, DEFAULT_PER_PAGE)?;
         Ok(Self { page, per_page })
     }
 
@@ -79,11 +73,15 @@ pub enum Position {
 }
 
 impl Position {
-    /// Reads `cursor`, `page` and `per_page`; a cursor and a page together are refused.
-    pub fn from_query(query: &mut QueryParams) -> Result<Self, ApiError> {
-        let cursor = query.take("cursor")?;
-        let has_page = query.has("page");
-        let page = PageParams::from_query(query)?;
+    /// From the raw `cursor`, `page` and `per_page`; a cursor and a page together are
+    /// refused.
+    pub fn parse(
+        cursor: Option<String>,
+        page: Option<String>,
+        per_page: Option<String>,
+    ) -> Result<Self, ApiError> {
+        let has_page = page.is_some();
+        let page = PageParams::parse(page, per_page)?;
         match cursor {
             Some(_) if has_page => Err(ApiError::invalid(
                 "Use either `cursor` or `page`, not both.",
@@ -130,7 +128,12 @@ mod tests {
     use super::*;
 
     fn parse(q: &str) -> Result<PageParams, ApiError> {
-        PageParams::from_query(&mut QueryParams::parse(Some(q)))
+        let value = |name: &str| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.into_owned())
+        };
+        PageParams::parse(value("page"), value("per_page"))
     }
 
     #[test]

@@ -197,7 +197,7 @@ mod tests {
 
     #[test]
     fn template_declares_the_same_filter() {
-        let template = include_str!("../../template.yaml");
+        let template = include_str!("../../../template.yaml");
         assert!(template.contains(&format!("Pattern: '{STREAM_FILTER_PATTERN}'")));
     }
 }

@@ -6,9 +6,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::contacts::{self, contact_sk, email_sk, link_prefix, link_sk, Contact, Link, LinkRole};
-use crate::dossiers::{self, dossier_sk, Dossier};
-use crate::events::{outbox_item, EventType};
+use crate::domain::contacts::{
+    self, contact_sk, email_sk, link_prefix, link_sk, Contact, Link, LinkRole,
+};
+use crate::domain::dossiers::{self, dossier_sk, Dossier};
+use crate::domain::outbox::{outbox_item, EventType};
 use crate::table::keys::org_pk;
 use crate::table::keys::{links_of_contact_pk, LINKS_BY_CONTACT};
 use crate::table::store::{n, s, Db};
@@ -253,7 +255,7 @@ pub async fn delete_contact(
     db: &Db,
     org: Uuid,
     id: Uuid,
-    precondition: &crate::http::IfMatch,
+    precondition: &crate::table::txn::Precondition,
 ) -> Result<(), ApiError> {
     let mut retry = txn::Retry::default();
     while retry.next().await {

@@ -2,6 +2,10 @@
 //! authentication, plan and rate-limit checks, scope extractors, strict JSON bodies and
 //! query strings, and the spec's response envelopes.
 
+pub mod auth;
+pub mod idempotency;
+pub mod ratelimit;
+
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,15 +21,17 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tracing::Instrument;
 
-use crate::auth::{
-    authenticate, authenticate_while_reading_pepper, bearer_token, Principal, Scope,
-};
 use crate::config::Config;
-use crate::orgs::PlanCache;
-use crate::ratelimit::RateStatus;
+use crate::domain::orgs::PlanCache;
+use crate::domain::pagination::{PageParams, Position};
 use crate::secrets::SecretSource;
 use crate::table::store::Db;
-use crate::{clock, idempotency, ApiError};
+use crate::table::txn::Precondition;
+use crate::web::auth::{
+    authenticate, authenticate_while_reading_pepper, bearer_token, Principal, Scope,
+};
+use crate::web::ratelimit::RateStatus;
+use crate::{clock, ApiError};
 
 pub const API_PREFIX: &str = "/api/v1";
 /// The largest body any route accepts: a 10 MiB CV with its multipart envelope.
@@ -190,7 +196,10 @@ async fn idempotent_request(
             .map(|v| v.to_str().unwrap_or_default()),
     )
     .ok();
-    let slot = match (token.and_then(crate::auth::parse_key), &idempotency_key) {
+    let slot = match (
+        token.and_then(crate::web::auth::parse_key),
+        &idempotency_key,
+    ) {
         (Some((org, api_key)), Ok(value)) => Some(idempotency::Slot::new(org, api_key, value)),
         _ => None,
     };
@@ -245,7 +254,7 @@ async fn idempotent_request(
             )
             .await;
             if replayed {
-                match crate::auth::refund(&core.db, &principal).await {
+                match crate::web::auth::refund(&core.db, &principal).await {
                     Ok(()) => rate = rate.refunded(),
                     Err(err) => tracing::error!(error = %err, "rate refund"),
                 }
@@ -351,7 +360,7 @@ async fn authorize(core: &Core, headers: &HeaderMap) -> Result<Principal, ApiErr
     // authentication rather than after it; `gate` then finds it cached (and meets again
     // any error this read had).
     let warm_plan = async {
-        if let Some((org, _)) = crate::auth::parse_key(token) {
+        if let Some((org, _)) = crate::web::auth::parse_key(token) {
             let _ = core.plans.plan(&core.db, org).await;
         }
     };
@@ -553,16 +562,23 @@ impl QueryParams {
         }
     }
 
-    pub fn has(&self, name: &str) -> bool {
-        self.0.iter().any(|(key, _)| key == name)
-    }
-
     pub fn take_all(&mut self, name: &str) -> Vec<String> {
         let (taken, rest) = std::mem::take(&mut self.0)
             .into_iter()
             .partition(|(key, _)| key == name);
         self.0 = rest;
         taken.into_iter().map(|(_, value)| value).collect()
+    }
+
+    /// `page` and `per_page`.
+    pub fn page(&mut self) -> Result<PageParams, ApiError> {
+        PageParams::parse(self.take("page")?, self.take("per_page")?)
+    }
+
+    /// `cursor`, `page` and `per_page`.
+    pub fn position(&mut self) -> Result<Position, ApiError> {
+        let cursor = self.take("cursor")?;
+        Position::parse(cursor, self.take("page")?, self.take("per_page")?)
     }
 
     pub fn finish(self) -> Result<(), ApiError> {
@@ -594,44 +610,22 @@ pub fn with_etag(mut response: Response, version: u64) -> Response {
     response
 }
 
-/// The versions an `If-Match` header accepts: `*`, or a list of ETags.
+/// `If-Match`: the versions a write may replace, as a precondition the domain checks
+/// inside its transaction.
 #[derive(Clone, Debug, Default)]
-pub struct IfMatch(Option<Vec<String>>);
-
-impl IfMatch {
-    /// Whether a write may proceed on an item at `version`.
-    pub fn allows(&self, version: u64) -> bool {
-        match &self.0 {
-            None => true,
-            Some(tags) => tags.iter().any(|tag| {
-                tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == version.to_string()
-            }),
-        }
-    }
-
-    /// 412 unless the current `version` is one the client named.
-    pub fn check(&self, version: u64, what: &str) -> Result<(), ApiError> {
-        if self.allows(version) {
-            Ok(())
-        } else {
-            Err(ApiError::PreconditionFailed(format!(
-                "The {what} has changed since the version in If-Match; its current ETag is \"{version}\"."
-            )))
-        }
-    }
-}
+pub struct IfMatch(pub Precondition);
 
 impl<St: Send + Sync> FromRequestParts<St> for IfMatch {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, ApiError> {
         let Some(value) = parts.headers.get(header::IF_MATCH) else {
-            return Ok(Self(None));
+            return Ok(Self(Precondition::default()));
         };
         let raw = value
             .to_str()
             .map_err(|_| ApiError::invalid("Header `If-Match` must be ASCII."))?;
-        Ok(Self(Some(
+        Ok(Self(Precondition::one_of(
             raw.split(',').map(|t| t.trim().to_string()).collect(),
         )))
     }

@@ -5,14 +5,14 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::dossiers::dossier_sk;
-use crate::events::{outbox_item, EventType};
+use crate::domain::dossiers::dossier_sk;
+use crate::domain::outbox::{outbox_item, EventType};
+use crate::domain::pagination::PageParams;
+use crate::domain::validate::{self, MAX_TEXT};
 use crate::ids::new_id;
-use crate::pagination::PageParams;
 use crate::table::keys::org_pk;
 use crate::table::store::{from_item, n, to_item, Db, Query, SortKey};
 use crate::table::txn::{self, Outcome, UpdateSpec};
-use crate::validate::{self, MAX_TEXT};
 use crate::{clock, ApiError};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

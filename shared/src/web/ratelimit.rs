@@ -1,7 +1,7 @@
 //! Fixed-window rate limiting: 600 requests per minute per API key.
 //!
 //! The counter lives on the key's own item (`rl_window`, `rl_count`) so that authenticating
-//! and counting are one `UpdateItem`; see [`crate::auth`].
+//! and counting are one `UpdateItem`; see [`crate::web::auth`].
 
 pub const LIMIT_PER_MINUTE: u64 = 600;
 pub const WINDOW_SECONDS: u64 = 60;

@@ -8,20 +8,20 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::contacts::{self, Contact, Kind, Link, LinkRole};
-use crate::events::{outbox_item, EventType};
-use crate::flows::{self, DossierType, Flow};
-use crate::http::IfMatch;
+use crate::domain::contacts::{self, Contact, Kind, Link, LinkRole};
+use crate::domain::flows::{self, DossierType, Flow};
+use crate::domain::orgs::{self, Org};
+use crate::domain::outbox::{outbox_item, EventType};
+use crate::domain::validate::{self, MAX_PHONE, MAX_SHORT, MAX_TEXT};
 use crate::ids::new_id;
-use crate::orgs::{self, Org};
 use crate::table::keys::org_pk;
 use crate::table::keys::{
     dossier_lists_pk, Index, DOSSIERS_BY_STAGE, DOSSIERS_BY_STAGE_AND_STATUS, DOSSIERS_BY_STATUS,
     DOSSIERS_BY_TYPE, DOSSIERS_BY_TYPE_AND_STATUS,
 };
 use crate::table::store::{n, s, to_item, Db, Item, Query, SortKey};
+use crate::table::txn::Precondition;
 use crate::table::txn::{self, Outcome, UpdateSpec};
-use crate::validate::{self, MAX_PHONE, MAX_SHORT, MAX_TEXT};
 use crate::{clock, ApiError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -256,43 +256,43 @@ pub struct CreateDossier {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchDossier {
-    #[serde(default, deserialize_with = "crate::validate::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::validate::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::validate::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::validate::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub company: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::validate::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub role: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::validate::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub contact_person: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::validate::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub deal_size: Option<Option<serde_json::Number>>,
-    #[serde(default, deserialize_with = "crate::validate::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub deal_currency: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::validate::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub status: Option<Option<Status>>,
-    #[serde(default, deserialize_with = "crate::validate::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub assigned_to: Option<Option<Uuid>>,
-    #[serde(default, deserialize_with = "crate::validate::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub intake_notes: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::validate::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub current_stage_id: Option<Option<Uuid>>,
     /// Present only to answer with a precise message: neither can change.
     #[serde(
         rename = "type",
         default,
-        deserialize_with = "crate::validate::nullable"
+        deserialize_with = "crate::domain::validate::nullable"
     )]
     pub kind: Option<Option<serde_json::Value>>,
-    #[serde(default, deserialize_with = "crate::validate::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub flow_id: Option<Option<serde_json::Value>>,
 }
 
 fn deal_size(value: &serde_json::Number) -> Result<serde_json::Number, ApiError> {
-    crate::validate::amount("deal_size", value, 1e15)
+    crate::domain::validate::amount("deal_size", value, 1e15)
 }
 
 fn sales_only(kind: DossierType, fields: &[(&str, bool)]) -> Result<(), ApiError> {
@@ -724,7 +724,7 @@ async fn modify<F>(
     org: Uuid,
     id: Uuid,
     always_updated: bool,
-    precondition: &IfMatch,
+    precondition: &Precondition,
     change: F,
 ) -> Result<Dossier, ApiError>
 where
@@ -785,7 +785,7 @@ pub async fn patch(
     org: Uuid,
     id: Uuid,
     patch: PatchDossier,
-    precondition: &IfMatch,
+    precondition: &Precondition,
 ) -> Result<Dossier, ApiError> {
     check_immutable(&patch)?;
     if let Some(Some(user)) = patch.assigned_to {
@@ -810,7 +810,7 @@ pub async fn archive(
     db: &Db,
     org: Uuid,
     id: Uuid,
-    precondition: &IfMatch,
+    precondition: &Precondition,
 ) -> Result<Dossier, ApiError> {
     modify(db, org, id, false, precondition, |current| {
         let mut next = current.clone();
@@ -822,7 +822,7 @@ pub async fn archive(
 
 /// Records a CV stored under `key`: a new or replaced CV is always a `dossier.updated`.
 pub async fn attach_cv(db: &Db, org: Uuid, id: Uuid, key: &str) -> Result<Dossier, ApiError> {
-    modify(db, org, id, true, &IfMatch::default(), |current| {
+    modify(db, org, id, true, &Precondition::default(), |current| {
         let mut next = current.clone();
         next.cv_url = Some(key.to_string());
         Ok(next)
@@ -850,7 +850,7 @@ pub async fn list(
     db: &Db,
     org: Uuid,
     filter: &Filter,
-    position: &crate::pagination::Position,
+    position: &crate::domain::pagination::Position,
 ) -> Result<Listing, ApiError> {
     let access = access(org, filter.kind, filter.status, filter.stage);
     let (skip, per_page, after) = position.bounds();

@@ -14,9 +14,9 @@ use sha2::Sha256;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::ratelimit::{window_start, RateStatus};
 use crate::table::keys::{api_key_sk, org_pk};
 use crate::table::store::{from_item, n, s, Db, Expression};
+use crate::web::ratelimit::{window_start, RateStatus};
 use crate::ApiError;
 
 pub const KEY_PREFIX: &str = "lg_live_";

@@ -5,6 +5,11 @@
 //! `whsec_` + base64url(HMAC-SHA256(webhook master key, salt)). The master key is derived
 //! from the root key in Secrets Manager, so the table alone reveals no secret.
 
+#[cfg(feature = "delivery")]
+pub mod delivery;
+#[cfg(feature = "sqs")]
+pub mod fanout;
+
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -17,7 +22,7 @@ use sha2::Sha256;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::events::{Envelope, EventType};
+use crate::domain::outbox::{Envelope, EventType};
 use crate::table::keys::org_pk;
 use crate::table::store::{n, s, to_item, Db, Item};
 use crate::ApiError;

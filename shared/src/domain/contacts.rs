@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::pagination::Position;
+use crate::domain::pagination::Position;
 use crate::table::keys::org_pk;
 use crate::table::keys::{
     contacts_in_pool_pk, contacts_of_kind_pk, Index, CONTACTS_BY_KIND, CONTACTS_BY_POOL_EXPIRY,
@@ -296,32 +296,32 @@ pub async fn find_by_email(db: &Db, org: Uuid, email: &str) -> Result<Option<Con
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContactInput {
-    #[serde(default, deserialize_with = "crate::validate::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub full_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::validate::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::validate::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::validate::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub linkedin_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::validate::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub company: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::validate::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub role: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::validate::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub city: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::validate::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub kind: Option<Option<Vec<Kind>>>,
-    #[serde(default, deserialize_with = "crate::validate::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub notes: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::validate::nullable")]
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub pool_expires_at: Option<Option<String>>,
 }
 
 pub const MAX_URL: usize = 500;
 
 fn linkedin(value: &str) -> Result<String, ApiError> {
-    let value = crate::validate::text("linkedin_url", value, MAX_URL)?;
+    let value = crate::domain::validate::text("linkedin_url", value, MAX_URL)?;
     let rest = value
         .strip_prefix("https://")
         .or_else(|| value.strip_prefix("http://"));
@@ -358,7 +358,7 @@ impl ContactInput {
         now: OffsetDateTime,
         pool_days: u32,
     ) -> Result<(), ApiError> {
-        use crate::validate::{
+        use crate::domain::validate::{
             email, optional_text, required_text, MAX_PHONE, MAX_SHORT, MAX_TEXT,
         };
         let was_candidate = contact.kind.contains(&Kind::Candidate);
@@ -432,10 +432,10 @@ pub async fn create(db: &Db, org: Uuid, input: ContactInput) -> Result<Contact, 
     if !matches!(input.full_name, Some(Some(_))) {
         return Err(ApiError::invalid("Field `full_name` is required."));
     }
-    let pool_days = crate::orgs::get_org(db, org)
+    let pool_days = crate::domain::orgs::get_org(db, org)
         .await?
         .map(|o| o.pool_days)
-        .unwrap_or(crate::orgs::DEFAULT_POOL_DAYS);
+        .unwrap_or(crate::domain::orgs::DEFAULT_POOL_DAYS);
     let now = crate::clock::now();
     let mut contact = Contact {
         id: crate::ids::new_id(),
@@ -493,12 +493,12 @@ pub async fn update(
     org: Uuid,
     id: Uuid,
     patch: ContactInput,
-    precondition: &crate::http::IfMatch,
+    precondition: &crate::table::txn::Precondition,
 ) -> Result<Contact, ApiError> {
-    let pool_days = crate::orgs::get_org(db, org)
+    let pool_days = crate::domain::orgs::get_org(db, org)
         .await?
         .map(|o| o.pool_days)
-        .unwrap_or(crate::orgs::DEFAULT_POOL_DAYS);
+        .unwrap_or(crate::domain::orgs::DEFAULT_POOL_DAYS);
     let mut retry = crate::table::txn::Retry::default();
     while retry.next().await {
         let current = get(db, org, id)

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use uuid::Uuid;
 
-use crate::events::Envelope;
+use crate::domain::outbox::Envelope;
 use crate::table::store::Db;
 use crate::webhooks::{self, Delivery, Endpoint};
 use crate::ApiError;
