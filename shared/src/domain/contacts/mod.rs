@@ -1,0 +1,297 @@
+//! Contacts: the item, its kinds and talent-pool window, its per-organization email
+//! uniqueness marker and its dossier links ([`self`]); create and update ([`write`]);
+//! listing by kind, pool and search ([`list`]).
+
+mod list;
+mod write;
+
+pub use list::{by_ids, list, ContactFilter, Listing, Pool};
+pub use write::{create, update, ContactInput, MAX_URL};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::table::keys::org_pk;
+use crate::table::keys::{
+    contacts_in_pool_pk, contacts_of_kind_pk, Index, CONTACTS_BY_KIND, CONTACTS_BY_POOL_EXPIRY,
+    LINKS_BY_CONTACT,
+};
+use crate::table::store::{s, to_item, Db, Item};
+use crate::ApiError;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Candidate,
+    Prospect,
+    Client,
+    Supplier,
+    Partner,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::Candidate,
+        Kind::Prospect,
+        Kind::Client,
+        Kind::Supplier,
+        Kind::Partner,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Candidate => "candidate",
+            Kind::Prospect => "prospect",
+            Kind::Client => "client",
+            Kind::Supplier => "supplier",
+            Kind::Partner => "partner",
+        }
+    }
+
+    fn position(self) -> usize {
+        Kind::ALL
+            .iter()
+            .position(|k| *k == self)
+            .unwrap_or_default()
+    }
+
+    /// Each kind has its own index, so one contact can be on all five lists.
+    fn index(self) -> Index {
+        CONTACTS_BY_KIND[self.position()]
+    }
+
+    fn bit(self) -> u8 {
+        1 << self.position()
+    }
+}
+
+fn kind_list_pk(org: Uuid, kind: Kind) -> String {
+    contacts_of_kind_pk(org, kind.name())
+}
+
+/// Sorts like the instant it encodes (seconds shifted to stay positive, then
+/// nanoseconds), so the pool index can be queried by range.
+fn pool_instant(at: OffsetDateTime) -> String {
+    format!(
+        "{:013}{:09}",
+        at.unix_timestamp() + 1_000_000_000_000,
+        at.nanosecond()
+    )
+}
+
+/// Above every pool key of that instant: `#` then a UUID sorts below `~`.
+fn pool_bound(at: OffsetDateTime) -> String {
+    format!("{}#~", pool_instant(at))
+}
+
+/// The item holding, per combination of kinds (a bit mask), how many contacts have
+/// exactly that combination; totals for any `kind` filter are sums of these.
+pub use crate::table::keys::CONTACT_COUNTERS_SK as COUNTERS_SK;
+
+fn kinds_mask(kinds: &[Kind]) -> u8 {
+    kinds.iter().fold(0, |mask, kind| mask | kind.bit())
+}
+
+fn mask_counter(mask: u8) -> String {
+    format!("kinds_{mask}")
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkRole {
+    Primary,
+    HiringManager,
+    DecisionMaker,
+    Champion,
+    Gatekeeper,
+    Introducer,
+    Other,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    pub id: Uuid,
+    pub full_name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub linkedin_url: Option<String>,
+    pub company: Option<String>,
+    pub role: Option<String>,
+    pub city: Option<String>,
+    pub kind: Vec<Kind>,
+    pub notes: Option<String>,
+    #[serde(with = "crate::clock::rfc3339::option")]
+    pub pool_expires_at: Option<OffsetDateTime>,
+    pub dossier_count: u64,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(skip_serializing)]
+    #[serde(default)]
+    pub version: u64,
+    /// Set while a deletion with too many links for one transaction is cleaned up: the
+    /// contact is already invisible.
+    #[serde(skip_serializing)]
+    #[serde(default)]
+    pub deleting: bool,
+}
+
+pub use crate::table::keys::{contact_sk, email_sk, link_prefix, link_sk, CONTACT_PREFIX};
+
+impl Contact {
+    /// The stored item; `version` and `deleting` are written explicitly since the API
+    /// never shows them.
+    /// The index keys put the contact on its kinds' lists and, with a pool date, on the
+    /// pool index; a contact being deleted is on none.
+    pub fn item(&self, org: Uuid) -> Result<Item, ApiError> {
+        let mut item = to_item(self, &org_pk(org), &contact_sk(self.id), "contact")?;
+        item.insert("version".into(), crate::table::store::n(self.version));
+        if self.deleting {
+            item.insert("deleting".into(), AttributeValue::Bool(true));
+        } else {
+            for kind in &self.kind {
+                item.insert(kind.index().pk.into(), s(kind_list_pk(org, *kind)));
+                item.insert(kind.index().sk.into(), s(self.id.to_string()));
+            }
+            if let Some(at) = self.pool_expires_at {
+                item.insert(
+                    CONTACTS_BY_POOL_EXPIRY.pk.into(),
+                    s(contacts_in_pool_pk(org)),
+                );
+                item.insert(
+                    CONTACTS_BY_POOL_EXPIRY.sk.into(),
+                    s(format!("{}#{}", pool_instant(at), self.id)),
+                );
+            }
+        }
+        Ok(item)
+    }
+
+    /// Adds `kind` if missing; entering the talent pool starts its window.
+    pub fn add_kind(&mut self, kind: Kind, now: OffsetDateTime, pool_days: u32) -> bool {
+        if self.kind.contains(&kind) {
+            return false;
+        }
+        self.kind.push(kind);
+        if kind == Kind::Candidate {
+            self.pool_expires_at = Some(now + time::Duration::days(pool_days as i64));
+        }
+        true
+    }
+}
+
+/// The marker that makes an email unique within an organization.
+pub fn email_marker(org: Uuid, email: &str, contact: Uuid) -> Item {
+    let mut item = crate::table::store::key(&org_pk(org), &email_sk(email));
+    item.insert("entity".into(), s("contact_email"));
+    item.insert("contact_id".into(), s(contact.to_string()));
+    item
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Link {
+    pub dossier_id: Uuid,
+    pub contact_id: Uuid,
+    pub role_on_dossier: LinkRole,
+    pub is_primary: bool,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl Link {
+    /// Links are listed per dossier on the table and per contact on GSI1.
+    pub fn item(&self, org: Uuid) -> Result<Item, ApiError> {
+        let mut item = to_item(
+            self,
+            &org_pk(org),
+            &link_sk(self.dossier_id, self.contact_id),
+            "link",
+        )?;
+        item.insert(
+            LINKS_BY_CONTACT.pk.into(),
+            s(crate::table::keys::links_of_contact_pk(
+                org,
+                self.contact_id,
+            )),
+        );
+        item.insert(LINKS_BY_CONTACT.sk.into(), s(self.dossier_id.to_string()));
+        Ok(item)
+    }
+}
+
+pub async fn get(db: &Db, org: Uuid, id: Uuid) -> Result<Option<Contact>, ApiError> {
+    Ok(get_any(db, org, id).await?.filter(|c| !c.deleting))
+}
+
+/// Also a contact whose deletion is under way.
+pub async fn get_any(db: &Db, org: Uuid, id: Uuid) -> Result<Option<Contact>, ApiError> {
+    db.get(&org_pk(org), &contact_sk(id)).await
+}
+
+/// Makes a contact invisible before its links are cleaned up in batches: off every list
+/// and out of the totals, in one transaction. If the contact changed since `contact` was
+/// read nothing is written; the caller reads it again either way.
+pub async fn hide(db: &Db, org: Uuid, contact: &Contact) -> Result<(), ApiError> {
+    let mut hidden = contact.clone();
+    hidden.deleting = true;
+    hidden.version += 1;
+    let mut items = vec![crate::table::txn::put_versioned(
+        db,
+        hidden.item(org)?,
+        contact.version,
+    )];
+    items.extend(count_change(db, org, Some(contact), None));
+    let _changed_meanwhile = crate::table::txn::write(db, items).await?;
+    Ok(())
+}
+
+/// Keeps the per-kinds totals exact: the counter change for a contact going from `before`
+/// to `after` (`None` for absent or being deleted), to be written in the same transaction.
+pub fn count_change(
+    db: &Db,
+    org: Uuid,
+    before: Option<&Contact>,
+    after: Option<&Contact>,
+) -> Option<aws_sdk_dynamodb::types::TransactWriteItem> {
+    let mask = |c: Option<&Contact>| c.filter(|c| !c.deleting).map(|c| kinds_mask(&c.kind));
+    let (before, after) = (mask(before), mask(after));
+    if before == after {
+        return None;
+    }
+    let mut changes = Vec::new();
+    let mut values = Vec::new();
+    if let Some(mask) = before {
+        changes.push(format!("{} :minus", mask_counter(mask)));
+        values.push((":minus".to_string(), crate::table::store::n(-1)));
+    }
+    if let Some(mask) = after {
+        changes.push(format!("{} :plus", mask_counter(mask)));
+        values.push((":plus".to_string(), crate::table::store::n(1)));
+    }
+    Some(crate::table::txn::update(
+        db,
+        crate::table::txn::UpdateSpec {
+            pk: org_pk(org),
+            sk: COUNTERS_SK.to_string(),
+            expression: format!("ADD {}", changes.join(", ")),
+            condition: None,
+            names: Vec::new(),
+            values,
+        },
+    ))
+}
+
+/// The contact that holds `email` in the organization, if any.
+pub async fn find_by_email(db: &Db, org: Uuid, email: &str) -> Result<Option<Contact>, ApiError> {
+    #[derive(Deserialize)]
+    struct Marker {
+        contact_id: Uuid,
+    }
+    let Some(marker) = db.get::<Marker>(&org_pk(org), &email_sk(email)).await? else {
+        return Ok(None);
+    };
+    get(db, org, marker.contact_id).await
+}

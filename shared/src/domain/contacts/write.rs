@@ -1,0 +1,280 @@
+//! Creating and updating a contact, with its email marker, counters and pool window in the
+//! same transaction.
+
+use serde::Deserialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::table::keys::org_pk;
+use crate::table::store::Db;
+use crate::ApiError;
+
+use super::{count_change, email_marker, email_sk, get, Contact, Kind};
+
+/// The writable fields of a contact, for `POST` (absent means unset) and `PATCH` (absent
+/// means unchanged, `null` clears).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactInput {
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
+    pub full_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
+    pub linkedin_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
+    pub company: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
+    pub role: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
+    pub city: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
+    pub kind: Option<Option<Vec<Kind>>>,
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
+    pub notes: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
+    pub pool_expires_at: Option<Option<String>>,
+}
+
+pub const MAX_URL: usize = 500;
+
+fn linkedin(value: &str) -> Result<String, ApiError> {
+    let value = crate::domain::validate::text("linkedin_url", value, MAX_URL)?;
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"));
+    match rest {
+        Some(host)
+            if !host.is_empty()
+                && !host.starts_with('/')
+                && !value.chars().any(char::is_whitespace) =>
+        {
+            Ok(value)
+        }
+        _ => Err(ApiError::invalid(
+            "Field `linkedin_url` must be an http(s) URL.",
+        )),
+    }
+}
+
+fn dedupe(kinds: Vec<Kind>) -> Vec<Kind> {
+    let mut out = Vec::new();
+    for kind in kinds {
+        if !out.contains(&kind) {
+            out.push(kind);
+        }
+    }
+    out
+}
+
+impl ContactInput {
+    /// Applies the input to `contact`; `now` and `pool_days` start the talent-pool window
+    /// of a contact that becomes a candidate without an explicit `pool_expires_at`.
+    pub fn apply(
+        self,
+        contact: &mut Contact,
+        now: OffsetDateTime,
+        pool_days: u32,
+    ) -> Result<(), ApiError> {
+        use crate::domain::validate::{
+            email, optional_text, required_text, MAX_PHONE, MAX_SHORT, MAX_TEXT,
+        };
+        let was_candidate = contact.kind.contains(&Kind::Candidate);
+        if let Some(name) = self.full_name {
+            let name =
+                name.ok_or_else(|| ApiError::invalid("Field `full_name` cannot be null."))?;
+            contact.full_name = required_text("full_name", &name, MAX_SHORT)?;
+        }
+        if let Some(value) = self.email {
+            contact.email = value.as_deref().map(|e| email("email", e)).transpose()?;
+        }
+        if let Some(value) = self.phone {
+            contact.phone = optional_text("phone", value.as_deref(), MAX_PHONE)?;
+        }
+        if let Some(value) = self.linkedin_url {
+            contact.linkedin_url = value.as_deref().map(linkedin).transpose()?;
+        }
+        if let Some(value) = self.company {
+            contact.company = optional_text("company", value.as_deref(), MAX_SHORT)?;
+        }
+        if let Some(value) = self.role {
+            contact.role = optional_text("role", value.as_deref(), MAX_SHORT)?;
+        }
+        if let Some(value) = self.city {
+            contact.city = optional_text("city", value.as_deref(), MAX_SHORT)?;
+        }
+        if let Some(value) = self.notes {
+            contact.notes = optional_text("notes", value.as_deref(), MAX_TEXT)?;
+        }
+        if let Some(kinds) = self.kind {
+            contact.kind = dedupe(kinds.unwrap_or_default());
+        }
+        match self.pool_expires_at {
+            Some(Some(raw)) => {
+                contact.pool_expires_at = Some(crate::clock::parse(&raw).ok_or_else(|| {
+                    ApiError::invalid(
+                        "Field `pool_expires_at` must be an RFC 3339 timestamp or null.",
+                    )
+                })?)
+            }
+            Some(None) => contact.pool_expires_at = None,
+            None if !was_candidate && contact.kind.contains(&Kind::Candidate) => {
+                contact.pool_expires_at = Some(now + time::Duration::days(pool_days as i64));
+            }
+            None => {}
+        }
+        Ok(())
+    }
+}
+
+fn duplicate(existing: Uuid) -> ApiError {
+    ApiError::DuplicateContact(format!(
+        "A contact with this email already exists in your organization: {existing}."
+    ))
+}
+
+async fn marker_owner(db: &Db, org: Uuid, email: &str) -> Result<Option<Uuid>, ApiError> {
+    #[derive(Deserialize)]
+    struct Marker {
+        contact_id: Uuid,
+    }
+    Ok(db
+        .get::<Marker>(&org_pk(org), &email_sk(email))
+        .await?
+        .map(|m| m.contact_id))
+}
+
+/// Creates a contact and its email marker in one transaction: of two racing creates with
+/// the same email, exactly one commits; the other gets 409 `duplicate_contact`.
+pub async fn create(db: &Db, org: Uuid, input: ContactInput) -> Result<Contact, ApiError> {
+    if !matches!(input.full_name, Some(Some(_))) {
+        return Err(ApiError::invalid("Field `full_name` is required."));
+    }
+    let pool_days = crate::domain::orgs::get_org(db, org)
+        .await?
+        .map(|o| o.pool_days)
+        .unwrap_or(crate::domain::orgs::DEFAULT_POOL_DAYS);
+    let now = crate::clock::now();
+    let mut contact = Contact {
+        id: crate::ids::new_id(),
+        full_name: String::new(),
+        email: None,
+        phone: None,
+        linkedin_url: None,
+        company: None,
+        role: None,
+        city: None,
+        kind: Vec::new(),
+        notes: None,
+        pool_expires_at: None,
+        dossier_count: 0,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        deleting: false,
+    };
+    input.apply(&mut contact, now, pool_days)?;
+    let mut items = vec![crate::table::txn::put(
+        db,
+        contact.item(org)?,
+        Some("attribute_not_exists(PK)"),
+    )];
+    items.extend(count_change(db, org, None, Some(&contact)));
+    if let Some(email) = &contact.email {
+        items.push(crate::table::txn::put(
+            db,
+            email_marker(org, email, contact.id),
+            Some("attribute_not_exists(PK)"),
+        ));
+    }
+    let mut retry = crate::table::txn::Retry::default();
+    while retry.next().await {
+        match crate::table::txn::write(db, items.clone()).await? {
+            Ok(()) => return Ok(contact),
+            Err(crate::table::txn::Outcome::ConditionFailed(_)) => {
+                let email = contact.email.as_deref().unwrap_or_default();
+                let owner = marker_owner(db, org, email).await?;
+                return Err(owner
+                    .map(duplicate)
+                    .unwrap_or_else(|| ApiError::internal("contact create condition failed")));
+            }
+            Err(crate::table::txn::Outcome::Conflict) => continue,
+        }
+    }
+    Err(ApiError::internal("contact create kept conflicting"))
+}
+
+/// Applies a PATCH with a version check; a changed email moves its marker in the same
+/// transaction (freeing the old address, claiming the new one or answering 409).
+pub async fn update(
+    db: &Db,
+    org: Uuid,
+    id: Uuid,
+    patch: ContactInput,
+    precondition: &crate::table::txn::Precondition,
+) -> Result<Contact, ApiError> {
+    let pool_days = crate::domain::orgs::get_org(db, org)
+        .await?
+        .map(|o| o.pool_days)
+        .unwrap_or(crate::domain::orgs::DEFAULT_POOL_DAYS);
+    let mut retry = crate::table::txn::Retry::default();
+    while retry.next().await {
+        let current = get(db, org, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("Contact not found."))?;
+        precondition.check(current.version, "contact")?;
+        let mut next = current.clone();
+        let now = crate::clock::now();
+        patch.clone().apply(&mut next, now, pool_days)?;
+        let mut unchanged = next.clone();
+        unchanged.updated_at = current.updated_at;
+        if unchanged == current {
+            return Ok(current);
+        }
+        next.updated_at = now;
+        next.version = current.version + 1;
+        let mut items = vec![crate::table::txn::put_versioned(
+            db,
+            next.item(org)?,
+            current.version,
+        )];
+        items.extend(count_change(db, org, Some(&current), Some(&next)));
+        let old_email = current.email.as_deref().map(str::to_lowercase);
+        let new_email = next.email.as_deref().map(str::to_lowercase);
+        if old_email != new_email {
+            if let Some(old) = &current.email {
+                items.push(crate::table::txn::delete(
+                    db,
+                    &org_pk(org),
+                    &email_sk(old),
+                    None,
+                ));
+            }
+            if let Some(new) = &next.email {
+                items.push(crate::table::txn::put(
+                    db,
+                    email_marker(org, new, id),
+                    Some("attribute_not_exists(PK)"),
+                ));
+            }
+        }
+        match crate::table::txn::write(db, items).await? {
+            Ok(()) => return Ok(next),
+            Err(crate::table::txn::Outcome::ConditionFailed(reasons))
+                if reasons.first().is_some_and(Option::is_none) =>
+            {
+                let email = next.email.as_deref().unwrap_or_default();
+                if let Some(owner) = marker_owner(db, org, email)
+                    .await?
+                    .filter(|owner| *owner != id)
+                {
+                    return Err(duplicate(owner));
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    Err(ApiError::internal("contact update kept conflicting"))
+}

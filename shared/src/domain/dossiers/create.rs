@@ -1,0 +1,334 @@
+//! `POST /dossiers`: validate and read what the request refers to, then write the dossier,
+//! its counters, its primary contact (new or reused), the link and `dossier.created` in one
+//! transaction.
+
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::domain::contacts::{self, Contact, Kind, Link, LinkRole};
+use crate::domain::flows::{self, DossierType, Flow};
+use crate::domain::orgs::{self, Org};
+use crate::domain::outbox::{outbox_item, EventType};
+use crate::domain::validate::{self, MAX_PHONE, MAX_SHORT, MAX_TEXT};
+use crate::ids::new_id;
+use crate::table::store::Db;
+use crate::table::txn::{self, Outcome};
+use crate::{clock, ApiError};
+
+use super::{counters_update, deal_size, require_member, sales_only, Dossier, Status};
+
+/// `POST /dossiers` as JSON (and the text fields of the multipart form).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDossier {
+    #[serde(rename = "type")]
+    pub kind: Option<DossierType>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub company: Option<String>,
+    pub role: Option<String>,
+    pub contact_id: Option<Uuid>,
+    pub flow_id: Option<Uuid>,
+    pub assigned_to: Option<Uuid>,
+    pub intake_notes: Option<String>,
+    pub contact_person: Option<String>,
+    pub deal_size: Option<serde_json::Number>,
+    pub deal_currency: Option<String>,
+}
+
+async fn flow_for(
+    db: &Db,
+    org: &Org,
+    kind: DossierType,
+    flow_id: Option<Uuid>,
+) -> Result<Flow, ApiError> {
+    match flow_id {
+        Some(id) => {
+            let flow = flows::get(db, org.id, id).await?.ok_or_else(|| {
+                ApiError::invalid("Field `flow_id` does not name a flow of your organization.")
+            })?;
+            if flow.kind != kind {
+                return Err(ApiError::invalid(format!(
+                    "Field `flow_id` names a {} flow; this dossier is {}.",
+                    flow.kind.as_str(),
+                    kind.as_str()
+                )));
+            }
+            Ok(flow)
+        }
+        None => flows::list(db, org.id)
+            .await?
+            .into_iter()
+            .find(|f| f.is_default && f.kind == kind)
+            .ok_or_else(|| {
+                ApiError::internal(format!(
+                    "organization {} has no default {} flow",
+                    org.id,
+                    kind.as_str()
+                ))
+            }),
+    }
+}
+
+/// Who becomes the new dossier's primary contact.
+enum ContactPlan {
+    None,
+    /// The contact as read, and as it will be written.
+    Existing(Box<(Contact, Contact)>),
+    New(Box<Contact>),
+}
+
+/// A create request that passed validation, with what it needs from the table.
+pub struct Prepared {
+    input: CreateDossier,
+    org: Org,
+    dossier: Dossier,
+}
+
+/// Validates a create request and reads what it refers to; nothing is written.
+pub async fn prepare(db: &Db, org_id: Uuid, input: CreateDossier) -> Result<Prepared, ApiError> {
+    let kind = input
+        .kind
+        .ok_or_else(|| ApiError::invalid("Field `type` is required ('candidate' or 'sales')."))?;
+    let name = validate::required_text(
+        "name",
+        input
+            .name
+            .as_deref()
+            .ok_or_else(|| ApiError::invalid("Field `name` is required."))?,
+        MAX_SHORT,
+    )?;
+    sales_only(
+        kind,
+        &[
+            ("contact_person", input.contact_person.is_some()),
+            ("deal_size", input.deal_size.is_some()),
+            ("deal_currency", input.deal_currency.is_some()),
+        ],
+    )?;
+    let email = input
+        .email
+        .as_deref()
+        .map(|e| validate::email("email", e))
+        .transpose()?;
+    let phone = validate::optional_text("phone", input.phone.as_deref(), MAX_PHONE)?;
+    let company = validate::optional_text("company", input.company.as_deref(), MAX_SHORT)?;
+    let role = validate::optional_text("role", input.role.as_deref(), MAX_SHORT)?;
+    let contact_person =
+        validate::optional_text("contact_person", input.contact_person.as_deref(), MAX_SHORT)?;
+    let intake_notes =
+        validate::optional_text("intake_notes", input.intake_notes.as_deref(), MAX_TEXT)?;
+    let deal_size = input.deal_size.as_ref().map(deal_size).transpose()?;
+    let deal_currency = input
+        .deal_currency
+        .as_deref()
+        .map(|c| validate::currency("deal_currency", c))
+        .transpose()?;
+
+    let org = orgs::get_org(db, org_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("organization vanished"))?;
+    let flow = flow_for(db, &org, kind, input.flow_id).await?;
+    require_member(db, org_id, input.assigned_to).await?;
+    if let Some(id) = input.contact_id {
+        if contacts::get(db, org_id, id).await?.is_none() {
+            return Err(ApiError::invalid(
+                "Field `contact_id` does not name a contact of your organization.",
+            ));
+        }
+    }
+    let now = clock::now();
+    let dossier = Dossier {
+        id: new_id(),
+        kind,
+        name,
+        email,
+        phone,
+        company,
+        role,
+        contact_person,
+        deal_size,
+        deal_currency,
+        status: Status::Active,
+        flow_id: flow.id,
+        current_stage_id: flow.first_stage().id,
+        assigned_to: input.assigned_to,
+        intake_notes,
+        cv_url: None,
+        primary_contact_id: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    Ok(Prepared {
+        input,
+        org,
+        dossier,
+    })
+}
+
+impl Prepared {
+    /// The id the dossier will have, known before it is written (the CV's key needs it).
+    pub fn id(&self) -> Uuid {
+        self.dossier.id
+    }
+}
+
+/// Creates the dossier, its counters, its primary contact link (creating or reusing the
+/// contact) and its `dossier.created` event in one transaction.
+pub async fn create(db: &Db, org_id: Uuid, input: CreateDossier) -> Result<Dossier, ApiError> {
+    let prepared = prepare(db, org_id, input).await?;
+    commit(db, org_id, prepared, None).await
+}
+
+/// Writes a prepared dossier, with `cv_url` when a CV was stored for it first.
+pub async fn commit(
+    db: &Db,
+    org_id: Uuid,
+    prepared: Prepared,
+    cv_url: Option<String>,
+) -> Result<Dossier, ApiError> {
+    let Prepared {
+        input,
+        org,
+        mut dossier,
+    } = prepared;
+    let role = dossier.role.clone();
+    dossier.cv_url = cv_url;
+    let kind = dossier.kind;
+    let now = dossier.created_at;
+    let (email, phone, company, contact_person) = (
+        dossier.email.clone(),
+        dossier.phone.clone(),
+        dossier.company.clone(),
+        dossier.contact_person.clone(),
+    );
+    let mut retry = txn::Retry::default();
+    while retry.next().await {
+        let plan = match input.contact_id {
+            Some(id) => {
+                let contact = contacts::get(db, org_id, id).await?.ok_or_else(|| {
+                    ApiError::invalid(
+                        "Field `contact_id` does not name a contact of your organization.",
+                    )
+                })?;
+                ContactPlan::Existing(Box::new((contact.clone(), contact)))
+            }
+            None => {
+                let (full_name, contact_kind, contact_role) = match kind {
+                    DossierType::Candidate => {
+                        (Some(dossier.name.clone()), Kind::Candidate, role.clone())
+                    }
+                    DossierType::Sales => (contact_person.clone(), Kind::Prospect, None),
+                };
+                match full_name {
+                    None => ContactPlan::None,
+                    Some(full_name) => {
+                        let existing = match &email {
+                            Some(email) => contacts::find_by_email(db, org_id, email).await?,
+                            None => None,
+                        };
+                        match existing {
+                            Some(read) => {
+                                let mut contact = read.clone();
+                                contact.add_kind(contact_kind, now, org.pool_days);
+                                ContactPlan::Existing(Box::new((read, contact)))
+                            }
+                            None => {
+                                let mut contact = Contact {
+                                    id: new_id(),
+                                    full_name,
+                                    email: email.clone(),
+                                    phone: phone.clone(),
+                                    linkedin_url: None,
+                                    company: company.clone(),
+                                    role: contact_role,
+                                    city: None,
+                                    kind: Vec::new(),
+                                    notes: None,
+                                    pool_expires_at: None,
+                                    dossier_count: 0,
+                                    created_at: now,
+                                    updated_at: now,
+                                    version: 0,
+                                    deleting: false,
+                                };
+                                contact.add_kind(contact_kind, now, org.pool_days);
+                                ContactPlan::New(Box::new(contact))
+                            }
+                        }
+                    }
+                }
+            }
+        };
+
+        let mut items = Vec::new();
+        let mut contact_for_link = None;
+        match plan {
+            ContactPlan::None => {}
+            ContactPlan::Existing(plan) => {
+                let (read, mut contact) = *plan;
+                contact.version += 1;
+                contact.dossier_count += 1;
+                contact.updated_at = now;
+                items.push(txn::put_versioned(db, contact.item(org_id)?, read.version));
+                items.extend(contacts::count_change(
+                    db,
+                    org_id,
+                    Some(&read),
+                    Some(&contact),
+                ));
+                contact_for_link = Some(contact.id);
+            }
+            ContactPlan::New(mut contact) => {
+                contact.version = 1;
+                contact.dossier_count = 1;
+                items.push(txn::put(
+                    db,
+                    contact.item(org_id)?,
+                    Some("attribute_not_exists(PK)"),
+                ));
+                items.extend(contacts::count_change(db, org_id, None, Some(&contact)));
+                if let Some(email) = &contact.email {
+                    items.push(txn::put(
+                        db,
+                        contacts::email_marker(org_id, email, contact.id),
+                        Some("attribute_not_exists(PK)"),
+                    ));
+                }
+                contact_for_link = Some(contact.id);
+            }
+        }
+        dossier.primary_contact_id = contact_for_link;
+        if let Some(contact_id) = contact_for_link {
+            let link = Link {
+                dossier_id: dossier.id,
+                contact_id,
+                role_on_dossier: LinkRole::Primary,
+                is_primary: true,
+                created_at: now,
+            };
+            items.push(txn::put(db, link.item(org_id)?, None));
+        }
+        items.push(txn::put(
+            db,
+            dossier.item(org_id)?,
+            Some("attribute_not_exists(PK)"),
+        ));
+        items.extend(counters_update(db, org_id, None, Some(&dossier)));
+        items.push(txn::put(
+            db,
+            outbox_item(org_id, EventType::DossierCreated, &dossier, now)?,
+            None,
+        ));
+
+        match txn::write(db, items).await? {
+            Ok(()) => return Ok(dossier),
+            // The contact changed, or someone created one with this email meanwhile:
+            // read again and link to what is there now.
+            Err(Outcome::Conflict) | Err(Outcome::ConditionFailed(_)) => continue,
+        }
+    }
+    Err(ApiError::internal("dossier create kept conflicting"))
+}

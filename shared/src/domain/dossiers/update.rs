@@ -1,0 +1,264 @@
+//! `PATCH` and archive: a read-compute-write of one dossier with its counters and events.
+
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::domain::flows::{self, Flow};
+use crate::domain::outbox::{outbox_item, EventType};
+use crate::domain::validate::{self, MAX_PHONE, MAX_SHORT, MAX_TEXT};
+use crate::table::store::Db;
+use crate::table::txn::Precondition;
+use crate::table::txn::{self};
+use crate::{clock, ApiError};
+
+use super::{
+    counters_update, deal_size, get, not_found, require_member, sales_only, Dossier, Status,
+};
+
+/// `PATCH /dossiers/{id}`: absent fields are left alone; `null` clears a nullable field.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchDossier {
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
+    pub company: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
+    pub role: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
+    pub contact_person: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
+    pub deal_size: Option<Option<serde_json::Number>>,
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
+    pub deal_currency: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
+    pub status: Option<Option<Status>>,
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
+    pub assigned_to: Option<Option<Uuid>>,
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
+    pub intake_notes: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
+    pub current_stage_id: Option<Option<Uuid>>,
+    /// Present only to answer with a precise message: neither can change.
+    #[serde(
+        rename = "type",
+        default,
+        deserialize_with = "crate::domain::validate::nullable"
+    )]
+    pub kind: Option<Option<serde_json::Value>>,
+    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
+    pub flow_id: Option<Option<serde_json::Value>>,
+}
+
+/// What a PATCH does to a dossier, validated against it.
+fn apply_patch(
+    current: &Dossier,
+    patch: &PatchDossier,
+    flow: Option<&Flow>,
+) -> Result<Dossier, ApiError> {
+    let mut next = current.clone();
+    if let Some(name) = &patch.name {
+        let name = name.as_deref().ok_or_else(|| cannot_be_null("name"))?;
+        next.name = validate::required_text("name", name, MAX_SHORT)?;
+    }
+    if let Some(email) = &patch.email {
+        next.email = email
+            .as_deref()
+            .map(|e| validate::email("email", e))
+            .transpose()?;
+    }
+    if let Some(phone) = &patch.phone {
+        next.phone = validate::optional_text("phone", phone.as_deref(), MAX_PHONE)?;
+    }
+    if let Some(company) = &patch.company {
+        next.company = validate::optional_text("company", company.as_deref(), MAX_SHORT)?;
+    }
+    if let Some(role) = &patch.role {
+        next.role = validate::optional_text("role", role.as_deref(), MAX_SHORT)?;
+    }
+    sales_only(
+        current.kind,
+        &[
+            (
+                "contact_person",
+                patch.contact_person.as_ref().is_some_and(Option::is_some),
+            ),
+            (
+                "deal_size",
+                patch.deal_size.as_ref().is_some_and(Option::is_some),
+            ),
+            (
+                "deal_currency",
+                patch.deal_currency.as_ref().is_some_and(Option::is_some),
+            ),
+        ],
+    )?;
+    if let Some(person) = &patch.contact_person {
+        next.contact_person =
+            validate::optional_text("contact_person", person.as_deref(), MAX_SHORT)?;
+    }
+    if let Some(size) = &patch.deal_size {
+        next.deal_size = size.as_ref().map(deal_size).transpose()?;
+    }
+    if let Some(currency) = &patch.deal_currency {
+        next.deal_currency = currency
+            .as_deref()
+            .map(|c| validate::currency("deal_currency", c))
+            .transpose()?;
+    }
+    if let Some(status) = patch.status {
+        next.status = status.ok_or_else(|| cannot_be_null("status"))?;
+    }
+    if let Some(assigned) = &patch.assigned_to {
+        next.assigned_to = *assigned;
+    }
+    if let Some(notes) = &patch.intake_notes {
+        next.intake_notes = validate::optional_text("intake_notes", notes.as_deref(), MAX_TEXT)?;
+    }
+    if let Some(stage) = patch.current_stage_id {
+        let stage = stage.ok_or_else(|| cannot_be_null("current_stage_id"))?;
+        if stage != current.current_stage_id {
+            let in_flow = flow
+                .is_some_and(|f| f.id == current.flow_id && f.stages.iter().any(|s| s.id == stage));
+            if !in_flow {
+                return Err(ApiError::invalid(
+                    "Field `current_stage_id` must be a stage of the dossier's flow.",
+                ));
+            }
+        }
+        next.current_stage_id = stage;
+    }
+    Ok(next)
+}
+
+fn cannot_be_null(field: &str) -> ApiError {
+    ApiError::invalid(format!("Field `{field}` cannot be null."))
+}
+
+pub fn check_immutable(patch: &PatchDossier) -> Result<(), ApiError> {
+    if patch.kind.is_some() {
+        return Err(ApiError::invalid("Field `type` cannot be changed."));
+    }
+    if patch.flow_id.is_some() {
+        return Err(ApiError::invalid("Field `flow_id` cannot be changed."));
+    }
+    Ok(())
+}
+
+/// Applies `change` to the current dossier and writes the result with its counters and
+/// events, retrying from a fresh read when a concurrent write got there first. A change
+/// that alters nothing writes nothing and emits nothing.
+async fn modify<F>(
+    db: &Db,
+    org: Uuid,
+    id: Uuid,
+    always_updated: bool,
+    precondition: &Precondition,
+    change: F,
+) -> Result<Dossier, ApiError>
+where
+    F: Fn(&Dossier) -> Result<Dossier, ApiError>,
+{
+    let mut retry = txn::Retry::default();
+    while retry.next().await {
+        let current = get(db, org, id).await?.ok_or_else(not_found)?;
+        // Checked against the version this cycle writes on, so the write's own version
+        // condition makes the check and the write one atomic step.
+        precondition.check(current.version, "dossier")?;
+        let mut next = change(&current)?;
+        if next.same_content(&current) && !always_updated {
+            return Ok(current);
+        }
+        let now = clock::now();
+        next.updated_at = now;
+        next.version = current.version + 1;
+        let mut items = vec![txn::put_versioned(db, next.item(org)?, current.version)];
+        items.extend(counters_update(db, org, Some(&current), Some(&next)));
+        let archived = next.status == Status::Archived && current.status != Status::Archived;
+        let only_archived = archived && {
+            let mut probe = current.clone();
+            probe.status = Status::Archived;
+            probe.same_content(&next)
+        };
+        if always_updated || !only_archived {
+            items.push(txn::put(
+                db,
+                outbox_item(org, EventType::DossierUpdated, &next, now)?,
+                None,
+            ));
+        }
+        if next.current_stage_id != current.current_stage_id {
+            items.push(txn::put(
+                db,
+                outbox_item(org, EventType::DossierStageChanged, &next, now)?,
+                None,
+            ));
+        }
+        if archived {
+            items.push(txn::put(
+                db,
+                outbox_item(org, EventType::DossierDeleted, &next, now)?,
+                None,
+            ));
+        }
+        match txn::write(db, items).await? {
+            Ok(()) => return Ok(next),
+            Err(_) => continue,
+        }
+    }
+    Err(ApiError::internal("dossier update kept conflicting"))
+}
+
+pub async fn patch(
+    db: &Db,
+    org: Uuid,
+    id: Uuid,
+    patch: PatchDossier,
+    precondition: &Precondition,
+) -> Result<Dossier, ApiError> {
+    check_immutable(&patch)?;
+    if let Some(Some(user)) = patch.assigned_to {
+        require_member(db, org, Some(user)).await?;
+    }
+    // A dossier never changes flow, so its flow can be read once, before the write cycle.
+    let flow = match patch.current_stage_id {
+        Some(Some(_)) => {
+            let current = get(db, org, id).await?.ok_or_else(not_found)?;
+            flows::get(db, org, current.flow_id).await?
+        }
+        _ => None,
+    };
+    modify(db, org, id, false, precondition, |current| {
+        apply_patch(current, &patch, flow.as_ref())
+    })
+    .await
+}
+
+/// Archives the dossier; archiving an archived dossier changes nothing.
+pub async fn archive(
+    db: &Db,
+    org: Uuid,
+    id: Uuid,
+    precondition: &Precondition,
+) -> Result<Dossier, ApiError> {
+    modify(db, org, id, false, precondition, |current| {
+        let mut next = current.clone();
+        next.status = Status::Archived;
+        Ok(next)
+    })
+    .await
+}
+
+/// Records a CV stored under `key`: a new or replaced CV is always a `dossier.updated`.
+pub async fn attach_cv(db: &Db, org: Uuid, id: Uuid, key: &str) -> Result<Dossier, ApiError> {
+    modify(db, org, id, true, &Precondition::default(), |current| {
+        let mut next = current.clone();
+        next.cv_url = Some(key.to_string());
+        Ok(next)
+    })
+    .await
+}

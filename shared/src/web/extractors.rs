@@ -1,0 +1,292 @@
+//! Extractors: the scopes a route needs, path ids, strict JSON bodies, query strings and
+//! `If-Match`. Each rejects in the spec's error shape.
+
+use std::marker::PhantomData;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::domain::pagination::{PageParams, Position};
+use crate::table::txn::Precondition;
+use crate::web::auth::{Principal, Scope};
+use crate::ApiError;
+
+/// A set of scopes a route needs, named by a marker type.
+pub trait ScopeSet {
+    const SCOPES: &'static [Scope];
+}
+
+macro_rules! scope_sets {
+    ($($name:ident => [$($scope:ident),+];)+) => {
+        /// Marker types for [`Authorized`], one per distinct set of required scopes.
+        pub mod scopes {
+            use super::{Scope, ScopeSet};
+            $(
+                pub struct $name;
+                impl ScopeSet for $name {
+                    const SCOPES: &'static [Scope] = &[$(Scope::$scope),+];
+                }
+            )+
+        }
+    };
+}
+
+scope_sets! {
+    DossiersRead => [DossiersRead];
+    DossiersWrite => [DossiersWrite];
+    ContactsRead => [ContactsRead];
+    ContactsWrite => [ContactsWrite];
+    LinkContacts => [DossiersWrite, ContactsWrite];
+    FlowsRead => [FlowsRead];
+    NotesRead => [NotesRead];
+    NotesWrite => [NotesWrite];
+}
+
+/// The authenticated caller, proven to hold the scopes of `S`. As the first handler
+/// argument it runs before path and body parsing, so 401/402/403 come before 404/400.
+pub struct Authorized<S>(pub Principal, pub PhantomData<S>);
+
+impl<S: ScopeSet, St: Send + Sync> FromRequestParts<St> for Authorized<S> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, ApiError> {
+        let principal = parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| ApiError::Unauthorized("Missing API key.".into()))?;
+        principal.require(S::SCOPES)?;
+        Ok(Self(principal, PhantomData))
+    }
+}
+
+/// Path ids must be UUIDs; anything else names no resource, so it is a 404.
+pub struct PathIds(pub Vec<uuid::Uuid>);
+
+impl<St: Send + Sync> FromRequestParts<St> for PathIds {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, ApiError> {
+        let not_found = || ApiError::NotFound("Resource not found.".into());
+        let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| not_found())?;
+        params
+            .iter()
+            .map(|(_, value)| uuid::Uuid::parse_str(value).map_err(|_| not_found()))
+            .collect::<Result<Vec<_>, _>>()
+            .map(PathIds)
+    }
+}
+
+/// A strict JSON body: `application/json`, well formed, no unknown fields.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, St: Send + Sync> FromRequest<St> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &St) -> Result<Self, ApiError> {
+        require_content_type(req.headers(), "application/json")?;
+        let bytes = read_body(req, state).await?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+pub async fn read_body<St: Send + Sync>(req: Request, state: &St) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge("Request body is too large.".into())
+        } else {
+            ApiError::invalid("Request body could not be read.")
+        }
+    })
+}
+
+pub fn require_content_type(headers: &HeaderMap, expected: &str) -> Result<(), ApiError> {
+    let actual = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = actual.split(';').next().unwrap_or_default().trim();
+    if essence.eq_ignore_ascii_case(expected) {
+        Ok(())
+    } else if essence.is_empty() {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "Missing Content-Type header; send `Content-Type: {expected}`."
+        )))
+    } else {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type {essence} is not supported here; send {expected}."
+        )))
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid(
+            "Request body is empty; send a JSON object.",
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if path == "." || inner.is_syntax() || inner.is_eof() {
+            ApiError::invalid(format!("Malformed JSON: {inner}."))
+        } else {
+            ApiError::invalid(format!("Invalid field `{path}`: {inner}."))
+        }
+    })?;
+    de.end()
+        .map_err(|err| ApiError::invalid(format!("Malformed JSON: {err}.")))?;
+    Ok(value)
+}
+
+/// The query string as name/value pairs. Handlers take the parameters they know, then
+/// call [`QueryParams::finish`], which rejects anything left over.
+pub struct QueryParams(Vec<(String, String)>);
+
+impl QueryParams {
+    pub fn parse(query: Option<&str>) -> Self {
+        Self(
+            form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    /// The single value of `name`, if present. Repeating it is an error.
+    pub fn take(&mut self, name: &str) -> Result<Option<String>, ApiError> {
+        let mut values = self.take_all(name);
+        match values.len() {
+            0 => Ok(None),
+            1 => Ok(values.pop()),
+            _ => Err(ApiError::invalid(format!(
+                "Query parameter `{name}` may appear only once."
+            ))),
+        }
+    }
+
+    pub fn take_all(&mut self, name: &str) -> Vec<String> {
+        let (taken, rest) = std::mem::take(&mut self.0)
+            .into_iter()
+            .partition(|(key, _)| key == name);
+        self.0 = rest;
+        taken.into_iter().map(|(_, value)| value).collect()
+    }
+
+    /// `page` and `per_page`.
+    pub fn page(&mut self) -> Result<PageParams, ApiError> {
+        PageParams::parse(self.take("page")?, self.take("per_page")?)
+    }
+
+    /// `cursor`, `page` and `per_page`.
+    pub fn position(&mut self) -> Result<Position, ApiError> {
+        let cursor = self.take("cursor")?;
+        Position::parse(cursor, self.take("page")?, self.take("per_page")?)
+    }
+
+    pub fn finish(self) -> Result<(), ApiError> {
+        match self.0.first() {
+            None => Ok(()),
+            Some((name, _)) => Err(ApiError::invalid(format!(
+                "Unknown query parameter `{name}`."
+            ))),
+        }
+    }
+}
+
+impl<St: Send + Sync> FromRequestParts<St> for QueryParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, ApiError> {
+        Ok(Self::parse(parts.uri.query()))
+    }
+}
+
+/// `If-Match`: the versions a write may replace, as a precondition the domain checks
+/// inside its transaction.
+#[derive(Clone, Debug, Default)]
+pub struct IfMatch(pub Precondition);
+
+impl<St: Send + Sync> FromRequestParts<St> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(header::IF_MATCH) else {
+            return Ok(Self(Precondition::default()));
+        };
+        let raw = value
+            .to_str()
+            .map_err(|_| ApiError::invalid("Header `If-Match` must be ASCII."))?;
+        Ok(Self(Precondition::one_of(
+            raw.split(',').map(|t| t.trim().to_string()).collect(),
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        size: Option<u32>,
+    }
+
+    fn message(err: ApiError) -> String {
+        assert_eq!(err.code(), "invalid_body");
+        err.to_string()
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        assert!(message(parse_json::<Body>(b"{\"name\":1}").unwrap_err()).contains("name"));
+        assert!(
+            message(parse_json::<Body>(b"{\"name\":\"a\",\"x\":1}").unwrap_err()).contains("x")
+        );
+        assert!(message(parse_json::<Body>(b"{}").unwrap_err()).contains("name"));
+        assert!(message(parse_json::<Body>(b"{\"name\":").unwrap_err()).contains("Malformed"));
+        assert!(message(parse_json::<Body>(b"  ").unwrap_err()).contains("empty"));
+        assert!(parse_json::<Body>(b"{\"name\":\"a\"} trailing").is_err());
+        assert!(parse_json::<Body>(b"{\"name\":\"a\",\"size\":-1}").is_err());
+        assert!(parse_json::<Body>(b"{\"name\":\"a\"}").is_ok());
+    }
+
+    #[test]
+    fn content_type_must_match() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(
+            require_content_type(&headers, "application/json")
+                .unwrap_err()
+                .code(),
+            "unsupported_media_type"
+        );
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        assert!(require_content_type(&headers, "application/json").is_ok());
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        assert!(require_content_type(&headers, "application/json").is_err());
+    }
+
+    #[test]
+    fn query_params_reject_leftovers_and_repeats() {
+        let mut q = QueryParams::parse(Some("kind=a&kind=b&page=2"));
+        assert_eq!(q.take_all("kind"), vec!["a", "b"]);
+        assert_eq!(q.take("page").unwrap().as_deref(), Some("2"));
+        assert!(q.finish().is_ok());
+        let mut q = QueryParams::parse(Some("page=1&page=2"));
+        assert!(q.take("page").is_err());
+        let q = QueryParams::parse(Some("bogus=1"));
+        assert!(q.finish().unwrap_err().to_string().contains("bogus"));
+    }
+}
