@@ -363,6 +363,7 @@ pub struct Query {
     pk: String,
     sort: SortKey,
     newest_first: bool,
+    consistent: bool,
 }
 
 impl Query {
@@ -373,6 +374,7 @@ impl Query {
             pk: pk.to_string(),
             sort: SortKey::Any,
             newest_first: false,
+            consistent: true,
         }
     }
 
@@ -380,7 +382,16 @@ impl Query {
     pub fn index(index: Index, pk: &str) -> Self {
         Self {
             index: Some(index),
+            consistent: false,
             ..Self::table(pk)
+        }
+    }
+
+    /// Reads the table at half the cost, possibly missing a write of the last second.
+    pub fn eventually_consistent(self) -> Self {
+        Self {
+            consistent: false,
+            ..self
         }
     }
 
@@ -417,6 +428,7 @@ impl Pages<'_> {
             pk,
             sort,
             newest_first,
+            consistent,
         } = &self.query;
         let (pk_name, sk_name) = index.map_or((PK, SK), |index| (index.pk, index.sk));
         let condition = match sort {
@@ -432,7 +444,7 @@ impl Pages<'_> {
             .query()
             .table_name(&self.db.table)
             .set_index_name(index.map(|index| index.name.to_string()))
-            .consistent_read(index.is_none())
+            .consistent_read(*consistent)
             .scan_index_forward(!newest_first)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .key_condition_expression(condition)

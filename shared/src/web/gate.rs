@@ -68,32 +68,8 @@ async fn idempotent_request(
     let (parts, body) = req.into_parts();
     // Too large a body is answered after authentication, like any other bad request.
     let body = axum::body::to_bytes(body, MAX_REQUEST_BYTES).await.ok();
-    let fingerprint = body.as_ref().map(|body| {
-        let content_type = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok());
-        let path = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or_default();
-        idempotency::fingerprint(&parts.method, path, content_type, body)
-    });
-    let token = bearer_token(
-        parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .map(|v| v.to_str().unwrap_or_default()),
-    )
-    .ok();
-    let slot = match (
-        token.and_then(crate::web::auth::parse_key),
-        &idempotency_key,
-    ) {
-        (Some((org, api_key)), Ok(value)) => Some(idempotency::Slot::new(org, api_key, value)),
-        _ => None,
-    };
+    let fingerprint = body.as_ref().map(|body| fingerprint(&parts, body));
+    let slot = slot(&parts.headers, &idempotency_key);
     let claiming = async {
         match (&slot, &fingerprint) {
             (Some(slot), Some(fingerprint)) => Some(slot.claim(&core.db, fingerprint).await),
@@ -161,6 +137,37 @@ async fn idempotent_request(
     };
     set_rate_headers(response.headers_mut(), rate);
     response
+}
+
+/// What makes a repeat "the same request": method, path with query, content type, body.
+fn fingerprint(parts: &axum::http::request::Parts, body: &[u8]) -> String {
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or_default();
+    idempotency::fingerprint(&parts.method, path, content_type, body)
+}
+
+/// The key's slot under the API key the request names, if the request names one and the
+/// key is well formed. Whether the API key is valid is checked at the same time, not here.
+fn slot(
+    headers: &HeaderMap,
+    idempotency_key: &Result<String, ApiError>,
+) -> Option<idempotency::Slot> {
+    let token = bearer_token(
+        headers
+            .get(header::AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or_default()),
+    )
+    .ok()?;
+    let (org, api_key) = crate::web::auth::parse_key(token)?;
+    let value = idempotency_key.as_ref().ok()?;
+    Some(idempotency::Slot::new(org, api_key, value))
 }
 
 /// Runs, replays, waits for, or refuses a request according to its key's claim. Returns

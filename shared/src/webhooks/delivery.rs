@@ -183,6 +183,50 @@ impl Deliverer {
         if let Err(why) = self.destinations.check_url(&endpoint.url) {
             return self.finish(delivery, record.with_error(&why)).await;
         }
+        let retry_after = self
+            .post(&endpoint, delivery, started_at, &mut record)
+            .await?;
+        let status = record.status.and_then(|s| StatusCode::from_u16(s).ok());
+        if status.is_some_and(|s| s.is_success()) {
+            record.outcome = Outcome::Delivered;
+            return self.finish(delivery, record).await;
+        }
+        if status == Some(StatusCode::GONE) {
+            webhooks::disable(
+                &self.db,
+                delivery.org,
+                delivery.endpoint_id,
+                crate::clock::now(),
+            )
+            .await?;
+            record.outcome = Outcome::Disabled;
+            return self.finish(delivery, record).await;
+        }
+        match self.schedule.next_delay(attempt, retry_after) {
+            Some(delay) => {
+                record.outcome = Outcome::Retrying;
+                self.hide_until_next_attempt(receipt, delay).await;
+                self.log(delivery, &record).await;
+                Ok(true)
+            }
+            None => {
+                record.outcome = Outcome::Failed;
+                self.log(delivery, &record).await;
+                Ok(!self.dead_letter(raw).await)
+            }
+        }
+    }
+
+    /// Signs and POSTs the event to the endpoint, recording the response (status, the start
+    /// of its body, duration) or the error in `record`. Answers the receiver's `Retry-After`
+    /// on 429 and 503.
+    async fn post(
+        &self,
+        endpoint: &webhooks::Endpoint,
+        delivery: &Delivery,
+        started_at: time::OffsetDateTime,
+        record: &mut Attempt,
+    ) -> Result<Option<Duration>, ApiError> {
         let secrets = self.secrets.get().await?;
         let signature = webhooks::signature_header(
             &endpoint.signing_secrets(secrets.webhook_master_key(), started_at),
@@ -230,35 +274,7 @@ impl Deliverer {
             Err(err) => record.error = Some(describe(&err)),
         }
         record.duration_ms = started.elapsed().as_millis() as u64;
-        let status = record.status.and_then(|s| StatusCode::from_u16(s).ok());
-        if status.is_some_and(|s| s.is_success()) {
-            record.outcome = Outcome::Delivered;
-            return self.finish(delivery, record).await;
-        }
-        if status == Some(StatusCode::GONE) {
-            webhooks::disable(
-                &self.db,
-                delivery.org,
-                delivery.endpoint_id,
-                crate::clock::now(),
-            )
-            .await?;
-            record.outcome = Outcome::Disabled;
-            return self.finish(delivery, record).await;
-        }
-        match self.schedule.next_delay(attempt, retry_after) {
-            Some(delay) => {
-                record.outcome = Outcome::Retrying;
-                self.hide_until_next_attempt(receipt, delay).await;
-                self.log(delivery, &record).await;
-                Ok(true)
-            }
-            None => {
-                record.outcome = Outcome::Failed;
-                self.log(delivery, &record).await;
-                Ok(!self.dead_letter(raw).await)
-            }
-        }
+        Ok(retry_after)
     }
 
     /// Logs a final attempt; the message is done with.

@@ -121,18 +121,19 @@ async fn dev() -> Result<(), String> {
     result
 }
 
-async fn serve(root: &Path, state: &Path, port: u16, stack: &mut Stack) -> Result<(), String> {
-    let demo = seed_demo(state).await?;
-    let env_file = state.join("local.env");
-    std::fs::write(&env_file, stack.env.to_env_file())
-        .map_err(|e| format!("{}: {e}", env_file.display()))?;
-
+/// `cargo lambda watch` serving every function on `port`, with the stack's settings.
+async fn start_watch(
+    root: &Path,
+    env_file: &Path,
+    port: u16,
+    stack: &mut Stack,
+) -> Result<(), String> {
     let mut watch = std::process::Command::new(root.join(".venv/bin/cargo-lambda"));
     watch
         .args(["lambda", "watch", "--invoke-address", "127.0.0.1"])
         .args(["--invoke-port", &port.to_string()])
         .args(["--concurrency", "8", "--disable-cors", "--env-file"])
-        .arg(&env_file)
+        .arg(env_file)
         .current_dir(root);
     stack
         .services
@@ -140,6 +141,16 @@ async fn serve(root: &Path, state: &Path, port: u16, stack: &mut Stack) -> Resul
     if !services::wait_for_port(port, Duration::from_secs(120)).await {
         return Err("cargo lambda watch did not start".into());
     }
+    Ok(())
+}
+
+async fn serve(root: &Path, state: &Path, port: u16, stack: &mut Stack) -> Result<(), String> {
+    let demo = seed_demo(state).await?;
+    let env_file = state.join("local.env");
+    std::fs::write(&env_file, stack.env.to_env_file())
+        .map_err(|e| format!("{}: {e}", env_file.display()))?;
+
+    start_watch(root, &env_file, port, stack).await?;
 
     let sdk = shared::config::aws().await;
     let invoke_base = format!("http://127.0.0.1:{port}");

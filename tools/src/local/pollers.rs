@@ -331,28 +331,11 @@ impl<I: Invoker> StreamPoller<I> {
             .map(|r| lambda_stream_record(r, arn, &self.region))
             .filter(passes_stream_filter)
             .collect();
-        let mut retry_from = None;
-        if !events.is_empty() {
-            match self
-                .invoker
-                .invoke(&self.function, json!({ "Records": events }))
-                .await
-            {
-                Ok(response) => {
-                    let failed = batch_item_failures(&response);
-                    retry_from = records
-                        .iter()
-                        .filter_map(|r| r.dynamodb.as_ref()?.sequence_number.clone())
-                        .find(|seq| failed.contains(seq));
-                }
-                Err(err) => {
-                    eprintln!("[stream poller] {err}");
-                    retry_from = records
-                        .first()
-                        .and_then(|r| r.dynamodb.as_ref()?.sequence_number.clone());
-                }
-            }
-        }
+        let retry_from = if events.is_empty() {
+            None
+        } else {
+            self.invoke_batch(&records, &events).await
+        };
         let shard = self.shards.get_mut(id).expect("shard is tracked");
         if let Some(seq) = retry_from
             .clone()
@@ -390,6 +373,31 @@ impl<I: Invoker> StreamPoller<I> {
             self.checkpoints.insert(id.to_string(), seq);
         }
         Ok(events.len())
+    }
+
+    /// Invokes the function with `events` (the filtered `records`), as the event source
+    /// mapping would. Answers the sequence number to retry the batch from, if any record
+    /// failed.
+    async fn invoke_batch(&self, records: &[Record], events: &[Value]) -> Option<String> {
+        match self
+            .invoker
+            .invoke(&self.function, json!({ "Records": events }))
+            .await
+        {
+            Ok(response) => {
+                let failed = batch_item_failures(&response);
+                records
+                    .iter()
+                    .filter_map(|r| r.dynamodb.as_ref()?.sequence_number.clone())
+                    .find(|seq| failed.contains(seq))
+            }
+            Err(err) => {
+                eprintln!("[stream poller] {err}");
+                records
+                    .first()
+                    .and_then(|r| r.dynamodb.as_ref()?.sequence_number.clone())
+            }
+        }
     }
 
     fn save_checkpoints(&self) {

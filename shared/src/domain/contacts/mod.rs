@@ -142,6 +142,28 @@ pub struct Contact {
 pub use crate::table::keys::{contact_sk, email_sk, link_prefix, link_sk, CONTACT_PREFIX};
 
 impl Contact {
+    /// A contact not yet written: a new id, no kinds, no links, version 0.
+    pub fn new(full_name: String, now: OffsetDateTime) -> Self {
+        Self {
+            id: crate::ids::new_id(),
+            full_name,
+            email: None,
+            phone: None,
+            linkedin_url: None,
+            company: None,
+            role: None,
+            city: None,
+            kind: Vec::new(),
+            notes: None,
+            pool_expires_at: None,
+            dossier_count: 0,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+            deleting: false,
+        }
+    }
+
     /// The stored item; `version` and `deleting` are written explicitly since the API
     /// never shows them.
     /// The index keys put the contact on its kinds' lists and, with a pool date, on the

@@ -158,22 +158,8 @@ pub async fn create(db: &Db, org: Uuid, input: ContactInput) -> Result<Contact, 
         .unwrap_or(crate::domain::orgs::DEFAULT_POOL_DAYS);
     let now = crate::clock::now();
     let mut contact = Contact {
-        id: crate::ids::new_id(),
-        full_name: String::new(),
-        email: None,
-        phone: None,
-        linkedin_url: None,
-        company: None,
-        role: None,
-        city: None,
-        kind: Vec::new(),
-        notes: None,
-        pool_expires_at: None,
-        dossier_count: 0,
-        created_at: now,
-        updated_at: now,
         version: 1,
-        deleting: false,
+        ..Contact::new(String::new(), now)
     };
     input.apply(&mut contact, now, pool_days)?;
     let mut items = vec![crate::table::txn::put(

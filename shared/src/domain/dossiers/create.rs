@@ -14,6 +14,7 @@ use crate::ids::new_id;
 use crate::table::store::Db;
 use crate::table::txn::{self, Outcome};
 use crate::{clock, ApiError};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::{counters_update, deal_size, require_member, sales_only, Dossier, Status};
 
@@ -194,114 +195,14 @@ pub async fn commit(
         org,
         mut dossier,
     } = prepared;
-    let role = dossier.role.clone();
     dossier.cv_url = cv_url;
-    let kind = dossier.kind;
     let now = dossier.created_at;
-    let (email, phone, company, contact_person) = (
-        dossier.email.clone(),
-        dossier.phone.clone(),
-        dossier.company.clone(),
-        dossier.contact_person.clone(),
-    );
     let mut retry = txn::Retry::default();
     while retry.next().await {
-        let plan = match input.contact_id {
-            Some(id) => {
-                let contact = contacts::get(db, org_id, id).await?.ok_or_else(|| {
-                    ApiError::invalid(
-                        "Field `contact_id` does not name a contact of your organization.",
-                    )
-                })?;
-                ContactPlan::Existing(Box::new((contact.clone(), contact)))
-            }
-            None => {
-                let (full_name, contact_kind, contact_role) = match kind {
-                    DossierType::Candidate => {
-                        (Some(dossier.name.clone()), Kind::Candidate, role.clone())
-                    }
-                    DossierType::Sales => (contact_person.clone(), Kind::Prospect, None),
-                };
-                match full_name {
-                    None => ContactPlan::None,
-                    Some(full_name) => {
-                        let existing = match &email {
-                            Some(email) => contacts::find_by_email(db, org_id, email).await?,
-                            None => None,
-                        };
-                        match existing {
-                            Some(read) => {
-                                let mut contact = read.clone();
-                                contact.add_kind(contact_kind, now, org.pool_days);
-                                ContactPlan::Existing(Box::new((read, contact)))
-                            }
-                            None => {
-                                let mut contact = Contact {
-                                    id: new_id(),
-                                    full_name,
-                                    email: email.clone(),
-                                    phone: phone.clone(),
-                                    linkedin_url: None,
-                                    company: company.clone(),
-                                    role: contact_role,
-                                    city: None,
-                                    kind: Vec::new(),
-                                    notes: None,
-                                    pool_expires_at: None,
-                                    dossier_count: 0,
-                                    created_at: now,
-                                    updated_at: now,
-                                    version: 0,
-                                    deleting: false,
-                                };
-                                contact.add_kind(contact_kind, now, org.pool_days);
-                                ContactPlan::New(Box::new(contact))
-                            }
-                        }
-                    }
-                }
-            }
-        };
-
-        let mut items = Vec::new();
-        let mut contact_for_link = None;
-        match plan {
-            ContactPlan::None => {}
-            ContactPlan::Existing(plan) => {
-                let (read, mut contact) = *plan;
-                contact.version += 1;
-                contact.dossier_count += 1;
-                contact.updated_at = now;
-                items.push(txn::put_versioned(db, contact.item(org_id)?, read.version));
-                items.extend(contacts::count_change(
-                    db,
-                    org_id,
-                    Some(&read),
-                    Some(&contact),
-                ));
-                contact_for_link = Some(contact.id);
-            }
-            ContactPlan::New(mut contact) => {
-                contact.version = 1;
-                contact.dossier_count = 1;
-                items.push(txn::put(
-                    db,
-                    contact.item(org_id)?,
-                    Some("attribute_not_exists(PK)"),
-                ));
-                items.extend(contacts::count_change(db, org_id, None, Some(&contact)));
-                if let Some(email) = &contact.email {
-                    items.push(txn::put(
-                        db,
-                        contacts::email_marker(org_id, email, contact.id),
-                        Some("attribute_not_exists(PK)"),
-                    ));
-                }
-                contact_for_link = Some(contact.id);
-            }
-        }
-        dossier.primary_contact_id = contact_for_link;
-        if let Some(contact_id) = contact_for_link {
+        let plan = plan_contact(db, org_id, input.contact_id, &dossier, &org).await?;
+        let (mut items, primary) = contact_writes(db, org_id, plan, now)?;
+        dossier.primary_contact_id = primary;
+        if let Some(contact_id) = primary {
             let link = Link {
                 dossier_id: dossier.id,
                 contact_id,
@@ -331,4 +232,103 @@ pub async fn commit(
         }
     }
     Err(ApiError::internal("dossier create kept conflicting"))
+}
+
+/// Who becomes the new dossier's primary contact, as the table stands now: the contact
+/// named by `contact_id`; or for a candidate the person (for a sales dossier the
+/// `contact_person`), matched by email to an existing contact or created.
+async fn plan_contact(
+    db: &Db,
+    org_id: Uuid,
+    contact_id: Option<Uuid>,
+    dossier: &Dossier,
+    org: &Org,
+) -> Result<ContactPlan, ApiError> {
+    if let Some(id) = contact_id {
+        let contact = contacts::get(db, org_id, id).await?.ok_or_else(|| {
+            ApiError::invalid("Field `contact_id` does not name a contact of your organization.")
+        })?;
+        return Ok(ContactPlan::Existing(Box::new((contact.clone(), contact))));
+    }
+    let now = dossier.created_at;
+    let (full_name, contact_kind, contact_role) = match dossier.kind {
+        DossierType::Candidate => (
+            Some(dossier.name.clone()),
+            Kind::Candidate,
+            dossier.role.clone(),
+        ),
+        DossierType::Sales => (dossier.contact_person.clone(), Kind::Prospect, None),
+    };
+    let Some(full_name) = full_name else {
+        return Ok(ContactPlan::None);
+    };
+    let existing = match &dossier.email {
+        Some(email) => contacts::find_by_email(db, org_id, email).await?,
+        None => None,
+    };
+    Ok(match existing {
+        Some(read) => {
+            let mut contact = read.clone();
+            contact.add_kind(contact_kind, now, org.pool_days);
+            ContactPlan::Existing(Box::new((read, contact)))
+        }
+        None => {
+            let mut contact = Contact {
+                email: dossier.email.clone(),
+                phone: dossier.phone.clone(),
+                company: dossier.company.clone(),
+                role: contact_role,
+                ..Contact::new(full_name, now)
+            };
+            contact.add_kind(contact_kind, now, org.pool_days);
+            ContactPlan::New(Box::new(contact))
+        }
+    })
+}
+
+/// The writes that give the planned contact one more dossier, and the contact's id.
+fn contact_writes(
+    db: &Db,
+    org_id: Uuid,
+    plan: ContactPlan,
+    now: time::OffsetDateTime,
+) -> Result<(Vec<TransactWriteItem>, Option<Uuid>), ApiError> {
+    let mut items = Vec::new();
+    let contact = match plan {
+        ContactPlan::None => return Ok((items, None)),
+        ContactPlan::Existing(plan) => {
+            let (read, mut contact) = *plan;
+            contact.version += 1;
+            contact.dossier_count += 1;
+            contact.updated_at = now;
+            items.push(txn::put_versioned(db, contact.item(org_id)?, read.version));
+            items.extend(contacts::count_change(
+                db,
+                org_id,
+                Some(&read),
+                Some(&contact),
+            ));
+            contact
+        }
+        ContactPlan::New(contact) => {
+            let mut contact = *contact;
+            contact.version = 1;
+            contact.dossier_count = 1;
+            items.push(txn::put(
+                db,
+                contact.item(org_id)?,
+                Some("attribute_not_exists(PK)"),
+            ));
+            items.extend(contacts::count_change(db, org_id, None, Some(&contact)));
+            if let Some(email) = &contact.email {
+                items.push(txn::put(
+                    db,
+                    contacts::email_marker(org_id, email, contact.id),
+                    Some("attribute_not_exists(PK)"),
+                ));
+            }
+            contact
+        }
+    };
+    Ok((items, Some(contact.id)))
 }

@@ -95,7 +95,9 @@ async fn query_page(
         (None, Some(after)) => Query::table(&access.pk)
             .sort(SortKey::Between(DOSSIER_PREFIX.into(), dossier_sk(after))),
     };
-    let mut pages = db.pages(query.newest_first());
+    // Eventually consistent like the filtered listings on the indexes: half the read cost,
+    // and at worst a dossier written in the last second is missing from the page.
+    let mut pages = db.pages(query.newest_first().eventually_consistent());
     let mut found: Vec<Dossier> = Vec::new();
     let mut to_skip = skip;
     while let Some(page) = pages.next(Some(to_skip + want - found.len() + 1)).await? {
