@@ -1,7 +1,5 @@
 //! Settings read from the environment, with the same names locally and on AWS.
 
-use crate::ApiError;
-
 #[derive(Clone, Debug)]
 pub struct Config {
     pub table_name: String,
@@ -22,16 +20,11 @@ impl Config {
         })
     }
 
-    pub fn cv_bucket(&self) -> Result<&str, ApiError> {
+    /// The CV bucket, for the functions that cannot start without one.
+    pub fn require_cv_bucket(&self) -> Result<String, String> {
         self.cv_bucket
-            .as_deref()
-            .ok_or_else(|| ApiError::internal("CV_BUCKET is not set"))
-    }
-
-    pub fn events_queue_url(&self) -> Result<&str, ApiError> {
-        self.events_queue_url
-            .as_deref()
-            .ok_or_else(|| ApiError::internal("EVENTS_QUEUE_URL is not set"))
+            .clone()
+            .ok_or_else(|| "environment variable CV_BUCKET is not set".to_string())
     }
 }
 

@@ -88,6 +88,11 @@ impl ApiError {
         Self::NotFound(message.into())
     }
 
+    /// The 404 of every route under `/dossiers/{id}` whose dossier is not there.
+    pub fn dossier_not_found() -> Self {
+        Self::not_found("Dossier not found.")
+    }
+
     /// The JSON body in the spec's error shape.
     pub fn body(&self) -> serde_json::Value {
         json!({ "error": { "code": self.code(), "message": self.to_string() } })

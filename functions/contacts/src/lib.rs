@@ -8,8 +8,8 @@ use serde_json::json;
 use shared::domain::contacts::{self, ContactFilter, ContactInput, Kind, Pool};
 use shared::domain::links::{self, NewLink};
 use shared::web::{
-    api, created, list, ok, scopes, with_etag, Authorized, Core, IfMatch, JsonBody, PathIds,
-    QueryParams,
+    api, created, list, ok, scopes, with_etag, Authorized, Core, IfMatch, JsonBody, PathId,
+    PathIds, QueryParams,
 };
 use shared::{ApiError, ApiResult};
 
@@ -36,9 +36,9 @@ async fn create(
 async fn show(
     Authorized(principal, ..): Authorized<scopes::ContactsRead>,
     State(core): State<Core>,
-    PathIds(ids): PathIds,
+    PathId(id): PathId,
 ) -> ApiResult<Response> {
-    let contact = contacts::get(&core.db, principal.org_id, ids[0])
+    let contact = contacts::get(&core.db, principal.org_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Contact not found."))?;
     let version = contact.version;
@@ -48,12 +48,11 @@ async fn show(
 async fn update(
     Authorized(principal, ..): Authorized<scopes::ContactsWrite>,
     State(core): State<Core>,
-    PathIds(ids): PathIds,
+    PathId(id): PathId,
     IfMatch(precondition): IfMatch,
     JsonBody(patch): JsonBody<ContactInput>,
 ) -> ApiResult<Response> {
-    let contact =
-        contacts::update(&core.db, principal.org_id, ids[0], patch, &precondition).await?;
+    let contact = contacts::update(&core.db, principal.org_id, id, patch, &precondition).await?;
     let version = contact.version;
     Ok(with_etag(ok(contact), version))
 }
@@ -61,22 +60,22 @@ async fn update(
 async fn remove(
     Authorized(principal, ..): Authorized<scopes::ContactsWrite>,
     State(core): State<Core>,
-    PathIds(ids): PathIds,
+    PathId(id): PathId,
     IfMatch(precondition): IfMatch,
 ) -> ApiResult<Response> {
-    links::delete_contact(&core.db, principal.org_id, ids[0], &precondition).await?;
-    Ok(ok(json!({ "id": ids[0], "deleted": true })))
+    links::delete_contact(&core.db, principal.org_id, id, &precondition).await?;
+    Ok(ok(json!({ "id": id, "deleted": true })))
 }
 
 async fn linked(
     Authorized(principal, ..): Authorized<scopes::ContactsRead>,
     State(core): State<Core>,
-    PathIds(ids): PathIds,
+    PathId(id): PathId,
     mut query: QueryParams,
 ) -> ApiResult<Response> {
     let page = query.page()?;
     query.finish()?;
-    let all = links::list(&core.db, principal.org_id, ids[0]).await?;
+    let all = links::list(&core.db, principal.org_id, id).await?;
     let total = all.len();
     let items: Vec<_> = all
         .into_iter()
@@ -89,10 +88,10 @@ async fn linked(
 async fn link(
     Authorized(principal, ..): Authorized<scopes::LinkContacts>,
     State(core): State<Core>,
-    PathIds(ids): PathIds,
+    PathId(id): PathId,
     JsonBody(input): JsonBody<NewLink>,
 ) -> ApiResult<Response> {
-    let (link, is_new) = links::link(&core.db, principal.org_id, ids[0], input).await?;
+    let (link, is_new) = links::link(&core.db, principal.org_id, id, input).await?;
     let body = json!({
         "dossier_id": link.dossier_id,
         "contact_id": link.contact_id,
@@ -105,11 +104,11 @@ async fn link(
 async fn unlink(
     Authorized(principal, ..): Authorized<scopes::LinkContacts>,
     State(core): State<Core>,
-    PathIds(ids): PathIds,
+    PathIds(dossier, contact): PathIds,
 ) -> ApiResult<Response> {
-    links::unlink(&core.db, principal.org_id, ids[0], ids[1]).await?;
+    links::unlink(&core.db, principal.org_id, dossier, contact).await?;
     Ok(ok(
-        json!({ "dossier_id": ids[0], "contact_id": ids[1], "unlinked": true }),
+        json!({ "dossier_id": dossier, "contact_id": contact, "unlinked": true }),
     ))
 }
 

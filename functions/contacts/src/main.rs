@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::web::serve(|core, _, _| contacts::router(core)).await
+    shared::web::serve(|core, _, _| Ok(contacts::router(core))).await
 }

@@ -12,13 +12,12 @@ use shared::domain::dossiers::{self, CreateDossier, Filter, PatchDossier, Status
 use shared::domain::flows::DossierType;
 use shared::web::{
     api, created, ok, parse_json, read_body, require_content_type, scopes, with_etag, Authorized,
-    Core, IfMatch, JsonBody, PathIds, QueryParams,
+    Core, IfMatch, JsonBody, PathId, QueryParams,
 };
 use shared::{ApiError, ApiResult};
 
 /// JSON bodies are small; only the CV routes take large ones.
 const MAX_JSON_BYTES: usize = 256 * 1024;
-/// A 10 MiB CV plus the multipart framing and form fields around it.
 
 #[derive(Clone)]
 pub struct AppState {
@@ -26,12 +25,17 @@ pub struct AppState {
     pub cvs: CvStore,
 }
 
-pub fn app(core: Core, sdk: &aws_config::SdkConfig, config: &shared::config::Config) -> Router {
+/// The function as deployed: it needs its CV bucket and does not start without one.
+pub fn app(
+    core: Core,
+    sdk: &aws_config::SdkConfig,
+    config: &shared::config::Config,
+) -> Result<Router, String> {
     let cvs = CvStore {
         s3: shared::config::s3_client(sdk),
-        bucket: config.cv_bucket.clone().unwrap_or_default(),
+        bucket: config.require_cv_bucket()?,
     };
-    router(core, cvs)
+    Ok(router(core, cvs))
 }
 
 pub fn router(core: Core, cvs: CvStore) -> Router {
@@ -223,11 +227,11 @@ pub async fn create_with_cv(
 async fn show(
     Authorized(principal, ..): Authorized<scopes::DossiersRead>,
     State(state): State<AppState>,
-    PathIds(ids): PathIds,
+    PathId(id): PathId,
 ) -> ApiResult<Response> {
-    let dossier = dossiers::get(&state.core.db, principal.org_id, ids[0])
+    let dossier = dossiers::get(&state.core.db, principal.org_id, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("Dossier not found."))?;
+        .ok_or_else(ApiError::dossier_not_found)?;
     let version = dossier.version;
     Ok(with_etag(ok(dossier), version))
 }
@@ -235,18 +239,12 @@ async fn show(
 async fn update(
     Authorized(principal, ..): Authorized<scopes::DossiersWrite>,
     State(state): State<AppState>,
-    PathIds(ids): PathIds,
+    PathId(id): PathId,
     IfMatch(precondition): IfMatch,
     JsonBody(patch): JsonBody<PatchDossier>,
 ) -> ApiResult<Response> {
-    let dossier = dossiers::patch(
-        &state.core.db,
-        principal.org_id,
-        ids[0],
-        patch,
-        &precondition,
-    )
-    .await?;
+    let dossier =
+        dossiers::patch(&state.core.db, principal.org_id, id, patch, &precondition).await?;
     let version = dossier.version;
     Ok(with_etag(ok(dossier), version))
 }
@@ -254,11 +252,10 @@ async fn update(
 async fn archive(
     Authorized(principal, ..): Authorized<scopes::DossiersWrite>,
     State(state): State<AppState>,
-    PathIds(ids): PathIds,
+    PathId(id): PathId,
     IfMatch(precondition): IfMatch,
 ) -> ApiResult<Response> {
-    let dossier =
-        dossiers::archive(&state.core.db, principal.org_id, ids[0], &precondition).await?;
+    let dossier = dossiers::archive(&state.core.db, principal.org_id, id, &precondition).await?;
     Ok(with_etag(
         ok(json!({ "id": dossier.id, "status": dossier.status })),
         dossier.version,
@@ -269,10 +266,10 @@ async fn archive(
 async fn upload_cv(
     Authorized(principal, ..): Authorized<scopes::DossiersWrite>,
     State(state): State<AppState>,
-    PathIds(ids): PathIds,
+    PathId(id): PathId,
     request: Request,
 ) -> ApiResult<Response> {
-    let (org, id) = (principal.org_id, ids[0]);
+    let (org, id) = (principal.org_id, id);
     let bytes = if is_multipart(request.headers()) {
         let mut form = Multipart::from_request(request, &())
             .await
@@ -309,7 +306,7 @@ async fn upload_cv(
     cv::check(&bytes)?;
     dossiers::get(&state.core.db, org, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("Dossier not found."))?;
+        .ok_or_else(ApiError::dossier_not_found)?;
     let key = cv::key(org, id);
     state.cvs.put(&key, bytes).await?;
     let dossier = dossiers::attach_cv(&state.core.db, org, id, &key).await?;
@@ -327,10 +324,10 @@ struct StartUpload {
 async fn start_upload(
     Authorized(principal, ..): Authorized<scopes::DossiersWrite>,
     State(state): State<AppState>,
-    PathIds(ids): PathIds,
+    PathId(id): PathId,
     JsonBody(body): JsonBody<StartUpload>,
 ) -> ApiResult<Response> {
-    let (org, id) = (principal.org_id, ids[0]);
+    let (org, id) = (principal.org_id, id);
     if body.size == 0 {
         return Err(ApiError::invalid("Field `size` must be at least 1 byte."));
     }
@@ -339,7 +336,7 @@ async fn start_upload(
     }
     dossiers::get(&state.core.db, org, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("Dossier not found."))?;
+        .ok_or_else(ApiError::dossier_not_found)?;
     let upload_id = shared::ids::new_id();
     let upload = state
         .cvs
@@ -358,13 +355,13 @@ struct CompleteUpload {
 async fn complete_upload(
     Authorized(principal, ..): Authorized<scopes::DossiersWrite>,
     State(state): State<AppState>,
-    PathIds(ids): PathIds,
+    PathId(id): PathId,
     JsonBody(body): JsonBody<CompleteUpload>,
 ) -> ApiResult<Response> {
-    let (org, id) = (principal.org_id, ids[0]);
+    let (org, id) = (principal.org_id, id);
     dossiers::get(&state.core.db, org, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("Dossier not found."))?;
+        .ok_or_else(ApiError::dossier_not_found)?;
     let key = cv::key(org, id);
     state
         .cvs
@@ -378,11 +375,11 @@ async fn complete_upload(
 async fn download_cv(
     Authorized(principal, ..): Authorized<scopes::DossiersRead>,
     State(state): State<AppState>,
-    PathIds(ids): PathIds,
+    PathId(id): PathId,
 ) -> ApiResult<Response> {
-    let dossier = dossiers::get(&state.core.db, principal.org_id, ids[0])
+    let dossier = dossiers::get(&state.core.db, principal.org_id, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("Dossier not found."))?;
+        .ok_or_else(ApiError::dossier_not_found)?;
     let key = dossier
         .cv_url
         .ok_or_else(|| ApiError::not_found("This dossier has no CV."))?;

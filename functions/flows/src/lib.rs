@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use shared::domain::flows::{self, DossierType};
-use shared::web::{api, list, scopes, Authorized, Core, PathIds, QueryParams};
+use shared::web::{api, list, scopes, Authorized, Core, PathId, QueryParams};
 use shared::{ApiError, ApiResult};
 
 pub fn router(core: Core) -> Router {
@@ -55,11 +55,11 @@ async fn list_flows(
 async fn list_stages(
     Authorized(principal, ..): Authorized<scopes::FlowsRead>,
     State(core): State<Core>,
-    PathIds(ids): PathIds,
+    PathId(id): PathId,
     query: QueryParams,
 ) -> ApiResult<Response> {
     query.finish()?;
-    let flow = flows::get(&core.db, principal.org_id, ids[0])
+    let flow = flows::get(&core.db, principal.org_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Flow not found."))?;
     let total = flow.stages.len();

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::web::serve(|core, _, _| flows::router(core)).await
+    shared::web::serve(|core, _, _| Ok(flows::router(core))).await
 }

@@ -5,7 +5,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use shared::domain::notes::{self, NewNote};
-use shared::web::{api, created, list, scopes, Authorized, Core, JsonBody, PathIds, QueryParams};
+use shared::web::{api, created, list, scopes, Authorized, Core, JsonBody, PathId, QueryParams};
 use shared::ApiResult;
 
 pub fn router(core: Core) -> Router {
@@ -18,21 +18,21 @@ pub fn router(core: Core) -> Router {
 async fn list_notes(
     Authorized(principal, ..): Authorized<scopes::NotesRead>,
     State(core): State<Core>,
-    PathIds(ids): PathIds,
+    PathId(id): PathId,
     mut query: QueryParams,
 ) -> ApiResult<Response> {
     let page = query.page()?;
     query.finish()?;
-    let found = notes::list(&core.db, principal.org_id, ids[0], page).await?;
+    let found = notes::list(&core.db, principal.org_id, id, page).await?;
     Ok(list(found.notes, page.meta(found.total as usize)))
 }
 
 async fn add_note(
     Authorized(principal, ..): Authorized<scopes::NotesWrite>,
     State(core): State<Core>,
-    PathIds(ids): PathIds,
+    PathId(id): PathId,
     JsonBody(input): JsonBody<NewNote>,
 ) -> ApiResult<Response> {
-    let note = notes::create(&core.db, principal.org_id, ids[0], input).await?;
+    let note = notes::create(&core.db, principal.org_id, id, input).await?;
     Ok(created(note))
 }

@@ -37,10 +37,6 @@ pub struct NewLink {
     pub is_primary: bool,
 }
 
-fn dossier_not_found() -> ApiError {
-    ApiError::not_found("Dossier not found.")
-}
-
 async fn links_of(db: &Db, org: Uuid, dossier: Uuid) -> Result<Vec<Link>, ApiError> {
     db.query_prefix(&org_pk(org), &link_prefix(dossier)).await
 }
@@ -50,7 +46,7 @@ async fn links_of(db: &Db, org: Uuid, dossier: Uuid) -> Result<Vec<Link>, ApiErr
 pub async fn list(db: &Db, org: Uuid, dossier: Uuid) -> Result<Vec<LinkedContact>, ApiError> {
     dossiers::get(db, org, dossier)
         .await?
-        .ok_or_else(dossier_not_found)?;
+        .ok_or_else(ApiError::dossier_not_found)?;
     let mut links = links_of(db, org, dossier).await?;
     links.sort_by_key(|l| (!l.is_primary, l.created_at));
     let ids: Vec<Uuid> = links.iter().map(|l| l.contact_id).collect();
@@ -136,7 +132,7 @@ pub async fn link(
     while retry.next().await {
         let dossier = dossiers::get(db, org, dossier_id)
             .await?
-            .ok_or_else(dossier_not_found)?;
+            .ok_or_else(ApiError::dossier_not_found)?;
         let contact = contacts::get(db, org, input.contact_id)
             .await?
             .ok_or_else(|| {
@@ -210,7 +206,7 @@ pub async fn unlink(
     while retry.next().await {
         let dossier = dossiers::get(db, org, dossier_id)
             .await?
-            .ok_or_else(dossier_not_found)?;
+            .ok_or_else(ApiError::dossier_not_found)?;
         let _: Link = db
             .get(&org_pk(org), &link_sk(dossier_id, contact_id))
             .await?

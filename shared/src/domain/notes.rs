@@ -34,10 +34,6 @@ pub struct NewNote {
 
 use crate::table::keys::{note_counter_sk as counter_sk, note_prefix, note_sk};
 
-fn dossier_not_found() -> ApiError {
-    ApiError::not_found("Dossier not found.")
-}
-
 /// Adds a note, its dossier's note count and its `note.created` event in one
 /// transaction that also proves the dossier exists. Archived dossiers take notes too.
 pub async fn create(db: &Db, org: Uuid, dossier: Uuid, input: NewNote) -> Result<Note, ApiError> {
@@ -82,7 +78,7 @@ pub async fn create(db: &Db, org: Uuid, dossier: Uuid, input: NewNote) -> Result
     while retry.next().await {
         match txn::write(db, items.clone()).await? {
             Ok(()) => return Ok(note),
-            Err(Outcome::ConditionFailed(_)) => return Err(dossier_not_found()),
+            Err(Outcome::ConditionFailed(_)) => return Err(ApiError::dossier_not_found()),
             Err(Outcome::Conflict) => continue,
         }
     }
@@ -112,7 +108,7 @@ pub async fn list(
         query(db, &pk, dossier, page)
     );
     if exists?.0.is_none() {
-        return Err(dossier_not_found());
+        return Err(ApiError::dossier_not_found());
     }
     let total = match counter?.and_then(|mut item| item.remove("notes")) {
         Some(AttributeValue::N(v)) => v.parse().unwrap_or(0),

@@ -63,22 +63,50 @@ impl<S: ScopeSet, St: Send + Sync> FromRequestParts<St> for Authorized<S> {
     }
 }
 
-/// Path ids must be UUIDs; anything else names no resource, so it is a 404.
-pub struct PathIds(pub Vec<uuid::Uuid>);
+/// The id of a route with one (`/dossiers/{id}`). Path ids must be UUIDs; anything else
+/// names no resource, so it is a 404.
+pub struct PathId(pub uuid::Uuid);
+
+/// The two ids of a route with two (`/dossiers/{id}/contacts/{contact_id}`), in path order.
+pub struct PathIds(pub uuid::Uuid, pub uuid::Uuid);
+
+async fn path_uuids<St: Send + Sync>(
+    parts: &mut Parts,
+    state: &St,
+) -> Result<Vec<uuid::Uuid>, ApiError> {
+    let not_found = || ApiError::NotFound("Resource not found.".into());
+    let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|_| not_found())?;
+    params
+        .iter()
+        .map(|(_, value)| uuid::Uuid::parse_str(value).map_err(|_| not_found()))
+        .collect()
+}
+
+impl<St: Send + Sync> FromRequestParts<St> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, ApiError> {
+        match path_uuids(parts, state).await?.as_slice() {
+            [id] => Ok(Self(*id)),
+            _ => Err(ApiError::internal(
+                "PathId on a route without exactly one id",
+            )),
+        }
+    }
+}
 
 impl<St: Send + Sync> FromRequestParts<St> for PathIds {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, ApiError> {
-        let not_found = || ApiError::NotFound("Resource not found.".into());
-        let params = axum::extract::RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|_| not_found())?;
-        params
-            .iter()
-            .map(|(_, value)| uuid::Uuid::parse_str(value).map_err(|_| not_found()))
-            .collect::<Result<Vec<_>, _>>()
-            .map(PathIds)
+        match path_uuids(parts, state).await?.as_slice() {
+            [first, second] => Ok(Self(*first, *second)),
+            _ => Err(ApiError::internal(
+                "PathIds on a route without exactly two ids",
+            )),
+        }
     }
 }
 

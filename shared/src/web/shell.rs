@@ -77,14 +77,16 @@ pub fn api(routes: Router, core: Core) -> Router {
 /// per container, and serves the router on the Lambda runtime (or under `cargo lambda
 /// watch`).
 pub async fn serve(
-    build: impl FnOnce(Core, &aws_config::SdkConfig, &Config) -> Router,
+    build: impl FnOnce(Core, &aws_config::SdkConfig, &Config) -> Result<Router, String>,
 ) -> Result<(), lambda_http::Error> {
     crate::init_tracing();
     let config = Config::from_env()?;
     let sdk = crate::config::aws().await;
     let core = Core::new(&sdk, &config);
+    // A setting a function cannot work without stops it here, at init, not at a request.
+    let router = build(core.clone(), &sdk, &config)?;
     core.prefetch();
-    lambda_http::run(build(core, &sdk, &config)).await
+    lambda_http::run(router).await
 }
 
 async fn unknown_route(method: Method, uri: Uri) -> ApiError {

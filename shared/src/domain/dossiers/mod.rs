@@ -265,10 +265,6 @@ pub async fn get(db: &Db, org: Uuid, id: Uuid) -> Result<Option<Dossier>, ApiErr
     db.get(&org_pk(org), &dossier_sk(id)).await
 }
 
-fn not_found() -> ApiError {
-    ApiError::not_found("Dossier not found.")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,9 +11,7 @@ use crate::table::txn::Precondition;
 use crate::table::txn::{self};
 use crate::{clock, ApiError};
 
-use super::{
-    counters_update, deal_size, get, not_found, require_member, sales_only, Dossier, Status,
-};
+use super::{counters_update, deal_size, get, require_member, sales_only, Dossier, Status};
 
 /// `PATCH /dossiers/{id}`: absent fields are left alone; `null` clears a nullable field.
 #[derive(Debug, Default, Deserialize)]
@@ -165,7 +163,9 @@ where
 {
     let mut retry = txn::Retry::default();
     while retry.next().await {
-        let current = get(db, org, id).await?.ok_or_else(not_found)?;
+        let current = get(db, org, id)
+            .await?
+            .ok_or_else(ApiError::dossier_not_found)?;
         // Checked against the version this cycle writes on, so the write's own version
         // condition makes the check and the write one atomic step.
         precondition.check(current.version, "dossier")?;
@@ -227,7 +227,9 @@ pub async fn patch(
     // A dossier never changes flow, so its flow can be read once, before the write cycle.
     let flow = match patch.current_stage_id {
         Some(Some(_)) => {
-            let current = get(db, org, id).await?.ok_or_else(not_found)?;
+            let current = get(db, org, id)
+                .await?
+                .ok_or_else(ApiError::dossier_not_found)?;
             flows::get(db, org, current.flow_id).await?
         }
         _ => None,
