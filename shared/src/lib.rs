@@ -19,6 +19,7 @@ pub mod cv;
 pub mod domain;
 pub mod error;
 pub mod ids;
+pub mod names;
 pub mod secrets;
 pub mod table;
 pub mod web;

@@ -121,21 +121,19 @@ async fn list_contacts(
         .take_all("kind")
         .iter()
         .map(|raw| {
-            serde_json::from_value::<Kind>(json!(raw)).map_err(|_| {
+            Kind::parse(raw).ok_or_else(|| {
                 ApiError::invalid("Query parameter `kind` must be 'candidate', 'prospect', 'client', 'supplier' or 'partner'.")
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let pool = match query.take("pool")?.as_deref() {
-        None => None,
-        Some("in_pool") => Some(Pool::InPool),
-        Some("expired") => Some(Pool::Expired),
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "Query parameter `pool` must be 'in_pool' or 'expired'.",
-            ))
-        }
-    };
+    let pool = query
+        .take("pool")?
+        .map(|raw| {
+            Pool::parse(&raw).ok_or_else(|| {
+                ApiError::invalid("Query parameter `pool` must be 'in_pool' or 'expired'.")
+            })
+        })
+        .transpose()?;
     let search = query
         .take("search")?
         .map(|s| s.trim().to_lowercase())

@@ -130,9 +130,15 @@ async fn field_bytes(
     Ok(bytes)
 }
 
-/// The form's text fields as the JSON create body (numbers where the field is numeric),
-/// and the `cv` file if one was sent.
-async fn read_create_form(mut form: Multipart) -> ApiResult<(CreateDossier, Option<Vec<u8>>)> {
+/// A multipart form's `cv` file, if one was sent, and its text fields (numbers where the
+/// field is numeric) when `text_fields` allows them; any other field is refused.
+async fn read_form(
+    request: Request,
+    text_fields: bool,
+) -> ApiResult<(Map<String, Value>, Option<Vec<u8>>)> {
+    let mut form = Multipart::from_request(request, &())
+        .await
+        .map_err(|e| ApiError::invalid(e.body_text()))?;
     let mut fields = Map::new();
     let mut cv_bytes = None;
     while let Some(field) = form.next_field().await.map_err(multipart_error)? {
@@ -143,6 +149,11 @@ async fn read_create_form(mut form: Multipart) -> ApiResult<(CreateDossier, Opti
             }
             cv_bytes = Some(field_bytes(field, MAX_CV_BYTES, cv::too_large).await?);
             continue;
+        }
+        if !text_fields {
+            return Err(ApiError::invalid(format!(
+                "Unknown form field `{name}`; send only `cv`."
+            )));
         }
         let raw = field_bytes(field, MAX_JSON_BYTES, || {
             ApiError::PayloadTooLarge("A form field is too large.".into())
@@ -163,9 +174,7 @@ async fn read_create_form(mut form: Multipart) -> ApiResult<(CreateDossier, Opti
             )));
         }
     }
-    let input =
-        parse_json(&serde_json::to_vec(&Value::Object(fields)).map_err(ApiError::internal)?)?;
-    Ok((input, cv_bytes))
+    Ok((fields, cv_bytes))
 }
 
 async fn create(
@@ -187,10 +196,9 @@ async fn create(
         let version = dossier.version;
         return Ok(with_etag(created(dossier), version));
     }
-    let form = Multipart::from_request(request, &())
-        .await
-        .map_err(|e| ApiError::invalid(e.body_text()))?;
-    let (input, cv_bytes) = read_create_form(form).await?;
+    let (fields, cv_bytes) = read_form(request, true).await?;
+    let input: CreateDossier =
+        parse_json(&serde_json::to_vec(&Value::Object(fields)).map_err(ApiError::internal)?)?;
     if let Some(bytes) = &cv_bytes {
         cv::check(bytes)?;
     }
@@ -269,26 +277,9 @@ async fn upload_cv(
     PathId(id): PathId,
     request: Request,
 ) -> ApiResult<Response> {
-    let (org, id) = (principal.org_id, id);
+    let org = principal.org_id;
     let bytes = if is_multipart(request.headers()) {
-        let mut form = Multipart::from_request(request, &())
-            .await
-            .map_err(|e| ApiError::invalid(e.body_text()))?;
-        let mut cv_bytes = None;
-        while let Some(field) = form.next_field().await.map_err(multipart_error)? {
-            match field.name() {
-                Some("cv") if cv_bytes.is_none() => {
-                    cv_bytes = Some(field_bytes(field, MAX_CV_BYTES, cv::too_large).await?)
-                }
-                Some("cv") => return Err(ApiError::invalid("Field `cv` may appear only once.")),
-                other => {
-                    return Err(ApiError::invalid(format!(
-                        "Unknown form field `{}`; send only `cv`.",
-                        other.unwrap_or_default()
-                    )))
-                }
-            }
-        }
+        let (_, cv_bytes) = read_form(request, false).await?;
         cv_bytes.ok_or_else(|| ApiError::invalid("Field `cv` is required."))?
     } else {
         require_content_type(request.headers(), "application/pdf").map_err(|_| {
@@ -327,7 +318,7 @@ async fn start_upload(
     PathId(id): PathId,
     JsonBody(body): JsonBody<StartUpload>,
 ) -> ApiResult<Response> {
-    let (org, id) = (principal.org_id, id);
+    let org = principal.org_id;
     if body.size == 0 {
         return Err(ApiError::invalid("Field `size` must be at least 1 byte."));
     }
@@ -358,7 +349,7 @@ async fn complete_upload(
     PathId(id): PathId,
     JsonBody(body): JsonBody<CompleteUpload>,
 ) -> ApiResult<Response> {
-    let (org, id) = (principal.org_id, id);
+    let org = principal.org_id;
     dossiers::get(&state.core.db, org, id)
         .await?
         .ok_or_else(ApiError::dossier_not_found)?;

@@ -10,27 +10,10 @@ use crate::table::keys::{flow_sk, org_pk, FLOW_PREFIX};
 use crate::table::store::{to_item, Db, Item};
 use crate::ApiError;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DossierType {
-    Candidate,
-    Sales,
-}
-
-impl DossierType {
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "candidate" => Some(Self::Candidate),
-            "sales" => Some(Self::Sales),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Candidate => "candidate",
-            Self::Sales => "sales",
-        }
+crate::wire_enum! {
+    pub enum DossierType {
+        Candidate = "candidate",
+        Sales = "sales",
     }
 }
 

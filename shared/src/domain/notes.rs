@@ -1,6 +1,5 @@
 //! Notes: the oldest-first timeline of a dossier.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -110,10 +109,9 @@ pub async fn list(
     if exists?.0.is_none() {
         return Err(ApiError::dossier_not_found());
     }
-    let total = match counter?.and_then(|mut item| item.remove("notes")) {
-        Some(AttributeValue::N(v)) => v.parse().unwrap_or(0),
-        _ => 0,
-    };
+    let total = counter?.map_or(0, |item| {
+        crate::table::store::counter(&item, "notes").max(0) as u64
+    });
     Ok(NotePage {
         notes: notes?,
         total,

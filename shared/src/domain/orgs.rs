@@ -12,32 +12,15 @@ use crate::table::keys::{member_sk, org_pk, ORG_SK};
 use crate::table::store::Db;
 use crate::ApiError;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Plan {
-    Free,
-    Pro,
-    Growth,
+crate::wire_enum! {
+    pub enum Plan {
+        Free = "free",
+        Pro = "pro",
+        Growth = "growth",
+    }
 }
 
 impl Plan {
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "free" => Some(Self::Free),
-            "pro" => Some(Self::Pro),
-            "growth" => Some(Self::Growth),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Free => "free",
-            Self::Pro => "pro",
-            Self::Growth => "growth",
-        }
-    }
-
     pub fn has_api_access(self) -> bool {
         self == Self::Growth
     }

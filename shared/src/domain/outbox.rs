@@ -11,41 +11,13 @@ pub use crate::table::keys::OUTBOX_PREFIX;
 pub const STREAM_FILTER_PATTERN: &str =
     r#"{"eventName":["INSERT"],"dynamodb":{"Keys":{"SK":{"S":[{"prefix":"EVT#"}]}}}}"#;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum EventType {
-    #[serde(rename = "dossier.created")]
-    DossierCreated,
-    #[serde(rename = "dossier.updated")]
-    DossierUpdated,
-    #[serde(rename = "dossier.stage_changed")]
-    DossierStageChanged,
-    #[serde(rename = "dossier.deleted")]
-    DossierDeleted,
-    #[serde(rename = "note.created")]
-    NoteCreated,
-}
-
-impl EventType {
-    pub const ALL: [EventType; 5] = [
-        EventType::DossierCreated,
-        EventType::DossierUpdated,
-        EventType::DossierStageChanged,
-        EventType::DossierDeleted,
-        EventType::NoteCreated,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::DossierCreated => "dossier.created",
-            Self::DossierUpdated => "dossier.updated",
-            Self::DossierStageChanged => "dossier.stage_changed",
-            Self::DossierDeleted => "dossier.deleted",
-            Self::NoteCreated => "note.created",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == raw)
+crate::wire_enum! {
+    pub enum EventType {
+        DossierCreated = "dossier.created",
+        DossierUpdated = "dossier.updated",
+        DossierStageChanged = "dossier.stage_changed",
+        DossierDeleted = "dossier.deleted",
+        NoteCreated = "note.created",
     }
 }
 

@@ -87,6 +87,14 @@ pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, ApiError> {
     Ok(serde_dynamo::from_item(item)?)
 }
 
+/// A counter attribute of `item`: 0 when it is absent or not a number.
+pub fn counter(item: &Item, name: &str) -> i64 {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
 pub fn key(pk: &str, sk: &str) -> Item {
     HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))])
 }

@@ -22,49 +22,15 @@ use crate::ApiError;
 pub const KEY_PREFIX: &str = "lg_live_";
 const RAW_KEY_LEN: usize = 64;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Scope {
-    #[serde(rename = "dossiers:read")]
-    DossiersRead,
-    #[serde(rename = "dossiers:write")]
-    DossiersWrite,
-    #[serde(rename = "contacts:read")]
-    ContactsRead,
-    #[serde(rename = "contacts:write")]
-    ContactsWrite,
-    #[serde(rename = "flows:read")]
-    FlowsRead,
-    #[serde(rename = "notes:read")]
-    NotesRead,
-    #[serde(rename = "notes:write")]
-    NotesWrite,
-}
-
-impl Scope {
-    pub const ALL: [Scope; 7] = [
-        Scope::DossiersRead,
-        Scope::DossiersWrite,
-        Scope::ContactsRead,
-        Scope::ContactsWrite,
-        Scope::FlowsRead,
-        Scope::NotesRead,
-        Scope::NotesWrite,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::DossiersRead => "dossiers:read",
-            Scope::DossiersWrite => "dossiers:write",
-            Scope::ContactsRead => "contacts:read",
-            Scope::ContactsWrite => "contacts:write",
-            Scope::FlowsRead => "flows:read",
-            Scope::NotesRead => "notes:read",
-            Scope::NotesWrite => "notes:write",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+crate::wire_enum! {
+    pub enum Scope {
+        DossiersRead = "dossiers:read",
+        DossiersWrite = "dossiers:write",
+        ContactsRead = "contacts:read",
+        ContactsWrite = "contacts:write",
+        FlowsRead = "flows:read",
+        NotesRead = "notes:read",
+        NotesWrite = "notes:write",
     }
 }
 

@@ -178,19 +178,19 @@ impl Delivery {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// The receiver answered 2xx.
-    Delivered,
-    /// Failed; another attempt is scheduled.
-    Retrying,
-    /// Failed for the last time; the message went to the dead-letter queue.
-    Failed,
-    /// The receiver answered 410: the endpoint is now disabled.
-    Disabled,
-    /// Not sent: the endpoint was deleted or disabled, or its URL is not allowed.
-    Skipped,
+crate::wire_enum! {
+    pub enum Outcome {
+        /// The receiver answered 2xx.
+        Delivered = "delivered",
+        /// Failed; another attempt is scheduled.
+        Retrying = "retrying",
+        /// Failed for the last time; the message went to the dead-letter queue.
+        Failed = "failed",
+        /// The receiver answered 410: the endpoint is now disabled.
+        Disabled = "disabled",
+        /// Not sent: the endpoint was deleted or disabled, or its URL is not allowed.
+        Skipped = "skipped",
+    }
 }
 
 /// One delivery attempt, as the attempt log keeps it.

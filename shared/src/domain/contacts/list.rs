@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -26,10 +25,11 @@ pub struct ContactFilter {
     pub search: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pool {
-    InPool,
-    Expired,
+crate::wire_enum! {
+    pub enum Pool {
+        InPool = "in_pool",
+        Expired = "expired",
+    }
 }
 
 impl ContactFilter {
@@ -160,10 +160,7 @@ async fn total(db: &Db, org: Uuid, kinds: &[Kind]) -> Result<u64, ApiError> {
         .unwrap_or_default();
     let total: i64 = (0..=u8::MAX >> 3)
         .filter(|mask| wanted == 0 || mask & wanted != 0)
-        .filter_map(|mask| match counters.get(&mask_counter(mask)) {
-            Some(AttributeValue::N(v)) => v.parse::<i64>().ok(),
-            _ => None,
-        })
+        .map(|mask| crate::table::store::counter(&counters, &mask_counter(mask)))
         .sum();
     Ok(total.max(0) as u64)
 }

@@ -21,35 +21,17 @@ use crate::table::keys::{
 use crate::table::store::{s, to_item, Db, Item};
 use crate::ApiError;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Candidate,
-    Prospect,
-    Client,
-    Supplier,
-    Partner,
+crate::wire_enum! {
+    pub enum Kind {
+        Candidate = "candidate",
+        Prospect = "prospect",
+        Client = "client",
+        Supplier = "supplier",
+        Partner = "partner",
+    }
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
-        Kind::Candidate,
-        Kind::Prospect,
-        Kind::Client,
-        Kind::Supplier,
-        Kind::Partner,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Candidate => "candidate",
-            Kind::Prospect => "prospect",
-            Kind::Client => "client",
-            Kind::Supplier => "supplier",
-            Kind::Partner => "partner",
-        }
-    }
-
     fn position(self) -> usize {
         Kind::ALL
             .iter()
@@ -68,7 +50,7 @@ impl Kind {
 }
 
 fn kind_list_pk(org: Uuid, kind: Kind) -> String {
-    contacts_of_kind_pk(org, kind.name())
+    contacts_of_kind_pk(org, kind.as_str())
 }
 
 /// Sorts like the instant it encodes (seconds shifted to stay positive, then
@@ -98,16 +80,16 @@ fn mask_counter(mask: u8) -> String {
     format!("kinds_{mask}")
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LinkRole {
-    Primary,
-    HiringManager,
-    DecisionMaker,
-    Champion,
-    Gatekeeper,
-    Introducer,
-    Other,
+crate::wire_enum! {
+    pub enum LinkRole {
+        Primary = "primary",
+        HiringManager = "hiring_manager",
+        DecisionMaker = "decision_maker",
+        Champion = "champion",
+        Gatekeeper = "gatekeeper",
+        Introducer = "introducer",
+        Other = "other",
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -308,12 +290,20 @@ pub fn count_change(
 
 /// The contact that holds `email` in the organization, if any.
 pub async fn find_by_email(db: &Db, org: Uuid, email: &str) -> Result<Option<Contact>, ApiError> {
+    match marker_owner(db, org, email).await? {
+        Some(owner) => get(db, org, owner).await,
+        None => Ok(None),
+    }
+}
+
+/// The contact whose email marker holds `email`, if any.
+async fn marker_owner(db: &Db, org: Uuid, email: &str) -> Result<Option<Uuid>, ApiError> {
     #[derive(Deserialize)]
     struct Marker {
         contact_id: Uuid,
     }
-    let Some(marker) = db.get::<Marker>(&org_pk(org), &email_sk(email)).await? else {
-        return Ok(None);
-    };
-    get(db, org, marker.contact_id).await
+    Ok(db
+        .get::<Marker>(&org_pk(org), &email_sk(email))
+        .await?
+        .map(|m| m.contact_id))
 }

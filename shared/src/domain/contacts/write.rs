@@ -9,7 +9,7 @@ use crate::table::keys::org_pk;
 use crate::table::store::Db;
 use crate::ApiError;
 
-use super::{count_change, email_marker, email_sk, get, Contact, Kind};
+use super::{count_change, email_marker, email_sk, get, marker_owner, Contact, Kind};
 
 /// The writable fields of a contact, for `POST` (absent means unset) and `PATCH` (absent
 /// means unchanged, `null` clears).
@@ -133,17 +133,6 @@ fn duplicate(existing: Uuid) -> ApiError {
     ApiError::DuplicateContact(format!(
         "A contact with this email already exists in your organization: {existing}."
     ))
-}
-
-async fn marker_owner(db: &Db, org: Uuid, email: &str) -> Result<Option<Uuid>, ApiError> {
-    #[derive(Deserialize)]
-    struct Marker {
-        contact_id: Uuid,
-    }
-    Ok(db
-        .get::<Marker>(&org_pk(org), &email_sk(email))
-        .await?
-        .map(|m| m.contact_id))
 }
 
 /// Creates a contact and its email marker in one transaction: of two racing creates with

@@ -68,10 +68,7 @@ async fn read_counters(
     attributes.extend(stage_type.clone());
     let (item, consumed) = db.read_item(&org_pk(org), COUNTERS_SK, &attributes).await?;
     let item = item.unwrap_or_default();
-    let total = match item.get(counter) {
-        Some(AttributeValue::N(v)) => v.parse::<i64>().unwrap_or(0).max(0) as u64,
-        _ => 0,
-    };
+    let total = crate::table::store::counter(&item, counter).max(0) as u64;
     let kind = stage_type.and_then(|name| match item.get(&name) {
         Some(AttributeValue::S(t)) => DossierType::parse(t),
         _ => None,

@@ -27,29 +27,12 @@ use crate::table::store::{n, s, to_item, Db, Item};
 use crate::table::txn::{self, UpdateSpec};
 use crate::ApiError;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Active,
-    Won,
-    Lost,
-    Archived,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Won => "won",
-            Self::Lost => "lost",
-            Self::Archived => "archived",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        [Self::Active, Self::Won, Self::Lost, Self::Archived]
-            .into_iter()
-            .find(|s| s.as_str() == raw)
+crate::wire_enum! {
+    pub enum Status {
+        Active = "active",
+        Won = "won",
+        Lost = "lost",
+        Archived = "archived",
     }
 }
 
