@@ -10,7 +10,7 @@ SAM_VERSION := 1.170.0
 CFN_LINT_VERSION := 1.58.0
 SCHEMATHESIS_VERSION := 4.32.5
 OPENAPI_VALIDATOR_VERSION := 0.7.2
-FUNCTIONS := dossiers contacts flows notes events webhooks
+FUNCTIONS := dossiers contacts flows notes fanout delivery
 
 .PHONY: dev test setup build lint unit integration package bench clean-local
 

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use meter::{CallMeter, DynamoMeter, Meter, Service, Tally};
 
 const FUNCTIONS: [&str; 6] = [
-    "dossiers", "contacts", "flows", "notes", "events", "webhooks",
+    "dossiers", "contacts", "flows", "notes", "fanout", "delivery",
 ];
 const API_FUNCTIONS: [&str; 4] = ["dossiers", "contacts", "flows", "notes"];
 
@@ -549,12 +549,12 @@ fn api_event(function: &str, key: Option<&str>, dossier: Uuid) -> Value {
 
 fn function_event(function: &str, real: bool, key: &str, dossier: Uuid) -> Value {
     match (function, real) {
-        ("events" | "webhooks", false) => json!({"Records": []}),
-        ("events", true) => serde_json::from_str(
+        ("fanout" | "delivery", false) => json!({"Records": []}),
+        ("fanout", true) => serde_json::from_str(
             &std::fs::read_to_string(root().join("events/dynamodb-stream-outbox.json")).unwrap(),
         )
         .unwrap(),
-        ("webhooks", true) => serde_json::from_str(
+        ("delivery", true) => serde_json::from_str(
             &std::fs::read_to_string(root().join("events/sqs-delivery-batch.json")).unwrap(),
         )
         .unwrap(),
@@ -867,7 +867,7 @@ fn markdown(report: &Value, settings: &Settings) -> String {
         "Each run spawns the release binary with its event already queued, in the environment Lambda gives a function ",
         "(the function's settings and the runtime's variables, none of this shell's, one CA bundle). ",
         "`trivial` is an unauthenticated API request (401, no AWS call) or an empty batch; `real` is an authenticated ",
-        "`GET` list for the API functions, a stream batch of one outbox record for `events` and one delivery for `webhooks`. ",
+        "`GET` list for the API functions, a stream batch of one outbox record for `fanout` and one delivery for `delivery`. ",
         "The last column is init in this machine's own environment, for comparison.\n\n",
         "What a cold API function does before its first response: load the SDK configuration and build its clients ",
         "(the SDK trusts only the Amazon Trust Services roots, so no CA store is parsed), start reading the secret and ",

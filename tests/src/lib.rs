@@ -405,11 +405,11 @@ impl leadgrid_tools::local::pollers::Invoker for PipelineFunctions {
     async fn invoke(&self, function: &str, event: Value) -> Result<Value, String> {
         let (fanout, deliverer) = &*self.0;
         let response = match function {
-            "events" => {
+            "fanout" => {
                 let event = serde_json::from_value(event).map_err(|e| e.to_string())?;
-                serde_json::to_value(events::handle(fanout, event).await)
+                serde_json::to_value(fanout::handle(fanout, event).await)
             }
-            "webhooks" => {
+            "delivery" => {
                 let event = serde_json::from_value(event).map_err(|e| e.to_string())?;
                 serde_json::to_value(deliverer.handle(event).await)
             }
@@ -451,7 +451,7 @@ pub fn pipeline() {
                     streams,
                     &stack.config.table_name,
                     "us-east-1",
-                    "events",
+                    "fanout",
                     functions.clone(),
                     None,
                 )
@@ -477,7 +477,7 @@ pub fn pipeline() {
                     queue_url,
                     queue_arn,
                     region: "us-east-1".into(),
-                    function: "webhooks".into(),
+                    function: "delivery".into(),
                     invoker: functions,
                 };
                 let (_stop, stop_rx) = tokio::sync::watch::channel(false);

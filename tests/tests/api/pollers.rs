@@ -20,12 +20,12 @@ impl Invoker for InProcess {
     async fn invoke(&self, function: &str, event: Value) -> Result<Value, String> {
         self.seen.lock().unwrap().push(event.clone());
         match function {
-            "events" => {
+            "fanout" => {
                 let event: aws_lambda_events::event::dynamodb::Event =
                     serde_json::from_value(event)
                         .map_err(|e| format!("not a DynamoDB event: {e}"))?;
                 let fanout = integration_tests::stack().await.fanout();
-                Ok(serde_json::to_value(events::handle(&fanout, event).await).unwrap())
+                Ok(serde_json::to_value(fanout::handle(&fanout, event).await).unwrap())
             }
             "sqs-test" => {
                 let event: aws_lambda_events::event::sqs::SqsEvent =
@@ -73,7 +73,7 @@ async fn stream_poller_delivers_outbox_inserts_in_lambdas_shape() {
         streams_client(&stack.sdk),
         &table,
         "us-east-1",
-        "events",
+        "fanout",
         invoker.clone(),
         None,
     )

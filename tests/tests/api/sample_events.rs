@@ -91,7 +91,7 @@ fn request_clone(text: &str) -> lambda_http::Request {
 /// fanned out to a queue of this test's own (so that no poller takes the message first),
 /// and the message there names the endpoint and carries the sample's event.
 #[tokio::test]
-async fn stream_sample_is_a_dynamodb_event_the_events_function_queues() {
+async fn stream_sample_is_a_dynamodb_event_the_fanout_function_queues() {
     let text = read("dynamodb-stream-outbox.json");
     let sample: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert!(shared::domain::outbox::passes_stream_filter(
@@ -128,7 +128,7 @@ async fn stream_sample_is_a_dynamodb_event_the_events_function_queues() {
 
     let event: aws_lambda_events::event::dynamodb::Event =
         serde_json::from_str(&text.replace(sample_org, &org.id.to_string())).unwrap();
-    let response = events::handle(&fanout, event).await;
+    let response = fanout::handle(&fanout, event).await;
     assert!(response.batch_item_failures.is_empty());
 
     let received = sqs
@@ -159,7 +159,7 @@ async fn stream_sample_is_a_dynamodb_event_the_events_function_queues() {
 }
 
 #[tokio::test]
-async fn queue_sample_is_an_sqs_event_the_webhooks_function_reads() {
+async fn queue_sample_is_an_sqs_event_the_delivery_function_reads() {
     let event: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_str(&read("sqs-delivery-batch.json")).unwrap();
     let delivery: shared::webhooks::Delivery =

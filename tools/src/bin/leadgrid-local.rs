@@ -167,7 +167,7 @@ async fn serve(root: &Path, state: &Path, port: u16, stack: &mut Stack) -> Resul
         streams_client(&sdk),
         &table,
         REGION,
-        "events",
+        "fanout",
         HttpInvoker::new(&invoke_base),
         Some(state.join("stream-checkpoints.json")),
     );
@@ -176,7 +176,7 @@ async fn serve(root: &Path, state: &Path, port: u16, stack: &mut Stack) -> Resul
         sqs,
         queue_url,
         region: REGION.into(),
-        function: "webhooks".into(),
+        function: "delivery".into(),
         invoker: HttpInvoker::new(&invoke_base),
     };
     let pollers = [

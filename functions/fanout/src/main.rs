@@ -20,7 +20,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     };
     let fanout = &fanout;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Event>| async move {
-        Ok::<_, lambda_runtime::Error>(events::handle(fanout, event.payload).await)
+        Ok::<_, lambda_runtime::Error>(fanout::handle(fanout, event.payload).await)
     }))
     .await
 }
