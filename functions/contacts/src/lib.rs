@@ -8,8 +8,8 @@ use serde_json::json;
 use shared::domain::contacts::{self, ContactFilter, ContactInput, Kind, Pool};
 use shared::domain::links::{self, NewLink};
 use shared::web::{
-    api, created, list, ok, scopes, with_etag, Authorized, Core, IfMatch, JsonBody, PathId,
-    PathIds, QueryParams,
+    api, created, created_versioned, list, ok, ok_versioned, scopes, Authorized, Core, IfMatch,
+    JsonBody, PathId, PathIds, QueryParams,
 };
 use shared::{ApiError, ApiResult};
 
@@ -29,8 +29,7 @@ async fn create(
     JsonBody(input): JsonBody<ContactInput>,
 ) -> ApiResult<Response> {
     let contact = contacts::create(&core.db, principal.org_id, input).await?;
-    let version = contact.version;
-    Ok(with_etag(created(contact), version))
+    Ok(created_versioned(contact))
 }
 
 async fn show(
@@ -41,8 +40,7 @@ async fn show(
     let contact = contacts::get(&core.db, principal.org_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Contact not found."))?;
-    let version = contact.version;
-    Ok(with_etag(ok(contact), version))
+    Ok(ok_versioned(contact))
 }
 
 async fn update(
@@ -53,8 +51,7 @@ async fn update(
     JsonBody(patch): JsonBody<ContactInput>,
 ) -> ApiResult<Response> {
     let contact = contacts::update(&core.db, principal.org_id, id, patch, &precondition).await?;
-    let version = contact.version;
-    Ok(with_etag(ok(contact), version))
+    Ok(ok_versioned(contact))
 }
 
 async fn remove(

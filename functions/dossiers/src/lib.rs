@@ -11,8 +11,8 @@ use shared::cv::{self, CvStore, MAX_CV_BYTES};
 use shared::domain::dossiers::{self, CreateDossier, Filter, PatchDossier, Status};
 use shared::domain::flows::DossierType;
 use shared::web::{
-    api, created, ok, parse_json, read_body, require_content_type, scopes, with_etag, Authorized,
-    Core, IfMatch, JsonBody, PathId, QueryParams,
+    api, created, created_versioned, ok, ok_versioned, parse_json, read_body, require_content_type,
+    scopes, with_etag, Authorized, Core, IfMatch, JsonBody, PathId, QueryParams,
 };
 use shared::{ApiError, ApiResult};
 
@@ -193,8 +193,7 @@ async fn create(
         }
         let input: CreateDossier = parse_json(&body)?;
         let dossier = dossiers::create(&state.core.db, org, input).await?;
-        let version = dossier.version;
-        return Ok(with_etag(created(dossier), version));
+        return Ok(created_versioned(dossier));
     }
     let (fields, cv_bytes) = read_form(request, true).await?;
     let input: CreateDossier =
@@ -207,8 +206,7 @@ async fn create(
         None => dossiers::commit(&state.core.db, org, prepared, None).await?,
         Some(bytes) => create_with_cv(&state, org, prepared, bytes).await?,
     };
-    let version = dossier.version;
-    Ok(with_etag(created(dossier), version))
+    Ok(created_versioned(dossier))
 }
 
 /// Stores the CV, then writes the dossier. If the CV cannot be stored nothing is written;
@@ -240,8 +238,7 @@ async fn show(
     let dossier = dossiers::get(&state.core.db, principal.org_id, id)
         .await?
         .ok_or_else(ApiError::dossier_not_found)?;
-    let version = dossier.version;
-    Ok(with_etag(ok(dossier), version))
+    Ok(ok_versioned(dossier))
 }
 
 async fn update(
@@ -253,8 +250,7 @@ async fn update(
 ) -> ApiResult<Response> {
     let dossier =
         dossiers::patch(&state.core.db, principal.org_id, id, patch, &precondition).await?;
-    let version = dossier.version;
-    Ok(with_etag(ok(dossier), version))
+    Ok(ok_versioned(dossier))
 }
 
 async fn archive(

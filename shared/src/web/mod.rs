@@ -1,7 +1,8 @@
-//! The HTTP side every API function shares, in three parts: [`shell`] (the `/api/v1`
-//! router, request ids, `serve`, envelopes and ETags), [`gate`] (what every request passes
-//! before its handler: API key, plan, rate limit and Idempotency-Key) and [`extractors`]
-//! (scopes, path ids, strict JSON bodies, query strings, If-Match).
+//! The HTTP side every API function shares: [`api`] puts a function's routes under
+//! `/api/v1` behind [`gate`] (what every request passes before its handler: API key, plan,
+//! rate limit and Idempotency-Key); [`shell`] has request ids, `serve`, envelopes and
+//! ETags; [`extractors`] the scopes, path ids, strict JSON bodies, query strings and
+//! If-Match.
 
 pub mod auth;
 mod extractors;
@@ -12,3 +13,18 @@ mod shell;
 
 pub use extractors::*;
 pub use shell::*;
+
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::Router;
+
+/// Wraps a function's resource routes (paths relative to `/api/v1`) in the shell and the
+/// gate: unknown paths and methods answer in the error shape, every request is
+/// authenticated, rate limited and given a request id.
+pub fn api(routes: Router, core: Core) -> Router {
+    Router::new()
+        .nest(API_PREFIX, routes)
+        .fallback(shell::unknown_route)
+        .method_not_allowed_fallback(shell::method_not_allowed)
+        .layer(from_fn_with_state(core, gate::authenticate_request))
+        .layer(from_fn(shell::request_id))
+}

@@ -6,13 +6,12 @@ use std::time::Instant;
 
 use axum::extract::Request;
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode, Uri};
-use axum::middleware::{from_fn, from_fn_with_state, Next};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde::Serialize;
 use tracing::Instrument;
 
-use super::gate::authenticate_request;
 use crate::config::Config;
 use crate::domain::orgs::PlanCache;
 use crate::secrets::SecretSource;
@@ -61,18 +60,6 @@ impl Core {
     }
 }
 
-/// Wraps a function's resource routes (paths relative to `/api/v1`) in the shared shell:
-/// unknown paths and methods answer in the error shape, every request is authenticated,
-/// rate limited and given a request id.
-pub fn api(routes: Router, core: Core) -> Router {
-    Router::new()
-        .nest(API_PREFIX, routes)
-        .fallback(unknown_route)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(from_fn_with_state(core, authenticate_request))
-        .layer(from_fn(request_id))
-}
-
 /// A function's `main`: reads settings, builds the SDK configuration and the [`Core`] once
 /// per container, and serves the router on the Lambda runtime (or under `cargo lambda
 /// watch`).
@@ -89,11 +76,11 @@ pub async fn serve(
     lambda_http::run(router).await
 }
 
-async fn unknown_route(method: Method, uri: Uri) -> ApiError {
+pub(super) async fn unknown_route(method: Method, uri: Uri) -> ApiError {
     ApiError::NotFound(format!("No route matches {method} {}.", uri.path()))
 }
 
-async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+pub(super) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::MethodNotAllowed(format!("{method} is not allowed on {}.", uri.path()))
 }
 
@@ -106,7 +93,7 @@ fn lambda_request_id(req: &Request) -> Option<String> {
     }
 }
 
-async fn request_id(req: Request, next: Next) -> Response {
+pub(super) async fn request_id(req: Request, next: Next) -> Response {
     let id = lambda_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     let started = Instant::now();
@@ -133,6 +120,35 @@ pub fn etag(version: u64) -> HeaderValue {
 pub fn with_etag(mut response: Response, version: u64) -> Response {
     response.headers_mut().insert(header::ETAG, etag(version));
     response
+}
+
+/// A resource whose version is its strong ETag.
+pub trait Versioned: Serialize {
+    fn version(&self) -> u64;
+}
+
+impl Versioned for crate::domain::dossiers::Dossier {
+    fn version(&self) -> u64 {
+        self.version
+    }
+}
+
+impl Versioned for crate::domain::contacts::Contact {
+    fn version(&self) -> u64 {
+        self.version
+    }
+}
+
+/// `{"data": value}` with 200 and the value's `ETag`.
+pub fn ok_versioned<T: Versioned>(value: T) -> Response {
+    let version = value.version();
+    with_etag(ok(value), version)
+}
+
+/// `{"data": value}` with 201 and the value's `ETag`.
+pub fn created_versioned<T: Versioned>(value: T) -> Response {
+    let version = value.version();
+    with_etag(created(value), version)
 }
 
 /// `{"data": value}` with 200.
