@@ -1,6 +1,7 @@
 //! Every key of the single table and every index, in the order of the README's
 //! "Single-table layout" table. Each item's partition key is its organization's.
 
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// A global secondary index: its name and the attributes of its keys.
@@ -71,9 +72,29 @@ pub fn dossier_sk(id: Uuid) -> String {
     format!("{DOSSIER_PREFIX}{id}")
 }
 
-/// Where a dossier's index partitions start: `…#T#<type>`, `…#S#<status>` and so on.
-pub fn dossier_lists_pk(org: Uuid) -> String {
-    format!("ORG#{org}#D")
+/// The dossiers of one type, on [`DOSSIERS_BY_TYPE`].
+pub fn dossiers_of_type_pk(org: Uuid, kind: &str) -> String {
+    format!("ORG#{org}#D#T#{kind}")
+}
+
+/// The dossiers in one status, on [`DOSSIERS_BY_STATUS`].
+pub fn dossiers_in_status_pk(org: Uuid, status: &str) -> String {
+    format!("ORG#{org}#D#S#{status}")
+}
+
+/// On [`DOSSIERS_BY_TYPE_AND_STATUS`].
+pub fn dossiers_of_type_in_status_pk(org: Uuid, kind: &str, status: &str) -> String {
+    format!("ORG#{org}#D#T#{kind}#S#{status}")
+}
+
+/// The dossiers in one stage, on [`DOSSIERS_BY_STAGE`].
+pub fn dossiers_in_stage_pk(org: Uuid, stage: Uuid) -> String {
+    format!("ORG#{org}#D#ST#{stage}")
+}
+
+/// On [`DOSSIERS_BY_STAGE_AND_STATUS`].
+pub fn dossiers_in_stage_and_status_pk(org: Uuid, stage: Uuid, status: &str) -> String {
+    format!("ORG#{org}#D#ST#{stage}#S#{status}")
 }
 
 // dossier counters
@@ -94,6 +115,26 @@ pub fn contacts_of_kind_pk(org: Uuid, kind: &str) -> String {
 /// The talent pool on [`CONTACTS_BY_POOL_EXPIRY`].
 pub fn contacts_in_pool_pk(org: Uuid) -> String {
     format!("ORG#{org}#CONTACTS#POOL")
+}
+
+/// A contact's place in the pool: its expiry, sortable, then its id.
+pub fn pool_sk(expires_at: OffsetDateTime, contact: Uuid) -> String {
+    format!("{}#{contact}", pool_instant(expires_at))
+}
+
+/// Above every pool key of the instant `at`: `#` then a UUID sorts below `~`.
+pub fn pool_bound(at: OffsetDateTime) -> String {
+    format!("{}#~", pool_instant(at))
+}
+
+/// Sorts like the instant it encodes (seconds shifted to stay positive, then
+/// nanoseconds), so the pool index can be queried by range.
+fn pool_instant(at: OffsetDateTime) -> String {
+    format!(
+        "{:013}{:09}",
+        at.unix_timestamp() + 1_000_000_000_000,
+        at.nanosecond()
+    )
 }
 
 // contact counters
@@ -148,6 +189,22 @@ pub fn endpoint_sk(endpoint: Uuid) -> String {
 
 // webhook attempt
 pub const ATTEMPT_PREFIX: &str = "WHATT#";
+
+/// Sorted per endpoint, then event, then the moment written (`nanos`), then the attempt.
+pub fn attempt_sk(endpoint: Uuid, event: &str, nanos: i128, attempt: u32) -> String {
+    format!(
+        "{}{nanos:020}#{attempt:03}",
+        attempts_prefix(endpoint, Some(event))
+    )
+}
+
+/// An endpoint's attempts, or its attempts for one event.
+pub fn attempts_prefix(endpoint: Uuid, event: Option<&str>) -> String {
+    match event {
+        Some(event) => format!("{ATTEMPT_PREFIX}{endpoint}#{event}#"),
+        None => format!("{ATTEMPT_PREFIX}{endpoint}#"),
+    }
+}
 
 // idempotency key
 pub fn idempotency_sk(api_key: Uuid, digest: &str) -> String {
@@ -236,6 +293,39 @@ mod tests {
                 "{item}: SK {sk} is not {}",
                 cells[2]
             );
+        }
+    }
+
+    /// The index partitions the README names, rendered by their builders.
+    #[test]
+    fn index_partitions_render_as_the_readme_says() {
+        let readme = include_str!("../../../README.md");
+        let org = Uuid::from_u128(1);
+        let stage = Uuid::from_u128(2);
+        let contact = Uuid::from_u128(3);
+        let shown = |key: String| {
+            key.replace(&org.to_string(), "<org>")
+                .replace(&stage.to_string(), "<stage>")
+                .replace(&contact.to_string(), "<contact>")
+        };
+        let full = [
+            shown(dossiers_of_type_pk(org, "<type>")),
+            shown(contacts_of_kind_pk(org, "candidate")),
+            shown(contacts_in_pool_pk(org)),
+            shown(links_of_contact_pk(org, contact)),
+        ];
+        for key in full {
+            assert!(readme.contains(&format!("`{key}`")), "{key}");
+        }
+        let abbreviated = [
+            shown(dossiers_in_status_pk(org, "<status>")),
+            shown(dossiers_of_type_in_status_pk(org, "<type>", "<status>")),
+            shown(dossiers_in_stage_pk(org, stage)),
+            shown(dossiers_in_stage_and_status_pk(org, stage, "<status>")),
+        ];
+        for key in abbreviated {
+            let tail = key.trim_start_matches("ORG#<org>");
+            assert!(readme.contains(&format!("`…{tail}`")), "{key}");
         }
     }
 

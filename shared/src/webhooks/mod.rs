@@ -27,7 +27,7 @@ use crate::table::keys::org_pk;
 use crate::table::store::{n, s, to_item, Db, Item};
 use crate::ApiError;
 
-pub use crate::table::keys::{endpoint_sk, ATTEMPT_PREFIX, ENDPOINT_PREFIX};
+use crate::table::keys::{endpoint_sk, ENDPOINT_PREFIX};
 /// Attempt records expire after 30 days.
 pub const ATTEMPT_RETENTION: time::Duration = time::Duration::days(30);
 /// How much of a receiver's response body the attempt log keeps.
@@ -212,12 +212,11 @@ impl Attempt {
     /// Sorted per endpoint, then event, then the moment it was written (finer than `at`,
     /// which is to the second).
     pub fn item(&self, org: Uuid) -> Result<Item, ApiError> {
-        let sk = format!(
-            "{ATTEMPT_PREFIX}{}#{}#{:020}#{:03}",
+        let sk = crate::table::keys::attempt_sk(
             self.endpoint_id,
-            self.event_id,
+            &self.event_id,
             OffsetDateTime::now_utc().unix_timestamp_nanos(),
-            self.attempt
+            self.attempt,
         );
         let mut item = to_item(self, &org_pk(org), &sk, "webhook_attempt")?;
         item.insert(
@@ -240,10 +239,7 @@ pub async fn attempts(
     endpoint: Uuid,
     event: Option<&str>,
 ) -> Result<Vec<Attempt>, ApiError> {
-    let prefix = match event {
-        Some(event) => format!("{ATTEMPT_PREFIX}{endpoint}#{event}#"),
-        None => format!("{ATTEMPT_PREFIX}{endpoint}#"),
-    };
+    let prefix = crate::table::keys::attempts_prefix(endpoint, event);
     db.query_prefix(&org_pk(org), &prefix).await
 }
 

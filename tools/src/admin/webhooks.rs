@@ -8,11 +8,9 @@ use uuid::Uuid;
 use super::{fail, org_exists, Admin, AdminError, AdminResult};
 use shared::domain::outbox::{EventType, OutboxItem};
 use shared::ids::new_id;
-use shared::table::keys::org_pk;
+use shared::table::keys::{endpoint_sk, org_pk};
 use shared::table::store::{s, Expression};
-use shared::webhooks::{
-    self, endpoint_sk, Attempt, Delivery, Destinations, Endpoint, SecretVersion,
-};
+use shared::webhooks::{self, Attempt, Delivery, Destinations, Endpoint, SecretVersion};
 use shared::{clock, ApiError};
 
 /// What `webhook create` prints: the secret is shown this once.

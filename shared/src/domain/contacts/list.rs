@@ -14,8 +14,7 @@ use crate::table::store::{Db, Query, SortKey};
 use crate::ApiError;
 
 use super::{
-    contact_sk, kind_list_pk, kinds_mask, mask_counter, pool_bound, Contact, Kind, CONTACT_PREFIX,
-    COUNTERS_SK,
+    contact_sk, kind_list_pk, kinds_mask, mask_counter, Contact, Kind, CONTACT_PREFIX, COUNTERS_SK,
 };
 
 /// `GET /contacts` filters.
@@ -208,7 +207,7 @@ async fn pool_ids(db: &Db, org: Uuid, pool: Pool, kinds: &[Kind]) -> Result<Vec<
         #[serde(default)]
         kind: Vec<Kind>,
     }
-    let now = pool_bound(crate::clock::now());
+    let now = crate::table::keys::pool_bound(crate::clock::now());
     let side = match pool {
         Pool::InPool => SortKey::Above(now),
         Pool::Expired => SortKey::Below(now),

@@ -53,21 +53,6 @@ fn kind_list_pk(org: Uuid, kind: Kind) -> String {
     contacts_of_kind_pk(org, kind.as_str())
 }
 
-/// Sorts like the instant it encodes (seconds shifted to stay positive, then
-/// nanoseconds), so the pool index can be queried by range.
-fn pool_instant(at: OffsetDateTime) -> String {
-    format!(
-        "{:013}{:09}",
-        at.unix_timestamp() + 1_000_000_000_000,
-        at.nanosecond()
-    )
-}
-
-/// Above every pool key of that instant: `#` then a UUID sorts below `~`.
-fn pool_bound(at: OffsetDateTime) -> String {
-    format!("{}#~", pool_instant(at))
-}
-
 /// The item holding, per combination of kinds (a bit mask), how many contacts have
 /// exactly that combination; totals for any `kind` filter are sums of these.
 pub use crate::table::keys::CONTACT_COUNTERS_SK as COUNTERS_SK;
@@ -167,7 +152,7 @@ impl Contact {
                 );
                 item.insert(
                     CONTACTS_BY_POOL_EXPIRY.sk.into(),
-                    s(format!("{}#{}", pool_instant(at), self.id)),
+                    s(crate::table::keys::pool_sk(at, self.id)),
                 );
             }
         }

@@ -20,8 +20,10 @@ use crate::domain::flows::DossierType;
 use crate::domain::orgs::{self};
 use crate::table::keys::org_pk;
 use crate::table::keys::{
-    dossier_lists_pk, Index, DOSSIERS_BY_STAGE, DOSSIERS_BY_STAGE_AND_STATUS, DOSSIERS_BY_STATUS,
-    DOSSIERS_BY_TYPE, DOSSIERS_BY_TYPE_AND_STATUS,
+    dossiers_in_stage_and_status_pk, dossiers_in_stage_pk, dossiers_in_status_pk,
+    dossiers_of_type_in_status_pk, dossiers_of_type_pk, Index, DOSSIERS_BY_STAGE,
+    DOSSIERS_BY_STAGE_AND_STATUS, DOSSIERS_BY_STATUS, DOSSIERS_BY_TYPE,
+    DOSSIERS_BY_TYPE_AND_STATUS,
 };
 use crate::table::store::{n, s, to_item, Db, Item};
 use crate::table::txn::{self, UpdateSpec};
@@ -82,31 +84,30 @@ fn access(
     status: Option<Status>,
     stage: Option<Uuid>,
 ) -> Access {
-    let base = dossier_lists_pk(org);
     let (index, pk, counter) = match (kind, status, stage) {
         (_, None, Some(st)) => (
             Some(DOSSIERS_BY_STAGE),
-            format!("{base}#ST#{st}"),
+            dossiers_in_stage_pk(org, st),
             format!("st_{st}"),
         ),
         (_, Some(s), Some(st)) => (
             Some(DOSSIERS_BY_STAGE_AND_STATUS),
-            format!("{base}#ST#{st}#S#{}", s.as_str()),
+            dossiers_in_stage_and_status_pk(org, st, s.as_str()),
             format!("sts_{st}_{}", s.as_str()),
         ),
         (Some(t), None, None) => (
             Some(DOSSIERS_BY_TYPE),
-            format!("{base}#T#{}", t.as_str()),
+            dossiers_of_type_pk(org, t.as_str()),
             format!("t_{}", t.as_str()),
         ),
         (None, Some(s), None) => (
             Some(DOSSIERS_BY_STATUS),
-            format!("{base}#S#{}", s.as_str()),
+            dossiers_in_status_pk(org, s.as_str()),
             format!("s_{}", s.as_str()),
         ),
         (Some(t), Some(s), None) => (
             Some(DOSSIERS_BY_TYPE_AND_STATUS),
-            format!("{base}#T#{}#S#{}", t.as_str(), s.as_str()),
+            dossiers_of_type_in_status_pk(org, t.as_str(), s.as_str()),
             format!("ts_{}_{}", t.as_str(), s.as_str()),
         ),
         (None, None, None) => (None, org_pk(org), "all".to_string()),
