@@ -98,13 +98,16 @@ impl Precondition {
         Self(Some(etags))
     }
 
-    /// Whether a write may proceed on an item at `version`.
+    /// Whether a write may proceed on an item at `version`. Tags are compared strongly
+    /// (RFC 9110 §13.1.1): a weak tag (`W/"1"`) never matches, nor does anything that is
+    /// not a quoted tag; `*` matches every version.
     pub fn allows(&self, version: u64) -> bool {
         match &self.0 {
             None => true,
-            Some(tags) => tags.iter().any(|tag| {
-                tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == version.to_string()
-            }),
+            Some(tags) => {
+                let current = format!("\"{version}\"");
+                tags.iter().any(|tag| tag == "*" || *tag == current)
+            }
         }
     }
 
@@ -227,4 +230,28 @@ async fn backoff(attempt: u32) {
     let ceiling = 10u64 << attempt.min(6);
     let millis = rand::thread_rng().gen_range(ceiling / 2..=ceiling);
     tokio::time::sleep(Duration::from_millis(millis)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Precondition;
+
+    fn tags(raw: &[&str]) -> Precondition {
+        Precondition::one_of(raw.iter().map(|t| t.to_string()).collect())
+    }
+
+    #[test]
+    fn if_match_compares_strongly() {
+        assert!(Precondition::default().allows(3));
+        assert!(tags(&["\"3\""]).allows(3));
+        assert!(tags(&["\"1\"", "\"3\""]).allows(3));
+        assert!(tags(&["*"]).allows(3));
+        assert!(!tags(&["\"2\""]).allows(3));
+        assert!(!tags(&["W/\"3\""]).allows(3), "a weak tag never matches");
+        assert!(!tags(&["3"]).allows(3), "an unquoted tag is no entity-tag");
+        assert_eq!(
+            tags(&["W/\"3\""]).check(3, "dossier").unwrap_err().code(),
+            "precondition_failed"
+        );
+    }
 }
