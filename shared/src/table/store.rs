@@ -123,20 +123,13 @@ impl Db {
         }
     }
 
+    /// The item at `pk`/`sk`, read consistently, as `T`.
     pub async fn get<T: DeserializeOwned>(
         &self,
         pk: &str,
         sk: &str,
     ) -> Result<Option<T>, ApiError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        out.item.map(from_item).transpose()
+        self.get_item(pk, sk).await?.map(from_item).transpose()
     }
 
     /// Every item of a global secondary index partition.
