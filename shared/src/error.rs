@@ -18,6 +18,10 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{0}")]
     InvalidBody(String),
+    /// A well-formed query the API will not run as asked: today, an offset page beyond the
+    /// offset window, which `cursor` reaches instead.
+    #[error("{0}")]
+    InvalidQuery(String),
     #[error("{0}")]
     DuplicateContact(String),
     #[error("{0}")]
@@ -45,7 +49,7 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Self::InvalidBody(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidBody(_) | Self::InvalidQuery(_) => StatusCode::BAD_REQUEST,
             Self::DuplicateContact(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::IdempotencyInProgress => StatusCode::CONFLICT,
@@ -65,6 +69,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::InvalidBody(_) => "invalid_body",
+            Self::InvalidQuery(_) => "invalid_query",
             Self::DuplicateContact(_) => "duplicate_contact",
             Self::PreconditionFailed(_) => "precondition_failed",
             Self::IdempotencyInProgress => "idempotency_in_progress",
@@ -145,6 +150,7 @@ mod tests {
             (ApiError::Forbidden("x".into()), 403, "forbidden"),
             (ApiError::NotFound("x".into()), 404, "not_found"),
             (ApiError::InvalidBody("x".into()), 400, "invalid_body"),
+            (ApiError::InvalidQuery("x".into()), 400, "invalid_query"),
             (
                 ApiError::IdempotencyInProgress,
                 409,

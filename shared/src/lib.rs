@@ -7,7 +7,7 @@
 //!   outbox of domain events; it knows nothing of HTTP;
 //! - [`table`]: the single table's schema, keys, store and transactions, the only code that
 //!   calls DynamoDB;
-//! - [`error`], [`config`], [`secrets`], [`clock`], [`ids`], [`names`] and `cv` (S3).
+//! - [`error`], [`config`], [`secrets`], [`clock`], [`ids`], [`names`], [`text`] (how text compares) and `cv` (S3).
 //!
 //! S3 and SQS clients sit behind the `s3` and `sqs` features, so each function compiles
 //! only what it uses.
@@ -22,6 +22,7 @@ pub mod ids;
 pub mod names;
 pub mod secrets;
 pub mod table;
+pub mod text;
 pub mod web;
 pub mod webhooks;
 

@@ -70,16 +70,12 @@ async fn linked(
     PathId(id): PathId,
     mut query: QueryParams,
 ) -> ApiResult<Response> {
-    let page = query.page()?;
+    let position = query.position()?;
     query.finish()?;
     let all = links::list(&core.db, principal.org_id, id).await?;
-    let total = all.len();
-    let items: Vec<_> = all
-        .into_iter()
-        .skip(page.offset())
-        .take(page.per_page as usize)
-        .collect();
-    Ok(list(items, page.meta(total)))
+    let total = all.len() as u64;
+    let (items, next_cursor) = position.page_of(all, |linked| linked.contact_id)?;
+    Ok(list(items, position.meta(total, next_cursor)))
 }
 
 async fn link(
@@ -114,15 +110,16 @@ async fn list_contacts(
     State(core): State<Core>,
     mut query: QueryParams,
 ) -> ApiResult<Response> {
-    let kinds = query
-        .take_all("kind")
-        .iter()
-        .map(|raw| {
-            Kind::parse(raw).ok_or_else(|| {
-                ApiError::invalid("Query parameter `kind` must be 'candidate', 'prospect', 'client', 'supplier' or 'partner'.")
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    // A repeated value asks for nothing more, so it must not cost another index query.
+    let mut kinds: Vec<Kind> = Vec::new();
+    for raw in query.take_all("kind") {
+        let kind = Kind::parse(&raw).ok_or_else(|| {
+            ApiError::invalid("Query parameter `kind` must be 'candidate', 'prospect', 'client', 'supplier' or 'partner'.")
+        })?;
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
     let pool = query
         .take("pool")?
         .map(|raw| {
@@ -133,7 +130,7 @@ async fn list_contacts(
         .transpose()?;
     let search = query
         .take("search")?
-        .map(|s| s.trim().to_lowercase())
+        .map(|s| shared::text::fold(s.trim()))
         .filter(|s| !s.is_empty());
     let position = query.position()?;
     query.finish()?;

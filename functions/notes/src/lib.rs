@@ -21,10 +21,13 @@ async fn list_notes(
     PathId(id): PathId,
     mut query: QueryParams,
 ) -> ApiResult<Response> {
-    let page = query.page()?;
+    let position = query.position()?;
     query.finish()?;
-    let found = notes::list(&core.db, principal.org_id, id, page).await?;
-    Ok(list(found.notes, page.meta(found.total as usize)))
+    let found = notes::list(&core.db, principal.org_id, id, &position).await?;
+    Ok(list(
+        found.notes,
+        position.meta(found.total, found.next_cursor),
+    ))
 }
 
 async fn add_note(

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::domain::dossiers::dossier_sk;
 use crate::domain::outbox::{outbox_item, EventType};
-use crate::domain::pagination::PageParams;
+use crate::domain::pagination::Position;
 use crate::domain::validate::{self, MAX_TEXT};
 use crate::ids::new_id;
 use crate::table::keys::org_pk;
@@ -87,14 +87,16 @@ pub async fn create(db: &Db, org: Uuid, dossier: Uuid, input: NewNote) -> Result
 pub struct NotePage {
     pub notes: Vec<Note>,
     pub total: u64,
+    pub next_cursor: Option<Uuid>,
 }
 
-/// One page of a dossier's notes, oldest first, with the exact total.
+/// One page of a dossier's notes, oldest first, with the exact total. A cursor page starts
+/// at the note after the cursor's, read by key, so it costs the same at any depth.
 pub async fn list(
     db: &Db,
     org: Uuid,
     dossier: Uuid,
-    page: PageParams,
+    position: &Position,
 ) -> Result<NotePage, ApiError> {
     let pk = org_pk(org);
     // The dossier's existence is read consistently, like the notes: a dossier created a
@@ -104,7 +106,7 @@ pub async fn list(
     let (exists, counter, notes) = tokio::join!(
         db.read_item(&pk, &dossier_sk, &dossier_key),
         db.get_item(&pk, &counter_sk),
-        query(db, &pk, dossier, page)
+        query(db, &pk, dossier, position)
     );
     if exists?.0.is_none() {
         return Err(ApiError::dossier_not_found());
@@ -112,18 +114,34 @@ pub async fn list(
     let total = counter?.map_or(0, |item| {
         crate::table::store::counter(&item, "notes").max(0) as u64
     });
+    let (notes, next_cursor) = notes?;
     Ok(NotePage {
-        notes: notes?,
+        notes,
         total,
+        next_cursor,
     })
 }
 
-async fn query(db: &Db, pk: &str, dossier: Uuid, page: PageParams) -> Result<Vec<Note>, ApiError> {
-    let mut pages = db.pages(Query::table(pk).sort(SortKey::BeginsWith(note_prefix(dossier))));
+/// The page's notes, and the cursor to the next page when there is one.
+async fn query(
+    db: &Db,
+    pk: &str,
+    dossier: Uuid,
+    position: &Position,
+) -> Result<(Vec<Note>, Option<Uuid>), ApiError> {
+    let (mut to_skip, per_page, after) = position.bounds();
+    let sort = match after {
+        // UUID text sorts below '~', so this reads every note key after the cursor's.
+        Some(after) => SortKey::Between(
+            note_sk(dossier, after),
+            format!("{}~", note_prefix(dossier)),
+        ),
+        None => SortKey::BeginsWith(note_prefix(dossier)),
+    };
+    let mut pages = db.pages(Query::table(pk).sort(sort));
     let mut notes = Vec::new();
-    let mut to_skip = page.offset();
     while let Some(items) = pages
-        .next(Some(to_skip + page.per_page as usize - notes.len()))
+        .next(Some(to_skip + per_page + 1 - notes.len()))
         .await?
     {
         for item in items {
@@ -131,11 +149,17 @@ async fn query(db: &Db, pk: &str, dossier: Uuid, page: PageParams) -> Result<Vec
                 to_skip -= 1;
                 continue;
             }
-            notes.push(from_item(item)?);
-            if notes.len() == page.per_page as usize {
-                return Ok(notes);
+            let note: Note = from_item(item)?;
+            if Some(note.id) == after {
+                continue;
+            }
+            notes.push(note);
+            if notes.len() > per_page {
+                notes.truncate(per_page);
+                let next = notes.last().map(|note| note.id);
+                return Ok((notes, next));
             }
         }
     }
-    Ok(notes)
+    Ok((notes, None))
 }

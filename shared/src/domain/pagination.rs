@@ -6,6 +6,9 @@ use crate::ApiError;
 
 pub const DEFAULT_PER_PAGE: u32 = 25;
 pub const MAX_PER_PAGE: u32 = 100;
+/// Offset pages reach this many items at most (`page × per_page`): each deeper page would
+/// read every item before it. Cursors have no such bound.
+pub const OFFSET_WINDOW: u64 = 10_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageParams {
@@ -16,8 +19,14 @@ pub struct PageParams {
 impl PageParams {
     /// The page a client asked for with the raw `page` and `per_page` values, if any.
     pub fn parse(page: Option<String>, per_page: Option<String>) -> Result<Self, ApiError> {
-        let page = parse_bounded(page, "page", 1, u32::MAX / MAX_PER_PAGE, 1)?;
+        let page = parse_bounded(page, "page", 1, u32::MAX, 1)?;
         let per_page = parse_bounded(per_page, "per_page", 1, MAX_PER_PAGE, DEFAULT_PER_PAGE)?;
+        if u64::from(page) * u64::from(per_page) > OFFSET_WINDOW {
+            return Err(ApiError::InvalidQuery(format!(
+                "Offset pagination reaches the first {OFFSET_WINDOW} items only (page × per_page ≤ {OFFSET_WINDOW}). \
+                 To read further, follow `meta.next_cursor` with the `cursor` parameter."
+            )));
+        }
         Ok(Self { page, per_page })
     }
 
@@ -107,6 +116,29 @@ impl Position {
         }
     }
 
+    /// This page of a complete list in a stable order, and the next page's cursor: the id
+    /// of this page's last item. A cursor naming an item no longer in the list is a 400,
+    /// since its place in the order is gone with it.
+    pub fn page_of<T>(
+        &self,
+        all: Vec<T>,
+        id: impl Fn(&T) -> uuid::Uuid,
+    ) -> Result<(Vec<T>, Option<uuid::Uuid>), ApiError> {
+        let (skip, per_page, after) = self.bounds();
+        let start = match after {
+            Some(after) => 1 + all.iter().position(|item| id(item) == after).ok_or_else(|| {
+                ApiError::invalid(
+                    "Query parameter `cursor` names an item that is no longer in this list; list again from the first page.",
+                )
+            })?,
+            None => skip,
+        };
+        let mut items: Vec<T> = all.into_iter().skip(start).take(per_page + 1).collect();
+        let next_cursor = (items.len() > per_page).then(|| id(&items[per_page - 1]));
+        items.truncate(per_page);
+        Ok((items, next_cursor))
+    }
+
     /// How many items to skip, how many to return, and the id the page starts after.
     pub fn bounds(&self) -> (usize, usize, Option<uuid::Uuid>) {
         match self {
@@ -162,6 +194,25 @@ mod tests {
         ] {
             assert_eq!(parse(bad).unwrap_err().code(), "invalid_body", "{bad}");
         }
+    }
+
+    #[test]
+    fn offset_pages_stop_at_the_window_and_point_to_cursor() {
+        for within in ["page=100&per_page=100", "page=10000&per_page=1", "page=400"] {
+            assert!(parse(within).is_ok(), "{within}");
+        }
+        for beyond in [
+            "page=101&per_page=100",
+            "page=10001&per_page=1",
+            "page=401",
+            "page=42000000",
+            "page=4294967295&per_page=100",
+        ] {
+            let err = parse(beyond).unwrap_err();
+            assert_eq!(err.code(), "invalid_query", "{beyond}");
+            assert!(err.to_string().contains("`cursor`"), "{err}");
+        }
+        assert_eq!(parse("page=4294967296").unwrap_err().code(), "invalid_body");
     }
 
     #[test]

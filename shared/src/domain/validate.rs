@@ -91,7 +91,7 @@ pub fn email(field: &str, value: &str) -> Result<String, ApiError> {
         None => false,
     };
     if valid {
-        Ok(value)
+        Ok(crate::text::normalize(&value))
     } else {
         Err(ApiError::invalid(format!(
             "Field `{field}` must be a valid email address."

@@ -142,7 +142,7 @@ pub const CONTACT_COUNTERS_SK: &str = "COUNTERS#CONTACTS";
 
 // contact email marker
 pub fn email_sk(email: &str) -> String {
-    format!("EMAIL#{}", email.to_lowercase())
+    format!("EMAIL#{}", crate::text::fold(email))
 }
 
 // dossier–contact link
@@ -280,7 +280,7 @@ mod tests {
                     .replace("<event>", "evt_x")
                     .replace("<api key>", "<a>")
                     .replace("<sha256 of the key>", "<sha256>")
-                    .replace("<lowercased email>", "ada@example.com")
+                    .replace("<folded email>", "ada@example.com")
                     .replace("<user>", "<a>")
                     .replace("<key>", "<a>")
                     .replace("<flow>", "<a>")

@@ -89,6 +89,8 @@ impl Deliverer {
     ) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would connect on our behalf, past the resolver's guard.
+            .no_proxy()
             .timeout(TIMEOUT)
             .connect_timeout(Duration::from_secs(5))
             .dns_resolver(GuardedResolver(settings.destinations))
@@ -180,11 +182,14 @@ impl Deliverer {
                     .await
             }
         };
-        if let Err(why) = self.destinations.check_url(&endpoint.url) {
-            return self.finish(delivery, record.with_error(&why)).await;
-        }
+        // Checked at every attempt: the policy may have tightened since the endpoint was
+        // stored, and a literal address never reaches the resolver's guard.
+        let url = match self.destinations.check_url(&endpoint.url) {
+            Ok(url) => url,
+            Err(why) => return self.finish(delivery, record.with_error(&why)).await,
+        };
         let retry_after = self
-            .post(&endpoint, delivery, started_at, &mut record)
+            .post(&endpoint, url, delivery, started_at, &mut record)
             .await?;
         let status = record.status.and_then(|s| StatusCode::from_u16(s).ok());
         if status.is_some_and(|s| s.is_success()) {
@@ -223,6 +228,7 @@ impl Deliverer {
     async fn post(
         &self,
         endpoint: &webhooks::Endpoint,
+        url: url::Url,
         delivery: &Delivery,
         started_at: time::OffsetDateTime,
         record: &mut Attempt,
@@ -236,7 +242,7 @@ impl Deliverer {
         let started = Instant::now();
         let sent = self
             .http
-            .post(&endpoint.url)
+            .post(url)
             .header(CONTENT_TYPE, "application/json")
             .header(USER_AGENT, webhooks::USER_AGENT)
             .header(webhooks::SIGNATURE_HEADER, signature)

@@ -7,10 +7,10 @@
 
 #[cfg(feature = "delivery")]
 pub mod delivery;
+mod destinations;
 #[cfg(feature = "sqs")]
 pub mod fanout;
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -28,6 +28,9 @@ use crate::table::store::{n, s, to_item, Db, Item};
 use crate::ApiError;
 
 use crate::table::keys::{endpoint_sk, ENDPOINT_PREFIX};
+
+pub use destinations::{Destinations, MAX_URL_CHARS};
+
 /// Attempt records expire after 30 days.
 pub const ATTEMPT_RETENTION: time::Duration = time::Duration::days(30);
 /// How much of a receiver's response body the attempt log keeps.
@@ -296,115 +299,6 @@ impl RetrySchedule {
     }
 }
 
-/// Which kinds of addresses deliveries may reach besides public ones.
-/// `WEBHOOK_ALLOWED_DESTINATIONS`: `public` (the default), or a comma list adding
-/// `loopback`, `private` (RFC 1918, unique-local, carrier-grade NAT) and `link_local`
-/// (which includes cloud metadata addresses).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Destinations {
-    pub loopback: bool,
-    pub private: bool,
-    pub link_local: bool,
-}
-
-impl Destinations {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let mut allowed = Self::default();
-        for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            match part {
-                "public" => {}
-                "loopback" => allowed.loopback = true,
-                "private" => allowed.private = true,
-                "link_local" => allowed.link_local = true,
-                other => {
-                    return Err(format!(
-                        "WEBHOOK_ALLOWED_DESTINATIONS: unknown class {other:?} (public, loopback, private, link_local)"
-                    ))
-                }
-            }
-        }
-        Ok(allowed)
-    }
-
-    pub fn from_env() -> Result<Self, String> {
-        Self::parse(&std::env::var("WEBHOOK_ALLOWED_DESTINATIONS").unwrap_or_default())
-    }
-
-    /// Why `ip` may not be reached, if it may not.
-    pub fn refuses(&self, ip: IpAddr) -> Option<&'static str> {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
-        };
-        let (loopback, private, link_local, never) = match ip {
-            IpAddr::V4(v4) => {
-                let [a, b, ..] = v4.octets();
-                (
-                    v4.is_loopback(),
-                    v4.is_private() || (a == 100 && (64..128).contains(&b)),
-                    v4.is_link_local(),
-                    v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast() || a == 0,
-                )
-            }
-            IpAddr::V6(v6) => {
-                let first = v6.segments()[0];
-                (
-                    v6.is_loopback(),
-                    (first & 0xfe00) == 0xfc00,
-                    (first & 0xffc0) == 0xfe80,
-                    v6.is_unspecified() || v6.is_multicast(),
-                )
-            }
-        };
-        if never {
-            Some("an unspecified, broadcast or multicast address")
-        } else if loopback && !self.loopback {
-            Some("a loopback address")
-        } else if private && !self.private {
-            Some("a private address")
-        } else if link_local && !self.link_local {
-            Some("a link-local or metadata address")
-        } else {
-            None
-        }
-    }
-
-    /// Checks an endpoint URL before it is stored or called: http(s), a host, and no
-    /// literal address of a refused kind. Host names are checked again when resolved.
-    pub fn check_url(&self, raw: &str) -> Result<(), String> {
-        let rest = raw
-            .strip_prefix("https://")
-            .or_else(|| raw.strip_prefix("http://"))
-            .ok_or("the URL must start with https:// or http://")?;
-        if raw.len() > 2048 || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err("the URL must be at most 2048 characters, without spaces".into());
-        }
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let host_port = authority.rsplit('@').next().unwrap_or_default();
-        let host = if let Some(v6) = host_port.strip_prefix('[') {
-            v6.split(']').next().unwrap_or_default()
-        } else {
-            host_port.split(':').next().unwrap_or_default()
-        };
-        if host.is_empty() {
-            return Err("the URL has no host".into());
-        }
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            if let Some(why) = self.refuses(ip) {
-                return Err(format!("the URL points at {why}"));
-            }
-        }
-        if host.eq_ignore_ascii_case("localhost")
-            || host.to_ascii_lowercase().ends_with(".localhost")
-        {
-            if let Some(why) = self.refuses(IpAddr::from([127, 0, 0, 1])) {
-                return Err(format!("the URL points at {why}"));
-            }
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -481,32 +375,5 @@ mod tests {
         assert!(RetrySchedule::parse("0,1,2").is_ok());
         assert!(RetrySchedule::parse("0,x").is_err());
         assert!(RetrySchedule::parse("50000").is_err());
-    }
-
-    #[test]
-    fn destinations_refuse_internal_addresses_unless_allowed() {
-        let public = Destinations::default();
-        for url in [
-            "http://127.0.0.1:9000/hook",
-            "http://localhost/hook",
-            "https://10.1.2.3/",
-            "https://192.168.0.10/",
-            "http://169.254.169.254/latest/meta-data",
-            "http://[::1]:8080/",
-            "http://[fd00::1]/",
-            "http://[::ffff:127.0.0.1]/",
-            "http://0.0.0.0/",
-            "ftp://example.com/",
-            "https:///nohost",
-        ] {
-            assert!(public.check_url(url).is_err(), "{url}");
-        }
-        assert!(public
-            .check_url("https://hooks.example.com/leadgrid")
-            .is_ok());
-        let local = Destinations::parse("public,loopback").unwrap();
-        assert!(local.check_url("http://127.0.0.1:9000/hook").is_ok());
-        assert!(local.check_url("http://169.254.169.254/").is_err());
-        assert!(Destinations::parse("everything").is_err());
     }
 }

@@ -78,6 +78,37 @@ async fn the_specs_contact_examples_work() {
 }
 
 #[tokio::test]
+async fn unicode_equal_emails_are_one_contact_stored_in_nfc() {
+    let org = growth_org().await;
+    let nfc = "jos\u{e9}.garc\u{ed}a@example.com";
+    let nfd = "jose\u{301}.garci\u{301}a@example.com";
+    let first = create(&org, json!({"full_name": "Jos\u{e9}", "email": nfd})).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(first.body["data"]["email"], nfc, "stored and shown in NFC");
+    for other in [
+        nfc,
+        "JOS\u{c9}.GARC\u{cd}A@EXAMPLE.COM",
+        "JOSE\u{301}.garci\u{301}a@Example.com",
+    ] {
+        let dup = create(&org, json!({"full_name": "Twin", "email": other})).await;
+        assert_eq!(
+            (dup.status.as_u16(), dup.error_code()),
+            (409, "duplicate_contact"),
+            "{other}"
+        );
+    }
+    // Search folds the same way, whichever form the query is typed in.
+    for query in ["jos%C3%A9.garc", "JOSE%CC%81.GARCI%CC%81A", "Jos%C3%89"] {
+        let found = Call::get(&format!("/api/v1/contacts?search={query}"))
+            .key(&org.key)
+            .send(&contacts_router().await)
+            .await;
+        assert_eq!(found.status, 200, "{}", found.body);
+        assert_eq!(found.body["meta"]["total"], 1, "{query}: {}", found.body);
+    }
+}
+
+#[tokio::test]
 async fn emails_are_unique_per_organization_case_insensitively() {
     let org = growth_org().await;
     let first = create(
@@ -555,4 +586,61 @@ async fn page_one_without_search_reads_a_page_not_the_organization() {
         }
         eprintln!("GET /contacts?{query}&per_page=10: {read} items read");
     }
+}
+
+#[tokio::test]
+async fn repeated_kinds_cost_one_query_and_deep_offset_pages_are_refused() {
+    let org = growth_org().await;
+    let stack = integration_tests::stack().await;
+    let (counted, calls) = stack.counted_core();
+    let router = contacts::router(counted);
+    let once = Call::get("/api/v1/contacts?kind=client")
+        .key(&org.key)
+        .send(&router)
+        .await;
+    assert_eq!(once.status, 200, "{}", once.body);
+    calls.take();
+    let once = Call::get("/api/v1/contacts?kind=client")
+        .key(&org.key)
+        .send(&router)
+        .await;
+    let single = calls.take();
+    let repeated = vec!["kind=client"; 500].join("&");
+    let many = Call::get(&format!("/api/v1/contacts?{repeated}"))
+        .key(&org.key)
+        .send(&router)
+        .await;
+    assert_eq!(many.status, 200, "{}", many.body);
+    assert_eq!(many.body, once.body);
+    assert_eq!(
+        calls.take(),
+        single,
+        "500 copies of one kind cost what one does"
+    );
+
+    for query in [
+        "page=101&per_page=100",
+        "page=42000000",
+        "page=10001&per_page=1",
+    ] {
+        calls.take();
+        let deep = Call::get(&format!("/api/v1/contacts?{query}"))
+            .key(&org.key)
+            .send(&router)
+            .await;
+        assert_eq!(
+            (deep.status.as_u16(), deep.error_code()),
+            (400, "invalid_query"),
+            "{query}"
+        );
+        assert!(deep.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`cursor`"));
+    }
+    let edge = Call::get("/api/v1/contacts?page=100&per_page=100")
+        .key(&org.key)
+        .send(&router)
+        .await;
+    assert_eq!(edge.status, 200, "the window's last page is served");
 }

@@ -78,7 +78,7 @@ async fn the_specs_link_examples_and_relinking() {
     let listed = linked(&org, &d).await;
     assert_eq!(
         listed["meta"],
-        json!({"total": 1, "page": 1, "per_page": 25})
+        json!({"total": 1, "page": 1, "per_page": 25, "next_cursor": null})
     );
     assert_eq!(
         listed["data"][0],

@@ -39,7 +39,7 @@ async fn the_specs_note_examples_work_oldest_first() {
     assert_eq!(listed.status, 200);
     assert_eq!(
         listed.body["meta"],
-        json!({"total": 2, "page": 1, "per_page": 25})
+        json!({"total": 2, "page": 1, "per_page": 25, "next_cursor": null})
     );
     assert_eq!(listed.body["data"][0], first.body["data"]);
     assert_eq!(listed.body["data"][1], second.body["data"]);
@@ -72,10 +72,45 @@ async fn notes_paginate_with_an_exact_total() {
         .await;
     assert_eq!(
         page.body["meta"],
-        json!({"total": 5, "page": 3, "per_page": 2})
+        json!({"total": 5, "page": 3, "per_page": 2, "next_cursor": null})
     );
     assert_eq!(page.body["data"].as_array().unwrap().len(), 1);
     assert_eq!(page.body["data"][0]["content"], "note 4");
+    // Cursors walk the same order by key, at any depth.
+    let mut seen = Vec::new();
+    let mut query = "per_page=2".to_string();
+    loop {
+        let reply = Call::get(&format!("{path}?{query}"))
+            .key(&org.key)
+            .send(&router)
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(reply.body["meta"]["total"], 5);
+        for note in reply.body["data"].as_array().unwrap() {
+            seen.push(note["content"].as_str().unwrap().to_string());
+        }
+        match reply.body["meta"]["next_cursor"].as_str() {
+            Some(cursor) => query = format!("per_page=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        (0..5).map(|i| format!("note {i}")).collect::<Vec<_>>()
+    );
+    // Offset pages stop at the window; the error points to the cursor.
+    let deep = Call::get(&format!("{path}?page=101&per_page=100"))
+        .key(&org.key)
+        .send(&router)
+        .await;
+    assert_eq!(
+        (deep.status.as_u16(), deep.error_code()),
+        (400, "invalid_query")
+    );
+    assert!(deep.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("cursor"));
     assert_eq!(
         Call::get(&format!("{path}?per_page=500"))
             .key(&org.key)

@@ -308,29 +308,73 @@ async fn a_rotation_signs_with_both_secrets_old_last() {
 async fn internal_destinations_are_refused_unless_allowed() {
     let org = growth_org().await;
     let admin = stack().await.admin();
+    // The bypasses: hosts the HTTP client reads as IP literals, and userinfo.
     for url in [
-        "http://127.0.0.1:9/hook",
-        "http://localhost:9/hook",
+        "http://127.0.0.1:8080/hook",
+        "http://localhost:8080/hook",
         "http://169.254.169.254/latest",
+        "http://2130706433:8080/hook",
+        "http://127.1:8080/hook",
+        "http://0x7f.0.0.1:8080/hook",
+        "http://0177.0.0.1:8080/hook",
+        "http://0xa9fea9fe/latest/meta-data",
+        "http://169.254.169.254./latest/",
+        "http://127.0.0.1\\@hooks.example.com/hook",
+        "https://user@hooks.example.com/hook",
+        "https://hooks.example.com:22/hook",
     ] {
         let refused = admin
             .create_webhook(
                 org.id,
                 url,
                 EventType::ALL.to_vec(),
-                Destinations::default(),
+                Destinations::parse("public").unwrap(),
             )
             .await;
         assert!(refused.is_err(), "{url}");
     }
+    let https_only = Destinations::parse("public").unwrap().https_only();
+    assert!(admin
+        .create_webhook(
+            org.id,
+            "http://hooks.example.com/",
+            EventType::ALL.to_vec(),
+            https_only
+        )
+        .await
+        .is_err());
     // Stored while allowed, then delivered by a function that does not allow loopback: the
-    // receiver gets nothing and the attempt log says why.
+    // receiver gets nothing and the attempt log says why. The last one is stored raw, as an
+    // endpoint written before URLs were normalized would be, so only the connect-time check
+    // of the literal address stands between it and the receiver.
     let receiver = Receiver::start(|_, _| 200).await;
+    let raw = receiver.url.replace("127.0.0.1", "0x7f.1");
+    let mut endpoints = Vec::new();
     for url in [
         receiver.url.clone(),
         receiver.url.replace("127.0.0.1", "localhost"),
+        raw.clone(),
     ] {
-        let (id, _) = endpoint(&org, &url, None).await;
+        endpoints.push(endpoint(&org, &url, None).await.0);
+    }
+    let legacy = endpoints[2];
+    let mut stored = shared::webhooks::get(&stack().await.core().db, org.id, legacy)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.url, receiver.url,
+        "stored in the form the client calls"
+    );
+    stored.url = raw;
+    stack()
+        .await
+        .core()
+        .db
+        .put_item(stored.item(org.id).unwrap())
+        .await
+        .unwrap();
+    for id in endpoints {
         let stack = stack().await;
         let mut deliverer = stack.deliverer(integration_tests::quick_schedule());
         deliverer.destinations = Destinations::default();

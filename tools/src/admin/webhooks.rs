@@ -74,13 +74,13 @@ impl Admin {
         events: Vec<EventType>,
         destinations: Destinations,
     ) -> AdminResult<CreatedEndpoint> {
-        destinations
+        let url = destinations
             .check_url(url)
             .map_err(|why| AdminError(format!("--url refused: {why}")))?;
         let now = clock::now();
         let endpoint = Endpoint {
             id: new_id(),
-            url: url.to_string(),
+            url: url.into(),
             events,
             created_at: now,
             disabled_at: None,

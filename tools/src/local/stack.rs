@@ -96,11 +96,14 @@ pub async fn start(root: &Path, state: &Path, storage: Storage) -> Result<Stack,
         let mut env = env;
         env.vars.push(("EVENTS_QUEUE_URL".into(), queues.queue_url));
         env.vars.push(("EVENTS_DLQ_URL".into(), queues.dlq_url));
-        // Local receivers listen on 127.0.0.1; deployed stacks allow public addresses only.
+        // Local receivers listen on plain http on 127.0.0.1; deployed stacks allow public
+        // https addresses only.
         env.vars.push((
             "WEBHOOK_ALLOWED_DESTINATIONS".into(),
             "public,loopback".into(),
         ));
+        env.vars
+            .push(("WEBHOOK_REQUIRE_HTTPS".into(), "false".into()));
         env.apply();
         Ok(env)
     }

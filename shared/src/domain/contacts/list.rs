@@ -21,6 +21,7 @@ use super::{
 pub struct ContactFilter {
     pub kinds: Vec<Kind>,
     pub pool: Option<Pool>,
+    /// Already folded with [`crate::text::fold`].
     pub search: Option<String>,
 }
 
@@ -49,7 +50,7 @@ impl ContactFilter {
             ]
             .into_iter()
             .flatten()
-            .any(|field| field.to_lowercase().contains(needle))
+            .any(|field| crate::text::fold(field).contains(needle))
         });
         kind_ok && pool_ok && search_ok
     }

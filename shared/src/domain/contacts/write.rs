@@ -216,8 +216,8 @@ pub async fn update(
             current.version,
         )];
         items.extend(count_change(db, org, Some(&current), Some(&next)));
-        let old_email = current.email.as_deref().map(str::to_lowercase);
-        let new_email = next.email.as_deref().map(str::to_lowercase);
+        let old_email = current.email.as_deref().map(crate::text::fold);
+        let new_email = next.email.as_deref().map(crate::text::fold);
         if old_email != new_email {
             if let Some(old) = &current.email {
                 items.push(crate::table::txn::delete(
