@@ -90,11 +90,6 @@ impl SecretSource {
         });
     }
 
-    /// The secret, if this container has read it.
-    pub fn loaded(&self) -> Option<Arc<AppSecrets>> {
-        self.cell.get().cloned()
-    }
-
     pub async fn get(&self) -> Result<Arc<AppSecrets>, ApiError> {
         self.cell
             .get_or_try_init(|| async {

@@ -13,7 +13,7 @@ use crate::domain::dossiers::{self, dossier_sk, Dossier};
 use crate::domain::outbox::{outbox_item, EventType};
 use crate::table::keys::org_pk;
 use crate::table::keys::{links_of_contact_pk, LINKS_BY_CONTACT};
-use crate::table::store::{n, s, Db};
+use crate::table::store::{n, Db};
 use crate::table::txn::{self, UpdateSpec};
 use crate::{clock, ApiError};
 
@@ -33,8 +33,23 @@ pub struct LinkedContact {
 pub struct NewLink {
     pub contact_id: Uuid,
     pub role_on_dossier: LinkRole,
-    #[serde(default)]
-    pub is_primary: bool,
+    pub is_primary: Option<bool>,
+}
+
+impl NewLink {
+    /// Whether the link is to be the primary. Role and flag never disagree: the role
+    /// `primary` is the primary's, so it implies the flag. An omitted flag leaves an
+    /// existing link as it is (`currently_primary`) and makes a new one a non-primary.
+    fn primary(&self, currently_primary: bool) -> Result<bool, ApiError> {
+        match (self.is_primary, self.role_on_dossier == LinkRole::Primary) {
+            (Some(false), true) => Err(ApiError::invalid(
+                "Field `is_primary` cannot be false with `role_on_dossier` 'primary': that role is the primary contact's. Choose another role.",
+            )),
+            (Some(flag), _) => Ok(flag),
+            (None, true) => Ok(true),
+            (None, false) => Ok(currently_primary),
+        }
+    }
 }
 
 async fn links_of(db: &Db, org: Uuid, dossier: Uuid) -> Result<Vec<Link>, ApiError> {
@@ -99,22 +114,25 @@ fn dossier_write(
     Ok(())
 }
 
-fn set_link_primary(
-    db: &Db,
-    org: Uuid,
-    dossier: Uuid,
-    contact: Uuid,
-    primary: bool,
-) -> aws_sdk_dynamodb::types::TransactWriteItem {
+/// The previous primary's link, no longer primary. Its role `primary` would now say
+/// something false, so it becomes `other`; any other role stays.
+fn demote(db: &Db, org: Uuid, link: &Link) -> aws_sdk_dynamodb::types::TransactWriteItem {
+    let role = match link.role_on_dossier {
+        LinkRole::Primary => LinkRole::Other,
+        kept => kept,
+    };
     txn::update(
         db,
         UpdateSpec {
             pk: org_pk(org),
-            sk: link_sk(dossier, contact),
-            expression: "SET is_primary = :p".into(),
+            sk: link_sk(link.dossier_id, link.contact_id),
+            expression: "SET is_primary = :no, role_on_dossier = :role".into(),
             condition: Some("attribute_exists(PK)".into()),
             names: Vec::new(),
-            values: vec![(":p".into(), AttributeValue::Bool(primary))],
+            values: vec![
+                (":no".into(), AttributeValue::Bool(false)),
+                (":role".into(), crate::table::store::s(role.as_str())),
+            ],
         },
     )
 }
@@ -144,11 +162,13 @@ pub async fn link(
             .get(&org_pk(org), &link_sk(dossier_id, contact.id))
             .await?;
         let now = clock::now();
+        let is_primary =
+            input.primary(existing.is_some() && dossier.primary_contact_id == Some(contact.id))?;
         let link = Link {
             dossier_id,
             contact_id: contact.id,
             role_on_dossier: input.role_on_dossier,
-            is_primary: input.is_primary,
+            is_primary,
             created_at: existing.as_ref().map(|l| l.created_at).unwrap_or(now),
         };
         let mut items = Vec::new();
@@ -170,7 +190,7 @@ pub async fn link(
                 items.push(txn::put_versioned(db, counted.item(org)?, contact.version));
             }
         }
-        let primary = if input.is_primary {
+        let primary = if is_primary {
             Some(contact.id)
         } else if dossier.primary_contact_id == Some(contact.id) {
             None
@@ -179,12 +199,12 @@ pub async fn link(
         };
         if let Some(previous) = dossier
             .primary_contact_id
-            .filter(|p| input.is_primary && *p != contact.id)
+            .filter(|p| is_primary && *p != contact.id)
         {
             let previous_link: Option<Link> =
                 db.get(&org_pk(org), &link_sk(dossier_id, previous)).await?;
-            if previous_link.is_some() {
-                items.push(set_link_primary(db, org, dossier_id, previous, false));
+            if let Some(previous_link) = previous_link {
+                items.push(demote(db, org, &previous_link));
             }
         }
         dossier_write(db, org, &dossier, primary, &mut items)?;
@@ -241,12 +261,13 @@ pub async fn unlink(
 }
 
 /// How many links a contact deletion removes in its own transaction; beyond that the
-/// contact is hidden first and its links are removed in batches of this size.
-const LINKS_PER_TRANSACTION: usize = 40;
+/// contact is hidden first and its links are removed in batches of this size. A link can
+/// take three of a transaction's 100 items (the link, its dossier and the dossier's event).
+const LINKS_PER_TRANSACTION: usize = 30;
 
 /// Deletes a contact, its email marker and every link to it; dossiers it was primary on
-/// are left without a primary (their version moves, nothing else changes). A retried
-/// DELETE of a contact being cleaned up finishes the job.
+/// are left without a primary, as a `dossier.updated` with a new version and `updated_at`.
+/// A retried DELETE of a contact being cleaned up finishes the job.
 pub async fn delete_contact(
     db: &Db,
     org: Uuid,
@@ -280,16 +301,23 @@ pub async fn delete_contact(
         if let Some(email) = &contact.email {
             removal.push(txn::delete(db, &org_pk(org), &email_sk(email), None));
         }
-        let protected = removal.len();
         removal.extend(contacts::count_change(db, org, Some(&contact), None));
         if contact.deleting {
+            let mut batches_written = true;
             for batch in links.chunks(LINKS_PER_TRANSACTION) {
-                write_retrying(db, unlink_items(db, org, id, batch), 0).await?;
+                let items = unlink_items(db, org, id, batch).await?;
+                if !write_retrying(db, items).await? {
+                    batches_written = false;
+                    break;
+                }
+            }
+            if !batches_written {
+                continue;
             }
         } else {
-            removal.extend(unlink_items(db, org, id, &links));
+            removal.extend(unlink_items(db, org, id, &links).await?);
         }
-        if write_retrying(db, removal, protected).await? {
+        if write_retrying(db, removal).await? {
             return Ok(());
         }
     }
@@ -313,13 +341,15 @@ async fn links_of_contact(db: &Db, org: Uuid, contact: &Contact) -> Result<Vec<L
     Err(ApiError::internal("contact links index kept lagging"))
 }
 
-/// Removes links to a deleted contact, and clears it as primary where it still is.
-fn unlink_items(
+/// Removes links to a deleted contact. A dossier it is primary on loses its primary like
+/// any other change to the dossier: a new version and `updated_at`, and a
+/// `dossier.updated`, written with the version read here.
+async fn unlink_items(
     db: &Db,
     org: Uuid,
     contact: Uuid,
     links: &[Link],
-) -> Vec<aws_sdk_dynamodb::types::TransactWriteItem> {
+) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, ApiError> {
     let mut items = Vec::new();
     for link in links {
         items.push(txn::delete(
@@ -328,55 +358,30 @@ fn unlink_items(
             &link_sk(link.dossier_id, contact),
             None,
         ));
-        if link.is_primary {
-            items.push(txn::update(
-                db,
-                UpdateSpec {
-                    pk: org_pk(org),
-                    sk: dossier_sk(link.dossier_id),
-                    expression: "SET primary_contact_id = :null ADD version :one".into(),
-                    condition: Some("primary_contact_id = :id".into()),
-                    names: Vec::new(),
-                    values: vec![
-                        (":null".into(), AttributeValue::Null(true)),
-                        (":one".into(), n(1)),
-                        (":id".into(), s(contact.to_string())),
-                    ],
-                },
-            ));
+        if !link.is_primary {
+            continue;
+        }
+        if let Some(dossier) = dossiers::get(db, org, link.dossier_id).await? {
+            if dossier.primary_contact_id == Some(contact) {
+                dossier_write(db, org, &dossier, None, &mut items)?;
+            }
         }
     }
-    items
+    Ok(items)
 }
 
-/// Writes `items`, retrying conflicts. A failed condition on a dossier's primary means it
-/// moved on meanwhile, so that item is dropped and the rest written. Returns `false` when
-/// one of the first `protected` items failed its condition instead.
+/// Writes `items`, retrying conflicts. Returns `false` when a condition failed: something
+/// read for them changed, and they must be built again from a fresh read.
 async fn write_retrying(
     db: &Db,
     items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
-    protected: usize,
 ) -> Result<bool, ApiError> {
-    let mut items = items;
     let mut retry = txn::Retry::default();
     while retry.next().await {
         match txn::write(db, items.clone()).await? {
             Ok(()) => return Ok(true),
             Err(txn::Outcome::Conflict) => continue,
-            Err(txn::Outcome::ConditionFailed(reasons)) => {
-                if reasons.iter().take(protected).any(Option::is_some) {
-                    return Ok(false);
-                }
-                items = items
-                    .into_iter()
-                    .zip(reasons.iter())
-                    .filter(|(_, reason)| reason.is_none())
-                    .map(|(item, _)| item)
-                    .collect();
-                if items.is_empty() {
-                    return Ok(true);
-                }
-            }
+            Err(txn::Outcome::ConditionFailed(_)) => return Ok(false),
         }
     }
     Err(ApiError::internal("contact delete kept conflicting"))

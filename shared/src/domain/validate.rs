@@ -18,7 +18,7 @@ pub const MAX_SHORT: usize = 200;
 pub const MAX_EMAIL: usize = 254;
 pub const MAX_PHONE: usize = 50;
 /// Longest free text (intake notes, contact notes, note content). Keeps items far below
-/// DynamoDB's 400 KB limit.
+/// DynamoDB's 400 KB limit. Only fields of this length may span lines.
 pub const MAX_TEXT: usize = 10_000;
 
 /// The smallest magnitude DynamoDB stores other than zero: a smaller number fails the
@@ -43,13 +43,25 @@ pub fn amount(
     }
 }
 
-/// Trims `value` and checks its length; `field` names it in the error.
+/// Trims `value` and checks its length and characters; `field` names it in the error.
+/// Free text (`max` of [`MAX_TEXT`]) may hold line breaks and tabs; other fields are one
+/// line. No field holds other control characters (NUL, ESC, …): no person types them, and
+/// they break the systems integrators copy these values into.
 pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
     let trimmed = value.trim();
     if trimmed.chars().count() > max {
         return Err(ApiError::invalid(format!(
             "Field `{field}` is longer than {max} characters."
         )));
+    }
+    let multiline = max >= MAX_TEXT;
+    let refused = |c: char| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t'));
+    if trimmed.chars().any(refused) {
+        return Err(ApiError::invalid(if multiline {
+            format!("Field `{field}` must not contain control characters other than line breaks and tabs.")
+        } else {
+            format!("Field `{field}` must be one line, without control characters.")
+        }));
     }
     Ok(trimmed.to_string())
 }
@@ -144,6 +156,11 @@ mod tests {
         assert!(currency("deal_currency", "EURO").is_err());
         assert!(currency("deal_currency", "ABC").is_err());
         assert!(required_text("name", "  ", 10).is_err());
+        for one_line in ["a\0b", "a\nb", "a\tb", "a\u{1b}[31m", "a\u{85}b"] {
+            assert!(text("name", one_line, MAX_SHORT).is_err(), "{one_line:?}");
+        }
+        assert!(text("notes", "line one\r\nline two\tend", MAX_TEXT).is_ok());
+        assert!(text("notes", "a\0b", MAX_TEXT).is_err());
         assert!(text("name", &"x".repeat(11), 10)
             .unwrap_err()
             .to_string()

@@ -176,7 +176,6 @@ async fn uncount(db: &Db, org: Uuid, key_id: Uuid, window: u64) -> Result<(), Ap
         values: vec![(":minus", n(-1)), (":zero", n(0)), (":window", n(window))],
         ..Default::default()
     };
-    // A new window since then has nothing to take back.
     db.update_if(
         &org_pk(org),
         &api_key_sk(key_id),
@@ -195,44 +194,6 @@ fn count_one(window: u64) -> Expression<'static> {
         values: vec![(":one", n(1)), (":window", n(window))],
         ..Default::default()
     }
-}
-
-/// [`authenticate`] for a container that has not read the pepper yet: the request is
-/// counted while the pepper is read, then the key is checked against the counted item and
-/// a wrong key's count taken back. A cold container's first request so waits for the
-/// slower of the two rather than for both in turn. Guessing a key's ids, which only the
-/// key itself carries, could at most nudge its count for a moment.
-pub async fn authenticate_while_reading_pepper(
-    db: &Db,
-    secrets: impl std::future::Future<
-        Output = Result<std::sync::Arc<crate::secrets::AppSecrets>, ApiError>,
-    >,
-    token: &str,
-    now: OffsetDateTime,
-) -> Result<Principal, ApiError> {
-    let (org, key_id) = parse_key(token).ok_or_else(malformed)?;
-    let epoch = now.unix_timestamp().max(0) as u64;
-    let window = window_start(epoch);
-    let (pk, sk) = (org_pk(org), api_key_sk(key_id));
-    let increment = count_one(window);
-    let count = db.update_if(
-        &pk,
-        &sk,
-        &increment,
-        Some("attribute_exists(key_hash) AND rl_window = :window"),
-    );
-    let (secrets, counted) = tokio::join!(secrets, count);
-    let secrets = secrets?;
-    let record: ApiKeyRecord = match counted? {
-        Ok(item) => from_item(item)?,
-        // No such key, or the window's first request: the hash-checked path decides.
-        Err(_) => return authenticate(db, secrets.key_pepper(), token, now).await,
-    };
-    if record.key_hash != hash_key(secrets.key_pepper(), token) {
-        uncount(db, org, key_id, window).await?;
-        return Err(invalid());
-    }
-    principal(org, key_id, record, epoch, now)
 }
 
 /// How often counting may lose a race with other containers before the request gives up

@@ -1,11 +1,11 @@
 //! What every request passes before its handler, in the spec's order:
 //!
 //! 1. the API key is verified and the request counted against its rate window, in one
-//!    DynamoDB round trip ([`authorize`]), while a cold container reads the plan beside it;
+//!    DynamoDB round trip ([`authorize`]);
 //! 2. the plan must include API access, then the rate limit must not be exceeded ([`gate`]);
-//! 3. a write with an `Idempotency-Key` claims the key (alongside step 1, so it costs no
-//!    round trip), runs once, and stores its 2xx response for replays
-//!    ([`idempotent_request`]).
+//! 3. a write with an `Idempotency-Key` then claims the key under the verified
+//!    organization, runs once, and stores its 2xx response for replays
+//!    ([`idempotent_request`]). Nothing is read or written before the key verifies.
 //!
 //! The rate-limit headers go on every answer, errors included.
 
@@ -16,7 +16,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::web::auth::{authenticate, authenticate_while_reading_pepper, bearer_token, Principal};
+use crate::web::auth::{authenticate, bearer_token, Principal};
 use crate::web::idempotency;
 use crate::web::ratelimit::RateStatus;
 use crate::ApiError;
@@ -56,70 +56,23 @@ async fn run(mut req: Request, next: Next, principal: Principal) -> Response {
 /// 409 `idempotency_in_progress`.
 const IDEMPOTENCY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// A write with an `Idempotency-Key`. The key is claimed while the API key is checked (both
-/// at once, so the claim adds no round trip); the first request runs and its 2xx response is
-/// stored; a repeat gets that response back, uncounted by the rate limit.
+/// A write with an `Idempotency-Key`. Only once the API key verifies and the gate passes
+/// is the body read, fingerprinted and the key claimed (under the verified organization);
+/// the first request runs and its 2xx response is stored; a repeat gets that response back,
+/// uncounted by the rate limit.
 async fn idempotent_request(
     core: Core,
     req: Request,
     next: Next,
     idempotency_key: Result<String, ApiError>,
 ) -> Response {
-    let (parts, body) = req.into_parts();
-    // Too large a body is answered after authentication, like any other bad request.
-    let body = axum::body::to_bytes(body, MAX_REQUEST_BYTES).await.ok();
-    let fingerprint = body.as_ref().map(|body| fingerprint(&parts, body));
-    let slot = slot(&parts.headers, &idempotency_key);
-    let claiming = async {
-        match (&slot, &fingerprint) {
-            (Some(slot), Some(fingerprint)) => Some(slot.claim(&core.db, fingerprint).await),
-            _ => None,
-        }
-    };
-    let (principal, claim) = tokio::join!(authorize(&core, &parts.headers), claiming);
-    let held_lock = match &claim {
-        Some(Ok(idempotency::Claim::Claimed { lock })) => Some(lock.clone()),
-        _ => None,
-    };
-    let release = |lock: Option<String>| {
-        let (core, slot) = (core.clone(), slot.as_ref());
-        async move {
-            if let (Some(lock), Some(slot)) = (lock, slot) {
-                if let Err(err) = slot.release(&core.db, &lock).await {
-                    tracing::error!(error = %err, "idempotency release");
-                }
-            }
-        }
-    };
-    let principal = match principal {
+    let principal = match authorize(&core, req.headers()).await {
         Ok(principal) => principal,
-        Err(err) => {
-            release(held_lock).await;
-            return err.into_response();
-        }
+        Err(err) => return err.into_response(),
     };
     let mut rate = principal.rate;
-    let checks = gate(&core, &principal)
-        .await
-        .and(idempotency_key.map(|_| ()))
-        .and(body.as_ref().map(|_| ()).ok_or_else(|| {
-            ApiError::PayloadTooLarge(format!(
-                "Request bodies are limited to {MAX_REQUEST_BYTES} bytes."
-            ))
-        }));
-    let mut response = match (checks, claim, slot.as_ref(), fingerprint, body) {
-        (Ok(()), Some(Ok(claim)), Some(slot), Some(fingerprint), Some(body)) => {
-            let request = Request::from_parts(parts, axum::body::Body::from(body));
-            let (response, replayed) = settle(
-                &core,
-                slot,
-                &fingerprint,
-                claim,
-                request,
-                next,
-                principal.clone(),
-            )
-            .await;
+    let mut response = match claim_and_run(&core, req, next, idempotency_key, &principal).await {
+        Ok((response, replayed)) => {
             if replayed {
                 match crate::web::auth::refund(&core.db, &principal).await {
                     Ok(()) => rate = rate.refunded(),
@@ -128,15 +81,45 @@ async fn idempotent_request(
             }
             response
         }
-        (Err(err), ..) => {
-            release(held_lock).await;
-            err.into_response()
-        }
-        (_, Some(Err(err)), ..) => err.into_response(),
-        _ => ApiError::internal("idempotency slot missing for a valid key").into_response(),
+        Err(err) => err.into_response(),
     };
     set_rate_headers(response.headers_mut(), rate);
     response
+}
+
+/// For a verified key: the gate, then the claim, then the request or its replay. Returns
+/// the response and whether it is a replay.
+async fn claim_and_run(
+    core: &Core,
+    req: Request,
+    next: Next,
+    idempotency_key: Result<String, ApiError>,
+    principal: &Principal,
+) -> Result<(Response, bool), ApiError> {
+    gate(core, principal).await?;
+    let idempotency_key = idempotency_key?;
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, MAX_REQUEST_BYTES)
+        .await
+        .map_err(|_| {
+            ApiError::PayloadTooLarge(format!(
+                "Request bodies are limited to {MAX_REQUEST_BYTES} bytes."
+            ))
+        })?;
+    let fingerprint = fingerprint(&parts, &body);
+    let slot = idempotency::Slot::new(principal.org_id, principal.key_id, &idempotency_key);
+    let claim = slot.claim(&core.db, &fingerprint).await?;
+    let request = Request::from_parts(parts, axum::body::Body::from(body));
+    Ok(settle(
+        core,
+        &slot,
+        &fingerprint,
+        claim,
+        request,
+        next,
+        principal.clone(),
+    )
+    .await)
 }
 
 /// What makes a repeat "the same request": method, path with query, content type, body.
@@ -151,23 +134,6 @@ fn fingerprint(parts: &axum::http::request::Parts, body: &[u8]) -> String {
         .map(|p| p.as_str())
         .unwrap_or_default();
     idempotency::fingerprint(&parts.method, path, content_type, body)
-}
-
-/// The key's slot under the API key the request names, if the request names one and the
-/// key is well formed. Whether the API key is valid is checked at the same time, not here.
-fn slot(
-    headers: &HeaderMap,
-    idempotency_key: &Result<String, ApiError>,
-) -> Option<idempotency::Slot> {
-    let token = bearer_token(
-        headers
-            .get(header::AUTHORIZATION)
-            .map(|v| v.to_str().unwrap_or_default()),
-    )
-    .ok()?;
-    let (org, api_key) = crate::web::auth::parse_key(token)?;
-    let value = idempotency_key.as_ref().ok()?;
-    Some(idempotency::Slot::new(org, api_key, value))
 }
 
 /// Runs, replays, waits for, or refuses a request according to its key's claim. Returns
@@ -249,37 +215,17 @@ async fn run_and_store(
     Response::from_parts(parts, axum::body::Body::from(body))
 }
 
+/// Verifies the key and counts the request: one `UpdateItem` on the key's own item. Nothing
+/// else is read or written for a request until its key verifies, so a forged key costs one
+/// round trip and names no partition it could write to. (A container reads the pepper
+/// once, on its first request.)
 async fn authorize(core: &Core, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let header = headers
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or_default());
     let token = bearer_token(header)?;
-    // A cold container also reads the plan of the organization the key names, alongside
-    // authentication rather than after it; `gate` then finds it cached (and meets again
-    // any error this read had).
-    let warm_plan = async {
-        if let Some((org, _)) = crate::web::auth::parse_key(token) {
-            let _ = core.plans.plan(&core.db, org).await;
-        }
-    };
-    let authenticated = async {
-        match core.secrets.loaded() {
-            Some(secrets) => {
-                authenticate(&core.db, secrets.key_pepper(), token, core.clock.now()).await
-            }
-            None => {
-                authenticate_while_reading_pepper(
-                    &core.db,
-                    core.secrets.get(),
-                    token,
-                    core.clock.now(),
-                )
-                .await
-            }
-        }
-    };
-    let (principal, ()) = tokio::join!(authenticated, warm_plan);
-    principal
+    let secrets = core.secrets.get().await?;
+    authenticate(&core.db, secrets.key_pepper(), token, core.clock.now()).await
 }
 
 /// The checks that follow a valid key, in the spec's order: plan, then rate limit.

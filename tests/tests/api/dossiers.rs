@@ -378,13 +378,28 @@ async fn delete_archives_idempotently_and_patch_restores() {
         .iter()
         .map(|e| e.kind.as_str())
         .collect();
-    assert_eq!(types, ["dossier.created", "dossier.deleted"]);
+    assert_eq!(
+        types,
+        ["dossier.created", "dossier.updated", "dossier.deleted"],
+        "archiving changes status, so it is an update too"
+    );
     let restored = patch(&path)
         .key(&org.key)
         .json(&json!({"status": "active"}))
         .send(&router)
         .await;
     assert_eq!(restored.body["data"]["status"], "active");
+    let events = outbox(org.id).await;
+    let last = events.last().unwrap();
+    assert_eq!(
+        (
+            events.len(),
+            last.kind.as_str(),
+            last.data["status"].as_str()
+        ),
+        (4, "dossier.updated", Some("active")),
+        "a restore is a dossier.updated"
+    );
     assert_eq!(restored.body["data"]["name"], "Ann");
     let other = growth_org().await;
     assert_eq!(

@@ -1,7 +1,7 @@
 //! Dossier links (spec section 04) and the contact delete cascade.
 
 use integration_tests::{
-    contacts_router, delete, dossiers_router, growth_org, post, Call, TestOrg,
+    contacts_router, delete, dossiers_router, growth_org, outbox, post, Call, TestOrg,
 };
 use serde_json::{json, Value};
 
@@ -121,7 +121,86 @@ async fn a_new_primary_demotes_the_old_one_and_lists_first() {
     assert_eq!(listed["data"][0]["contact_id"], b.as_str());
     assert_eq!(listed["data"][0]["is_primary"], true);
     assert_eq!(listed["data"][1]["is_primary"], false);
+    assert_eq!(
+        listed["data"][1]["role_on_dossier"], "other",
+        "a demoted primary no longer carries the role 'primary'"
+    );
     assert_eq!(primary_of(&org, &d).await, b.as_str());
+}
+
+#[tokio::test]
+async fn role_and_primary_flag_never_disagree() {
+    let org = growth_org().await;
+    let d = dossier(&org, "Deal").await;
+    let a = contact(&org, "A", "a@example.com").await;
+    let b = contact(&org, "B", "b@example.com").await;
+    let post_link = |body: Value| {
+        let org = &org;
+        let d = d.clone();
+        async move {
+            post(&format!("/api/v1/dossiers/{d}/contacts"))
+                .key(&org.key)
+                .json(&body)
+                .send(&contacts_router().await)
+                .await
+        }
+    };
+    // The role 'primary' makes the primary; with is_primary false it contradicts itself.
+    let made = post_link(json!({"contact_id": a, "role_on_dossier": "primary"})).await;
+    assert_eq!(
+        (made.status.as_u16(), &made.body["data"]["is_primary"]),
+        (201, &json!(true))
+    );
+    assert_eq!(primary_of(&org, &d).await, a.as_str());
+    let contradiction =
+        post_link(json!({"contact_id": b, "role_on_dossier": "primary", "is_primary": false}))
+            .await;
+    assert_eq!(
+        (contradiction.status.as_u16(), contradiction.error_code()),
+        (400, "invalid_body")
+    );
+    assert!(contradiction.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("is_primary"));
+    // Re-posting the primary's link without the flag changes its role, not its primacy.
+    let relinked = post_link(json!({"contact_id": a, "role_on_dossier": "champion"})).await;
+    assert_eq!(relinked.status, 200);
+    assert_eq!(relinked.body["data"]["is_primary"], true);
+    assert_eq!(primary_of(&org, &d).await, a.as_str());
+    // A new link without the flag is not the primary; an explicit false demotes.
+    let added = post_link(json!({"contact_id": b, "role_on_dossier": "gatekeeper"})).await;
+    assert_eq!(
+        (added.status.as_u16(), &added.body["data"]["is_primary"]),
+        (201, &json!(false))
+    );
+    let demoted =
+        post_link(json!({"contact_id": a, "role_on_dossier": "champion", "is_primary": false}))
+            .await;
+    assert_eq!(demoted.body["data"]["is_primary"], false);
+    assert_eq!(primary_of(&org, &d).await, Value::Null);
+    // Cursor pages walk the same primary-first order.
+    let first = Call::get(&format!("/api/v1/dossiers/{d}/contacts?per_page=1"))
+        .key(&org.key)
+        .send(&contacts_router().await)
+        .await;
+    let cursor = first.body["meta"]["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let second = Call::get(&format!(
+        "/api/v1/dossiers/{d}/contacts?per_page=1&cursor={cursor}"
+    ))
+    .key(&org.key)
+    .send(&contacts_router().await)
+    .await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(second.body["meta"]["next_cursor"], Value::Null);
+    assert_ne!(
+        first.body["data"][0]["contact_id"],
+        second.body["data"][0]["contact_id"]
+    );
+    assert_eq!(second.body["meta"]["total"], 2);
 }
 
 #[tokio::test]
@@ -217,9 +296,8 @@ async fn deleting_a_contact_removes_its_links_and_primaries_only() {
     let before = Call::get(&format!("/api/v1/dossiers/{d1}"))
         .key(&org.key)
         .send(&dossiers_router().await)
-        .await
-        .body["data"]
-        .clone();
+        .await;
+    let events_before = outbox(org.id).await.len();
 
     let reply = delete(&format!("/api/v1/contacts/{gone}"))
         .key(&org.key)
@@ -244,12 +322,26 @@ async fn deleting_a_contact_removes_its_links_and_primaries_only() {
     let after = Call::get(&format!("/api/v1/dossiers/{d1}"))
         .key(&org.key)
         .send(&dossiers_router().await)
-        .await
-        .body["data"]
-        .clone();
-    let mut expected = before.clone();
+        .await;
+    let mut expected = before.body["data"].clone();
     expected["primary_contact_id"] = Value::Null;
-    assert_eq!(after, expected, "nothing else on the dossier changes");
+    expected["updated_at"] = after.body["data"]["updated_at"].clone();
+    assert_eq!(
+        after.body["data"], expected,
+        "only the primary and updated_at change"
+    );
+    assert!(
+        after.body["data"]["updated_at"].as_str() >= before.body["data"]["updated_at"].as_str()
+    );
+    assert_ne!(after.header("etag"), before.header("etag"), "a new version");
+    // The change is announced like any other: one dossier.updated, for d1 only.
+    let events = outbox(org.id).await;
+    let updates: Vec<_> = events[events_before..]
+        .iter()
+        .filter(|e| e.kind.as_str() == "dossier.updated")
+        .collect();
+    assert_eq!(updates.len(), 1, "{events:?}");
+    assert_eq!(updates[0].data, after.body["data"]);
     // The email is free again.
     contact(&org, "New Gone", "gone@example.com").await;
     assert_eq!(
@@ -269,10 +361,12 @@ async fn deleting_a_contact_with_more_links_than_one_transaction_holds() {
     let mut dossiers = Vec::new();
     for i in 0..45 {
         let d = dossier(&org, &format!("D{i}")).await;
-        assert_eq!(link(&org, &d, &c, "other", i % 2 == 0).await.status, 201);
+        // Primary everywhere: each link then takes three transaction items.
+        assert_eq!(link(&org, &d, &c, "primary", true).await.status, 201);
         dossiers.push(d);
     }
     assert_eq!(dossier_count(&org, &c).await, 45);
+    let events_before = outbox(org.id).await.len();
     let reply = delete(&format!("/api/v1/contacts/{c}"))
         .key(&org.key)
         .send(&contacts_router().await)
@@ -282,6 +376,14 @@ async fn deleting_a_contact_with_more_links_than_one_transaction_holds() {
         assert_eq!(linked(&org, d).await["meta"]["total"], 0);
         assert_eq!(primary_of(&org, d).await, Value::Null);
     }
+    let cleared = outbox(org.id).await[events_before..]
+        .iter()
+        .filter(|e| e.kind.as_str() == "dossier.updated" && e.data["primary_contact_id"].is_null())
+        .count();
+    assert_eq!(
+        cleared, 45,
+        "one dossier.updated per dossier that lost its primary"
+    );
     let listed = Call::get("/api/v1/contacts")
         .key(&org.key)
         .send(&contacts_router().await)

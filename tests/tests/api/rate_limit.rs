@@ -76,8 +76,11 @@ fn forged(key: &str) -> String {
     chars.into_iter().collect()
 }
 
+/// A key that does not verify costs one DynamoDB round trip, its own item's conditional
+/// update, which writes nothing: no plan read, no idempotency claim, no count, however
+/// large the body. A valid key on a new container costs that update and the plan read.
 #[tokio::test]
-async fn a_cold_container_counts_while_it_reads_the_pepper_and_takes_a_wrong_keys_count_back() {
+async fn a_key_that_does_not_verify_costs_one_round_trip_and_writes_nothing() {
     let org = growth_org().await;
     let stack = stack().await;
     let clock = one_window();
@@ -85,8 +88,6 @@ async fn a_cold_container_counts_while_it_reads_the_pepper_and_takes_a_wrong_key
     let first = Call::get("/api/v1/nope").key(&org.key).send(&warm).await;
     assert_eq!(first.header("x-ratelimit-remaining"), Some("599"));
 
-    // A new container's first request: the count and the secret in one round trip, and the
-    // plan read beside them.
     let (mut core, calls) = stack.counted_core();
     core.clock = clock;
     let reply = Call::get("/api/v1/nope")
@@ -95,16 +96,38 @@ async fn a_cold_container_counts_while_it_reads_the_pepper_and_takes_a_wrong_key
         .await;
     assert_eq!(reply.status, 404);
     assert_eq!(reply.header("x-ratelimit-remaining"), Some("598"));
-    assert_eq!(calls.take(), 2);
+    assert_eq!(calls.take(), 2, "a new container: the count, then the plan");
 
-    let reply = Call::get("/api/v1/nope")
-        .key(&forged(&org.key))
-        .send(&flows::router(stack.core_at(clock)))
-        .await;
-    assert_eq!(reply.status, 401);
-    assert_eq!(reply.body["error"]["code"], "unauthorized");
+    let big = vec![b'a'; 4 * 1024 * 1024];
+    let unknown = shared::web::auth::generate_key(uuid::Uuid::now_v7(), b"any pepper").plaintext;
+    for (what, key) in [
+        ("forged secret", forged(&org.key)),
+        ("unknown org", unknown),
+    ] {
+        for idempotent in [false, true] {
+            let (mut core, calls) = stack.counted_core();
+            core.clock = clock;
+            let mut request = integration_tests::post("/api/v1/dossiers")
+                .key(&key)
+                .raw("application/json", big.clone());
+            if idempotent {
+                request = request.header(
+                    "idempotency-key",
+                    &format!("forged-{}", uuid::Uuid::now_v7()),
+                );
+            }
+            let reply = request.send(&dossiers::router(core, stack.cvs())).await;
+            assert_eq!(reply.status, 401, "{what}");
+            assert_eq!(reply.body["error"]["code"], "unauthorized");
+            assert_eq!(calls.take(), 1, "{what}, idempotent: {idempotent}");
+        }
+    }
     let next = Call::get("/api/v1/nope").key(&org.key).send(&warm).await;
-    assert_eq!(next.header("x-ratelimit-remaining"), Some("597"));
+    assert_eq!(
+        next.header("x-ratelimit-remaining"),
+        Some("597"),
+        "the forged requests counted nothing"
+    );
 }
 
 /// Two containers whose clocks straddle a minute's boundary: once one has started the new

@@ -71,8 +71,9 @@ async fn warm_requests_cost_the_documented_round_trips() {
         measured.push(format!("{name}: {used}"));
         assert_eq!(used, expected, "{name}");
     }
-    // With an Idempotency-Key: the claim runs alongside authentication (same round trip),
-    // and storing the response is the one extra round trip; a replay skips the handler.
+    // With an Idempotency-Key: the claim follows authentication (nothing is written before
+    // the key verifies), and storing the response is the other extra round trip; a replay
+    // skips the handler.
     let body = json!({"type": "sales", "name": "Keyed"});
     let keyed = || {
         post("/api/v1/dossiers")
@@ -84,12 +85,12 @@ async fn warm_requests_cost_the_documented_round_trips() {
     let first = calls.take();
     assert_eq!(first, 4 + 2, "POST sales dossier with Idempotency-Key");
     measured.push(format!(
-        "POST sales dossier with Idempotency-Key: {first} calls in 5 round trips"
+        "POST sales dossier with Idempotency-Key: {first} calls in 6 round trips"
     ));
     assert_eq!(keyed().send(&dossiers).await.status, 201);
     let replay = calls.take();
-    assert_eq!(replay, 3, "replay: auth, claim (together), rate refund");
-    measured.push(format!("its replay: {replay} calls in 2 round trips"));
+    assert_eq!(replay, 3, "replay: auth, claim, rate refund");
+    measured.push(format!("its replay: {replay} calls in 3 round trips"));
     println!("DynamoDB round trips: {}", measured.join(", "));
 }
 

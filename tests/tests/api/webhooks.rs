@@ -542,7 +542,11 @@ async fn nothing_is_lost_when_a_third_of_deliveries_fail() {
     }
     let mutations_done = started.elapsed();
     let events = outbox(org.id).await;
-    assert_eq!(events.len(), 200);
+    assert_eq!(
+        events.len(),
+        250,
+        "create, update, note, and an archive's update and delete, for each of 50 dossiers"
+    );
     let expected: std::collections::BTreeSet<String> =
         events.iter().map(|e| e.id.clone()).collect();
     let requests = receiver

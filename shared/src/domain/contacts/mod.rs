@@ -159,16 +159,17 @@ impl Contact {
         Ok(item)
     }
 
-    /// Adds `kind` if missing; entering the talent pool starts its window.
-    pub fn add_kind(&mut self, kind: Kind, now: OffsetDateTime, pool_days: u32) -> bool {
-        if self.kind.contains(&kind) {
-            return false;
+    /// The contact becomes the person of a new dossier of `kind`: it gains that kind if
+    /// missing, and a candidate's talent-pool window runs a full `pool_days` from now (a
+    /// later expiry is kept), since a new application is fresh interest.
+    pub fn join_dossier(&mut self, kind: Kind, now: OffsetDateTime, pool_days: u32) {
+        if !self.kind.contains(&kind) {
+            self.kind.push(kind);
         }
-        self.kind.push(kind);
         if kind == Kind::Candidate {
-            self.pool_expires_at = Some(now + time::Duration::days(pool_days as i64));
+            let fresh = now + time::Duration::days(pool_days as i64);
+            self.pool_expires_at = Some(self.pool_expires_at.map_or(fresh, |at| at.max(fresh)));
         }
-        true
     }
 }
 

@@ -59,6 +59,9 @@ fn linkedin(value: &str) -> Result<String, ApiError> {
     }
 }
 
+/// Twice the number of kinds: room for repeats, none for a list no person wrote.
+const MAX_KIND_VALUES: usize = 2 * Kind::ALL.len();
+
 fn dedupe(kinds: Vec<Kind>) -> Vec<Kind> {
     let mut out = Vec::new();
     for kind in kinds {
@@ -109,18 +112,33 @@ impl ContactInput {
             contact.notes = optional_text("notes", value.as_deref(), MAX_TEXT)?;
         }
         if let Some(kinds) = self.kind {
-            contact.kind = dedupe(kinds.unwrap_or_default());
+            let kinds = kinds.unwrap_or_default();
+            if kinds.len() > MAX_KIND_VALUES {
+                return Err(ApiError::invalid(format!(
+                    "Field `kind` lists at most {MAX_KIND_VALUES} values."
+                )));
+            }
+            contact.kind = dedupe(kinds);
         }
+        // The talent pool holds candidates only: a contact that is not one has no window.
+        let is_candidate = contact.kind.contains(&Kind::Candidate);
         match self.pool_expires_at {
             Some(Some(raw)) => {
-                contact.pool_expires_at = Some(crate::clock::parse(&raw).ok_or_else(|| {
+                let at = crate::clock::parse(&raw).ok_or_else(|| {
                     ApiError::invalid(
                         "Field `pool_expires_at` must be an RFC 3339 timestamp or null.",
                     )
-                })?)
+                })?;
+                if !is_candidate {
+                    return Err(ApiError::invalid(
+                        "Field `pool_expires_at` applies to candidates only: give the contact the kind 'candidate', or send null.",
+                    ));
+                }
+                contact.pool_expires_at = Some(at);
             }
             Some(None) => contact.pool_expires_at = None,
-            None if !was_candidate && contact.kind.contains(&Kind::Candidate) => {
+            None if !is_candidate => contact.pool_expires_at = None,
+            None if !was_candidate => {
                 contact.pool_expires_at = Some(now + time::Duration::days(pool_days as i64));
             }
             None => {}

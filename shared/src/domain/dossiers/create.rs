@@ -236,7 +236,8 @@ pub async fn commit(
 
 /// Who becomes the new dossier's primary contact, as the table stands now: the contact
 /// named by `contact_id`; or for a candidate the person (for a sales dossier the
-/// `contact_person`), matched by email to an existing contact or created.
+/// `contact_person`), matched by email to an existing contact or created. However it is
+/// found, the contact joins the dossier the same way ([`Contact::join_dossier`]).
 async fn plan_contact(
     db: &Db,
     org_id: Uuid,
@@ -244,20 +245,22 @@ async fn plan_contact(
     dossier: &Dossier,
     org: &Org,
 ) -> Result<ContactPlan, ApiError> {
+    let now = dossier.created_at;
+    let contact_kind = match dossier.kind {
+        DossierType::Candidate => Kind::Candidate,
+        DossierType::Sales => Kind::Prospect,
+    };
     if let Some(id) = contact_id {
-        let contact = contacts::get(db, org_id, id).await?.ok_or_else(|| {
+        let read = contacts::get(db, org_id, id).await?.ok_or_else(|| {
             ApiError::invalid("Field `contact_id` does not name a contact of your organization.")
         })?;
-        return Ok(ContactPlan::Existing(Box::new((contact.clone(), contact))));
+        let mut contact = read.clone();
+        contact.join_dossier(contact_kind, now, org.pool_days);
+        return Ok(ContactPlan::Existing(Box::new((read, contact))));
     }
-    let now = dossier.created_at;
-    let (full_name, contact_kind, contact_role) = match dossier.kind {
-        DossierType::Candidate => (
-            Some(dossier.name.clone()),
-            Kind::Candidate,
-            dossier.role.clone(),
-        ),
-        DossierType::Sales => (dossier.contact_person.clone(), Kind::Prospect, None),
+    let (full_name, contact_role) = match dossier.kind {
+        DossierType::Candidate => (Some(dossier.name.clone()), dossier.role.clone()),
+        DossierType::Sales => (dossier.contact_person.clone(), None),
     };
     let Some(full_name) = full_name else {
         return Ok(ContactPlan::None);
@@ -269,7 +272,7 @@ async fn plan_contact(
     Ok(match existing {
         Some(read) => {
             let mut contact = read.clone();
-            contact.add_kind(contact_kind, now, org.pool_days);
+            contact.join_dossier(contact_kind, now, org.pool_days);
             ContactPlan::Existing(Box::new((read, contact)))
         }
         None => {
@@ -280,7 +283,7 @@ async fn plan_contact(
                 role: contact_role,
                 ..Contact::new(full_name, now)
             };
-            contact.add_kind(contact_kind, now, org.pool_days);
+            contact.join_dossier(contact_kind, now, org.pool_days);
             ContactPlan::New(Box::new(contact))
         }
     })

@@ -178,19 +178,13 @@ where
         next.version = current.version + 1;
         let mut items = vec![txn::put_versioned(db, next.item(org)?, current.version)];
         items.extend(counters_update(db, org, Some(&current), Some(&next)));
-        let archived = next.status == Status::Archived && current.status != Status::Archived;
-        let only_archived = archived && {
-            let mut probe = current.clone();
-            probe.status = Status::Archived;
-            probe.same_content(&next)
-        };
-        if always_updated || !only_archived {
-            items.push(txn::put(
-                db,
-                outbox_item(org, EventType::DossierUpdated, &next, now)?,
-                None,
-            ));
-        }
+        // Every change to the representation is a `dossier.updated`, archiving (a status
+        // change) included; the stage and archive events come with it, not instead of it.
+        items.push(txn::put(
+            db,
+            outbox_item(org, EventType::DossierUpdated, &next, now)?,
+            None,
+        ));
         if next.current_stage_id != current.current_stage_id {
             items.push(txn::put(
                 db,
@@ -198,7 +192,7 @@ where
                 None,
             ));
         }
-        if archived {
+        if next.status == Status::Archived && current.status != Status::Archived {
             items.push(txn::put(
                 db,
                 outbox_item(org, EventType::DossierDeleted, &next, now)?,
