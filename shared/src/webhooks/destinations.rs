@@ -29,7 +29,7 @@ const RANGE_TABLE: &[(&str, Class, &str)] = &[
     ("0.0.0.0/8", Class::Reserved, "\"this network\""),
     ("10.0.0.0/8", Class::Private, "RFC 1918"),
     ("100.64.0.0/10", Class::Private, "carrier-grade NAT"),
-    ("127.0.0.0/8", Class::Loopback, "loopback"),
+    ("127.0.0.0/8", Class::Loopback, "RFC 1122"),
     ("169.254.169.254/32", Class::LinkLocal, "cloud metadata"),
     ("169.254.0.0/16", Class::LinkLocal, "link-local"),
     ("172.16.0.0/12", Class::Private, "RFC 1918"),
@@ -42,7 +42,7 @@ const RANGE_TABLE: &[(&str, Class, &str)] = &[
     ("203.0.113.0/24", Class::Reserved, "documentation"),
     ("224.0.0.0/4", Class::Reserved, "multicast"),
     ("240.0.0.0/4", Class::Reserved, "reserved and broadcast"),
-    ("::1/128", Class::Loopback, "loopback"),
+    ("::1/128", Class::Loopback, "RFC 4291"),
     ("::/128", Class::Reserved, "unspecified"),
     ("::/96", Class::Reserved, "IPv4-compatible"),
     ("64:ff9b::/96", Class::Reserved, "NAT64"),
@@ -128,7 +128,7 @@ impl Destinations {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
             v4 => v4,
         };
-        let (_, class, name) = RANGES.iter().find(|(net, ..)| net.contains(&ip))?;
+        let (net, class, name) = RANGES.iter().find(|(net, ..)| net.contains(&ip))?;
         let allowed = match class {
             Class::Loopback => self.loopback,
             Class::Private => self.private,
@@ -141,7 +141,7 @@ impl Destinations {
             Class::LinkLocal => "a link-local or metadata address",
             Class::Reserved => "a reserved address",
         };
-        (!allowed).then(|| format!("{ip}, {kind} ({name})"))
+        (!allowed).then(|| format!("{ip}, {kind} ({name}, {net})"))
     }
 
     /// Parses and checks an endpoint URL before it is stored or called. Returns the URL as

@@ -293,3 +293,49 @@ async fn operators_manage_webhook_endpoints() {
             .contains("does not exist")
     );
 }
+
+/// Settings already in the environment win over `--env-file`: an operator can try the
+/// deployed webhook policy against the local stack by setting just that.
+#[tokio::test]
+async fn environment_variables_win_over_the_env_file() {
+    let org = admin(&["org", "create", "--name", "Env Precedence"]);
+    let org_id = org["id"].as_str().unwrap().to_string();
+    let dir = std::env::temp_dir().join(format!("env-file-{org_id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("local.env");
+    std::fs::write(
+        &file,
+        "WEBHOOK_ALLOWED_DESTINATIONS=public,loopback\nWEBHOOK_REQUIRE_HTTPS=false\n",
+    )
+    .unwrap();
+    let create = |https_only: Option<&str>| {
+        let mut command = Command::new(admin_bin());
+        command.args([
+            "--env-file",
+            file.to_str().unwrap(),
+            "webhook",
+            "create",
+            "--org",
+            &org_id,
+            "--url",
+            "http://127.0.0.1:8080/hook",
+        ]);
+        command.env_remove("WEBHOOK_ALLOWED_DESTINATIONS");
+        match https_only {
+            Some(value) => command.env("WEBHOOK_REQUIRE_HTTPS", value),
+            None => command.env_remove("WEBHOOK_REQUIRE_HTTPS"),
+        };
+        command.output().expect("leadgrid-admin runs")
+    };
+    assert!(
+        create(None).status.success(),
+        "the file allows http to loopback"
+    );
+    let refused = create(Some("true"));
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("https"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}

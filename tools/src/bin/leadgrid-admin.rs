@@ -14,12 +14,13 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// Settings come from the environment (TABLE_NAME, SECRET_ID, EVENTS_QUEUE_URL,
-/// WEBHOOK_ALLOWED_DESTINATIONS, AWS_*), or from --env-file. Without either,
-/// .leadgrid/local.env (written by `make dev`) is used when it exists.
+/// WEBHOOK_ALLOWED_DESTINATIONS, WEBHOOK_REQUIRE_HTTPS, AWS_*), or from --env-file.
+/// Without either, .leadgrid/local.env (written by `make dev`) is used when it exists.
+/// Variables set in the environment win over the file's.
 #[derive(Parser)]
 #[command(name = "leadgrid-admin", version)]
 struct Cli {
-    /// Read settings from this KEY=VALUE file instead of the environment.
+    /// Read settings from this KEY=VALUE file (variables already set win).
     #[arg(long, global = true, value_name = "PATH")]
     env_file: Option<String>,
     #[command(subcommand)]
@@ -197,7 +198,8 @@ fn stages(raw: &str) -> Result<Stages, String> {
 }
 
 /// Loads `--env-file`, or `.leadgrid/local.env` when the environment names no table, into
-/// the environment.
+/// the environment. A variable already set wins over the file, so one setting (say
+/// `WEBHOOK_REQUIRE_HTTPS=true`) can be tried against the local stack.
 fn load_settings(env_file: Option<String>) -> Result<(), String> {
     let file = env_file.or_else(|| {
         std::env::var_os("TABLE_NAME")
@@ -208,7 +210,9 @@ fn load_settings(env_file: Option<String>) -> Result<(), String> {
     if let Some(path) = file {
         let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
         for (key, value) in leadgrid_tools::local::parse_env_file(&text) {
-            std::env::set_var(key, value);
+            if std::env::var_os(&key).is_none() {
+                std::env::set_var(key, value);
+            }
         }
     }
     Ok(())
