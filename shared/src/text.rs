@@ -13,6 +13,20 @@ pub fn fold(text: &str) -> String {
     caseless::default_case_fold_str(&decomposed).nfc().collect()
 }
 
+/// The words `text` is found by: folded, stripped of accents, split on everything that is
+/// not a letter or digit. `José-María O'Brien` gives `jose`, `maria`, `o`, `brien`.
+pub fn words(text: &str) -> Vec<String> {
+    let plain: String = fold(text)
+        .nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .collect();
+    plain
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// The form used to store and show: NFC, so what is returned is what is compared, byte for
 /// byte, apart from case.
 pub fn normalize(text: &str) -> String {
@@ -36,5 +50,15 @@ mod tests {
         assert_eq!(fold("STRASSE"), fold("stra\u{df}e"));
         assert_eq!(normalize(nfd), nfc);
         assert_ne!(fold("jose@example.com"), fold(nfc));
+    }
+
+    #[test]
+    fn words_are_folded_unaccented_and_split_on_punctuation() {
+        assert_eq!(
+            words("Jos\u{e9}-Mar\u{ed}a O'Brien, STRASSE  x.y_z+w"),
+            ["jose", "maria", "o", "brien", "strasse", "x", "y", "z", "w"]
+        );
+        assert!(words("  ").is_empty());
+        assert_eq!(words("jose\u{301}"), ["jose"]);
     }
 }

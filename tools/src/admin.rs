@@ -325,3 +325,58 @@ mod tests {
             .contains("dossiers:admin"));
     }
 }
+
+/// What `contacts reindex` did.
+#[derive(Debug, serde::Serialize)]
+pub struct Reindexed {
+    pub org: Uuid,
+    pub contacts: u64,
+    /// Changed while being reindexed: their own write indexed them.
+    pub changed_meanwhile: u64,
+    pub last: Option<Uuid>,
+    /// The contacts the kinds totals now count.
+    pub counted: u64,
+}
+
+impl Admin {
+    /// See `leadgrid-admin contacts reindex`: the indexes contact by contact, then the
+    /// kinds totals from a full pass.
+    pub async fn reindex_contacts(&self, org: Uuid, after: Option<Uuid>) -> AdminResult<Reindexed> {
+        use shared::domain::contacts::{search, Contact, CONTACT_PREFIX};
+        use shared::table::store::{Query, SortKey};
+        self.get_org(org).await?;
+        let from = after.map_or_else(
+            || CONTACT_PREFIX.to_string(),
+            |id| format!("{}~", shared::domain::contacts::contact_sk(id)),
+        );
+        let mut pages = self.db.pages(
+            Query::table(&org_pk(org)).sort(SortKey::Between(from, format!("{CONTACT_PREFIX}~"))),
+        );
+        let mut done = Reindexed {
+            org,
+            contacts: 0,
+            changed_meanwhile: 0,
+            last: after,
+            counted: 0,
+        };
+        while let Some(page) = pages.next(Some(100)).await? {
+            for item in page {
+                let contact: Contact = shared::table::store::from_item(item)?;
+                if !search::reindex(&self.db, org, &contact).await? {
+                    done.changed_meanwhile += 1;
+                }
+                done.contacts += 1;
+                done.last = Some(contact.id);
+            }
+            if let Some(last) = done.last {
+                eprintln!("contacts reindex: {} done, last {last}", done.contacts);
+            }
+        }
+        done.counted = shared::domain::contacts::recount(&self.db, org).await?;
+        eprintln!(
+            "contacts reindex: the kinds totals count {} contacts",
+            done.counted
+        );
+        Ok(done)
+    }
+}

@@ -5,6 +5,7 @@ use axum::response::Response;
 use axum::routing::{delete, get};
 use axum::Router;
 use serde_json::json;
+use shared::domain::contacts::search::Search;
 use shared::domain::contacts::{self, ContactFilter, ContactInput, Kind, Pool};
 use shared::domain::links::{self, NewLink};
 use shared::web::{
@@ -130,8 +131,8 @@ async fn list_contacts(
         .transpose()?;
     let search = query
         .take("search")?
-        .map(|s| shared::text::fold(s.trim()))
-        .filter(|s| !s.is_empty());
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| Search::parse(&s));
     let position = query.position()?;
     query.finish()?;
     let filter = ContactFilter {
@@ -139,7 +140,14 @@ async fn list_contacts(
         pool,
         search,
     };
-    let listing = contacts::list(&core.db, principal.org_id, &filter, &position).await?;
+    let listing = contacts::list(
+        &core.db,
+        principal.org_id,
+        &filter,
+        &position,
+        core.clock.now(),
+    )
+    .await?;
     let meta = position.meta(listing.total, listing.next_cursor);
     Ok(list(listing.items, meta))
 }

@@ -262,8 +262,9 @@ pub async fn unlink(
 
 /// How many links a contact deletion removes in its own transaction; beyond that the
 /// contact is hidden first and its links are removed in batches of this size. A link can
-/// take three of a transaction's 100 items (the link, its dossier and the dossier's event).
-const LINKS_PER_TRANSACTION: usize = 30;
+/// take three of a transaction's 100 items (the link, its dossier and the dossier's event),
+/// beside the contact, its marker, its counter and up to `search::MAX_WORDS` entries.
+const LINKS_PER_TRANSACTION: usize = 20;
 
 /// Deletes a contact, its email marker and every link to it; dossiers it was primary on
 /// are left without a primary, as a `dossier.updated` with a new version and `updated_at`.
@@ -301,7 +302,7 @@ pub async fn delete_contact(
         if let Some(email) = &contact.email {
             removal.push(txn::delete(db, &org_pk(org), &email_sk(email), None));
         }
-        removal.extend(contacts::count_change(db, org, Some(&contact), None));
+        removal.extend(contacts::index_writes(db, org, Some(&contact), None)?);
         if contact.deleting {
             let mut batches_written = true;
             for batch in links.chunks(LINKS_PER_TRANSACTION) {

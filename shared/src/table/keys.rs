@@ -140,6 +140,19 @@ fn pool_instant(at: OffsetDateTime) -> String {
 // contact counters
 pub const CONTACT_COUNTERS_SK: &str = "COUNTERS#CONTACTS";
 
+// contact search entry: one per word a contact is found by
+pub const SEARCH_PREFIX: &str = "SEARCH#";
+
+/// Every entry of a word starting with `prefix`: a query word matches words it begins.
+pub fn search_prefix(prefix: &str) -> String {
+    format!("{SEARCH_PREFIX}{prefix}")
+}
+
+/// Words are letters and digits only, so `#` ends the word.
+pub fn search_sk(word: &str, contact: Uuid) -> String {
+    format!("{SEARCH_PREFIX}{word}#{contact}")
+}
+
 // contact email marker
 pub fn email_sk(email: &str) -> String {
     format!("EMAIL#{}", crate::text::fold(email))
@@ -246,6 +259,7 @@ mod tests {
             ("dossier counters", org_pk(org), DOSSIER_COUNTERS_SK.into()),
             ("contact", org_pk(org), contact_sk(a)),
             ("contact counters", org_pk(org), CONTACT_COUNTERS_SK.into()),
+            ("contact search entry", org_pk(org), search_sk("ada", b)),
             (
                 "contact email marker",
                 org_pk(org),
@@ -281,6 +295,7 @@ mod tests {
                     .replace("<api key>", "<a>")
                     .replace("<sha256 of the key>", "<sha256>")
                     .replace("<folded email>", "ada@example.com")
+                    .replace("<word>", "ada")
                     .replace("<user>", "<a>")
                     .replace("<key>", "<a>")
                     .replace("<flow>", "<a>")

@@ -418,6 +418,11 @@ pub struct Pages<'a> {
 }
 
 impl Pages<'_> {
+    /// Whether the last page has been read.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
     /// The next page, of at most `limit` items (DynamoDB's 1 MB otherwise); `None` after
     /// the last.
     pub async fn next(&mut self, limit: Option<usize>) -> Result<Option<Vec<Item>>, ApiError> {

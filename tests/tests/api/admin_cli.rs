@@ -339,3 +339,94 @@ async fn environment_variables_win_over_the_env_file() {
         String::from_utf8_lossy(&refused.stderr)
     );
 }
+
+/// Contacts written before the indexes existed (no search entries, no kind or pool index
+/// keys) are found again after `contacts reindex`, which is safe to run twice and resumes
+/// after a given id.
+#[tokio::test]
+async fn contacts_reindex_indexes_contacts_written_before_the_indexes() {
+    use shared::domain::contacts::{self, search, CONTACT_PREFIX};
+    use shared::table::{keys::org_pk, txn};
+    let org = integration_tests::growth_org().await;
+    let db = integration_tests::stack().await.core().db;
+    let mut legacy = Vec::new();
+    for name in ["Legacy Sophie", "Legacy Mark", "Legacy Anna"] {
+        let input =
+            serde_json::from_value(serde_json::json!({"full_name": name, "kind": ["candidate"]}))
+                .unwrap();
+        let contact = contacts::create(&db, org.id, input).await.unwrap();
+        // Back to the shape of a contact written before the indexes: the plain item only.
+        let mut items: Vec<_> = search::contact_words(&contact)
+            .iter()
+            .map(|word| {
+                txn::delete(
+                    &db,
+                    &org_pk(org.id),
+                    &shared::table::keys::search_sk(word, contact.id),
+                    None,
+                )
+            })
+            .collect();
+        let mut plain = shared::table::store::to_item(
+            &contact,
+            &org_pk(org.id),
+            &contacts::contact_sk(contact.id),
+            "contact",
+        )
+        .unwrap();
+        plain.insert("version".into(), shared::table::store::n(contact.version));
+        items.push(txn::put(&db, plain, None));
+        // Nor were they counted.
+        items.push(txn::update(
+            &db,
+            txn::UpdateSpec {
+                pk: org_pk(org.id),
+                sk: contacts::COUNTERS_SK.to_string(),
+                expression: "ADD kinds_1 :minus".into(),
+                condition: None,
+                names: Vec::new(),
+                values: vec![(":minus".into(), shared::table::store::n(-1))],
+            },
+        ));
+        txn::write(&db, items).await.unwrap().unwrap();
+        legacy.push(contact.id.to_string());
+    }
+    let router = integration_tests::contacts_router().await;
+    let found = |query: &'static str| {
+        let (router, key) = (router.clone(), org.key.clone());
+        async move {
+            Call::get(&format!("/api/v1/contacts?{query}"))
+                .key(&key)
+                .send(&router)
+                .await
+                .body["meta"]["total"]
+                .clone()
+        }
+    };
+    assert_eq!(found("search=legacy").await, 0, "not indexed yet");
+    assert_eq!(found("kind=candidate").await, 0, "nor counted");
+
+    let org_id = org.id.to_string();
+    let first = admin(&[
+        "contacts", "reindex", "--org", &org_id, "--after", &legacy[0],
+    ]);
+    assert_eq!(first["contacts"], 2, "resumed after the first: {first}");
+    assert_eq!(found("search=legacy").await, 2);
+    let all = admin(&["contacts", "reindex", "--org", &org_id]);
+    assert_eq!(all["contacts"], 3);
+    assert_eq!(all["last"], legacy[2].as_str());
+    let again = admin(&["contacts", "reindex", "--org", &org_id]);
+    assert_eq!(again["contacts"], 3, "running again is safe");
+    assert_eq!(found("search=legacy").await, 3);
+    assert_eq!(found("search=legacy%20sophie").await, 1);
+    // The kind and pool index keys are back on the items too.
+    let items: Vec<contacts::Contact> = db
+        .query_prefix(&org_pk(org.id), CONTACT_PREFIX)
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 3);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(found("kind=candidate&pool=in_pool").await, 3);
+    assert_eq!(again["counted"], 3);
+    assert_eq!(found("kind=candidate").await, 3, "the totals count them");
+}

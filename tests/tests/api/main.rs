@@ -2,6 +2,7 @@
 
 mod admin_cli;
 mod auth;
+mod contact_search;
 mod contacts;
 mod contract;
 mod cvs;

@@ -44,6 +44,24 @@ enum Command {
     /// Webhook endpoints, their attempt logs and replays.
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Contacts' indexes.
+    #[command(subcommand)]
+    Contacts(ContactsCommand),
+}
+
+#[derive(Subcommand)]
+enum ContactsCommand {
+    /// Writes the search entries and the kind and pool index keys of an organization's
+    /// contacts, oldest first, for contacts written before the indexes existed, then
+    /// recounts its kinds totals. Safe to run again; run it while contacts are not being
+    /// written. Progress goes to stderr; `--after` resumes after the last id printed.
+    Reindex {
+        #[arg(long, value_parser = id)]
+        org: Uuid,
+        /// Start after this contact id.
+        #[arg(long, value_parser = id)]
+        after: Option<Uuid>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -234,6 +252,9 @@ async fn run(command: Command) -> AdminResult<Value> {
             Ok(json!({ "id": member.id, "email": member.email, "name": member.name }))
         }
         Command::Key(command) => key(&admin, command).await,
+        Command::Contacts(ContactsCommand::Reindex { org, after }) => {
+            to_json(admin.reindex_contacts(org, after).await?)
+        }
         Command::Flow(FlowCommand::Create {
             org,
             kind,

@@ -1,5 +1,5 @@
-//! Listing contacts: by kind from the kind indexes, by pool from the pool index, search by
-//! a pass over the organization; totals from the counters.
+//! Listing contacts: by kind from the kind indexes, by pool from the pool index, search
+//! from the search entries; totals from the counters, the pool index or the entries.
 
 use std::collections::HashMap;
 
@@ -13,6 +13,7 @@ use crate::table::keys::{contacts_in_pool_pk, CONTACTS_BY_POOL_EXPIRY};
 use crate::table::store::{Db, Query, SortKey};
 use crate::ApiError;
 
+use super::search::{self, Search};
 use super::{
     contact_sk, kind_list_pk, kinds_mask, mask_counter, Contact, Kind, CONTACT_PREFIX, COUNTERS_SK,
 };
@@ -21,8 +22,7 @@ use super::{
 pub struct ContactFilter {
     pub kinds: Vec<Kind>,
     pub pool: Option<Pool>,
-    /// Already folded with [`crate::text::fold`].
-    pub search: Option<String>,
+    pub search: Option<Search>,
 }
 
 crate::wire_enum! {
@@ -33,26 +33,27 @@ crate::wire_enum! {
 }
 
 impl ContactFilter {
-    fn matches(&self, contact: &Contact, now: OffsetDateTime) -> bool {
-        let kind_ok = self.kinds.is_empty() || contact.kind.iter().any(|k| self.kinds.contains(k));
-        let pool_ok = match (self.pool, contact.pool_expires_at) {
+    /// The documented semantics of every filter, on a contact.
+    pub fn matches(&self, contact: &Contact, now: OffsetDateTime) -> bool {
+        self.admits(&contact.kind, contact.pool_expires_at, now)
+            && self.search.as_ref().is_none_or(|s| s.matches(contact))
+    }
+
+    /// The `kind` and `pool` filters.
+    fn admits(
+        &self,
+        kinds: &[Kind],
+        pool_expires_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> bool {
+        let kind_ok = self.kinds.is_empty() || kinds.iter().any(|k| self.kinds.contains(k));
+        let pool_ok = match (self.pool, pool_expires_at) {
             (None, _) => true,
             (Some(Pool::InPool), Some(at)) => at > now,
             (Some(Pool::Expired), Some(at)) => at <= now,
             (Some(_), None) => false,
         };
-        let search_ok = self.search.as_ref().is_none_or(|needle| {
-            [
-                Some(&contact.full_name),
-                contact.email.as_ref(),
-                contact.company.as_ref(),
-                contact.role.as_ref(),
-            ]
-            .into_iter()
-            .flatten()
-            .any(|field| crate::text::fold(field).contains(needle))
-        });
-        kind_ok && pool_ok && search_ok
+        kind_ok && pool_ok
     }
 }
 
@@ -65,29 +66,38 @@ pub struct Listing<T = Contact> {
 
 /// Lists contacts. Without `search` and `pool`, the page comes from the newest entries of
 /// the table (or of each requested kind's index, merged) and the total from the kinds
-/// counters. `pool` reads the pool side asked for on the pool index (small entries, not
-/// contacts) and then fetches the page. Only `search` reads every contact.
+/// counters. `search` reads the search entries of its most selective word, `pool` the
+/// side asked for on the pool index (small entries, not contacts); both then fetch the
+/// page.
+/// `now` decides which side of the pool a contact is on.
 pub async fn list(
     db: &Db,
     org: Uuid,
     filter: &ContactFilter,
     position: &Position,
+    now: OffsetDateTime,
 ) -> Result<Listing, ApiError> {
     let (skip, per_page, after) = position.bounds();
-    if filter.search.is_some() {
-        let all = matching(db, org, filter).await?;
-        return Ok(page_of(all, skip, per_page, after, |c| c.id));
-    }
-    if let Some(pool) = filter.pool {
-        let ids = pool_ids(db, org, pool, &filter.kinds).await?;
+    let ids = match (&filter.search, filter.pool) {
+        (Some(search), _) => Some(
+            search::candidates(db, org, search)
+                .await?
+                .into_iter()
+                .filter(|entry| filter.admits(&entry.kind, entry.pool_expires_at, now))
+                .map(|entry| entry.contact_id)
+                .collect(),
+        ),
+        (None, Some(pool)) => Some(pool_ids(db, org, pool, &filter.kinds, now).await?),
+        (None, None) => None,
+    };
+    if let Some(ids) = ids {
         let Listing {
             items: ids,
             total,
             next_cursor,
         } = page_of(ids, skip, per_page, after, |id| *id);
         let mut found = by_ids(db, org, &ids).await?;
-        let now = crate::clock::now();
-        // The index may lag a change; what is shown is judged on the contact as it is.
+        // The pool index may lag a change; what is shown is judged on the contact as it is.
         let items = ids
             .iter()
             .filter_map(|id| found.remove(id))
@@ -200,7 +210,13 @@ async fn newest(
 }
 
 /// The ids on one side of the pool (with any of `kinds`), newest first.
-async fn pool_ids(db: &Db, org: Uuid, pool: Pool, kinds: &[Kind]) -> Result<Vec<Uuid>, ApiError> {
+async fn pool_ids(
+    db: &Db,
+    org: Uuid,
+    pool: Pool,
+    kinds: &[Kind],
+    now: OffsetDateTime,
+) -> Result<Vec<Uuid>, ApiError> {
     #[derive(Deserialize)]
     struct Entry {
         #[serde(rename = "SK")]
@@ -208,7 +224,7 @@ async fn pool_ids(db: &Db, org: Uuid, pool: Pool, kinds: &[Kind]) -> Result<Vec<
         #[serde(default)]
         kind: Vec<Kind>,
     }
-    let now = crate::table::keys::pool_bound(crate::clock::now());
+    let now = crate::table::keys::pool_bound(now);
     let side = match pool {
         Pool::InPool => SortKey::Above(now),
         Pool::Expired => SortKey::Below(now),
@@ -239,18 +255,4 @@ pub async fn by_ids(db: &Db, org: Uuid, ids: &[Uuid]) -> Result<HashMap<Uuid, Co
         }
     }
     Ok(found)
-}
-
-/// Every contact of the organization matching `filter`, newest first (ties by id).
-/// This reads all of the organization's contacts: one paged Query.
-async fn matching(db: &Db, org: Uuid, filter: &ContactFilter) -> Result<Vec<Contact>, ApiError> {
-    let now = crate::clock::now();
-    let mut contacts: Vec<Contact> = db
-        .query_prefix::<Contact>(&org_pk(org), CONTACT_PREFIX)
-        .await?
-        .into_iter()
-        .filter(|c| !c.deleting && filter.matches(c, now))
-        .collect();
-    contacts.reverse();
-    Ok(contacts)
 }

@@ -3,6 +3,7 @@
 //! listing by kind, pool and search ([`list`]).
 
 mod list;
+pub mod search;
 mod write;
 
 pub use list::{by_ids, list, ContactFilter, Listing, Pool};
@@ -233,14 +234,26 @@ pub async fn hide(db: &Db, org: Uuid, contact: &Contact) -> Result<(), ApiError>
         hidden.item(org)?,
         contact.version,
     )];
-    items.extend(count_change(db, org, Some(contact), None));
+    items.extend(index_writes(db, org, Some(contact), None)?);
     let _changed_meanwhile = crate::table::txn::write(db, items).await?;
     Ok(())
 }
 
-/// Keeps the per-kinds totals exact: the counter change for a contact going from `before`
-/// to `after` (`None` for absent or being deleted), to be written in the same transaction.
-pub fn count_change(
+/// What must change with a contact going from `before` to `after` (`None` for absent or
+/// being deleted), in the same transaction: its per-kinds counter and its search entries.
+pub fn index_writes(
+    db: &Db,
+    org: Uuid,
+    before: Option<&Contact>,
+    after: Option<&Contact>,
+) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, ApiError> {
+    let mut items: Vec<_> = count_change(db, org, before, after).into_iter().collect();
+    items.extend(search::entry_changes(db, org, before, after)?);
+    Ok(items)
+}
+
+/// Keeps the per-kinds totals exact.
+fn count_change(
     db: &Db,
     org: Uuid,
     before: Option<&Contact>,
@@ -272,6 +285,26 @@ pub fn count_change(
             values,
         },
     ))
+}
+
+/// Sets the per-kinds totals to what a full, consistent pass over the organization's
+/// contacts counts, and returns how many contacts it counted. For contacts written before
+/// the counters existed; a contact written during the pass can leave its own change out,
+/// so run it while contacts are not being written.
+pub async fn recount(db: &Db, org: Uuid) -> Result<u64, ApiError> {
+    let contacts: Vec<Contact> = db.query_prefix(&org_pk(org), CONTACT_PREFIX).await?;
+    let mut counts = [0i64; 32];
+    let mut visible = 0;
+    for contact in contacts.iter().filter(|c| !c.deleting) {
+        counts[kinds_mask(&contact.kind) as usize] += 1;
+        visible += 1;
+    }
+    let mut item = crate::table::store::key(&org_pk(org), COUNTERS_SK);
+    for (mask, count) in counts.iter().enumerate() {
+        item.insert(mask_counter(mask as u8), crate::table::store::n(*count));
+    }
+    db.put_item(item).await?;
+    Ok(visible)
 }
 
 /// The contact that holds `email` in the organization, if any.

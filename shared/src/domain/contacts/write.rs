@@ -9,7 +9,7 @@ use crate::table::keys::org_pk;
 use crate::table::store::Db;
 use crate::ApiError;
 
-use super::{count_change, email_marker, email_sk, get, marker_owner, Contact, Kind};
+use super::{email_marker, email_sk, get, index_writes, marker_owner, Contact, Kind};
 
 /// The writable fields of a contact, for `POST` (absent means unset) and `PATCH` (absent
 /// means unchanged, `null` clears).
@@ -174,7 +174,7 @@ pub async fn create(db: &Db, org: Uuid, input: ContactInput) -> Result<Contact, 
         contact.item(org)?,
         Some("attribute_not_exists(PK)"),
     )];
-    items.extend(count_change(db, org, None, Some(&contact)));
+    items.extend(index_writes(db, org, None, Some(&contact))?);
     if let Some(email) = &contact.email {
         items.push(crate::table::txn::put(
             db,
@@ -233,7 +233,7 @@ pub async fn update(
             next.item(org)?,
             current.version,
         )];
-        items.extend(count_change(db, org, Some(&current), Some(&next)));
+        items.extend(index_writes(db, org, Some(&current), Some(&next))?);
         let old_email = current.email.as_deref().map(crate::text::fold);
         let new_email = next.email.as_deref().map(crate::text::fold);
         if old_email != new_email {

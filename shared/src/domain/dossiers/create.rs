@@ -305,12 +305,12 @@ fn contact_writes(
             contact.dossier_count += 1;
             contact.updated_at = now;
             items.push(txn::put_versioned(db, contact.item(org_id)?, read.version));
-            items.extend(contacts::count_change(
+            items.extend(contacts::index_writes(
                 db,
                 org_id,
                 Some(&read),
                 Some(&contact),
-            ));
+            )?);
             contact
         }
         ContactPlan::New(contact) => {
@@ -322,7 +322,7 @@ fn contact_writes(
                 contact.item(org_id)?,
                 Some("attribute_not_exists(PK)"),
             ));
-            items.extend(contacts::count_change(db, org_id, None, Some(&contact)));
+            items.extend(contacts::index_writes(db, org_id, None, Some(&contact))?);
             if let Some(email) = &contact.email {
                 items.push(txn::put(
                     db,

@@ -1,0 +1,217 @@
+//! Contact search by index. Each contact has one entry per word it is found by
+//! ([`contact_words`]), written and removed in the contact's own transaction. An entry
+//! carries all of the contact's words, kinds and pool date, so a search reads the entries
+//! of one query word only, its most selective, and checks everything else on them.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Contact, Kind};
+use crate::table::keys::{org_pk, search_prefix, search_sk};
+use crate::table::store::{Db, Query, SortKey};
+use crate::table::txn;
+use crate::ApiError;
+
+/// How many distinct words of a contact are indexed (the first ones, in the order name,
+/// email, company, role): each is an item in the contact's transactions.
+pub const MAX_WORDS: usize = 24;
+
+/// The entries read per query word per round trip while looking for the most selective.
+const ROUND: usize = 200;
+
+/// The words a contact is found by: those of its name, its email (the local part split on
+/// `.`, `_`, `-` and `+`, and the domain's labels), company and role, without repeats.
+pub fn contact_words(contact: &Contact) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let fields = [
+        Some(&contact.full_name),
+        contact.email.as_ref(),
+        contact.company.as_ref(),
+        contact.role.as_ref(),
+    ];
+    for word in fields
+        .into_iter()
+        .flatten()
+        .flat_map(|f| crate::text::words(f))
+    {
+        if words.len() < MAX_WORDS && !words.contains(&word) {
+            words.push(word);
+        }
+    }
+    words
+}
+
+/// What a search entry says about its contact.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub contact_id: Uuid,
+    pub words: Vec<String>,
+    #[serde(default)]
+    pub kind: Vec<Kind>,
+    #[serde(with = "crate::clock::rfc3339::option", default)]
+    pub pool_expires_at: Option<OffsetDateTime>,
+}
+
+impl Entry {
+    fn of(contact: &Contact) -> Self {
+        Self {
+            contact_id: contact.id,
+            words: contact_words(contact),
+            kind: contact.kind.clone(),
+            pool_expires_at: contact.pool_expires_at,
+        }
+    }
+}
+
+/// The entry writes for a contact going from `before` to `after` (`None` for absent or
+/// being deleted), to be written in the same transaction: nothing when no entry changes,
+/// else every entry of `after` and the removal of words it no longer has.
+pub fn entry_changes(
+    db: &Db,
+    org: Uuid,
+    before: Option<&Contact>,
+    after: Option<&Contact>,
+) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, ApiError> {
+    let entry = |c: Option<&Contact>| c.filter(|c| !c.deleting).map(Entry::of);
+    let (old, new) = (entry(before), entry(after));
+    if old == new {
+        return Ok(Vec::new());
+    }
+    let pk = org_pk(org);
+    let mut items = Vec::new();
+    if let Some(old) = &old {
+        let kept = |word: &String| new.as_ref().is_some_and(|n| n.words.contains(word));
+        for word in old.words.iter().filter(|w| !kept(w)) {
+            items.push(txn::delete(db, &pk, &search_sk(word, old.contact_id), None));
+        }
+    }
+    if let Some(new) = &new {
+        for word in &new.words {
+            let item = crate::table::store::to_item(
+                new,
+                &pk,
+                &search_sk(word, new.contact_id),
+                "contact_search",
+            )?;
+            items.push(txn::put(db, item, None));
+        }
+    }
+    Ok(items)
+}
+
+/// A parsed `search` value: every word must match. A word with `@` is a whole email
+/// address, matched exactly; any other is split like a contact's words, and each piece
+/// must begin one of the contact's words.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Search {
+    pub emails: Vec<String>,
+    pub prefixes: Vec<String>,
+}
+
+impl Search {
+    pub fn parse(raw: &str) -> Self {
+        let mut search = Self::default();
+        for word in raw.split_whitespace() {
+            if word.contains('@') {
+                search.emails.push(crate::text::fold(word));
+            } else {
+                for piece in crate::text::words(word) {
+                    if !search.prefixes.contains(&piece) {
+                        search.prefixes.push(piece);
+                    }
+                }
+            }
+        }
+        search
+    }
+
+    /// The documented semantics, on a contact.
+    pub fn matches(&self, contact: &Contact) -> bool {
+        let email = contact.email.as_deref().map(crate::text::fold);
+        self.matches_entry(&Entry::of(contact), email.as_deref())
+    }
+
+    fn matches_entry(&self, entry: &Entry, folded_email: Option<&str>) -> bool {
+        (!self.emails.is_empty() || !self.prefixes.is_empty())
+            && self.emails.iter().all(|e| folded_email == Some(e.as_str()))
+            && self
+                .prefixes
+                .iter()
+                .all(|p| entry.words.iter().any(|w| w.starts_with(p.as_str())))
+    }
+}
+
+/// The entries that can match `search`, one per contact: for an email, the contact the
+/// email marker names; otherwise the entries of the query word with the fewest, found by
+/// reading every word's entries in rounds and stopping when the first word runs out.
+pub async fn candidates(db: &Db, org: Uuid, search: &Search) -> Result<Vec<Entry>, ApiError> {
+    if let Some(email) = search.emails.first() {
+        let found = super::find_by_email(db, org, email).await?;
+        return Ok(found
+            .filter(|contact| search.matches(contact))
+            .map(|contact| Entry::of(&contact))
+            .into_iter()
+            .collect());
+    }
+    if search.prefixes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pk = org_pk(org);
+    let mut streams: Vec<_> = search
+        .prefixes
+        .iter()
+        .map(|p| {
+            (
+                db.pages(Query::table(&pk).sort(SortKey::BeginsWith(search_prefix(p)))),
+                Vec::new(),
+            )
+        })
+        .collect();
+    let most_selective = loop {
+        let rounds = futures_util::future::try_join_all(
+            streams.iter_mut().map(|(pages, _)| pages.next(Some(ROUND))),
+        )
+        .await?;
+        for ((_, read), page) in streams.iter_mut().zip(rounds) {
+            read.extend(page.unwrap_or_default());
+        }
+        if let Some(done) = streams
+            .iter()
+            .enumerate()
+            .filter(|(_, (pages, _))| pages.is_done())
+            .min_by_key(|(_, (_, read))| read.len())
+            .map(|(i, _)| i)
+        {
+            break std::mem::take(&mut streams[done].1);
+        }
+    };
+    let mut entries = Vec::new();
+    for item in most_selective {
+        let entry: Entry = crate::table::store::from_item(item)?;
+        if search.matches_entry(&entry, None) {
+            entries.push(entry);
+        }
+    }
+    // A contact has one entry per word, so a prefix can reach it more than once.
+    entries.sort_by_key(|entry| std::cmp::Reverse(entry.contact_id));
+    entries.dedup_by_key(|entry| entry.contact_id);
+    Ok(entries)
+}
+
+/// Writes again, for one contact as read, what its transactions write for the indexes:
+/// the contact item (its kind and pool index keys) and every search entry, on condition
+/// that the contact is unchanged. Returns `false` when it changed meanwhile, in which
+/// case the change has written its own indexes. Writing the same entries twice changes
+/// nothing, so running it again is safe.
+pub async fn reindex(db: &Db, org: Uuid, contact: &Contact) -> Result<bool, ApiError> {
+    if contact.deleting {
+        return Ok(true);
+    }
+    let mut items = vec![txn::put_versioned(db, contact.item(org)?, contact.version)];
+    items.extend(entry_changes(db, org, None, Some(contact))?);
+    match txn::write(db, items).await? {
+        Ok(()) => Ok(true),
+        Err(_) => Ok(false),
+    }
+}
