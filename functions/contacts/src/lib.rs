@@ -132,7 +132,8 @@ async fn list_contacts(
     let search = query
         .take("search")?
         .filter(|s| !s.trim().is_empty())
-        .map(|s| Search::parse(&s));
+        .map(|s| Search::from_query(&s))
+        .transpose()?;
     let position = query.position()?;
     query.finish()?;
     let filter = ContactFilter {

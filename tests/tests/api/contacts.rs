@@ -684,6 +684,18 @@ async fn repeated_kinds_cost_one_query_and_deep_offset_pages_are_refused() {
         .send(&router)
         .await;
     assert_eq!(edge.status, 200, "the window's last page is served");
+
+    // Each search word is a query: their number is bounded too.
+    let eight = ["a"; 8].join("%20");
+    let nine = "a.b.c.d.e.f.g.h.i";
+    let long = "a".repeat(201);
+    for (search, status) in [(eight.as_str(), 200), (nine, 400), (long.as_str(), 400)] {
+        let reply = Call::get(&format!("/api/v1/contacts?search={search}"))
+            .key(&org.key)
+            .send(&router)
+            .await;
+        assert_eq!(reply.status, status, "{search}: {}", reply.body);
+    }
 }
 
 #[tokio::test]

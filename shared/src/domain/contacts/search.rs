@@ -17,6 +17,10 @@ use crate::ApiError;
 /// email, company, role): each is an item in the contact's transactions.
 pub const MAX_WORDS: usize = 24;
 
+/// The longest `search` accepted, in characters and in words: each word is a query.
+pub const MAX_SEARCH_CHARS: usize = 200;
+pub const MAX_SEARCH_WORDS: usize = 8;
+
 /// The entries read per query word per round trip while looking for the most selective.
 const ROUND: usize = 200;
 
@@ -110,6 +114,19 @@ pub struct Search {
 }
 
 impl Search {
+    /// The query `raw` asks for, if it is within the limits.
+    pub fn from_query(raw: &str) -> Result<Self, ApiError> {
+        let search = Self::parse(raw);
+        if raw.chars().count() > MAX_SEARCH_CHARS
+            || search.emails.len() + search.prefixes.len() > MAX_SEARCH_WORDS
+        {
+            return Err(ApiError::invalid(format!(
+                "Query parameter `search` takes at most {MAX_SEARCH_CHARS} characters and {MAX_SEARCH_WORDS} words."
+            )));
+        }
+        Ok(search)
+    }
+
     pub fn parse(raw: &str) -> Self {
         let mut search = Self::default();
         for word in raw.split_whitespace() {
