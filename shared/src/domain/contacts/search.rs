@@ -21,8 +21,10 @@ pub const MAX_WORDS: usize = 24;
 pub const MAX_SEARCH_CHARS: usize = 200;
 pub const MAX_SEARCH_WORDS: usize = 8;
 
-/// The entries read per query word per round trip while looking for the most selective.
-const ROUND: usize = 200;
+/// The entries read per query word in the first round trip while looking for the most
+/// selective word; each further round reads twice as many, up to DynamoDB's 1,000. A word
+/// that matches many contacts so costs about as much as the rarest one.
+const FIRST_ROUND: usize = 25;
 
 /// The words a contact is found by: those of its name, its email (the local part split on
 /// `.`, `_`, `-` and `+`, and the domain's labels), company and role, without repeats.
@@ -161,7 +163,7 @@ impl Search {
 
 /// The entries that can match `search`, one per contact: for an email, the contact the
 /// email marker names; otherwise the entries of the query word with the fewest, found by
-/// reading every word's entries in rounds and stopping when the first word runs out.
+/// reading every word's entries in growing rounds and stopping when the first runs out.
 pub async fn candidates(db: &Db, org: Uuid, search: &Search) -> Result<Vec<Entry>, ApiError> {
     if let Some(email) = search.emails.first() {
         let found = super::find_by_email(db, org, email).await?;
@@ -185,11 +187,13 @@ pub async fn candidates(db: &Db, org: Uuid, search: &Search) -> Result<Vec<Entry
             )
         })
         .collect();
+    let mut round = FIRST_ROUND;
     let most_selective = loop {
         let rounds = futures_util::future::try_join_all(
-            streams.iter_mut().map(|(pages, _)| pages.next(Some(ROUND))),
+            streams.iter_mut().map(|(pages, _)| pages.next(Some(round))),
         )
         .await?;
+        round = (round * 2).min(1000);
         for ((_, read), page) in streams.iter_mut().zip(rounds) {
             read.extend(page.unwrap_or_default());
         }
