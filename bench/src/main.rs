@@ -900,8 +900,8 @@ fn markdown(report: &Value, settings: &Settings) -> String {
         "The last column is init in this machine's own environment, for comparison.\n\n",
         "What a cold API function does before its first response: load the SDK configuration and build its clients ",
         "(the SDK trusts only the Amazon Trust Services roots, so no CA store is parsed), start reading the secret and ",
-        "opening a DynamoDB connection in the background, and ask for the event; then count the request while the secret ",
-        "arrives (the key is checked against the counted item once it has), read the plan beside them, and run the handler. ",
+        "opening a DynamoDB connection in the background, and ask for the event; then wait for the secret, verify and ",
+        "count the key in one write, read the plan, and run the handler. ",
         "Against the local stack the secret read (moto) is the longest of these.\n\n",
         "| function | event | init to first `/next` ms | cold first response ms | warm ms | cold / warm | peak RSS MiB after 50 requests | init, machine environment ms |\n",
         "|---|---|---|---|---|---|---|---|\n"
