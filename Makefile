@@ -62,7 +62,13 @@ package: setup
 
 # Costs, latency, cold starts, memory and webhook latency, written to bench/REPORT.md and
 # bench/report.json. QUICK=1: one small organization and debug builds, as a smoke run.
-ifdef QUICK
+# SCALE=N: the operations at one organization of N, into bench/REPORT-scale-N.md.
+ifdef SCALE
+bench: setup
+	cargo build -p leadgrid-tools --bin leadgrid-local
+	cargo build --profile bench-tool -p leadgrid-bench
+	target/debug/leadgrid-local test -- target/bench-tool/leadgrid-bench --scale $(SCALE)
+else ifdef QUICK
 bench: setup
 	cargo build -p leadgrid-tools --bin leadgrid-local
 	cargo build $(foreach f,$(FUNCTIONS),-p $(f)) -p leadgrid-bench

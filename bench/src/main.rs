@@ -875,21 +875,7 @@ fn markdown(report: &Value, settings: &Settings) -> String {
         ));
     }
     for (size, ops) in report["operations"].as_object().unwrap() {
-        md.push_str(&format!("\n## Operations, organization of {size} dossiers and {size} contacts\n\n| operation | DynamoDB calls | RCU | WCU | S3 calls | Secrets Manager calls | p50 ms | p99 ms | DynamoDB ms | overhead ratio |\n|---|---|---|---|---|---|---|---|---|---|\n"));
-        for (name, s) in ops.as_object().unwrap() {
-            md.push_str(&format!(
-                "| {name} | {} | {:.1} | {:.1} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
-                s["dynamodb_calls"],
-                s["read_units"].as_f64().unwrap(),
-                s["write_units"].as_f64().unwrap(),
-                s["s3_calls"],
-                s["secrets_calls"],
-                s["p50_ms"].as_f64().unwrap(),
-                s["p99_ms"].as_f64().unwrap(),
-                s["dynamodb_ms_p50"].as_f64().unwrap(),
-                s["overhead_ratio_p50"].as_f64().unwrap()
-            ));
-        }
+        md.push_str(&operations_table(size, ops));
     }
     md.push_str(concat!(
         "\n## Cold starts (local Runtime API emulator)\n\n",
@@ -948,6 +934,54 @@ fn markdown(report: &Value, settings: &Settings) -> String {
 }
 
 /// The targets, judged on the largest size measured against the smallest.
+fn operations_table(size: &str, ops: &Value) -> String {
+    let mut md = format!("\n## Operations, organization of {size} dossiers and {size} contacts\n\n| operation | DynamoDB calls | RCU | WCU | S3 calls | Secrets Manager calls | p50 ms | p99 ms | DynamoDB ms | overhead ratio |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    for (name, s) in ops.as_object().unwrap() {
+        md.push_str(&format!(
+            "| {name} | {} | {:.1} | {:.1} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
+            s["dynamodb_calls"],
+            s["read_units"].as_f64().unwrap(),
+            s["write_units"].as_f64().unwrap(),
+            s["s3_calls"],
+            s["secrets_calls"],
+            s["p50_ms"].as_f64().unwrap(),
+            s["p99_ms"].as_f64().unwrap(),
+            s["dynamodb_ms_p50"].as_f64().unwrap(),
+            s["overhead_ratio_p50"].as_f64().unwrap()
+        ));
+    }
+    md
+}
+
+/// `--scale N`: the operations at one organization size only, 20 repetitions each, into
+/// `bench/REPORT-scale-N.md` and `bench/report-scale-N.json`, beside the main report.
+async fn scale_run(stack: &Stack, size: usize) {
+    let settings = Settings {
+        quick: false,
+        sizes: vec![size],
+        repetitions: 20,
+        cold_runs: 0,
+        webhook_events: 0,
+        profile: "release",
+    };
+    let ops = measure_size(stack, &settings, size).await;
+    let report = json!({"machine": machine(), "size": size, "operations": ops});
+    let dir = root().join("bench");
+    std::fs::write(
+        dir.join(format!("report-scale-{size}.json")),
+        serde_json::to_string_pretty(&report).unwrap() + "\n",
+    )
+    .unwrap();
+    let md = format!(
+        "# LeadGrid benchmark at {size} dossiers and contacts\n\nMeasured {} on {}, with `make bench SCALE={size}`: the operations only (cold starts and webhook latency do not depend on the organization's size; see REPORT.md), 20 repetitions each.\n{}",
+        report["machine"]["date"].as_str().unwrap_or_default(),
+        report["machine"]["cpu"].as_str().unwrap_or("this machine"),
+        operations_table(&size.to_string(), &ops)
+    );
+    std::fs::write(dir.join(format!("REPORT-scale-{size}.md")), &md).unwrap();
+    println!("{md}");
+}
+
 fn targets(report: &Value) -> Value {
     let ops = report["operations"].as_object().unwrap();
     let smallest = ops.values().next().unwrap();
@@ -1031,6 +1065,15 @@ async fn main() {
         }
     };
     let stack = integration_tests::stack().await;
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(size) = args
+        .iter()
+        .position(|a| a == "--scale")
+        .and_then(|i| args.get(i + 1))
+    {
+        scale_run(&stack, size.parse().expect("--scale takes a number")).await;
+        return;
+    }
     if std::env::args().any(|a| a == "--cold-starts-only") {
         let org = seed(&stack, 10).await;
         let cold = cold_starts(&settings, &org.keys[0], org.dossier).await;
