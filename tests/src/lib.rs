@@ -4,6 +4,7 @@
 //! `make test` runs these tests under `leadgrid-local test`, which starts DynamoDB Local
 //! and moto on free ports and exports their endpoints.
 
+pub mod contact_listings;
 pub mod gateway;
 pub mod routes;
 

@@ -351,21 +351,20 @@ async fn unlink_items(
     contact: Uuid,
     links: &[Link],
 ) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, ApiError> {
-    let mut items = Vec::new();
-    for link in links {
-        items.push(txn::delete(
-            db,
-            &org_pk(org),
-            &link_sk(link.dossier_id, contact),
-            None,
-        ));
-        if !link.is_primary {
-            continue;
-        }
-        if let Some(dossier) = dossiers::get(db, org, link.dossier_id).await? {
-            if dossier.primary_contact_id == Some(contact) {
-                dossier_write(db, org, &dossier, None, &mut items)?;
-            }
+    let mut items: Vec<_> = links
+        .iter()
+        .map(|link| txn::delete(db, &org_pk(org), &link_sk(link.dossier_id, contact), None))
+        .collect();
+    let primary_on = futures_util::future::try_join_all(
+        links
+            .iter()
+            .filter(|link| link.is_primary)
+            .map(|link| dossiers::get(db, org, link.dossier_id)),
+    )
+    .await?;
+    for dossier in primary_on.into_iter().flatten() {
+        if dossier.primary_contact_id == Some(contact) {
+            dossier_write(db, org, &dossier, None, &mut items)?;
         }
     }
     Ok(items)

@@ -4,10 +4,11 @@
 //! on every contact, also after updates, deletes and a move of the clock.
 
 use futures_util::StreamExt;
+use integration_tests::contact_listings::{all_contacts, expected, filter};
 use integration_tests::{growth_org, stack, TestOrg};
 use serde_json::{json, Value};
 use shared::clock::Clock;
-use shared::domain::contacts::{search::Search, Contact, ContactFilter, Kind, Pool};
+use shared::domain::contacts::Contact;
 use shared::domain::pagination::Position;
 use time::{Duration, OffsetDateTime};
 
@@ -88,53 +89,6 @@ fn random_contact(rng: &mut Rng, i: usize, now: OffsetDateTime) -> Value {
             .unwrap());
     }
     body
-}
-
-/// Every visible contact of the organization, read from the table.
-async fn all_contacts(org: uuid::Uuid) -> Vec<Contact> {
-    stack()
-        .await
-        .core()
-        .db
-        .query_prefix::<Contact>(
-            &shared::table::keys::org_pk(org),
-            shared::domain::contacts::CONTACT_PREFIX,
-        )
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|c| !c.deleting)
-        .collect()
-}
-
-fn filter(query: &str) -> ContactFilter {
-    let mut filter = ContactFilter {
-        kinds: Vec::new(),
-        pool: None,
-        search: None,
-    };
-    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-        match name.as_ref() {
-            "kind" => filter.kinds.push(Kind::parse(&value).unwrap()),
-            "pool" => filter.pool = Some(Pool::parse(&value).unwrap()),
-            "search" => filter.search = Some(Search::parse(&value)),
-            _ => unreachable!("{name}"),
-        }
-    }
-    filter
-}
-
-/// The ids (newest first) and total that the documented semantics give for `query`.
-fn expected(all: &[Contact], query: &str, now: OffsetDateTime) -> (Vec<String>, u64) {
-    let filter = filter(query);
-    let mut ids: Vec<uuid::Uuid> = all
-        .iter()
-        .filter(|c| filter.matches(c, now))
-        .map(|c| c.id)
-        .collect();
-    ids.sort_unstable_by(|a, b| b.cmp(a));
-    let total = ids.len() as u64;
-    (ids.into_iter().map(|id| id.to_string()).collect(), total)
 }
 
 /// Every id the listing returns for `query`, following its cursors, and its total. The

@@ -400,54 +400,6 @@ async fn listing_filters_by_kind_pool_and_search_with_exact_totals() {
 }
 
 /// Every id a listing returns, following `next_cursor` to the end.
-/// Every visible contact of the organization, as the table holds it.
-async fn all_contacts(org: uuid::Uuid) -> Vec<shared::domain::contacts::Contact> {
-    integration_tests::stack()
-        .await
-        .core()
-        .db
-        .query_prefix::<shared::domain::contacts::Contact>(
-            &shared::table::keys::org_pk(org),
-            shared::domain::contacts::CONTACT_PREFIX,
-        )
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|c| !c.deleting)
-        .collect()
-}
-
-/// What a listing with `query` must return under the documented semantics, judged on every
-/// contact: the ids newest first, and the total.
-fn reference(
-    all: &[shared::domain::contacts::Contact],
-    query: &str,
-    now: time::OffsetDateTime,
-) -> (Vec<String>, u64) {
-    use shared::domain::contacts::{search::Search, ContactFilter, Kind, Pool};
-    let mut filter = ContactFilter {
-        kinds: Vec::new(),
-        pool: None,
-        search: None,
-    };
-    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-        match name.as_ref() {
-            "kind" => filter.kinds.push(Kind::parse(&value).unwrap()),
-            "pool" => filter.pool = Some(Pool::parse(&value).unwrap()),
-            "search" if !value.trim().is_empty() => filter.search = Some(Search::parse(&value)),
-            _ => {}
-        }
-    }
-    let mut ids: Vec<uuid::Uuid> = all
-        .iter()
-        .filter(|c| filter.matches(c, now))
-        .map(|c| c.id)
-        .collect();
-    ids.sort_unstable_by(|a, b| b.cmp(a));
-    let total = ids.len() as u64;
-    (ids.iter().map(|id| id.to_string()).collect(), total)
-}
-
 async fn walk(
     router: &axum::Router,
     org: &TestOrg,
@@ -537,7 +489,11 @@ async fn indexed_listings_agree_with_a_full_pass_after_every_kind_of_change() {
                 filters.push(pool.to_string());
             }
             let query = filters.join("&");
-            let full = reference(&all_contacts(org.id).await, &query, shared::clock::now());
+            let full = integration_tests::contact_listings::expected(
+                &integration_tests::contact_listings::all_contacts(org.id).await,
+                &query,
+                shared::clock::now(),
+            );
             let indexed = walk(&router, &org, &query, 100).await;
             assert_eq!(indexed, full, "{query}");
             assert_eq!(indexed.0.len() as u64, indexed.1, "{query}");

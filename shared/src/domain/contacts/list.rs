@@ -68,8 +68,7 @@ pub struct Listing<T = Contact> {
 /// the table (or of each requested kind's index, merged) and the total from the kinds
 /// counters. `search` reads the search entries of its most selective word, `pool` the
 /// side asked for on the pool index (small entries, not contacts); both then fetch the
-/// page.
-/// `now` decides which side of the pool a contact is on.
+/// page. `now` decides which side of the pool a contact is on.
 pub async fn list(
     db: &Db,
     org: Uuid,

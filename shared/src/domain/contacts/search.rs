@@ -147,8 +147,15 @@ impl Search {
 
     /// The documented semantics, on a contact.
     pub fn matches(&self, contact: &Contact) -> bool {
+        self.matching_entry(contact).is_some()
+    }
+
+    /// The contact's entry, when the contact matches.
+    fn matching_entry(&self, contact: &Contact) -> Option<Entry> {
         let email = contact.email.as_deref().map(crate::text::fold);
-        self.matches_entry(&Entry::of(contact), email.as_deref())
+        let entry = Entry::of(contact);
+        self.matches_entry(&entry, email.as_deref())
+            .then_some(entry)
     }
 
     fn matches_entry(&self, entry: &Entry, folded_email: Option<&str>) -> bool {
@@ -168,8 +175,7 @@ pub async fn candidates(db: &Db, org: Uuid, search: &Search) -> Result<Vec<Entry
     if let Some(email) = search.emails.first() {
         let found = super::find_by_email(db, org, email).await?;
         return Ok(found
-            .filter(|contact| search.matches(contact))
-            .map(|contact| Entry::of(&contact))
+            .and_then(|contact| search.matching_entry(&contact))
             .into_iter()
             .collect());
     }
