@@ -34,8 +34,17 @@ pub fn format(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
+/// An RFC 3339 timestamp as it will be stored: in UTC, to the second, so that what is
+/// kept, indexed and compared is exactly what is printed. `None` also for an instant whose
+/// UTC form falls outside the years 0000 to 9999, which RFC 3339 cannot print.
 pub fn parse(s: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(s, &Rfc3339).ok()
+    let t = OffsetDateTime::parse(s, &Rfc3339)
+        .ok()?
+        .checked_to_offset(time::UtcOffset::UTC)?;
+    if !(0..=9999).contains(&t.year()) {
+        return None;
+    }
+    t.replace_nanosecond(0).ok()
 }
 
 /// Serde support for timestamps stored and returned as RFC 3339 strings.
@@ -95,6 +104,18 @@ mod tests {
         let at = parse("2026-04-13T09:21:14Z").unwrap();
         assert_eq!(Clock::Fixed(at).now(), at);
         assert_ne!(Clock::System.now(), at);
+    }
+
+    #[test]
+    fn parses_to_what_is_printed() {
+        let t = parse("2026-04-13T09:21:14.999999999Z").unwrap();
+        assert_eq!(t, parse("2026-04-13T09:21:14Z").unwrap());
+        assert_eq!(parse(&format(t)), Some(t));
+        for beyond in ["9999-12-31T23:59:59-23:59", "0000-01-01T00:00:00+23:59"] {
+            assert_eq!(parse(beyond), None, "{beyond}");
+        }
+        assert!(parse("0000-01-01T00:00:00Z").is_some());
+        assert!(parse("9999-12-31T23:59:59Z").is_some());
     }
 
     #[test]

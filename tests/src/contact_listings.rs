@@ -41,15 +41,24 @@ pub fn filter(query: &str) -> ContactFilter {
     filter
 }
 
-/// The ids (newest first) and total the documented semantics give for `query` at `now`.
+/// The ids and total the documented semantics give for `query` at `now`, in the
+/// documented order: newest first; with `pool=in_pool` soonest expiry first, with
+/// `pool=expired` latest expiry first, ties by id in the same direction.
 pub fn expected(all: &[Contact], query: &str, now: OffsetDateTime) -> (Vec<String>, u64) {
     let filter = filter(query);
-    let mut ids: Vec<Uuid> = all
+    let mut found: Vec<(Option<OffsetDateTime>, Uuid)> = all
         .iter()
         .filter(|c| filter.matches(c, now))
-        .map(|c| c.id)
+        .map(|c| (c.pool_expires_at, c.id))
         .collect();
-    ids.sort_unstable_by(|a, b| b.cmp(a));
-    let total = ids.len() as u64;
-    (ids.into_iter().map(|id| id.to_string()).collect(), total)
+    match filter.pool {
+        None => found.sort_unstable_by_key(|(_, id)| std::cmp::Reverse(*id)),
+        Some(Pool::InPool) => found.sort_unstable(),
+        Some(Pool::Expired) => found.sort_unstable_by(|a, b| b.cmp(a)),
+    }
+    let total = found.len() as u64;
+    (
+        found.into_iter().map(|(_, id)| id.to_string()).collect(),
+        total,
+    )
 }

@@ -340,9 +340,9 @@ pub struct Reindexed {
 
 impl Admin {
     /// See `leadgrid-admin contacts reindex`: the indexes contact by contact, then the
-    /// kinds totals from a full pass.
+    /// kinds totals and pool counters from a full pass.
     pub async fn reindex_contacts(&self, org: Uuid, after: Option<Uuid>) -> AdminResult<Reindexed> {
-        use shared::domain::contacts::{search, Contact, CONTACT_PREFIX};
+        use shared::domain::contacts::{Contact, CONTACT_PREFIX};
         use shared::table::store::{Query, SortKey};
         self.get_org(org).await?;
         let from = after.map_or_else(
@@ -362,7 +362,7 @@ impl Admin {
         while let Some(page) = pages.next(Some(100)).await? {
             for item in page {
                 let contact: Contact = shared::table::store::from_item(item)?;
-                if !search::reindex(&self.db, org, &contact).await? {
+                if !shared::domain::contacts::reindex(&self.db, org, &contact).await? {
                     done.changed_meanwhile += 1;
                 }
                 done.contacts += 1;
@@ -374,7 +374,7 @@ impl Admin {
         }
         done.counted = shared::domain::contacts::recount(&self.db, org).await?;
         eprintln!(
-            "contacts reindex: the kinds totals count {} contacts",
+            "contacts reindex: the kinds totals and pool counters count {} contacts",
             done.counted
         );
         Ok(done)

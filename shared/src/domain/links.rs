@@ -263,8 +263,12 @@ pub async fn unlink(
 /// How many links a contact deletion removes in its own transaction; beyond that the
 /// contact is hidden first and its links are removed in batches of this size. A link can
 /// take three of a transaction's 100 items (the link, its dossier and the dossier's event),
-/// beside the contact, its marker, its counter and up to `search::MAX_WORDS` entries.
+/// beside the contact, its marker, its counter, its search entries and its pool items.
 const LINKS_PER_TRANSACTION: usize = 20;
+const _: () = assert!(
+    3 + contacts::search::MAX_WORDS + contacts::pool::MOST_REMOVED + 3 * LINKS_PER_TRANSACTION
+        <= 100
+);
 
 /// Deletes a contact, its email marker and every link to it; dossiers it was primary on
 /// are left without a primary, as a `dossier.updated` with a new version and `updated_at`.

@@ -76,9 +76,23 @@ fn parse_bounded(
 pub enum Position {
     Page(PageParams),
     After {
-        cursor: Option<uuid::Uuid>,
+        cursor: Option<Cursor>,
         per_page: u32,
     },
+}
+
+/// The item a keyset page starts after. Listings ordered by pool expiry also carry that
+/// item's expiry, since their order is by it and the item may have moved since.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub id: uuid::Uuid,
+    pub at: Option<time::OffsetDateTime>,
+}
+
+impl From<uuid::Uuid> for Cursor {
+    fn from(id: uuid::Uuid) -> Self {
+        Self { id, at: None }
+    }
 }
 
 impl Position {
@@ -104,8 +118,8 @@ impl Position {
     }
 
     /// A list response's `meta`: `page` only for offset pages.
-    pub fn meta(&self, total: u64, next_cursor: Option<uuid::Uuid>) -> serde_json::Value {
-        let next_cursor = next_cursor.map(encode_cursor);
+    pub fn meta<C: Into<Cursor>>(&self, total: u64, next_cursor: Option<C>) -> serde_json::Value {
+        let next_cursor = next_cursor.map(|c| encode_cursor(c.into()));
         match self {
             Position::Page(page) => serde_json::json!({
                 "total": total, "page": page.page, "per_page": page.per_page, "next_cursor": next_cursor
@@ -141,6 +155,12 @@ impl Position {
 
     /// How many items to skip, how many to return, and the id the page starts after.
     pub fn bounds(&self) -> (usize, usize, Option<uuid::Uuid>) {
+        let (skip, per_page, after) = self.bounds_at();
+        (skip, per_page, after.map(|c| c.id))
+    }
+
+    /// As [`Self::bounds`], with the whole cursor.
+    pub fn bounds_at(&self) -> (usize, usize, Option<Cursor>) {
         match self {
             Position::Page(page) => (page.offset(), page.per_page as usize, None),
             Position::After { cursor, per_page } => (0, *per_page as usize, *cursor),
@@ -240,22 +260,37 @@ mod tests {
     }
 }
 
-/// Keyset cursors are opaque to clients: the id of the last item they saw, versioned.
-pub fn encode_cursor(after: uuid::Uuid) -> String {
+/// Keyset cursors are opaque to clients: the last item they saw, versioned.
+pub fn encode_cursor(after: Cursor) -> String {
     use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("v1:{after}"))
+    let text = match after.at {
+        None => format!("v1:{}", after.id),
+        Some(at) => format!("v1:{}@{}", after.id, at.unix_timestamp_nanos()),
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
 }
 
-pub fn decode_cursor(raw: &str) -> Result<uuid::Uuid, ApiError> {
+pub fn decode_cursor(raw: &str) -> Result<Cursor, ApiError> {
     use base64::Engine;
+    let parse = |text: &str| -> Option<Cursor> {
+        let text = text.strip_prefix("v1:")?;
+        let (id, at) = match text.split_once('@') {
+            None => (text, None),
+            Some((id, nanos)) => (
+                id,
+                Some(time::OffsetDateTime::from_unix_timestamp_nanos(nanos.parse().ok()?).ok()?),
+            ),
+        };
+        Some(Cursor {
+            id: uuid::Uuid::parse_str(id).ok()?,
+            at,
+        })
+    };
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(raw)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| {
-            text.strip_prefix("v1:")
-                .and_then(|id| uuid::Uuid::parse_str(id).ok())
-        })
+        .and_then(|text| parse(&text))
         .ok_or_else(|| {
             ApiError::invalid("Query parameter `cursor` is not a cursor this API issued.")
         })
@@ -268,8 +303,26 @@ mod cursor_tests {
     #[test]
     fn cursors_round_trip_and_reject_malformed_strings() {
         let id = uuid::Uuid::now_v7();
-        assert_eq!(decode_cursor(&encode_cursor(id)).unwrap(), id);
-        assert!(decode_cursor("abc").is_err());
-        assert!(decode_cursor("").is_err());
+        assert_eq!(decode_cursor(&encode_cursor(id.into())).unwrap(), id.into());
+        let at = time::macros::datetime!(2026-11-29 20:24:31.123456789 UTC);
+        let with_expiry = Cursor { id, at: Some(at) };
+        assert_eq!(
+            decode_cursor(&encode_cursor(with_expiry)).unwrap(),
+            with_expiry
+        );
+        let forged = |text: &str| {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+        };
+        for bad in [
+            "abc".to_string(),
+            String::new(),
+            forged(&format!("v1:{id}@")),
+            forged(&format!("v1:{id}@x")),
+            forged(&format!("v1:{id}@{}", i128::MAX)),
+            forged(&format!("v2:{id}")),
+        ] {
+            assert!(decode_cursor(&bad).is_err(), "{bad}");
+        }
     }
 }

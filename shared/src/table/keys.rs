@@ -21,11 +21,10 @@ pub const GSI2: Index = index("GSI2", "GSI2PK", "GSI2SK");
 pub const GSI3: Index = index("GSI3", "GSI3PK", "GSI3SK");
 pub const GSI4: Index = index("GSI4", "GSI4PK", "GSI4SK");
 pub const GSI5: Index = index("GSI5", "GSI5PK", "GSI5SK");
-pub const GSI6: Index = index("GSI6", "GSI6PK", "GSI6SK");
 
 /// The table's indexes. Items of different kinds share them, each under partitions of its
 /// own: the names below say which listing each serves.
-pub const INDEXES: [Index; 6] = [GSI1, GSI2, GSI3, GSI4, GSI5, GSI6];
+pub const INDEXES: [Index; 5] = [GSI1, GSI2, GSI3, GSI4, GSI5];
 
 pub const DOSSIERS_BY_TYPE: Index = GSI1;
 pub const DOSSIERS_BY_STATUS: Index = GSI2;
@@ -34,9 +33,6 @@ pub const DOSSIERS_BY_STAGE: Index = GSI4;
 pub const DOSSIERS_BY_STAGE_AND_STATUS: Index = GSI5;
 /// One index per contact kind, in `Kind::ALL`'s order, so one contact can be on every list.
 pub const CONTACTS_BY_KIND: [Index; 5] = [GSI1, GSI2, GSI3, GSI4, GSI5];
-/// The talent pool by expiry; it projects only the contact's kinds.
-pub const CONTACTS_BY_POOL_EXPIRY: Index = GSI6;
-pub const POOL_INDEX_ATTRIBUTES: &[&str] = &["kind"];
 pub const LINKS_BY_CONTACT: Index = GSI1;
 
 // organization
@@ -112,31 +108,6 @@ pub fn contacts_of_kind_pk(org: Uuid, kind: &str) -> String {
     format!("ORG#{org}#CONTACTS#{kind}")
 }
 
-/// The talent pool on [`CONTACTS_BY_POOL_EXPIRY`].
-pub fn contacts_in_pool_pk(org: Uuid) -> String {
-    format!("ORG#{org}#CONTACTS#POOL")
-}
-
-/// A contact's place in the pool: its expiry, sortable, then its id.
-pub fn pool_sk(expires_at: OffsetDateTime, contact: Uuid) -> String {
-    format!("{}#{contact}", pool_instant(expires_at))
-}
-
-/// Above every pool key of the instant `at`: `#` then a UUID sorts below `~`.
-pub fn pool_bound(at: OffsetDateTime) -> String {
-    format!("{}#~", pool_instant(at))
-}
-
-/// Sorts like the instant it encodes (seconds shifted to stay positive, then
-/// nanoseconds), so the pool index can be queried by range.
-fn pool_instant(at: OffsetDateTime) -> String {
-    format!(
-        "{:013}{:09}",
-        at.unix_timestamp() + 1_000_000_000_000,
-        at.nanosecond()
-    )
-}
-
 // contact counters
 pub const CONTACT_COUNTERS_SK: &str = "COUNTERS#CONTACTS";
 
@@ -151,6 +122,69 @@ pub fn search_prefix(prefix: &str) -> String {
 /// Words are letters and digits only, so `#` ends the word.
 pub fn search_sk(word: &str, contact: Uuid) -> String {
     format!("{SEARCH_PREFIX}{word}#{contact}")
+}
+
+// contact pool entry: one per kind of a contact with a pool date
+pub const POOL_PREFIX: &str = "POOL#";
+
+/// A kind's pool entries, in expiry order.
+pub fn pool_prefix(kind: &str) -> String {
+    format!("{POOL_PREFIX}{kind}#")
+}
+
+pub fn pool_sk(kind: &str, expires_at: OffsetDateTime, contact: Uuid) -> String {
+    format!(
+        "{}{}#{contact}",
+        pool_prefix(kind),
+        pool_instant(expires_at)
+    )
+}
+
+/// Below every pool entry of `kind` at the instant `at` and above every earlier one.
+pub fn pool_floor(kind: &str, at: OffsetDateTime) -> String {
+    format!("{}{}", pool_prefix(kind), pool_instant(at))
+}
+
+/// Above every pool entry of `kind` at the instant `at`: `#` then a UUID sorts below `~`.
+pub fn pool_ceiling(kind: &str, at: OffsetDateTime) -> String {
+    format!("{}#~", pool_floor(kind, at))
+}
+
+/// The instant and contact a pool entry's sort key encodes.
+pub fn parse_pool_sk(sk: &str) -> Option<(OffsetDateTime, Uuid)> {
+    let rest = sk.strip_prefix(POOL_PREFIX)?;
+    let (_kind, rest) = rest.split_once('#')?;
+    let (instant, contact) = rest.split_once('#')?;
+    if instant.len() != 22 || !instant.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let seconds: i64 = instant[..13].parse().ok()?;
+    let nanos: i128 = instant[13..].parse().ok()?;
+    let at = OffsetDateTime::from_unix_timestamp_nanos(
+        i128::from(seconds - POOL_EPOCH_SHIFT) * 1_000_000_000 + nanos,
+    )
+    .ok()?;
+    Some((at, contact.parse().ok()?))
+}
+
+const POOL_EPOCH_SHIFT: i64 = 1_000_000_000_000;
+
+/// Sorts like the instant it encodes (seconds shifted to stay positive, then
+/// nanoseconds), so pool entries can be read by range.
+fn pool_instant(at: OffsetDateTime) -> String {
+    format!(
+        "{:013}{:09}",
+        at.unix_timestamp() + POOL_EPOCH_SHIFT,
+        at.nanosecond()
+    )
+}
+
+// contact pool counter: per expiry bucket (a year, month, day, hour or minute)
+pub const POOL_COUNT_PREFIX: &str = "POOLCOUNT#";
+
+/// `bucket` is a level letter and a UTC time cut to that level, as `D#2026-11-29`.
+pub fn pool_count_sk(bucket: &str) -> String {
+    format!("{POOL_COUNT_PREFIX}{bucket}")
 }
 
 // contact email marker
@@ -261,6 +295,16 @@ mod tests {
             ("contact counters", org_pk(org), CONTACT_COUNTERS_SK.into()),
             ("contact search entry", org_pk(org), search_sk("ada", b)),
             (
+                "contact pool entry",
+                org_pk(org),
+                format!("{}<expiry>#<b>", pool_prefix("<kind>")),
+            ),
+            (
+                "contact pool counter",
+                org_pk(org),
+                pool_count_sk("<bucket>"),
+            ),
+            (
                 "contact email marker",
                 org_pk(org),
                 email_sk("Ada@Example.com"),
@@ -326,7 +370,6 @@ mod tests {
         let full = [
             shown(dossiers_of_type_pk(org, "<type>")),
             shown(contacts_of_kind_pk(org, "candidate")),
-            shown(contacts_in_pool_pk(org)),
             shown(links_of_contact_pk(org, contact)),
         ];
         for key in full {

@@ -4,7 +4,7 @@
 //! Every item is keyed by organization (`PK = ORG#<org_id>`). The access patterns are
 //! listed in the README's "Single-table layout" section.
 
-use super::keys::{Index, CONTACTS_BY_POOL_EXPIRY, INDEXES, POOL_INDEX_ATTRIBUTES};
+use super::keys::INDEXES;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
@@ -41,26 +41,6 @@ fn key(name: &str, kind: KeyType) -> KeySchemaElement {
         .expect("key schema element has all required fields")
 }
 
-/// Only the contact's kinds are projected into the pool index, so a pass over it to count
-/// the pool reads small entries, not whole contacts.
-fn projection(index: Index) -> Projection {
-    if index == CONTACTS_BY_POOL_EXPIRY {
-        Projection::builder()
-            .projection_type(ProjectionType::Include)
-            .set_non_key_attributes(Some(
-                POOL_INDEX_ATTRIBUTES
-                    .iter()
-                    .map(|a| a.to_string())
-                    .collect(),
-            ))
-            .build()
-    } else {
-        Projection::builder()
-            .projection_type(ProjectionType::All)
-            .build()
-    }
-}
-
 pub fn definition() -> Definition {
     Definition {
         attributes: string_attributes()
@@ -81,7 +61,11 @@ pub fn definition() -> Definition {
                     .index_name(index.name)
                     .key_schema(key(index.pk, KeyType::Hash))
                     .key_schema(key(index.sk, KeyType::Range))
-                    .projection(projection(index))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
                     .build()
                     .expect("index has all required fields")
             })
@@ -116,14 +100,7 @@ pub fn cloudformation_yaml() -> String {
         out.push_str(&format!(
             "        - IndexName: {name}\n          KeySchema:\n            - AttributeName: {pk}\n              KeyType: HASH\n            - AttributeName: {sk}\n              KeyType: RANGE\n          Projection:\n"
         ));
-        if index == CONTACTS_BY_POOL_EXPIRY {
-            out.push_str("            ProjectionType: INCLUDE\n            NonKeyAttributes:\n");
-            for attribute in POOL_INDEX_ATTRIBUTES {
-                out.push_str(&format!("              - {attribute}\n"));
-            }
-        } else {
-            out.push_str("            ProjectionType: ALL\n");
-        }
+        out.push_str("            ProjectionType: ALL\n");
     }
     out.push_str("      StreamSpecification:\n        StreamViewType: NEW_AND_OLD_IMAGES\n");
     out.push_str(&format!(

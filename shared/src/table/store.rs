@@ -123,6 +123,16 @@ impl Db {
         }
     }
 
+    /// A handle that can build requests but not send them, for unit tests of what a
+    /// transaction would write.
+    #[cfg(test)]
+    pub fn offline() -> Self {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .build();
+        Self::new(aws_sdk_dynamodb::Client::from_conf(config), "t")
+    }
+
     /// The item at `pk`/`sk`, read consistently, as `T`.
     pub async fn get<T: DeserializeOwned>(
         &self,
@@ -244,6 +254,38 @@ impl Db {
             .set_item(Some(item))
             .send()
             .await?;
+        Ok(())
+    }
+
+    /// Writes `items` unconditionally, 25 to a BatchWriteItem, retrying what DynamoDB
+    /// leaves unprocessed. For bulk loads only (the benchmark's seeding): nothing ties the
+    /// items together.
+    pub async fn put_all(&self, items: Vec<Item>) -> Result<(), ApiError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        for chunk in items.chunks(25) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|item| {
+                    let put = PutRequest::builder()
+                        .set_item(Some(item.clone()))
+                        .build()
+                        .map_err(|e| ApiError::internal(format!("put request: {e}")))?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<_, ApiError>>()?;
+            while !requests.is_empty() {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await?;
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut left| left.remove(&self.table))
+                    .unwrap_or_default();
+            }
+        }
         Ok(())
     }
 

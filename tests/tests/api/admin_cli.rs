@@ -376,7 +376,8 @@ async fn contacts_reindex_indexes_contacts_written_before_the_indexes() {
         .unwrap();
         plain.insert("version".into(), shared::table::store::n(contact.version));
         items.push(txn::put(&db, plain, None));
-        // Nor were they counted.
+        // Nor did they have pool entries, or counts in the pool and kinds counters.
+        items.extend(contacts::pool::changes(&db, org.id, Some(&contact), None));
         items.push(txn::update(
             &db,
             txn::UpdateSpec {
@@ -405,6 +406,7 @@ async fn contacts_reindex_indexes_contacts_written_before_the_indexes() {
     };
     assert_eq!(found("search=legacy").await, 0, "not indexed yet");
     assert_eq!(found("kind=candidate").await, 0, "nor counted");
+    assert_eq!(found("pool=in_pool").await, 0, "nor in the pool");
 
     let org_id = org.id.to_string();
     let first = admin(&[
@@ -419,14 +421,24 @@ async fn contacts_reindex_indexes_contacts_written_before_the_indexes() {
     assert_eq!(again["contacts"], 3, "running again is safe");
     assert_eq!(found("search=legacy").await, 3);
     assert_eq!(found("search=legacy%20sophie").await, 1);
-    // The kind and pool index keys are back on the items too.
+    // The kind index keys are back on the items too.
     let items: Vec<contacts::Contact> = db
         .query_prefix(&org_pk(org.id), CONTACT_PREFIX)
         .await
         .unwrap();
     assert_eq!(items.len(), 3);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(found("kind=candidate&pool=in_pool").await, 3);
+    assert_eq!(found("pool=expired").await, 0);
+    let pool = Call::get("/api/v1/contacts?pool=in_pool")
+        .key(&org.key)
+        .send(&router)
+        .await;
+    assert_eq!(
+        pool.body["data"].as_array().unwrap().len(),
+        3,
+        "{}",
+        pool.body
+    );
     assert_eq!(again["counted"], 3);
     assert_eq!(found("kind=candidate").await, 3, "the totals count them");
 }

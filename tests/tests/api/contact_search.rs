@@ -82,8 +82,19 @@ fn random_contact(rng: &mut Rng, i: usize, now: OffsetDateTime) -> Value {
         body["role"] = json!(rng.pick(ROLE));
     }
     if kinds.contains(&"candidate") && rng.below(2) == 0 {
-        // Around now and around ten days on, so that moving the clock moves contacts.
-        let offset = Duration::hours(rng.below(24 * 30) as i64 - 24 * 10);
+        // From ten days ago to twenty days on, so that moving the clock moves contacts:
+        // some on whole hours from now (a few exactly at a moment the listings are
+        // checked), some anywhere in their hour, and a quarter within two hours or one
+        // minute of a moment checked (now, and ten days on), so that every level of
+        // expiry bucket and the current minute hold contacts on both sides.
+        let offset = if rng.below(4) == 0 {
+            let moment = Duration::days(10 * rng.below(2) as i64);
+            let spread = [120_000, 4 * 3_600_000][rng.below(2)];
+            moment + Duration::milliseconds(rng.below(spread) as i64 - spread as i64 / 2)
+        } else {
+            let hours = Duration::hours(rng.below(24 * 30) as i64 - 24 * 10);
+            hours + Duration::milliseconds([0, rng.below(3_600_000) as i64][rng.below(2)])
+        };
         body["pool_expires_at"] = json!((now + offset)
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap());
@@ -175,8 +186,31 @@ async fn check_all(org: &TestOrg, now: OffsetDateTime, searches: &[String]) -> u
         .await;
     let mut nonempty = 0;
     for (query, (ids, total)) in results {
-        let want = expected(&all, &query, now);
-        assert_eq!((&ids, total), (&want.0, want.1), "{query}");
+        let (want, want_total) = expected(&all, &query, now);
+        let first_difference = ids
+            .iter()
+            .zip(&want)
+            .enumerate()
+            .find(|(_, (got, wanted))| got != wanted)
+            .map(|(i, _)| {
+                let shown = |id: &String| {
+                    let c = all.iter().find(|c| c.id.to_string() == *id);
+                    format!("{id} (pool_expires_at {:?})", c.map(|c| c.pool_expires_at))
+                };
+                let window = |list: &[String]| {
+                    list[i.saturating_sub(2)..(i + 3).min(list.len())]
+                        .iter()
+                        .map(shown)
+                        .collect::<Vec<_>>()
+                };
+                format!("at {i}: {:#?}, expected {:#?}", window(&ids), window(&want))
+            });
+        assert!(
+            ids == want && total == want_total,
+            "{query}: total {total}, expected {want_total}; {} ids, expected {}; first difference {first_difference:?}",
+            ids.len(),
+            want.len()
+        );
         nonempty += usize::from(!ids.is_empty());
     }
     assert!(

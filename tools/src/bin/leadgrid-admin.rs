@@ -51,9 +51,9 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ContactsCommand {
-    /// Writes the search entries and the kind and pool index keys of an organization's
+    /// Writes the search entries, pool entries and kind index keys of an organization's
     /// contacts, oldest first, for contacts written before the indexes existed, then
-    /// recounts its kinds totals. Safe to run again; run it while contacts are not being
+    /// recounts its kinds totals and pool counters. Safe to run again; run it while contacts are not being
     /// written. Progress goes to stderr; `--after` resumes after the last id printed.
     Reindex {
         #[arg(long, value_parser = id)]

@@ -1,18 +1,17 @@
-//! Listing contacts: by kind from the kind indexes, by pool from the pool index, search
-//! from the search entries; totals from the counters, the pool index or the entries.
+//! Listing contacts: by kind from the kind indexes, by pool from the pool entries, search
+//! from the search entries; totals from the counters or the search entries.
 
 use std::collections::HashMap;
 
-use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::domain::pagination::Position;
+use crate::domain::pagination::{Cursor, Position};
 use crate::table::keys::org_pk;
-use crate::table::keys::{contacts_in_pool_pk, CONTACTS_BY_POOL_EXPIRY};
 use crate::table::store::{Db, Query, SortKey};
 use crate::ApiError;
 
+use super::pool;
 use super::search::{self, Search};
 use super::{
     contact_sk, kind_list_pk, kinds_mask, mask_counter, Contact, Kind, CONTACT_PREFIX, COUNTERS_SK,
@@ -57,18 +56,50 @@ impl ContactFilter {
     }
 }
 
-/// One page of contacts, newest first (ties by id), and the exact total.
+/// One page of contacts in the listing's order, and the exact total.
 pub struct Listing<T = Contact> {
     pub items: Vec<T>,
     pub total: u64,
-    pub next_cursor: Option<Uuid>,
+    pub next_cursor: Option<Cursor>,
+}
+
+/// The order of a listing: newest first (by id), or with `pool`, by pool expiry: soonest
+/// first in the pool, most recent first once expired, ties by id in the same direction.
+#[derive(Clone, Copy)]
+enum Order {
+    Newest,
+    Expiry(Pool),
+}
+
+impl Order {
+    fn of(filter: &ContactFilter) -> Self {
+        filter.pool.map_or(Order::Newest, Order::Expiry)
+    }
+
+    /// Ascending in the listing's order.
+    fn rank(self, id: Uuid, at: Option<OffsetDateTime>) -> (i128, u128) {
+        let nanos = at.map_or(i128::MAX, OffsetDateTime::unix_timestamp_nanos);
+        match self {
+            Order::Newest => (0, !id.as_u128()),
+            Order::Expiry(Pool::InPool) => (nanos, id.as_u128()),
+            Order::Expiry(Pool::Expired) => (-nanos, !id.as_u128()),
+        }
+    }
+
+    fn cursor(self, id: Uuid, at: Option<OffsetDateTime>) -> Cursor {
+        match self {
+            Order::Newest => id.into(),
+            Order::Expiry(_) => Cursor { id, at },
+        }
+    }
 }
 
 /// Lists contacts. Without `search` and `pool`, the page comes from the newest entries of
 /// the table (or of each requested kind's index, merged) and the total from the kinds
-/// counters. `search` reads the search entries of its most selective word, `pool` the
-/// side asked for on the pool index (small entries, not contacts); both then fetch the
-/// page. `now` decides which side of the pool a contact is on.
+/// counters. `search` reads the search entries of its most selective word; `pool` reads
+/// the pool entries of its side from where the page starts, and its total from the pool
+/// counters; both then fetch the page's contacts. `now` decides which side of the pool a
+/// contact is on.
 pub async fn list(
     db: &Db,
     org: Uuid,
@@ -76,27 +107,61 @@ pub async fn list(
     position: &Position,
     now: OffsetDateTime,
 ) -> Result<Listing, ApiError> {
-    let (skip, per_page, after) = position.bounds();
-    let ids = match (&filter.search, filter.pool) {
-        (Some(search), _) => Some(
-            search::candidates(db, org, search)
-                .await?
+    let (skip, per_page, after) = position.bounds_at();
+    let order = Order::of(filter);
+    if let (Order::Expiry(_), Some(Cursor { at: None, .. })) = (order, after) {
+        return Err(ApiError::invalid(
+            "Query parameter `cursor` comes from a listing without `pool`; list again from the first page.",
+        ));
+    }
+    let chosen = match (&filter.search, filter.pool) {
+        (Some(search), _) => {
+            let mut entries: Vec<(Uuid, Option<OffsetDateTime>)> =
+                search::candidates(db, org, search)
+                    .await?
+                    .into_iter()
+                    .filter(|entry| filter.admits(&entry.kind, entry.pool_expires_at, now))
+                    .map(|entry| (entry.contact_id, entry.pool_expires_at))
+                    .collect();
+            entries.sort_by_key(|(id, at)| order.rank(*id, *at));
+            Some(page_of(entries, skip, per_page, after, order, |entry| {
+                *entry
+            }))
+        }
+        (None, Some(side)) => {
+            let after = after.and_then(|c| Some((c.at?, c.id)));
+            let (total, entries) = tokio::join!(
+                pool::total(db, org, side, &filter.kinds, now),
+                pool::page(
+                    db,
+                    org,
+                    side,
+                    &filter.kinds,
+                    now,
+                    after,
+                    skip + per_page + 1
+                )
+            );
+            let entries = entries?
                 .into_iter()
-                .filter(|entry| filter.admits(&entry.kind, entry.pool_expires_at, now))
-                .map(|entry| entry.contact_id)
-                .collect(),
-        ),
-        (None, Some(pool)) => Some(pool_ids(db, org, pool, &filter.kinds, now).await?),
+                .map(|(at, id)| (id, Some(at)))
+                .collect();
+            let mut listing = page_of(entries, skip, per_page, None, order, |entry| *entry);
+            listing.total = total?;
+            Some(listing)
+        }
         (None, None) => None,
     };
-    if let Some(ids) = ids {
-        let Listing {
-            items: ids,
-            total,
-            next_cursor,
-        } = page_of(ids, skip, per_page, after, |id| *id);
+    if let Some(Listing {
+        items: chosen,
+        total,
+        next_cursor,
+    }) = chosen
+    {
+        let ids: Vec<Uuid> = chosen.iter().map(|(id, _)| *id).collect();
         let mut found = by_ids(db, org, &ids).await?;
-        // The pool index may lag a change; what is shown is judged on the contact as it is.
+        // A change between reading the index and reading the contacts moves or removes a
+        // contact: what is shown is judged on the contact as it is.
         let items = ids
             .iter()
             .filter_map(|id| found.remove(id))
@@ -114,6 +179,7 @@ pub async fn list(
     } else {
         filter.kinds.iter().copied().map(Some).collect()
     };
+    let after = after.map(|c| c.id);
     let (total, newest) = tokio::join!(
         total(db, org, &filter.kinds),
         futures_util::future::try_join_all(
@@ -125,33 +191,37 @@ pub async fn list(
     let mut merged: Vec<Contact> = newest?.into_iter().flatten().collect();
     merged.sort_by_key(|c| std::cmp::Reverse(c.id));
     merged.dedup_by_key(|c| c.id);
-    let mut listing = page_of(merged, skip, per_page, None, |c| c.id);
+    let mut listing = page_of(merged, skip, per_page, None, order, |c| (c.id, None));
     listing.total = total?;
     Ok(listing)
 }
 
-/// The page of an ordered, newest-first list that starts `skip` items in or after `after`.
-/// `total` counts the whole list.
+/// The page of a list in `order` that starts `skip` items in, or after the cursor
+/// `after`. `total` counts the whole list.
 fn page_of<T>(
     all: Vec<T>,
     skip: usize,
     per_page: usize,
-    after: Option<Uuid>,
-    id: impl Fn(&T) -> Uuid,
-) -> Listing<T>
-where
-    T: Clone,
-{
+    after: Option<Cursor>,
+    order: Order,
+    key: impl Fn(&T) -> (Uuid, Option<OffsetDateTime>),
+) -> Listing<T> {
     let total = all.len() as u64;
+    let rank = |(id, at): (Uuid, Option<OffsetDateTime>)| order.rank(id, at);
     let start = match after {
-        Some(after) => all
-            .iter()
-            .position(|item| id(item) < after)
-            .unwrap_or(all.len()),
+        Some(after) => {
+            let after = rank((after.id, after.at));
+            all.iter()
+                .position(|item| rank(key(item)) > after)
+                .unwrap_or(all.len())
+        }
         None => skip,
     };
     let mut items: Vec<T> = all.into_iter().skip(start).take(per_page + 1).collect();
-    let next_cursor = (items.len() > per_page).then(|| id(&items[per_page - 1]));
+    let next_cursor = (items.len() > per_page).then(|| {
+        let (id, at) = key(&items[per_page - 1]);
+        order.cursor(id, at)
+    });
     items.truncate(per_page);
     Listing {
         items,
@@ -206,38 +276,6 @@ async fn newest(
         }
     }
     Ok(found)
-}
-
-/// The ids on one side of the pool (with any of `kinds`), newest first.
-async fn pool_ids(
-    db: &Db,
-    org: Uuid,
-    pool: Pool,
-    kinds: &[Kind],
-    now: OffsetDateTime,
-) -> Result<Vec<Uuid>, ApiError> {
-    #[derive(Deserialize)]
-    struct Entry {
-        #[serde(rename = "SK")]
-        sk: String,
-        #[serde(default)]
-        kind: Vec<Kind>,
-    }
-    let now = crate::table::keys::pool_bound(now);
-    let side = match pool {
-        Pool::InPool => SortKey::Above(now),
-        Pool::Expired => SortKey::Below(now),
-    };
-    let entries: Vec<Entry> = db
-        .query_all(Query::index(CONTACTS_BY_POOL_EXPIRY, &contacts_in_pool_pk(org)).sort(side))
-        .await?;
-    let mut ids: Vec<Uuid> = entries
-        .into_iter()
-        .filter(|entry| kinds.is_empty() || entry.kind.iter().any(|k| kinds.contains(k)))
-        .filter_map(|entry| entry.sk.strip_prefix(CONTACT_PREFIX)?.parse().ok())
-        .collect();
-    ids.sort_unstable_by(|a: &Uuid, b| b.cmp(a));
-    Ok(ids)
 }
 
 /// The visible contacts among `ids`, read consistently.

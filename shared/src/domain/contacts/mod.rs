@@ -1,13 +1,15 @@
 //! Contacts: the item, its kinds and talent-pool window, its per-organization email
 //! uniqueness marker and its dossier links ([`self`]); create and update ([`write`]);
-//! listing by kind, pool and search ([`list`]).
+//! listing by kind, pool and search ([`list`]) from the pool entries and counters
+//! ([`pool`]) and the search entries ([`search`]).
 
 mod list;
+pub mod pool;
 pub mod search;
 mod write;
 
 pub use list::{by_ids, list, ContactFilter, Listing, Pool};
-pub use write::{create, update, ContactInput, MAX_URL};
+pub use write::{create, creation, update, ContactInput, MAX_URL};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
@@ -15,10 +17,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::table::keys::org_pk;
-use crate::table::keys::{
-    contacts_in_pool_pk, contacts_of_kind_pk, Index, CONTACTS_BY_KIND, CONTACTS_BY_POOL_EXPIRY,
-    LINKS_BY_CONTACT,
-};
+use crate::table::keys::{contacts_of_kind_pk, Index, CONTACTS_BY_KIND, LINKS_BY_CONTACT};
 use crate::table::store::{s, to_item, Db, Item};
 use crate::ApiError;
 
@@ -133,9 +132,8 @@ impl Contact {
     }
 
     /// The stored item; `version` and `deleting` are written explicitly since the API
-    /// never shows them.
-    /// The index keys put the contact on its kinds' lists and, with a pool date, on the
-    /// pool index; a contact being deleted is on none.
+    /// never shows them. The index keys put the contact on its kinds' lists; a contact
+    /// being deleted is on none.
     pub fn item(&self, org: Uuid) -> Result<Item, ApiError> {
         let mut item = to_item(self, &org_pk(org), &contact_sk(self.id), "contact")?;
         item.insert("version".into(), crate::table::store::n(self.version));
@@ -145,16 +143,6 @@ impl Contact {
             for kind in &self.kind {
                 item.insert(kind.index().pk.into(), s(kind_list_pk(org, *kind)));
                 item.insert(kind.index().sk.into(), s(self.id.to_string()));
-            }
-            if let Some(at) = self.pool_expires_at {
-                item.insert(
-                    CONTACTS_BY_POOL_EXPIRY.pk.into(),
-                    s(contacts_in_pool_pk(org)),
-                );
-                item.insert(
-                    CONTACTS_BY_POOL_EXPIRY.sk.into(),
-                    s(crate::table::keys::pool_sk(at, self.id)),
-                );
             }
         }
         Ok(item)
@@ -240,7 +228,8 @@ pub async fn hide(db: &Db, org: Uuid, contact: &Contact) -> Result<(), ApiError>
 }
 
 /// What must change with a contact going from `before` to `after` (`None` for absent or
-/// being deleted), in the same transaction: its per-kinds counter and its search entries.
+/// being deleted), in the same transaction: its per-kinds counter, its search entries,
+/// its pool entries and pool counters.
 pub fn index_writes(
     db: &Db,
     org: Uuid,
@@ -249,7 +238,27 @@ pub fn index_writes(
 ) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, ApiError> {
     let mut items: Vec<_> = count_change(db, org, before, after).into_iter().collect();
     items.extend(search::entry_changes(db, org, before, after)?);
+    items.extend(pool::changes(db, org, before, after));
     Ok(items)
+}
+
+/// Writes again, for one contact as read, what its transactions write for the indexes:
+/// the contact item (its kind index keys), every search entry and every pool entry, on
+/// condition that the contact is unchanged. Returns `false` when it changed meanwhile, in
+/// which case the change has written its own indexes. Writing the same entries twice
+/// changes nothing, so running it again is safe; the counters are rebuilt by [`recount`].
+pub async fn reindex(db: &Db, org: Uuid, contact: &Contact) -> Result<bool, ApiError> {
+    if contact.deleting {
+        return Ok(true);
+    }
+    let mut items = vec![crate::table::txn::put_versioned(
+        db,
+        contact.item(org)?,
+        contact.version,
+    )];
+    items.extend(search::entry_changes(db, org, None, Some(contact))?);
+    items.extend(pool::entries(db, org, contact));
+    Ok(crate::table::txn::write(db, items).await?.is_ok())
 }
 
 /// Keeps the per-kinds totals exact.
@@ -287,12 +296,13 @@ fn count_change(
     ))
 }
 
-/// Sets the per-kinds totals to what a full, consistent pass over the organization's
-/// contacts counts, and returns how many contacts it counted. For contacts written before
-/// the counters existed; a contact written during the pass can leave its own change out,
-/// so run it while contacts are not being written.
+/// Sets the per-kinds totals and the pool counters to what a full, consistent pass over
+/// the organization's contacts counts, and returns how many contacts it counted. For
+/// contacts written before the counters existed; a contact written during the pass can
+/// leave its own change out, so run it while contacts are not being written.
 pub async fn recount(db: &Db, org: Uuid) -> Result<u64, ApiError> {
     let contacts: Vec<Contact> = db.query_prefix(&org_pk(org), CONTACT_PREFIX).await?;
+    pool::recount(db, org, &contacts).await?;
     let mut counts = [0i64; 32];
     let mut visible = 0;
     for contact in contacts.iter().filter(|c| !c.deleting) {

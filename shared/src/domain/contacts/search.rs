@@ -225,20 +225,3 @@ pub async fn candidates(db: &Db, org: Uuid, search: &Search) -> Result<Vec<Entry
     entries.dedup_by_key(|entry| entry.contact_id);
     Ok(entries)
 }
-
-/// Writes again, for one contact as read, what its transactions write for the indexes:
-/// the contact item (its kind and pool index keys) and every search entry, on condition
-/// that the contact is unchanged. Returns `false` when it changed meanwhile, in which
-/// case the change has written its own indexes. Writing the same entries twice changes
-/// nothing, so running it again is safe.
-pub async fn reindex(db: &Db, org: Uuid, contact: &Contact) -> Result<bool, ApiError> {
-    if contact.deleting {
-        return Ok(true);
-    }
-    let mut items = vec![txn::put_versioned(db, contact.item(org)?, contact.version)];
-    items.extend(entry_changes(db, org, None, Some(contact))?);
-    match txn::write(db, items).await? {
-        Ok(()) => Ok(true),
-        Err(_) => Ok(false),
-    }
-}

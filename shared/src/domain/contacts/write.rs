@@ -156,6 +156,30 @@ fn duplicate(existing: Uuid) -> ApiError {
 /// Creates a contact and its email marker in one transaction: of two racing creates with
 /// the same email, exactly one commits; the other gets 409 `duplicate_contact`.
 pub async fn create(db: &Db, org: Uuid, input: ContactInput) -> Result<Contact, ApiError> {
+    let (contact, items) = creation(db, org, input).await?;
+    let mut retry = crate::table::txn::Retry::default();
+    while retry.next().await {
+        match crate::table::txn::write(db, items.clone()).await? {
+            Ok(()) => return Ok(contact),
+            Err(crate::table::txn::Outcome::ConditionFailed(_)) => {
+                let email = contact.email.as_deref().unwrap_or_default();
+                let owner = marker_owner(db, org, email).await?;
+                return Err(owner
+                    .map(duplicate)
+                    .unwrap_or_else(|| ApiError::internal("contact create condition failed")));
+            }
+            Err(crate::table::txn::Outcome::Conflict) => continue,
+        }
+    }
+    Err(ApiError::internal("contact create kept conflicting"))
+}
+
+/// A new contact from `input`, and the items of the transaction that creates it.
+pub async fn creation(
+    db: &Db,
+    org: Uuid,
+    input: ContactInput,
+) -> Result<(Contact, Vec<aws_sdk_dynamodb::types::TransactWriteItem>), ApiError> {
     if !matches!(input.full_name, Some(Some(_))) {
         return Err(ApiError::invalid("Field `full_name` is required."));
     }
@@ -182,21 +206,7 @@ pub async fn create(db: &Db, org: Uuid, input: ContactInput) -> Result<Contact, 
             Some("attribute_not_exists(PK)"),
         ));
     }
-    let mut retry = crate::table::txn::Retry::default();
-    while retry.next().await {
-        match crate::table::txn::write(db, items.clone()).await? {
-            Ok(()) => return Ok(contact),
-            Err(crate::table::txn::Outcome::ConditionFailed(_)) => {
-                let email = contact.email.as_deref().unwrap_or_default();
-                let owner = marker_owner(db, org, email).await?;
-                return Err(owner
-                    .map(duplicate)
-                    .unwrap_or_else(|| ApiError::internal("contact create condition failed")));
-            }
-            Err(crate::table::txn::Outcome::Conflict) => continue,
-        }
-    }
-    Err(ApiError::internal("contact create kept conflicting"))
+    Ok((contact, items))
 }
 
 /// Applies a PATCH with a version check; a changed email moves its marker in the same

@@ -300,14 +300,7 @@ mod tests {
         let a = dossier(DossierType::Sales, Status::Active, stage);
         let mut b = a.clone();
         b.name = "other".into();
-        let db = Db::new(
-            aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::Config::builder()
-                    .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-                    .build(),
-            ),
-            "t",
-        );
+        let db = Db::offline();
         assert!(counters_update(&db, org, Some(&a), Some(&b)).is_none());
         b.status = Status::Won;
         assert!(counters_update(&db, org, Some(&a), Some(&b)).is_some());
