@@ -399,6 +399,11 @@ pub enum SortKey {
     Above(String),
 }
 
+/// Sorts above every character a key can hold after a prefix, so that the keys beginning
+/// with a prefix are those from the prefix up to the prefix followed by this: U+10FFFF is
+/// the last code point (and a noncharacter, never part of a key).
+const PAST_EVERY_KEY: char = '\u{10FFFF}';
+
 /// One partition of the table or of an index, and the sort keys to read in it.
 #[derive(Clone, Debug)]
 pub struct Query {
@@ -481,7 +486,9 @@ impl Pages<'_> {
         let (pk_name, sk_name) = index.map_or((PK, SK), |index| (index.pk, index.sk));
         let condition = match sort {
             SortKey::Any => "#pk = :pk",
-            SortKey::BeginsWith(_) => "#pk = :pk AND begins_with(#sk, :a)",
+            // As a range: on DynamoDB the two are the same, and DynamoDB Local answers a
+            // range from its index but `begins_with` by reading the whole partition.
+            SortKey::BeginsWith(_) => "#pk = :pk AND #sk BETWEEN :a AND :b",
             SortKey::Between(..) => "#pk = :pk AND #sk BETWEEN :a AND :b",
             SortKey::Below(_) => "#pk = :pk AND #sk < :a",
             SortKey::Above(_) => "#pk = :pk AND #sk > :a",
@@ -502,7 +509,13 @@ impl Pages<'_> {
             .set_exclusive_start_key(self.start.take());
         match sort {
             SortKey::Any => {}
-            SortKey::BeginsWith(a) | SortKey::Below(a) | SortKey::Above(a) => {
+            SortKey::BeginsWith(prefix) => {
+                request = request
+                    .expression_attribute_names("#sk", sk_name)
+                    .expression_attribute_values(":a", s(prefix))
+                    .expression_attribute_values(":b", s(format!("{prefix}{PAST_EVERY_KEY}")));
+            }
+            SortKey::Below(a) | SortKey::Above(a) => {
                 request = request
                     .expression_attribute_names("#sk", sk_name)
                     .expression_attribute_values(":a", s(a));
