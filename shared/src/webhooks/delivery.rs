@@ -132,11 +132,27 @@ impl Deliverer {
                 return !self.dead_letter(body).await;
             }
         };
-        let attempt = message
+        // Attempts are counted from the log, not from SQS's receive count: a receive that
+        // sent nothing (an error before the POST, a crash) must not use up the schedule.
+        let sent_nanos = message
             .attributes
-            .get("ApproximateReceiveCount")
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(1);
+            .get("SentTimestamp")
+            .and_then(|ms| ms.parse::<i128>().ok())
+            .map_or(0, |ms| ms * 1_000_000);
+        let made = webhooks::attempts_since(
+            &self.db,
+            delivery.org,
+            delivery.endpoint_id,
+            &delivery.event_id,
+            sent_nanos,
+        );
+        let attempt = match made.await {
+            Ok(made) => made + 1,
+            Err(err) => {
+                tracing::error!(error = %err, event_id = %delivery.event_id, "could not count earlier attempts");
+                return true;
+            }
+        };
         match self
             .attempt(&delivery, attempt, message.receipt_handle.as_deref(), body)
             .await

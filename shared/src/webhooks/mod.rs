@@ -246,6 +246,31 @@ pub async fn attempts(
     db.query_prefix(&org_pk(org), &prefix).await
 }
 
+/// How many attempts to deliver `event` to `endpoint` were logged since `since` (Unix
+/// nanoseconds): those of one queue message, which counts its attempts from when it was
+/// sent, so that a replay of the event starts the schedule again.
+pub async fn attempts_since(
+    db: &Db,
+    org: Uuid,
+    endpoint: Uuid,
+    event: &str,
+    since: i128,
+) -> Result<u32, ApiError> {
+    let prefix = crate::table::keys::attempts_prefix(endpoint, Some(event));
+    let query = crate::table::store::Query::table(&org_pk(org)).sort(
+        crate::table::store::SortKey::Between(
+            format!("{prefix}{:020}", since.max(0)),
+            format!("{prefix}~"),
+        ),
+    );
+    let mut pages = db.pages(query);
+    let mut made = 0;
+    while let Some(items) = pages.next(None).await? {
+        made += items.len() as u32;
+    }
+    Ok(made)
+}
+
 /// The delays before each attempt: the first is attempt 1's (normally 0), and the number of
 /// entries is the number of attempts.
 #[derive(Clone, Debug, PartialEq)]
@@ -302,6 +327,29 @@ impl RetrySchedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The events queue keeps a message through the whole schedule, and dead-letters it on
+    /// its own only well after the schedule's last attempt.
+    #[test]
+    fn the_events_queue_outlasts_the_retry_schedule() {
+        let template = include_str!("../../../template.yaml");
+        let queue = template
+            .split("\n  EventsQueue:\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n\n").next())
+            .expect("template.yaml declares EventsQueue");
+        let setting = |name: &str| -> u64 {
+            queue
+                .lines()
+                .find_map(|line| line.trim().strip_prefix(&format!("{name}: ")))
+                .and_then(|value| value.parse().ok())
+                .unwrap_or_else(|| panic!("EventsQueue has no numeric {name}"))
+        };
+        let schedule = RetrySchedule::production();
+        assert!(setting("maxReceiveCount") >= 3 * u64::from(schedule.attempts()));
+        let span: u64 = schedule.0.iter().map(Duration::as_secs).sum();
+        assert!(setting("MessageRetentionPeriod") >= span + 24 * 3600);
+    }
 
     #[test]
     fn signatures_put_the_current_secret_first_and_the_old_one_last() {

@@ -386,6 +386,7 @@ async fn internal_destinations_are_refused_unless_allowed() {
         };
         let message = sqs_message(
             &shared::webhooks::Delivery::new(org.id, id, &envelope).unwrap(),
+            std::time::SystemTime::now(),
             1,
         );
         let response = deliverer.handle(batch(message)).await;
@@ -404,14 +405,24 @@ async fn internal_destinations_are_refused_unless_allowed() {
     assert!(receiver.requests().is_empty());
 }
 
+/// A receive of the queue message for `delivery`, sent at `sent`, for the `receive_count`th
+/// time.
 fn sqs_message(
     delivery: &shared::webhooks::Delivery,
+    sent: std::time::SystemTime,
     receive_count: u32,
 ) -> aws_lambda_events::event::sqs::SqsMessage {
     let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
     message.message_id = Some(Uuid::new_v4().to_string());
     message.receipt_handle = Some("not-a-real-receipt".into());
     message.body = Some(serde_json::to_string(delivery).unwrap());
+    let sent_ms = sent
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    message
+        .attributes
+        .insert("SentTimestamp".into(), sent_ms.to_string());
     message
         .attributes
         .insert("ApproximateReceiveCount".into(), receive_count.to_string());
@@ -440,13 +451,18 @@ async fn the_last_failed_attempt_goes_to_the_dead_letter_queue_and_410_disables(
         data: json!({"id": "n"}),
     };
     let delivery = shared::webhooks::Delivery::new(org.id, id, &envelope).unwrap();
-    let first = deliverer.handle(batch(sqs_message(&delivery, 1))).await;
+    let sent = std::time::SystemTime::now();
+    let first = deliverer
+        .handle(batch(sqs_message(&delivery, sent, 1)))
+        .await;
     assert_eq!(
         first.batch_item_failures.len(),
         1,
         "kept for the next attempt"
     );
-    let last = deliverer.handle(batch(sqs_message(&delivery, 2))).await;
+    let last = deliverer
+        .handle(batch(sqs_message(&delivery, sent, 2)))
+        .await;
     assert!(
         last.batch_item_failures.is_empty(),
         "done with: moved to the DLQ"
@@ -482,7 +498,11 @@ async fn the_last_failed_attempt_goes_to_the_dead_letter_queue_and_410_disables(
     let (gone_id, _) = endpoint(&org, &gone.url, None).await;
     let delivery = shared::webhooks::Delivery::new(org.id, gone_id, &envelope).unwrap();
     assert!(deliverer
-        .handle(batch(sqs_message(&delivery, 1)))
+        .handle(batch(sqs_message(
+            &delivery,
+            std::time::SystemTime::now(),
+            1
+        )))
         .await
         .batch_item_failures
         .is_empty());
@@ -492,7 +512,11 @@ async fn the_last_failed_attempt_goes_to_the_dead_letter_queue_and_410_disables(
         .unwrap();
     assert!(endpoint.disabled_at.is_some());
     assert!(deliverer
-        .handle(batch(sqs_message(&delivery, 1)))
+        .handle(batch(sqs_message(
+            &delivery,
+            std::time::SystemTime::now(),
+            1
+        )))
         .await
         .batch_item_failures
         .is_empty());
@@ -501,6 +525,60 @@ async fn the_last_failed_attempt_goes_to_the_dead_letter_queue_and_410_disables(
         1,
         "nothing is sent to a disabled endpoint"
     );
+}
+
+/// Receives that sent nothing (the function failed before its POST, or crashed) do not use
+/// up the retry schedule: attempts are counted from the attempt log, from when the message
+/// was sent, so a replay (a new message) starts the schedule again.
+#[tokio::test]
+async fn only_attempts_made_count_towards_the_retry_schedule() {
+    let org = growth_org().await;
+    let stack = stack().await;
+    let failing = Receiver::start(|_, _| 500).await;
+    let (id, _) = endpoint(&org, &failing.url, None).await;
+    let deliverer = stack.deliverer(shared::webhooks::RetrySchedule::seconds(&[0, 0]));
+    let envelope = shared::domain::outbox::Envelope {
+        id: format!("evt_{}", Uuid::now_v7().simple()),
+        kind: EventType::NoteCreated,
+        created_at: "2026-11-26T12:00:00Z".into(),
+        data: json!({"id": "n"}),
+    };
+    let delivery = shared::webhooks::Delivery::new(org.id, id, &envelope).unwrap();
+    let sent = std::time::SystemTime::now();
+    // Received nine times before, and nothing was ever sent: this is attempt 1 of 2.
+    let first = deliverer
+        .handle(batch(sqs_message(&delivery, sent, 10)))
+        .await;
+    assert_eq!(first.batch_item_failures.len(), 1, "kept for attempt 2");
+    let last = deliverer
+        .handle(batch(sqs_message(&delivery, sent, 11)))
+        .await;
+    assert!(
+        last.batch_item_failures.is_empty(),
+        "attempt 2 was the last"
+    );
+    let attempts = shared::webhooks::attempts(&stack.core().db, org.id, id, None)
+        .await
+        .unwrap();
+    let numbered: Vec<(u32, Outcome)> = attempts.iter().map(|a| (a.attempt, a.outcome)).collect();
+    assert_eq!(numbered, [(1, Outcome::Retrying), (2, Outcome::Failed)]);
+    assert_eq!(failing.requests().len(), 2);
+    // A replay is a new message: its schedule starts again. (SentTimestamp is in
+    // milliseconds; a replay comes well after the attempts it repeats.)
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let replayed = deliverer
+        .handle(batch(sqs_message(
+            &delivery,
+            std::time::SystemTime::now(),
+            1,
+        )))
+        .await;
+    assert_eq!(
+        replayed.batch_item_failures.len(),
+        1,
+        "attempt 1 of the replay"
+    );
+    assert_eq!(failing.requests().len(), 3);
 }
 
 #[tokio::test]
