@@ -126,7 +126,7 @@ impl ContactInput {
             Some(Some(raw)) => {
                 let at = crate::clock::parse(&raw).ok_or_else(|| {
                     ApiError::invalid(
-                        "Field `pool_expires_at` must be an RFC 3339 timestamp or null.",
+                        "Field `pool_expires_at` must be an RFC 3339 timestamp from year 0000 to 9999 in UTC, or null.",
                     )
                 })?;
                 if !is_candidate {
