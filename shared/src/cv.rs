@@ -43,6 +43,14 @@ pub fn staging_key(org: Uuid, dossier: Uuid, upload: Uuid) -> String {
     format!("uploads/{org}/{dossier}/{upload}.pdf")
 }
 
+/// Where everything of a dossier's CV lives: the CV itself and its uploads.
+fn dossier_prefixes(org: Uuid, dossier: Uuid) -> [String; 2] {
+    [
+        format!("{org}/dossiers/{dossier}/"),
+        format!("uploads/{org}/{dossier}/"),
+    ]
+}
+
 /// A presigned PUT: the client sends exactly these headers and `size` bytes.
 #[derive(Debug, serde::Serialize)]
 pub struct PresignedUpload {
@@ -124,6 +132,49 @@ impl CvStore {
             headers,
             expires_at: crate::clock::format(crate::clock::now() + LINK_LIFETIME),
         })
+    }
+
+    /// Deletes every version of a dossier's CV and of its uploads, delete markers
+    /// included, so that nothing of them is left in the versioned bucket. Returns how many
+    /// versions it deleted; running it again deletes nothing more.
+    pub async fn erase(&self, org: Uuid, dossier: Uuid) -> Result<u64, ApiError> {
+        let mut erased = 0;
+        for prefix in dossier_prefixes(org, dossier) {
+            // Listed again from the start after each round: what was deleted is gone.
+            loop {
+                let page = self
+                    .s3
+                    .list_object_versions()
+                    .bucket(&self.bucket)
+                    .prefix(&prefix)
+                    .send()
+                    .await
+                    .map_err(s3_error("listing CV versions"))?;
+                let versions: Vec<(String, String)> =
+                    page.versions()
+                        .iter()
+                        .filter_map(|v| Some((v.key()?.to_string(), v.version_id()?.to_string())))
+                        .chain(page.delete_markers().iter().filter_map(|m| {
+                            Some((m.key()?.to_string(), m.version_id()?.to_string()))
+                        }))
+                        .collect();
+                if versions.is_empty() {
+                    break;
+                }
+                for (key, version) in versions {
+                    self.s3
+                        .delete_object()
+                        .bucket(&self.bucket)
+                        .key(key)
+                        .version_id(version)
+                        .send()
+                        .await
+                        .map_err(s3_error("erasing a CV version"))?;
+                    erased += 1;
+                }
+            }
+        }
+        Ok(erased)
     }
 
     /// Moves a finished upload to the CV's key after checking it is a PDF of at most

@@ -328,6 +328,32 @@ mod tests {
 
 /// What `contacts reindex` did.
 #[derive(Debug, serde::Serialize)]
+pub struct ErasedCv {
+    pub dossier: Uuid,
+    /// Versions deleted from the bucket: the CV's, its uploads' and their delete markers.
+    pub versions_deleted: u64,
+}
+
+impl Admin {
+    /// See `leadgrid-admin cv erase`: the dossier stops naming its CV first, so the API
+    /// no longer serves it, then every version of it and of its uploads is deleted.
+    pub async fn erase_cv(
+        &self,
+        cvs: &shared::cv::CvStore,
+        org: Uuid,
+        dossier: Uuid,
+    ) -> AdminResult<ErasedCv> {
+        self.get_org(org).await?;
+        shared::domain::dossiers::detach_cv(&self.db, org, dossier).await?;
+        let versions_deleted = cvs.erase(org, dossier).await?;
+        Ok(ErasedCv {
+            dossier,
+            versions_deleted,
+        })
+    }
+}
+
+#[derive(Debug, serde::Serialize)]
 pub struct Reindexed {
     pub org: Uuid,
     pub contacts: u64,

@@ -442,3 +442,90 @@ async fn contacts_reindex_indexes_contacts_written_before_the_indexes() {
     assert_eq!(again["counted"], 3);
     assert_eq!(found("kind=candidate").await, 3, "the totals count them");
 }
+
+/// A data-subject request: every version of a dossier's CV (the replaced one included) and
+/// of its abandoned uploads is deleted, delete markers too, and the dossier forgets it.
+#[tokio::test]
+async fn cv_erase_deletes_every_version_and_the_dossier_forgets_it() {
+    let org = integration_tests::growth_org().await;
+    let stack = integration_tests::stack().await;
+    let router = integration_tests::dossiers_router().await;
+    let created = integration_tests::post("/api/v1/dossiers")
+        .key(&org.key)
+        .json(&serde_json::json!({"type": "candidate", "name": "Erase me"}))
+        .send(&router)
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["data"]["id"].as_str().unwrap().to_string();
+    let dossier: uuid::Uuid = id.parse().unwrap();
+    for version in ["%PDF-1.7 first", "%PDF-1.7 second"] {
+        let stored = integration_tests::post(&format!("/api/v1/dossiers/{id}/cv"))
+            .key(&org.key)
+            .raw("application/pdf", version.as_bytes().to_vec())
+            .send(&router)
+            .await;
+        assert_eq!(stored.status, 200, "{}", stored.body);
+    }
+    let cvs = stack.cvs();
+    let abandoned = shared::cv::staging_key(org.id, dossier, uuid::Uuid::now_v7());
+    cvs.put(&abandoned, b"%PDF-1.7 never completed".to_vec())
+        .await
+        .unwrap();
+    let versions = || async {
+        let mut found = 0;
+        for prefix in [
+            format!("{}/dossiers/{dossier}/", org.id),
+            format!("uploads/{}/{dossier}/", org.id),
+        ] {
+            let page = cvs
+                .s3
+                .list_object_versions()
+                .bucket(&cvs.bucket)
+                .prefix(prefix)
+                .send()
+                .await
+                .unwrap();
+            found += page.versions().len() + page.delete_markers().len();
+        }
+        found
+    };
+    assert!(versions().await >= 3, "two CV versions and an upload");
+
+    let erased = admin(&[
+        "cv",
+        "erase",
+        "--org",
+        &org.id.to_string(),
+        "--dossier",
+        &id,
+    ]);
+    assert_eq!(erased["dossier"], id.as_str());
+    assert!(
+        erased["versions_deleted"].as_u64().unwrap() >= 3,
+        "{erased}"
+    );
+    assert_eq!(
+        versions().await,
+        0,
+        "nothing of the CV is left, in any version"
+    );
+    let shown = Call::get(&format!("/api/v1/dossiers/{id}"))
+        .key(&org.key)
+        .send(&router)
+        .await;
+    assert_eq!(shown.body["data"]["cv_url"], Value::Null);
+    let download = Call::get(&format!("/api/v1/dossiers/{id}/cv"))
+        .key(&org.key)
+        .send(&router)
+        .await;
+    assert_eq!(download.status, 404, "{}", download.body);
+    let again = admin(&[
+        "cv",
+        "erase",
+        "--org",
+        &org.id.to_string(),
+        "--dossier",
+        &id,
+    ]);
+    assert_eq!(again["versions_deleted"], 0, "running it again is safe");
+}

@@ -47,6 +47,22 @@ enum Command {
     /// Contacts' indexes.
     #[command(subcommand)]
     Contacts(ContactsCommand),
+    /// CV files.
+    #[command(subcommand)]
+    Cv(CvCommand),
+}
+
+#[derive(Subcommand)]
+enum CvCommand {
+    /// Erases a dossier's CV for a data-subject request: the dossier stops naming it (a
+    /// `dossier.updated`), then every version of it and of its uploads is deleted from the
+    /// versioned bucket. Safe to run again.
+    Erase {
+        #[arg(long, value_parser = id)]
+        org: Uuid,
+        #[arg(long, value_parser = id)]
+        dossier: Uuid,
+    },
 }
 
 #[derive(Subcommand)]
@@ -264,6 +280,13 @@ async fn run(command: Command) -> AdminResult<Value> {
         Command::Webhook(command) => {
             let sqs = aws_sdk_sqs::Client::new(&sdk);
             webhook(&admin, command, &sqs, config.events_queue_url.as_deref()).await
+        }
+        Command::Cv(CvCommand::Erase { org, dossier }) => {
+            let cvs = shared::cv::CvStore {
+                s3: shared::config::s3_client(&sdk),
+                bucket: config.require_cv_bucket().map_err(AdminError)?,
+            };
+            to_json(admin.erase_cv(&cvs, org, dossier).await?)
         }
     }
 }

@@ -144,19 +144,38 @@ async fn add_missing_indexes(
 }
 
 pub async fn ensure_bucket(client: &aws_sdk_s3::Client, bucket: &str) -> Result<(), String> {
-    if client.head_bucket().bucket(bucket).send().await.is_ok() {
-        return Ok(());
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let describe = |what: &str, e: &dyn std::fmt::Display| format!("{what} {bucket}: {e}");
+    if client.head_bucket().bucket(bucket).send().await.is_err() {
+        client
+            .create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| {
+                describe(
+                    "creating bucket",
+                    &aws_sdk_s3::error::DisplayErrorContext(e),
+                )
+            })?;
     }
+    // Versioned, as the template's bucket is, so that erasing a CV is tried against every
+    // version it leaves.
     client
-        .create_bucket()
+        .put_bucket_versioning()
         .bucket(bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
         .send()
         .await
         .map(|_| ())
         .map_err(|e| {
-            format!(
-                "creating bucket {bucket}: {}",
-                aws_sdk_s3::error::DisplayErrorContext(e)
+            describe(
+                "versioning bucket",
+                &aws_sdk_s3::error::DisplayErrorContext(e),
             )
         })
 }

@@ -8,7 +8,7 @@ mod update;
 
 pub use create::{commit, create, prepare, CreateDossier, Prepared};
 pub use list::{list, Filter, Listing};
-pub use update::{archive, attach_cv, check_immutable, patch, PatchDossier};
+pub use update::{archive, attach_cv, check_immutable, detach_cv, patch, PatchDossier};
 
 use std::collections::BTreeMap;
 

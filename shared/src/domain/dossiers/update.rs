@@ -250,6 +250,16 @@ pub async fn archive(
 }
 
 /// Records a CV stored under `key`: a new or replaced CV is always a `dossier.updated`.
+/// The dossier without its CV (a `dossier.updated` when it had one), for erasing the CV.
+pub async fn detach_cv(db: &Db, org: Uuid, id: Uuid) -> Result<Dossier, ApiError> {
+    modify(db, org, id, false, &Precondition::default(), |current| {
+        let mut next = current.clone();
+        next.cv_url = None;
+        Ok(next)
+    })
+    .await
+}
+
 pub async fn attach_cv(db: &Db, org: Uuid, id: Uuid, key: &str) -> Result<Dossier, ApiError> {
     modify(db, org, id, true, &Precondition::default(), |current| {
         let mut next = current.clone();
