@@ -340,9 +340,9 @@ async fn environment_variables_win_over_the_env_file() {
     );
 }
 
-/// Contacts written before the indexes existed (no search entries, no kind or pool index
-/// keys) are found again after `contacts reindex`, which is safe to run twice and resumes
-/// after a given id.
+/// Contacts written before the indexes existed (no search or pool entries, no kind index
+/// keys, not counted) are found again after `contacts reindex`, which is safe to run twice
+/// and resumes after a given id.
 #[tokio::test]
 async fn contacts_reindex_indexes_contacts_written_before_the_indexes() {
     use shared::domain::contacts::{self, search, CONTACT_PREFIX};
