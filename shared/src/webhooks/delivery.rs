@@ -132,21 +132,7 @@ impl Deliverer {
                 return !self.dead_letter(body).await;
             }
         };
-        // Attempts are counted from the log, not from SQS's receive count: a receive that
-        // sent nothing (an error before the POST, a crash) must not use up the schedule.
-        let sent_nanos = message
-            .attributes
-            .get("SentTimestamp")
-            .and_then(|ms| ms.parse::<i128>().ok())
-            .map_or(0, |ms| ms * 1_000_000);
-        let made = webhooks::attempts_since(
-            &self.db,
-            delivery.org,
-            delivery.endpoint_id,
-            &delivery.event_id,
-            sent_nanos,
-        );
-        let attempt = match made.await {
+        let attempt = match self.attempts_made(message, &delivery).await {
             Ok(made) => made + 1,
             Err(err) => {
                 tracing::error!(error = %err, event_id = %delivery.event_id, "could not count earlier attempts");
@@ -163,6 +149,35 @@ impl Deliverer {
                 true
             }
         }
+    }
+
+    /// The attempts already made for this message. They are counted from the log, not
+    /// from SQS's receive count, since a receive that sent nothing (an error before the
+    /// POST, a crash) must not use up the schedule; but a message received for the first
+    /// time has made none, which spares the common case the count's round trip.
+    async fn attempts_made(
+        &self,
+        message: &SqsMessage,
+        delivery: &Delivery,
+    ) -> Result<u32, ApiError> {
+        let attribute = |name: &str| {
+            message
+                .attributes
+                .get(name)
+                .and_then(|v| v.parse::<i128>().ok())
+        };
+        if attribute("ApproximateReceiveCount") == Some(1) {
+            return Ok(0);
+        }
+        let sent_nanos = attribute("SentTimestamp").map_or(0, |ms| ms * 1_000_000);
+        webhooks::attempts_since(
+            &self.db,
+            delivery.org,
+            delivery.endpoint_id,
+            &delivery.event_id,
+            sent_nanos,
+        )
+        .await
     }
 
     async fn attempt(

@@ -491,14 +491,9 @@ async fn cv_erase_deletes_every_version_and_the_dossier_forgets_it() {
     };
     assert!(versions().await >= 3, "two CV versions and an upload");
 
-    let erased = admin(&[
-        "cv",
-        "erase",
-        "--org",
-        &org.id.to_string(),
-        "--dossier",
-        &id,
-    ]);
+    let org_id = org.id.to_string();
+    let erase = || admin(&["cv", "erase", "--org", &org_id, "--dossier", &id]);
+    let erased = erase();
     assert_eq!(erased["dossier"], id.as_str());
     assert!(
         erased["versions_deleted"].as_u64().unwrap() >= 3,
@@ -519,13 +514,6 @@ async fn cv_erase_deletes_every_version_and_the_dossier_forgets_it() {
         .send(&router)
         .await;
     assert_eq!(download.status, 404, "{}", download.body);
-    let again = admin(&[
-        "cv",
-        "erase",
-        "--org",
-        &org.id.to_string(),
-        "--dossier",
-        &id,
-    ]);
+    let again = erase();
     assert_eq!(again["versions_deleted"], 0, "running it again is safe");
 }

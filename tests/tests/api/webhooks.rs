@@ -429,6 +429,16 @@ fn sqs_message(
     message
 }
 
+/// A `note.created` event with a fresh id, as the outbox would hold it.
+fn note_created() -> shared::domain::outbox::Envelope {
+    shared::domain::outbox::Envelope {
+        id: format!("evt_{}", Uuid::now_v7().simple()),
+        kind: EventType::NoteCreated,
+        created_at: "2026-11-26T12:00:00Z".into(),
+        data: json!({"id": "n"}),
+    }
+}
+
 fn batch(
     message: aws_lambda_events::event::sqs::SqsMessage,
 ) -> aws_lambda_events::event::sqs::SqsEvent {
@@ -444,12 +454,7 @@ async fn the_last_failed_attempt_goes_to_the_dead_letter_queue_and_410_disables(
     let unavailable = Receiver::start(|_, _| 503).await;
     let (id, _) = endpoint(&org, &unavailable.url, None).await;
     let deliverer = stack.deliverer(shared::webhooks::RetrySchedule::seconds(&[0, 0]));
-    let envelope = shared::domain::outbox::Envelope {
-        id: format!("evt_{}", Uuid::now_v7().simple()),
-        kind: EventType::NoteCreated,
-        created_at: "2026-11-26T12:00:00Z".into(),
-        data: json!({"id": "n"}),
-    };
+    let envelope = note_created();
     let delivery = shared::webhooks::Delivery::new(org.id, id, &envelope).unwrap();
     let sent = std::time::SystemTime::now();
     let first = deliverer
@@ -537,12 +542,7 @@ async fn only_attempts_made_count_towards_the_retry_schedule() {
     let failing = Receiver::start(|_, _| 500).await;
     let (id, _) = endpoint(&org, &failing.url, None).await;
     let deliverer = stack.deliverer(shared::webhooks::RetrySchedule::seconds(&[0, 0]));
-    let envelope = shared::domain::outbox::Envelope {
-        id: format!("evt_{}", Uuid::now_v7().simple()),
-        kind: EventType::NoteCreated,
-        created_at: "2026-11-26T12:00:00Z".into(),
-        data: json!({"id": "n"}),
-    };
+    let envelope = note_created();
     let delivery = shared::webhooks::Delivery::new(org.id, id, &envelope).unwrap();
     let sent = std::time::SystemTime::now();
     // Received nine times before, and nothing was ever sent: this is attempt 1 of 2.
