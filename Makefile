@@ -44,20 +44,31 @@ lint: setup
 unit:
 	cargo test --workspace --all-features --lib --bins
 
+# The api tests record which AWS actions each function calls (tests/src/aws_calls.rs);
+# the permissions test then holds template.yaml's roles to that record.
+AWS_CALL_LOG := $(CURDIR)/target/aws-calls.tsv
+
 integration: setup
 	cargo build -p leadgrid-tools --bin leadgrid-local --bin leadgrid-admin
 	cargo test --workspace --all-features --no-run
-	target/debug/leadgrid-local test -- cargo test --workspace --all-features --test '*'
+	rm -f $(AWS_CALL_LOG)
+	LEADGRID_AWS_CALL_LOG=$(AWS_CALL_LOG) target/debug/leadgrid-local test -- cargo test --workspace --all-features --test api
+	LEADGRID_AWS_CALL_LOG=$(AWS_CALL_LOG) cargo test --workspace --all-features --test permissions
 	@cat target/schemathesis-summary.txt
 
 test: setup lint unit integration
 
-# Release builds for Lambda (arm64, provided.al2023), as `sam build` makes them, and their sizes.
+# What `sam deploy` ships: `sam build` (cargo-lambda, arm64, provided.al2023, into
+# .aws-sam/build), with the arm64 target installed first: SAM's parallel builds would each
+# try to install it at once. Then each function's bootstrap, and its size zipped as Lambda
+# stores it.
+SAM_FUNCTIONS := Dossiers Contacts Flows Notes Fanout Delivery
+
 package: setup
 	rustup target add aarch64-unknown-linux-gnu
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo-lambda lambda build --release --arm64 $(foreach f,$(FUNCTIONS),--package $(f))
-	@for f in $(FUNCTIONS); do \
-	  $(VENV)/bin/python -c 'import io, os, sys, zipfile; path, name = sys.argv[1:]; buf = io.BytesIO(); z = zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED); z.write(path, "bootstrap"); z.close(); print(f"{name:9} bootstrap {os.path.getsize(path) / 1e6:5.1f} MB, zipped {len(buf.getvalue()) / 1e6:4.1f} MB")' target/lambda/$$f/bootstrap $$f || exit 1; \
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam build
+	@for f in $(SAM_FUNCTIONS); do \
+	  $(VENV)/bin/python -c 'import io, os, sys, zipfile; path, name = sys.argv[1:]; buf = io.BytesIO(); z = zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED); z.write(path, "bootstrap"); z.close(); print(f"{name:9} bootstrap {os.path.getsize(path) / 1e6:5.1f} MB, zipped {len(buf.getvalue()) / 1e6:4.1f} MB")' .aws-sam/build/$${f}Function/bootstrap $$f || exit 1; \
 	done
 
 # Costs, latency, cold starts, memory and webhook latency, written to bench/REPORT.md and

@@ -188,9 +188,9 @@ fn metered(stack: &Stack, meter: &Meter) -> (Core, shared::cv::CvStore) {
             aws_sdk_dynamodb::Client::from_conf(dynamodb),
             &stack.config.table_name,
         ),
-        secrets: shared::secrets::SecretSource::new(
+        key_pepper: shared::secrets::SecretSource::new(
             aws_sdk_secretsmanager::Client::from_conf(secrets),
-            &stack.config.secret_id,
+            stack.config.api_key_secret_id.clone().unwrap(),
         ),
         plans: Default::default(),
         clock: Default::default(),
@@ -630,7 +630,10 @@ fn is_function_setting(name: &str) -> bool {
     (name.starts_with("AWS_") && name != "AWS_CA_BUNDLE")
         || name.starts_with("EVENTS_")
         || name.starts_with("WEBHOOK_")
-        || matches!(name, "TABLE_NAME" | "CV_BUCKET" | "SECRET_ID")
+        || matches!(
+            name,
+            "TABLE_NAME" | "CV_BUCKET" | "API_KEY_SECRET_ID" | "WEBHOOK_SECRET_ID"
+        )
 }
 
 /// The CA bundle Lambda's OS keeps its roots in has each certificate once. This machine's
@@ -850,7 +853,11 @@ async fn webhook_latency(stack: &Stack, settings: &Settings) -> Value {
 fn binary_sizes() -> Value {
     let mut out = serde_json::Map::new();
     for function in FUNCTIONS {
-        let path = root().join(format!("target/lambda/{function}/bootstrap"));
+        // Where `make package` (`sam build`) puts each function's bootstrap.
+        let mut logical: Vec<char> = function.chars().collect();
+        logical[0] = logical[0].to_ascii_uppercase();
+        let logical: String = logical.into_iter().collect();
+        let path = root().join(format!(".aws-sam/build/{logical}Function/bootstrap"));
         if let Ok(meta) = std::fs::metadata(&path) {
             out.insert(
                 function.into(),

@@ -3,7 +3,10 @@
 #[derive(Clone, Debug)]
 pub struct Config {
     pub table_name: String,
-    pub secret_id: String,
+    /// The secret API keys are verified with (the API functions and leadgrid-admin).
+    pub api_key_secret_id: Option<String>,
+    /// The secret webhooks are signed with (delivery and leadgrid-admin).
+    pub webhook_secret_id: Option<String>,
     pub cv_bucket: Option<String>,
     pub events_queue_url: Option<String>,
     pub events_dlq_url: Option<String>,
@@ -13,7 +16,8 @@ impl Config {
     pub fn from_env() -> Result<Self, String> {
         Ok(Self {
             table_name: required("TABLE_NAME")?,
-            secret_id: required("SECRET_ID")?,
+            api_key_secret_id: optional("API_KEY_SECRET_ID"),
+            webhook_secret_id: optional("WEBHOOK_SECRET_ID"),
             cv_bucket: optional("CV_BUCKET"),
             events_queue_url: optional("EVENTS_QUEUE_URL"),
             events_dlq_url: optional("EVENTS_DLQ_URL"),
@@ -22,10 +26,22 @@ impl Config {
 
     /// The CV bucket, for the functions that cannot start without one.
     pub fn require_cv_bucket(&self) -> Result<String, String> {
-        self.cv_bucket
-            .clone()
-            .ok_or_else(|| "environment variable CV_BUCKET is not set".to_string())
+        present(&self.cv_bucket, "CV_BUCKET")
     }
+
+    pub fn require_api_key_secret_id(&self) -> Result<String, String> {
+        present(&self.api_key_secret_id, "API_KEY_SECRET_ID")
+    }
+
+    pub fn require_webhook_secret_id(&self) -> Result<String, String> {
+        present(&self.webhook_secret_id, "WEBHOOK_SECRET_ID")
+    }
+}
+
+fn present(value: &Option<String>, name: &str) -> Result<String, String> {
+    value
+        .clone()
+        .ok_or_else(|| format!("environment variable {name} is not set"))
 }
 
 fn required(name: &str) -> Result<String, String> {

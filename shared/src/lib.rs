@@ -7,7 +7,9 @@
 //!   outbox of domain events; it knows nothing of HTTP;
 //! - [`table`]: the single table's schema, keys, store and transactions, the only code that
 //!   calls DynamoDB;
-//! - [`error`], [`config`], [`secrets`], [`clock`], [`ids`], [`names`], [`text`] (how text compares) and `cv` (S3).
+//! - [`error`], [`config`], [`secrets`], [`clock`], [`ids`], [`names`], [`text`] (how text compares),
+//!   [`panics`] (a panic fails one request or record, not the sandbox), [`metrics`] (EMF
+//!   lines) and `cv` (S3).
 //!
 //! S3 and SQS clients sit behind the `s3` and `sqs` features, so each function compiles
 //! only what it uses.
@@ -19,7 +21,9 @@ pub mod cv;
 pub mod domain;
 pub mod error;
 pub mod ids;
+pub mod metrics;
 pub mod names;
+pub mod panics;
 pub mod secrets;
 pub mod table;
 pub mod text;

@@ -1,8 +1,16 @@
-//! The application secret, read from Secrets Manager once per container.
+//! The two application secrets, each read from Secrets Manager once per container, so that
+//! every function can read only the material it needs:
 //!
-//! The secret holds one random `root_key` (CloudFormation generates it). The API-key pepper
-//! and the webhook master key are derived from it with HMAC-SHA256 under distinct labels, so
-//! one generated value serves both purposes without either revealing the other.
+//! - the **API-key secret** (`API_KEY_SECRET_ID`) gives the pepper API keys are hashed
+//!   with: the API functions verify keys with it, `leadgrid-admin` makes them;
+//! - the **webhook secret** (`WEBHOOK_SECRET_ID`) gives the master key every endpoint's
+//!   signing secret derives from: `delivery` signs with it, `leadgrid-admin` shows secrets.
+//!
+//! CloudFormation generates each as `{"root_key": "<64 characters>"}`; the material is
+//! HMAC-SHA256 of that root under a label of its own. The API-key secret may instead
+//! hold the pepper itself (`{"api_key_pepper": "<64 hex digits>"}`), which is how
+//! `leadgrid-admin secrets carry-over` moves a stack from the single secret it used to
+//! have without invalidating its keys: the pepper reveals nothing of the webhook key.
 
 use std::sync::Arc;
 
@@ -13,44 +21,91 @@ use tokio::sync::OnceCell;
 use crate::ApiError;
 
 pub const ROOT_KEY_FIELD: &str = "root_key";
+pub const API_KEY_PEPPER_FIELD: &str = "api_key_pepper";
+const API_KEY_PEPPER_LABEL: &[u8] = b"leadgrid/api-key-pepper/v1";
+const WEBHOOK_MASTER_KEY_LABEL: &[u8] = b"leadgrid/webhook-master-key/v1";
 
-pub struct AppSecrets {
-    key_pepper: [u8; 32],
-    webhook_master_key: [u8; 32],
+/// Material read from one secret's JSON string.
+pub trait SecretMaterial: Sized + Send + Sync + 'static {
+    fn from_secret_string(raw: &str) -> Result<Self, String>;
 }
 
-impl AppSecrets {
+/// The pepper API keys are hashed with.
+pub struct KeyPepper([u8; 32]);
+
+/// The key every webhook endpoint's signing secrets derive from.
+pub struct WebhookMasterKey([u8; 32]);
+
+impl KeyPepper {
     pub fn from_root(root: &[u8]) -> Self {
-        Self {
-            key_pepper: derive(root, b"leadgrid/api-key-pepper/v1"),
-            webhook_master_key: derive(root, b"leadgrid/webhook-master-key/v1"),
-        }
+        Self(derive(root, API_KEY_PEPPER_LABEL))
     }
 
-    /// Parses the secret's JSON string, `{"root_key": "..."}`.
-    pub fn from_secret_string(raw: &str) -> Result<Self, String> {
-        let value: serde_json::Value =
-            serde_json::from_str(raw).map_err(|_| "secret is not a JSON object".to_string())?;
-        let root = value
-            .get(ROOT_KEY_FIELD)
-            .and_then(|v| v.as_str())
-            .filter(|v| v.len() >= 32)
-            .ok_or_else(|| format!("secret lacks a {ROOT_KEY_FIELD} of at least 32 characters"))?;
-        Ok(Self::from_root(root.as_bytes()))
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
     }
 
-    pub fn key_pepper(&self) -> &[u8; 32] {
-        &self.key_pepper
-    }
-
-    pub fn webhook_master_key(&self) -> &[u8; 32] {
-        &self.webhook_master_key
+    /// The secret string that holds this pepper itself.
+    pub fn to_secret_string(&self) -> String {
+        serde_json::json!({ API_KEY_PEPPER_FIELD: hex::encode(self.0) }).to_string()
     }
 }
 
-impl std::fmt::Debug for AppSecrets {
+impl WebhookMasterKey {
+    pub fn from_root(root: &[u8]) -> Self {
+        Self(derive(root, WEBHOOK_MASTER_KEY_LABEL))
+    }
+
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl SecretMaterial for KeyPepper {
+    fn from_secret_string(raw: &str) -> Result<Self, String> {
+        let fields = object(raw)?;
+        if let Some(pepper) = fields.get(API_KEY_PEPPER_FIELD) {
+            let bytes = pepper
+                .as_str()
+                .and_then(|hex| hex::decode(hex).ok())
+                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+                .ok_or_else(|| {
+                    format!("the secret's {API_KEY_PEPPER_FIELD} is not 64 hex digits")
+                })?;
+            return Ok(Self(bytes));
+        }
+        root(&fields).map(Self::from_root)
+    }
+}
+
+impl SecretMaterial for WebhookMasterKey {
+    fn from_secret_string(raw: &str) -> Result<Self, String> {
+        root(&object(raw)?).map(Self::from_root)
+    }
+}
+
+fn object(raw: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    serde_json::from_str(raw).map_err(|_| "secret is not a JSON object".to_string())
+}
+
+fn root(fields: &serde_json::Map<String, serde_json::Value>) -> Result<&[u8], String> {
+    fields
+        .get(ROOT_KEY_FIELD)
+        .and_then(|v| v.as_str())
+        .filter(|v| v.len() >= 32)
+        .map(str::as_bytes)
+        .ok_or_else(|| format!("secret lacks a {ROOT_KEY_FIELD} of at least 32 characters"))
+}
+
+impl std::fmt::Debug for KeyPepper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AppSecrets(<redacted>)")
+        f.write_str("KeyPepper(<redacted>)")
+    }
+}
+
+impl std::fmt::Debug for WebhookMasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookMasterKey(<redacted>)")
     }
 }
 
@@ -60,16 +115,26 @@ fn derive(root: &[u8], label: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// Fetches the secret once (on first use, or ahead of it with [`SecretSource::prefetch`]),
-/// then serves it from memory for the container's life. Init does not wait for it.
-#[derive(Clone)]
-pub struct SecretSource {
+/// Fetches one secret once (on first use, or ahead of it with [`SecretSource::prefetch`]),
+/// then serves its material from memory for the container's life. Init does not wait for
+/// it.
+pub struct SecretSource<T> {
     client: aws_sdk_secretsmanager::Client,
     secret_id: String,
-    cell: Arc<OnceCell<Arc<AppSecrets>>>,
+    cell: Arc<OnceCell<Arc<T>>>,
 }
 
-impl SecretSource {
+impl<T> Clone for SecretSource<T> {
+    fn clone(&self) -> Self {
+        Self {
+            client: self.client.clone(),
+            secret_id: self.secret_id.clone(),
+            cell: self.cell.clone(),
+        }
+    }
+}
+
+impl<T: SecretMaterial> SecretSource<T> {
     pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: impl Into<String>) -> Self {
         Self {
             client,
@@ -78,19 +143,19 @@ impl SecretSource {
         }
     }
 
-    /// Starts reading the secret in the background, so that a container's first request,
-    /// which needs it to check the API key, finds it read or on its way rather than
-    /// starting the read itself. A failed read is retried by the first request.
+    /// Starts reading the secret in the background, so that a container's first request
+    /// finds it read or on its way rather than starting the read itself. A failed read is
+    /// retried by the first request.
     pub fn prefetch(&self) {
         let source = self.clone();
         tokio::spawn(async move {
             if let Err(err) = source.get().await {
-                tracing::warn!(error = ?err, "prefetching the secret failed; the first request retries");
+                tracing::warn!(error = ?err, "prefetching a secret failed; the first request retries");
             }
         });
     }
 
-    pub async fn get(&self) -> Result<Arc<AppSecrets>, ApiError> {
+    pub async fn get(&self) -> Result<Arc<T>, ApiError> {
         self.cell
             .get_or_try_init(|| async {
                 let out = self
@@ -101,16 +166,17 @@ impl SecretSource {
                     .await
                     .map_err(|e| {
                         ApiError::internal(format!(
-                            "reading secret: {}",
+                            "reading secret {}: {}",
+                            self.secret_id,
                             aws_sdk_secretsmanager::error::DisplayErrorContext(e)
                         ))
                     })?;
                 let raw = out
                     .secret_string()
                     .ok_or_else(|| ApiError::internal("secret has no string value"))?;
-                AppSecrets::from_secret_string(raw)
+                T::from_secret_string(raw)
                     .map(Arc::new)
-                    .map_err(ApiError::internal)
+                    .map_err(|e| ApiError::internal(format!("secret {}: {e}", self.secret_id)))
             })
             .await
             .cloned()
@@ -121,20 +187,34 @@ impl SecretSource {
 mod tests {
     use super::*;
 
+    const ROOT: &str = r#"{"root_key":"0123456789abcdef0123456789abcdef"}"#;
+
     #[test]
-    fn derived_keys_differ_and_are_stable() {
-        let a =
-            AppSecrets::from_secret_string(r#"{"root_key":"0123456789abcdef0123456789abcdef"}"#)
-                .unwrap();
-        let b = AppSecrets::from_root(b"0123456789abcdef0123456789abcdef");
-        assert_eq!(a.key_pepper(), b.key_pepper());
-        assert_ne!(a.key_pepper(), a.webhook_master_key());
+    fn each_secret_derives_its_own_material_from_its_root() {
+        let pepper = KeyPepper::from_secret_string(ROOT).unwrap();
+        let master = WebhookMasterKey::from_secret_string(ROOT).unwrap();
+        assert_eq!(
+            pepper.bytes(),
+            KeyPepper::from_root(b"0123456789abcdef0123456789abcdef").bytes()
+        );
+        assert_ne!(pepper.bytes(), master.bytes());
+    }
+
+    /// What `secrets carry-over` writes gives the same pepper as the root it came from.
+    #[test]
+    fn a_carried_over_pepper_verifies_the_same_keys() {
+        let from_root = KeyPepper::from_secret_string(ROOT).unwrap();
+        let carried = KeyPepper::from_secret_string(&from_root.to_secret_string()).unwrap();
+        assert_eq!(carried.bytes(), from_root.bytes());
+        assert!(WebhookMasterKey::from_secret_string(&from_root.to_secret_string()).is_err());
     }
 
     #[test]
-    fn rejects_short_or_missing_root() {
-        assert!(AppSecrets::from_secret_string(r#"{"root_key":"short"}"#).is_err());
-        assert!(AppSecrets::from_secret_string("not json").is_err());
-        assert!(format!("{:?}", AppSecrets::from_root(b"x")).contains("redacted"));
+    fn rejects_short_missing_or_malformed_material() {
+        assert!(KeyPepper::from_secret_string(r#"{"root_key":"short"}"#).is_err());
+        assert!(KeyPepper::from_secret_string(r#"{"api_key_pepper":"abcd"}"#).is_err());
+        assert!(WebhookMasterKey::from_secret_string("not json").is_err());
+        assert!(format!("{:?}", KeyPepper::from_root(b"x")).contains("redacted"));
+        assert!(format!("{:?}", WebhookMasterKey::from_root(b"x")).contains("redacted"));
     }
 }

@@ -4,6 +4,7 @@
 //! `make test` runs these tests under `leadgrid-local test`, which starts DynamoDB Local
 //! and moto on free ports and exports their endpoints.
 
+pub mod aws_calls;
 pub mod contact_listings;
 pub mod gateway;
 pub mod routes;
@@ -22,6 +23,17 @@ use shared::web::auth::Scope;
 use shared::web::Core;
 use tower::ServiceExt;
 use uuid::Uuid;
+
+/// A client of `$sdk` from `$builder`, recording its calls as `$function`'s.
+macro_rules! recorded {
+    ($sdk:ident, $builder:expr, $function:expr) => {{
+        let mut builder = $builder;
+        if let Some(recorder) = aws_calls::Recorder::of($function) {
+            builder = builder.interceptor(recorder);
+        }
+        $sdk::Client::from_conf(builder.build())
+    }};
+}
 
 pub struct Stack {
     pub sdk: aws_config::SdkConfig,
@@ -47,7 +59,7 @@ pub async fn stack() -> Arc<Stack> {
 impl Stack {
     /// A fresh `Core`, as a new container would build it (empty plan cache).
     pub fn core(&self) -> Core {
-        Core::new(&self.sdk, &self.config)
+        Core::new(&self.sdk, &self.config).expect("the stack names the API-key secret")
     }
 
     /// A fresh `Core` reading time from `clock`.
@@ -58,9 +70,45 @@ impl Stack {
         }
     }
 
+    /// A `Core` as `function` builds it, whose calls are recorded (see [`aws_calls`]).
+    pub fn core_of(&self, function: &'static str) -> Core {
+        let secrets = shared::config::secretsmanager_client(&self.sdk);
+        Core {
+            db: self.db_of(function),
+            key_pepper: shared::secrets::SecretSource::new(
+                recorded!(
+                    aws_sdk_secretsmanager,
+                    secrets.config().to_builder(),
+                    function
+                ),
+                self.config
+                    .api_key_secret_id
+                    .clone()
+                    .expect("API_KEY_SECRET_ID is set"),
+            ),
+            ..self.core()
+        }
+    }
+
+    fn db_of(&self, function: &'static str) -> shared::table::store::Db {
+        let builder = aws_sdk_dynamodb::config::Builder::from(&self.sdk);
+        shared::table::store::Db::new(
+            recorded!(aws_sdk_dynamodb, builder, function),
+            &self.config.table_name,
+        )
+    }
+
+    /// The dossiers function's CV store, whose calls are recorded.
+    pub fn cvs_of_dossiers(&self) -> shared::cv::CvStore {
+        let s3 = shared::config::s3_client(&self.sdk);
+        shared::cv::CvStore {
+            s3: recorded!(aws_sdk_s3, s3.config().to_builder(), "dossiers"),
+            ..self.cvs()
+        }
+    }
+
     pub fn admin(&self) -> Admin {
-        let core = self.core();
-        Admin::new(core.db, core.secrets)
+        Admin::from_config(&self.sdk, &self.config).expect("the stack names both secrets")
     }
 
     pub fn cvs(&self) -> shared::cv::CvStore {
@@ -227,20 +275,20 @@ impl Call {
 }
 
 pub async fn flows_router() -> Router {
-    flows::router(stack().await.core())
+    flows::router(stack().await.core_of("flows"))
 }
 
 pub async fn dossiers_router() -> Router {
     let stack = stack().await;
-    dossiers::router(stack.core(), stack.cvs())
+    dossiers::router(stack.core_of("dossiers"), stack.cvs_of_dossiers())
 }
 
 pub async fn contacts_router() -> Router {
-    contacts::router(stack().await.core())
+    contacts::router(stack().await.core_of("contacts"))
 }
 
 pub async fn notes_router() -> Router {
-    notes::router(stack().await.core())
+    notes::router(stack().await.core_of("notes"))
 }
 
 /// The domain events an organization's writes have put in the outbox, oldest first.
@@ -353,8 +401,12 @@ pub fn quick_schedule() -> shared::webhooks::RetrySchedule {
 impl Stack {
     pub fn fanout(&self) -> shared::webhooks::fanout::Fanout {
         shared::webhooks::fanout::Fanout {
-            db: self.core().db,
-            sqs: aws_sdk_sqs::Client::new(&self.sdk),
+            db: self.db_of("fanout"),
+            sqs: recorded!(
+                aws_sdk_sqs,
+                aws_sdk_sqs::config::Builder::from(&self.sdk),
+                "fanout"
+            ),
             queue_url: self
                 .config
                 .events_queue_url
@@ -369,7 +421,6 @@ impl Stack {
         &self,
         schedule: shared::webhooks::RetrySchedule,
     ) -> shared::webhooks::delivery::Deliverer {
-        let core = self.core();
         let settings = shared::webhooks::delivery::Settings {
             queue_url: self
                 .config
@@ -384,10 +435,25 @@ impl Stack {
             schedule,
             destinations: shared::webhooks::Destinations::from_env().expect("destinations"),
         };
+        let secrets = shared::config::secretsmanager_client(&self.sdk);
         shared::webhooks::delivery::Deliverer::new(
-            core.db,
-            core.secrets,
-            aws_sdk_sqs::Client::new(&self.sdk),
+            self.db_of("delivery"),
+            shared::secrets::SecretSource::new(
+                recorded!(
+                    aws_sdk_secretsmanager,
+                    secrets.config().to_builder(),
+                    "delivery"
+                ),
+                self.config
+                    .webhook_secret_id
+                    .clone()
+                    .expect("WEBHOOK_SECRET_ID is set"),
+            ),
+            recorded!(
+                aws_sdk_sqs,
+                aws_sdk_sqs::config::Builder::from(&self.sdk),
+                "delivery"
+            ),
             settings,
         )
     }
@@ -440,13 +506,7 @@ pub fn pipeline() {
                     stack.fanout(),
                     stack.deliverer(quick_schedule()),
                 )));
-                let endpoint =
-                    std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("DynamoDB endpoint");
-                let streams = aws_sdk_dynamodbstreams::Client::from_conf(
-                    aws_sdk_dynamodbstreams::config::Builder::from(&stack.sdk)
-                        .endpoint_url(endpoint)
-                        .build(),
-                );
+                let streams = aws_sdk_dynamodbstreams::Client::new(&stack.sdk);
                 let mut stream_poller = leadgrid_tools::local::pollers::StreamPoller::new(
                     stack.dynamodb(),
                     streams,
@@ -456,7 +516,11 @@ pub fn pipeline() {
                     functions.clone(),
                     None,
                 )
-                .starting_at_latest();
+                .starting_at_latest()
+                .with_failure_queue(
+                    aws_sdk_sqs::Client::new(&stack.sdk),
+                    &std::env::var("STREAM_FAILURE_QUEUE_URL").expect("failure queue url"),
+                );
                 stream_poller
                     .poll_once()
                     .await
@@ -623,10 +687,10 @@ impl Stack {
     /// A fresh router of the named API function.
     pub fn router(&self, function: &str) -> Router {
         match function {
-            "dossiers" => dossiers::router(self.core(), self.cvs()),
-            "contacts" => contacts::router(self.core()),
-            "notes" => notes::router(self.core()),
-            "flows" => flows::router(self.core()),
+            "dossiers" => dossiers::router(self.core_of("dossiers"), self.cvs_of_dossiers()),
+            "contacts" => contacts::router(self.core_of("contacts")),
+            "notes" => notes::router(self.core_of("notes")),
+            "flows" => flows::router(self.core_of("flows")),
             other => panic!("no API function {other}"),
         }
     }

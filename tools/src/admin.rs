@@ -1,6 +1,8 @@
 //! Operator commands behind `leadgrid-admin`: organizations, members, API keys, flows and
 //! webhook endpoints. Tests use the same functions to set up their fixtures.
 
+pub mod events;
+pub mod secrets;
 pub mod webhooks;
 
 use aws_sdk_dynamodb::types::TransactWriteItem;
@@ -11,7 +13,7 @@ use uuid::Uuid;
 use shared::domain::flows::{default_flows, DossierType, Flow, StageSpec};
 use shared::domain::orgs::{Member, Org, Plan, DEFAULT_POOL_DAYS};
 use shared::ids::new_id;
-use shared::secrets::SecretSource;
+use shared::secrets::{KeyPepper, SecretSource, WebhookMasterKey};
 use shared::table::keys::{api_key_sk, member_sk, org_pk, API_KEY_PREFIX, ORG_SK};
 use shared::table::store::{n, s, to_item, Db, Expression};
 use shared::table::txn;
@@ -89,9 +91,12 @@ pub struct CreatedKey {
     pub expires_at: Option<OffsetDateTime>,
 }
 
+/// The operator's view: it reads both secrets, to make API keys and to show endpoints'
+/// signing secrets.
 pub struct Admin {
     pub db: Db,
-    pub secrets: SecretSource,
+    pub key_pepper: SecretSource<KeyPepper>,
+    pub webhook_master_key: SecretSource<WebhookMasterKey>,
 }
 
 /// Fails a transaction unless the organization exists.
@@ -100,8 +105,17 @@ fn org_exists(db: &Db, org: Uuid) -> TransactWriteItem {
 }
 
 impl Admin {
-    pub fn new(db: Db, secrets: SecretSource) -> Self {
-        Self { db, secrets }
+    /// Reads the table and both secrets as `config` names them.
+    pub fn from_config(
+        sdk: &aws_config::SdkConfig,
+        config: &shared::config::Config,
+    ) -> Result<Self, String> {
+        let secrets = shared::config::secretsmanager_client(sdk);
+        Ok(Self {
+            db: Db::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
+            key_pepper: SecretSource::new(secrets.clone(), config.require_api_key_secret_id()?),
+            webhook_master_key: SecretSource::new(secrets, config.require_webhook_secret_id()?),
+        })
     }
 
     /// Runs `items` as one transaction; a failed condition means the organization (or the
@@ -214,8 +228,8 @@ impl Admin {
         if scopes.is_empty() {
             return fail("--scopes needs at least one scope");
         }
-        let secrets = self.secrets.get().await?;
-        let new_key = generate_key(org, secrets.key_pepper());
+        let pepper = self.key_pepper.get().await?;
+        let new_key = generate_key(org, pepper.bytes());
         let record = ApiKeyRecord {
             id: new_key.id,
             org_id: org,

@@ -8,14 +8,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = shared::config::Config::from_env()?;
     let settings = Settings::from_env(&config)?;
     let sdk = shared::config::aws().await;
-    let secrets = shared::secrets::SecretSource::new(
+    let master_key = shared::secrets::SecretSource::new(
         shared::config::secretsmanager_client(&sdk),
-        &config.secret_id,
+        config.require_webhook_secret_id()?,
     );
-    secrets.prefetch();
+    master_key.prefetch();
     let deliverer = Deliverer::new(
         shared::table::store::Db::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
-        secrets,
+        master_key,
         aws_sdk_sqs::Client::new(&sdk),
         settings,
     );

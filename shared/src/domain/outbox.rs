@@ -47,9 +47,7 @@ pub fn envelope_from_record(
 ) -> Result<(uuid::Uuid, Envelope), String> {
     let image = &record.change.new_image;
     let org = match image.get(crate::table::schema::PK) {
-        Some(serde_dynamo::AttributeValue::S(pk)) => pk
-            .strip_prefix("ORG#")
-            .and_then(|id| uuid::Uuid::parse_str(id).ok())
+        Some(serde_dynamo::AttributeValue::S(pk)) => crate::table::keys::parse_org_pk(pk)
             .ok_or_else(|| format!("outbox item has a malformed PK {pk:?}"))?,
         _ => return Err("outbox item has no PK".into()),
     };
@@ -84,6 +82,63 @@ pub async fn retained(
         .iter()
         .map(|item| item.envelope().map_err(crate::ApiError::internal))
         .collect()
+}
+
+/// Set on an outbox item once `leadgrid-admin events redrive` has fanned its event out, so
+/// that redriving the same stream records again sends nothing twice. The stream carries
+/// this change as a `MODIFY`, which the stream filter drops.
+pub const REDRIVEN_ATTRIBUTE: &str = "redriven_at";
+
+/// An outbox item found again from a stream record's keys.
+pub struct Redrivable {
+    pub org: uuid::Uuid,
+    pub envelope: Envelope,
+    pub already_redriven: bool,
+}
+
+#[derive(Deserialize)]
+struct StoredEvent {
+    payload: String,
+    #[serde(default)]
+    redriven_at: Option<String>,
+}
+
+/// The outbox item at `pk`/`sk` (a stream record's keys), read consistently; `None` once
+/// its retention has passed and DynamoDB has removed it.
+pub async fn find(
+    db: &crate::table::store::Db,
+    pk: &str,
+    sk: &str,
+) -> Result<Option<Redrivable>, crate::ApiError> {
+    let org = crate::table::keys::parse_org_pk(pk).ok_or_else(|| {
+        crate::ApiError::internal(format!("outbox key has a malformed PK {pk:?}"))
+    })?;
+    let Some(stored) = db.get::<StoredEvent>(pk, sk).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Redrivable {
+        org,
+        envelope: envelope_from_payload(Some(&stored.payload))
+            .map_err(crate::ApiError::internal)?,
+        already_redriven: stored.redriven_at.is_some(),
+    }))
+}
+
+/// Records that the event at `pk`/`sk` was redriven; nothing if the item has expired since.
+pub async fn mark_redriven(
+    db: &crate::table::store::Db,
+    pk: &str,
+    sk: &str,
+    now: time::OffsetDateTime,
+) -> Result<(), crate::ApiError> {
+    let update = crate::table::store::Expression {
+        text: "SET #at = :at",
+        names: &[("#at", REDRIVEN_ATTRIBUTE)],
+        values: vec![(":at", crate::table::store::s(crate::clock::format(now)))],
+    };
+    db.update_if(pk, sk, &update, Some("attribute_exists(PK)"))
+        .await
+        .map(|_| ())
 }
 
 /// How long outbox items stay in the table after the stream has carried them.

@@ -40,6 +40,12 @@ pub fn org_pk(org: Uuid) -> String {
     format!("ORG#{org}")
 }
 
+/// The organization of an `ORG#<org_id>` partition key.
+pub fn parse_org_pk(pk: &str) -> Option<Uuid> {
+    pk.strip_prefix("ORG#")
+        .and_then(|id| Uuid::parse_str(id).ok())
+}
+
 pub const ORG_SK: &str = "ORG";
 
 // member

@@ -116,9 +116,15 @@ impl Db {
         Ok(())
     }
 
+    /// Every call through the handle counts towards its request's `DynamoDBCalls` metric.
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        let config = client
+            .config()
+            .to_builder()
+            .interceptor(crate::metrics::DynamoDbCallCounter)
+            .build();
         Self {
-            client,
+            client: aws_sdk_dynamodb::Client::from_conf(config),
             table: table.into(),
         }
     }

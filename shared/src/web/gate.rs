@@ -224,8 +224,10 @@ async fn authorize(core: &Core, headers: &HeaderMap) -> Result<Principal, ApiErr
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or_default());
     let token = bearer_token(header)?;
-    let secrets = core.secrets.get().await?;
-    authenticate(&core.db, secrets.key_pepper(), token, core.clock.now()).await
+    let pepper = core.key_pepper.get().await?;
+    let principal = authenticate(&core.db, pepper.bytes(), token, core.clock.now()).await?;
+    tracing::Span::current().record("org", tracing::field::display(principal.org_id));
+    Ok(principal)
 }
 
 /// The checks that follow a valid key, in the spec's order: plan, then rate limit.

@@ -19,12 +19,14 @@ use axum::Router;
 
 /// Wraps a function's resource routes (paths relative to `/api/v1`) in the shell and the
 /// gate: unknown paths and methods answer in the error shape, every request is
-/// authenticated, rate limited and given a request id.
+/// authenticated, rate limited and given a request id, and a panic answers 500 in the error
+/// shape.
 pub fn api(routes: Router, core: Core) -> Router {
     Router::new()
-        .nest(API_PREFIX, routes)
+        .nest(API_PREFIX, routes.route_layer(from_fn(shell::note_route)))
         .fallback(shell::unknown_route)
         .method_not_allowed_fallback(shell::method_not_allowed)
         .layer(from_fn_with_state(core, gate::authenticate_request))
+        .layer(from_fn(shell::contain_panics))
         .layer(from_fn(shell::request_id))
 }

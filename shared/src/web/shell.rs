@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use crate::config::Config;
 use crate::domain::orgs::PlanCache;
-use crate::secrets::SecretSource;
+use crate::secrets::{KeyPepper, SecretSource};
 use crate::table::store::Db;
 use crate::{clock, ApiError};
 
@@ -29,28 +29,28 @@ pub const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelim
 #[derive(Clone)]
 pub struct Core {
     pub db: Db,
-    pub secrets: SecretSource,
+    pub key_pepper: SecretSource<KeyPepper>,
     pub plans: Arc<PlanCache>,
     pub clock: clock::Clock,
 }
 
 impl Core {
-    pub fn new(sdk: &aws_config::SdkConfig, config: &Config) -> Self {
-        Self {
+    pub fn new(sdk: &aws_config::SdkConfig, config: &Config) -> Result<Self, String> {
+        Ok(Self {
             db: Db::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
-            secrets: SecretSource::new(
+            key_pepper: SecretSource::new(
                 crate::config::secretsmanager_client(sdk),
-                &config.secret_id,
+                config.require_api_key_secret_id()?,
             ),
             plans: Arc::new(PlanCache::default()),
             clock: clock::Clock::System,
-        }
+        })
     }
 
     /// Starts, in the background, what a container's first request would otherwise wait
-    /// for: the secret that checking its API key needs, and a DynamoDB connection.
+    /// for: the pepper that checking its API key needs, and a DynamoDB connection.
     pub fn prefetch(&self) {
-        self.secrets.prefetch();
+        self.key_pepper.prefetch();
         let db = self.db.clone();
         tokio::spawn(async move {
             if let Err(err) = db.open_connection().await {
@@ -69,7 +69,7 @@ pub async fn serve(
     crate::init_tracing();
     let config = Config::from_env()?;
     let sdk = crate::config::aws().await;
-    let core = Core::new(&sdk, &config);
+    let core = Core::new(&sdk, &config)?;
     // A setting a function cannot work without stops it here, at init, not at a request.
     let router = build(core.clone(), &sdk, &config)?;
     core.prefetch();
@@ -84,31 +84,111 @@ pub(super) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::MethodNotAllowed(format!("{method} is not allowed on {}.", uri.path()))
 }
 
-fn lambda_request_id(req: &Request) -> Option<String> {
+/// API Gateway's request id (the one integrators see) and Lambda's invocation id.
+fn request_ids(req: &Request) -> (Option<String>, Option<String>) {
     use lambda_http::request::RequestContext;
     use lambda_http::RequestExt;
-    match req.request_context_ref() {
+    let gateway = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
         _ => None,
-    }
+    };
+    let lambda = req.lambda_context_ref().map(|ctx| ctx.request_id.clone());
+    (gateway, lambda)
 }
 
+/// The route template a request matched, handed from [`note_route`] to [`request_id`].
+#[derive(Clone)]
+struct RouteTemplate(String);
+
+/// Sets the request id, and logs and measures every request once it is answered: one
+/// JSON log line (ids, method, route template, organization, status, duration; never
+/// headers, query strings or bodies) and one EMF line of route metrics.
 pub(super) async fn request_id(req: Request, next: Next) -> Response {
-    let id = lambda_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let (gateway_id, lambda_id) = request_ids(&req);
+    let id = gateway_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let method = req.method().clone();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        lambda_request_id = lambda_id.as_deref(),
+        method = %method,
+        route = tracing::field::Empty,
+        org = tracing::field::Empty,
+    );
     let started = Instant::now();
-    let mut response = next.run(req).instrument(span.clone()).await;
+    let (mut response, dynamodb_calls) =
+        crate::metrics::counting_dynamodb_calls(next.run(req).instrument(span.clone())).await;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let route = response
+        .extensions()
+        .get::<RouteTemplate>()
+        .map_or("unmatched", |r| r.0.as_str())
+        .to_string();
+    let status = response.status().as_u16();
     span.in_scope(|| {
         tracing::info!(
-            status = response.status().as_u16(),
-            duration_ms = started.elapsed().as_millis() as u64,
+            status,
+            duration_ms = elapsed_ms as u64,
+            dynamodb_calls,
             "request finished"
         )
     });
+    use crate::metrics::{Metric, Unit};
+    crate::metrics::emit(
+        &[
+            ("Function", &crate::metrics::function_name()),
+            ("Route", &format!("{method} {route}")),
+            ("StatusClass", &format!("{}xx", status / 100)),
+        ],
+        &[
+            Metric {
+                name: "Latency",
+                value: elapsed_ms,
+                unit: Unit::Milliseconds,
+            },
+            Metric {
+                name: "DynamoDBCalls",
+                value: dynamodb_calls.into(),
+                unit: Unit::Count,
+            },
+            Metric {
+                name: "Requests",
+                value: 1.0,
+                unit: Unit::Count,
+            },
+        ],
+    );
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(X_REQUEST_ID, value);
     }
     response
+}
+
+/// Runs on matched routes only: records the route template in the request's log span and
+/// hands it to [`request_id`] for the metrics.
+pub(super) async fn note_route(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|path| path.as_str().to_string());
+    if let Some(route) = &route {
+        tracing::Span::current().record("route", route.as_str());
+    }
+    let mut response = next.run(req).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(RouteTemplate(route));
+    }
+    response
+}
+
+/// A handler that panics answers the spec's 500, with the request id still set, and the
+/// container goes on serving (see [`crate::panics`]).
+pub(super) async fn contain_panics(req: Request, next: Next) -> Response {
+    crate::panics::caught(next.run(req))
+        .await
+        .unwrap_or_else(|panic| {
+            ApiError::internal(format!("handler panicked: {panic}")).into_response()
+        })
 }
 
 /// A strong ETag for an item version.
@@ -168,4 +248,81 @@ pub fn created<T: Serialize>(value: T) -> Response {
 /// `{"data": [...], "meta": {...}}` with 200.
 pub fn list<T: Serialize, M: Serialize>(items: Vec<T>, meta: M) -> Response {
     Json(serde_json::json!({ "data": items, "meta": meta })).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::middleware::from_fn;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_the_specs_500_and_the_next_request_is_served() {
+        let router = Router::new()
+            .route(
+                "/boom",
+                get(|| async {
+                    let index = std::hint::black_box(5);
+                    [0u8; 2][index].to_string()
+                }),
+            )
+            .route("/fine", get(|| async { "fine" }))
+            .layer(from_fn(contain_panics))
+            .layer(from_fn(request_id));
+        let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+
+        let response = router.clone().oneshot(get("/boom")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().contains_key(X_REQUEST_ID));
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body, ApiError::internal("").body());
+        assert!(!body.to_string().contains("index out of bounds"));
+
+        let response = router.oneshot(get("/fine")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn each_request_is_measured_by_its_route_template_status_class_and_dynamodb_calls() {
+        let db = Db::offline();
+        let router = Router::new()
+            .route(
+                "/api/v1/things/{id}",
+                get(move || {
+                    let db = db.clone();
+                    async move {
+                        // Offline, so it fails: but it was called, and counts.
+                        let _ = db.get_item("pk", "sk").await;
+                        let _ = db.get_item("pk", "sk").await;
+                        "done"
+                    }
+                }),
+            )
+            .route_layer(from_fn(note_route))
+            .layer(from_fn(request_id));
+        let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+        router
+            .clone()
+            .oneshot(get("/api/v1/things/8f1c"))
+            .await
+            .unwrap();
+        router.oneshot(get("/api/v1/nothing")).await.unwrap();
+        let lines = crate::metrics::emitted();
+        let [thing, nothing] = &lines[..] else {
+            panic!("one line per request: {lines:?}")
+        };
+        assert_eq!(thing["Route"], "GET /api/v1/things/{id}");
+        assert_eq!(thing["StatusClass"], "2xx");
+        assert_eq!(thing["DynamoDBCalls"], 2.0);
+        assert_eq!(thing["Requests"], 1.0);
+        assert!(thing["Latency"].as_f64().unwrap() > 0.0);
+        assert_eq!(nothing["Route"], "GET unmatched");
+        assert_eq!(nothing["StatusClass"], "4xx");
+        assert_eq!(nothing["DynamoDBCalls"], 0.0);
+    }
 }

@@ -10,7 +10,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use reqwest::StatusCode;
 
-use crate::secrets::SecretSource;
+use crate::secrets::{SecretSource, WebhookMasterKey};
 use crate::table::store::Db;
 use crate::webhooks::{self, Attempt, Delivery, Destinations, Outcome, RetrySchedule};
 use crate::ApiError;
@@ -20,7 +20,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(15);
 
 pub struct Deliverer {
     pub db: Db,
-    pub secrets: SecretSource,
+    pub master_key: SecretSource<WebhookMasterKey>,
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: String,
     pub dead_letter_url: String,
@@ -83,7 +83,7 @@ impl Settings {
 impl Deliverer {
     pub fn new(
         db: Db,
-        secrets: SecretSource,
+        master_key: SecretSource<WebhookMasterKey>,
         sqs: aws_sdk_sqs::Client,
         settings: Settings,
     ) -> Self {
@@ -98,7 +98,7 @@ impl Deliverer {
             .expect("the HTTP client's settings are valid");
         Self {
             db,
-            secrets,
+            master_key,
             sqs,
             queue_url: settings.queue_url,
             dead_letter_url: settings.dead_letter_url,
@@ -109,17 +109,8 @@ impl Deliverer {
     }
 
     /// Delivers a batch concurrently, so a slow receiver does not hold up the others.
-    /// Messages to try again later are reported as batch item failures.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        let keep =
-            futures_util::future::join_all(event.records.iter().map(|m| self.process(m))).await;
-        let mut response = SqsBatchResponse::default();
-        for (message, keep) in event.records.into_iter().zip(keep) {
-            if let (true, Some(id)) = (keep, message.message_id) {
-                response.add_failure(id);
-            }
-        }
-        response
+        batch_response(&event.records, |m| self.process(m)).await
     }
 
     /// Returns whether the message must stay in the queue.
@@ -264,9 +255,9 @@ impl Deliverer {
         started_at: time::OffsetDateTime,
         record: &mut Attempt,
     ) -> Result<Option<Duration>, ApiError> {
-        let secrets = self.secrets.get().await?;
+        let master_key = self.master_key.get().await?;
         let signature = webhooks::signature_header(
-            &endpoint.signing_secrets(secrets.webhook_master_key(), started_at),
+            &endpoint.signing_secrets(master_key.bytes(), started_at),
             started_at.unix_timestamp(),
             delivery.payload.as_bytes(),
         );
@@ -321,7 +312,32 @@ impl Deliverer {
     }
 
     /// The attempt log is for operators; failing to write it must not re-send an event.
+    /// Every attempt is also one EMF line of delivery metrics.
     async fn log(&self, delivery: &Delivery, record: &Attempt) {
+        use crate::metrics::{Metric, Unit};
+        crate::metrics::emit(
+            &[
+                ("Function", &crate::metrics::function_name()),
+                ("Outcome", record.outcome.as_str()),
+            ],
+            &[
+                Metric {
+                    name: "AttemptLatency",
+                    value: record.duration_ms as f64,
+                    unit: Unit::Milliseconds,
+                },
+                Metric {
+                    name: "AttemptNumber",
+                    value: record.attempt.into(),
+                    unit: Unit::Count,
+                },
+                Metric {
+                    name: "Attempts",
+                    value: 1.0,
+                    unit: Unit::Count,
+                },
+            ],
+        );
         tracing::info!(
             event_id = %record.event_id,
             endpoint_id = %record.endpoint_id,
@@ -395,4 +411,60 @@ fn describe(err: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// Runs `process` on every message at once; the messages it keeps (answers `true` for),
+/// and any whose processing panicked, are the batch's item failures.
+async fn batch_response<'a, F, Fut>(messages: &'a [SqsMessage], process: F) -> SqsBatchResponse
+where
+    F: Fn(&'a SqsMessage) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let keep = futures_util::future::join_all(messages.iter().map(|m| async {
+        crate::panics::caught(process(m))
+            .await
+            .unwrap_or_else(|panic| {
+                tracing::error!(panic, "delivering a message panicked; it stays queued");
+                true
+            })
+    }))
+    .await;
+    let mut response = SqsBatchResponse::default();
+    for (message, keep) in messages.iter().zip(keep) {
+        if let (true, Some(id)) = (keep, &message.message_id) {
+            response.add_failure(id.clone());
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_message_is_one_item_failure_and_the_others_complete() {
+        let messages: Vec<SqsMessage> = ["delivered", "boom", "retry later"]
+            .into_iter()
+            .map(|body| {
+                let mut message = SqsMessage::default();
+                message.message_id = Some(body.into());
+                message.body = Some(body.into());
+                message
+            })
+            .collect();
+        let response = batch_response(&messages, |m| async move {
+            match m.body.as_deref() {
+                Some("boom") => panic!("a bug in delivery"),
+                body => body == Some("retry later"),
+            }
+        })
+        .await;
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(failed, ["boom", "retry later"]);
+    }
 }

@@ -517,3 +517,82 @@ async fn cv_erase_deletes_every_version_and_the_dossier_forgets_it() {
     let again = erase();
     assert_eq!(again["versions_deleted"], 0, "running it again is safe");
 }
+
+/// A stack deployed with one secret keeps it as its webhook secret and gains an API-key
+/// secret; `secrets carry-over-pepper` keeps the keys made before the split valid, and
+/// the API-key secret then holds nothing the webhook key derives from.
+#[tokio::test]
+async fn carrying_the_pepper_over_keeps_keys_made_with_the_single_secret() {
+    let stack = integration_tests::stack().await;
+    let client = shared::config::secretsmanager_client(&stack.sdk);
+    let suffix = uuid::Uuid::now_v7();
+    let (single, api_keys) = (format!("single-{suffix}"), format!("api-keys-{suffix}"));
+    let root = format!("{{\"root_key\":\"{}\"}}", "r".repeat(64));
+    for (id, value) in [
+        (&single, root.clone()),
+        (
+            &api_keys,
+            format!("{{\"root_key\":\"{}\"}}", "n".repeat(64)),
+        ),
+    ] {
+        client
+            .create_secret()
+            .name(id)
+            .secret_string(value)
+            .send()
+            .await
+            .unwrap();
+    }
+    let with_secrets = |api_key_secret: &str, args: &[&str]| {
+        let out = Command::new(admin_bin())
+            .args(args)
+            .env("API_KEY_SECRET_ID", api_key_secret)
+            .env("WEBHOOK_SECRET_ID", &single)
+            .output()
+            .expect("leadgrid-admin runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let org = admin(&["org", "create", "--name", "Before The Split"]);
+    let org_id = org["id"].as_str().unwrap();
+    // Before the split, keys were made with the single secret's pepper.
+    let key = with_secrets(
+        &single,
+        &["key", "create", "--org", org_id, "--scopes", "flows:read"],
+    )["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let reading = |secret: &str| shared::web::Core {
+        key_pepper: shared::secrets::SecretSource::new(client.clone(), secret),
+        ..stack.core()
+    };
+    let status = |core| async {
+        Call::get("/api/v1/flows")
+            .key(&key)
+            .send(&flows::router(core))
+            .await
+            .status
+    };
+    assert_eq!(status(reading(&api_keys)).await, 401, "a fresh pepper");
+
+    let carried = with_secrets(&api_keys, &["secrets", "carry-over-pepper"]);
+    assert_eq!(carried["carried_over"], true);
+    assert_eq!(status(reading(&api_keys)).await, 200);
+    let stored = client
+        .get_secret_value()
+        .secret_id(&api_keys)
+        .send()
+        .await
+        .unwrap()
+        .secret_string
+        .unwrap();
+    assert!(!stored.contains(&"r".repeat(64)) && !stored.contains("root_key"));
+    // Again: nothing changes.
+    with_secrets(&api_keys, &["secrets", "carry-over-pepper"]);
+    assert_eq!(status(reading(&api_keys)).await, 200);
+}

@@ -204,8 +204,8 @@ async fn a_failed_write_after_the_upload_removes_the_stored_cv() {
         .await
         .unwrap();
     let state = dossiers::AppState {
-        core: stack.core(),
-        cvs: stack.cvs(),
+        core: stack.core_of("dossiers"),
+        cvs: stack.cvs_of_dossiers(),
     };
     let result = dossiers::create_with_cv(&state, org.id, prepared, pdf(500)).await;
     assert!(result.is_err());

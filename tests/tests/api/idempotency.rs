@@ -237,3 +237,24 @@ async fn multipart_creates_replay_across_boundaries_and_store_no_cv_bytes() {
     );
     assert!(record.contains_key("expires_at_epoch"));
 }
+
+/// A write to a path no route serves claims its key (the catch-all function cannot know
+/// the path is unknown before the gate) and frees it again: the 404 is not stored, so the
+/// same key answers 404 again rather than a conflict.
+#[tokio::test]
+async fn a_write_to_an_unknown_path_frees_its_key() {
+    let org = growth_org().await;
+    let router = integration_tests::flows_router().await;
+    for _ in 0..2 {
+        let reply = post("/api/v1/no-such-thing")
+            .key(&org.key)
+            .header("Idempotency-Key", "unknown-path")
+            .json(&json!({}))
+            .send(&router)
+            .await;
+        assert_eq!(
+            (reply.status.as_u16(), reply.error_code()),
+            (404, "not_found")
+        );
+    }
+}

@@ -43,14 +43,6 @@ impl Invoker for InProcess {
     }
 }
 
-fn streams_client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodbstreams::Client {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap();
-    let conf = aws_sdk_dynamodbstreams::config::Builder::from(sdk)
-        .endpoint_url(endpoint)
-        .build();
-    aws_sdk_dynamodbstreams::Client::from_conf(conf)
-}
-
 fn outbox_item(org: uuid::Uuid, id: &str) -> Item {
     let payload = json!({"id": id, "type": "dossier.created", "created_at": "2026-04-15T12:04:10Z", "data": {"id": "a91c"}});
     HashMap::from([
@@ -70,7 +62,7 @@ async fn stream_poller_delivers_outbox_inserts_in_lambdas_shape() {
     let invoker = InProcess::default();
     let mut poller = StreamPoller::new(
         db.clone(),
-        streams_client(&stack.sdk),
+        aws_sdk_dynamodbstreams::Client::new(&stack.sdk),
         &table,
         "us-east-1",
         "fanout",

@@ -154,7 +154,8 @@ fn the_template_sets_exactly_the_variables_the_code_reads() {
     let read = variables_the_code_reads();
     for expected in [
         "TABLE_NAME",
-        "SECRET_ID",
+        "API_KEY_SECRET_ID",
+        "WEBHOOK_SECRET_ID",
         "CV_BUCKET",
         "EVENTS_QUEUE_URL",
         "WEBHOOK_RETRY_SCHEDULE",

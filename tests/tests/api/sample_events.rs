@@ -121,8 +121,10 @@ async fn stream_sample_is_a_dynamodb_event_the_fanout_function_queues() {
         .unwrap()
         .queue_url
         .unwrap();
+    // Its own queue, which the template knows nothing of: not recorded as the function's.
     let fanout = shared::webhooks::fanout::Fanout {
         queue_url: queue_url.clone(),
+        sqs: sqs.clone(),
         ..stack.fanout()
     };
 

@@ -94,12 +94,12 @@ impl Admin {
             "webhook create",
         )
         .await?;
-        let master = self.secrets.get().await?;
+        let master = self.webhook_master_key.get().await?;
         Ok(CreatedEndpoint {
             id: endpoint.id,
             url: endpoint.url,
             events: endpoint.events,
-            secret: endpoint.secrets[0].secret(master.webhook_master_key()),
+            secret: endpoint.secrets[0].secret(master.bytes()),
         })
     }
 
@@ -185,10 +185,10 @@ impl Admin {
         {
             return fail("the webhook changed meanwhile (deleted or rotated); try again");
         }
-        let master = self.secrets.get().await?;
+        let master = self.webhook_master_key.get().await?;
         Ok(RotatedSecret {
             id,
-            secret: endpoint.secrets[0].secret(master.webhook_master_key()),
+            secret: endpoint.secrets[0].secret(master.bytes()),
         })
     }
 

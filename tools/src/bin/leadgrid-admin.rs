@@ -13,8 +13,8 @@ use shared::webhooks::Destinations;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// Settings come from the environment (TABLE_NAME, SECRET_ID, EVENTS_QUEUE_URL,
-/// WEBHOOK_ALLOWED_DESTINATIONS, WEBHOOK_REQUIRE_HTTPS, AWS_*), or from --env-file.
+/// Settings come from the environment (TABLE_NAME, API_KEY_SECRET_ID, WEBHOOK_SECRET_ID, EVENTS_QUEUE_URL,
+/// STREAM_FAILURE_QUEUE_URL, WEBHOOK_ALLOWED_DESTINATIONS, WEBHOOK_REQUIRE_HTTPS, AWS_*), or from --env-file.
 /// Without either, .leadgrid/local.env (written by `make dev`) is used when it exists.
 /// Variables set in the environment win over the file's.
 #[derive(Parser)]
@@ -50,6 +50,30 @@ enum Command {
     /// CV files.
     #[command(subcommand)]
     Cv(CvCommand),
+    /// Domain events.
+    #[command(subcommand)]
+    Events(EventsCommand),
+    /// The application secrets.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Once, after upgrading a stack deployed with a single secret: writes the pepper its
+    /// API keys were made with into the API-key secret, so that they stay valid. Safe to
+    /// run again.
+    CarryOverPepper,
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Fans out again the events the stream consumer gave up on. Reads every message of
+    /// the stream failure queue (STREAM_FAILURE_QUEUE_URL), re-reads the stream records
+    /// and outbox items it points to, and queues their deliveries (EVENTS_QUEUE_URL).
+    /// An event already redriven is not sent again; a message is deleted once all it
+    /// points to is done, and kept (with the reason printed) otherwise.
+    Redrive,
 }
 
 #[derive(Subcommand)]
@@ -259,8 +283,7 @@ fn to_json(value: impl serde::Serialize) -> AdminResult<Value> {
 async fn run(command: Command) -> AdminResult<Value> {
     let config = shared::config::Config::from_env().map_err(AdminError)?;
     let sdk = shared::config::aws().await;
-    let core = shared::web::Core::new(&sdk, &config);
-    let admin = Admin::new(core.db, core.secrets);
+    let admin = Admin::from_config(&sdk, &config).map_err(AdminError)?;
     match command {
         Command::Org(command) => org(&admin, command).await,
         Command::Member(MemberCommand::Add { org, email, name }) => {
@@ -280,6 +303,34 @@ async fn run(command: Command) -> AdminResult<Value> {
         Command::Webhook(command) => {
             let sqs = aws_sdk_sqs::Client::new(&sdk);
             webhook(&admin, command, &sqs, config.events_queue_url.as_deref()).await
+        }
+        Command::Secrets(SecretsCommand::CarryOverPepper) => {
+            let (from, to) = (
+                config.require_webhook_secret_id().map_err(AdminError)?,
+                config.require_api_key_secret_id().map_err(AdminError)?,
+            );
+            leadgrid_tools::admin::secrets::carry_over_pepper(
+                &shared::config::secretsmanager_client(&sdk),
+                &from,
+                &to,
+            )
+            .await?;
+            Ok(json!({ "api_key_secret": to, "pepper_from": from, "carried_over": true }))
+        }
+        Command::Events(EventsCommand::Redrive) => {
+            let failure_queue_url = std::env::var("STREAM_FAILURE_QUEUE_URL")
+                .map_err(|_| AdminError("STREAM_FAILURE_QUEUE_URL is not set".into()))?;
+            let events_queue_url = config
+                .events_queue_url
+                .ok_or_else(|| AdminError("EVENTS_QUEUE_URL is not set".into()))?;
+            let redrive = leadgrid_tools::admin::events::Redrive {
+                admin: &admin,
+                streams: &aws_sdk_dynamodbstreams::Client::new(&sdk),
+                sqs: &aws_sdk_sqs::Client::new(&sdk),
+                failure_queue_url: &failure_queue_url,
+                events_queue_url: &events_queue_url,
+            };
+            to_json(redrive.run().await?)
         }
         Command::Cv(CvCommand::Erase { org, dossier }) => {
             let cvs = shared::cv::CvStore {

@@ -31,8 +31,7 @@ fn root() -> Result<PathBuf, String> {
 async fn admin_from_env() -> Result<Admin, String> {
     let config = shared::config::Config::from_env()?;
     let sdk = shared::config::aws().await;
-    let core = shared::web::Core::new(&sdk, &config);
-    Ok(Admin::new(core.db, core.secrets))
+    Admin::from_config(&sdk, &config)
 }
 
 /// The demo organization, created on first start and reused after that.
@@ -84,14 +83,6 @@ async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, Strin
 
 /// The SDK has no endpoint variable of its own for DynamoDB Streams; DynamoDB Local serves
 /// it at the DynamoDB endpoint.
-fn streams_client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodbstreams::Client {
-    let mut conf = aws_sdk_dynamodbstreams::config::Builder::from(sdk);
-    if let Ok(url) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
-        conf = conf.endpoint_url(url);
-    }
-    aws_sdk_dynamodbstreams::Client::from_conf(conf.build())
-}
-
 async fn shutdown_signal() {
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler installs");
@@ -164,12 +155,19 @@ async fn serve(root: &Path, state: &Path, port: u16, stack: &mut Stack) -> Resul
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stream_poller = StreamPoller::new(
         aws_sdk_dynamodb::Client::new(&sdk),
-        streams_client(&sdk),
+        aws_sdk_dynamodbstreams::Client::new(&sdk),
         &table,
         REGION,
         "fanout",
         HttpInvoker::new(&invoke_base),
         Some(state.join("stream-checkpoints.json")),
+    )
+    .with_failure_queue(
+        sqs.clone(),
+        stack
+            .env
+            .get("STREAM_FAILURE_QUEUE_URL")
+            .unwrap_or_default(),
     );
     let queue_poller = QueuePoller {
         queue_arn: queue_arn(&sqs, &queue_url).await?,

@@ -108,8 +108,8 @@ pub fn lambda_stream_record(record: &Record, stream_arn: &str, region: &str) -> 
     })
 }
 
-/// How many times a failing stream batch is retried before it is skipped (the deployed
-/// mapping sends it to its on-failure destination instead).
+/// How many times a failing stream record is retried before it is given up on: its
+/// position goes to the failure queue, as the deployed mapping's on-failure destination.
 const STREAM_MAX_RETRIES: u32 = 5;
 
 #[derive(Default)]
@@ -135,6 +135,7 @@ pub struct StreamPoller<I> {
     /// later always begin at their start, so nothing written after start-up is missed.
     initial_position: ShardIteratorType,
     discovered: bool,
+    failure_queue: Option<(aws_sdk_sqs::Client, String)>,
 }
 
 impl<I: Invoker> StreamPoller<I> {
@@ -165,7 +166,14 @@ impl<I: Invoker> StreamPoller<I> {
             stream_arn: None,
             initial_position: ShardIteratorType::TrimHorizon,
             discovered: false,
+            failure_queue: None,
         }
+    }
+
+    /// Where records given up on are reported, like the mapping's `OnFailure` destination.
+    pub fn with_failure_queue(mut self, sqs: aws_sdk_sqs::Client, queue_url: &str) -> Self {
+        self.failure_queue = Some((sqs, queue_url.to_string()));
+        self
     }
 
     /// Like an event source mapping with `StartingPosition: LATEST`.
@@ -360,10 +368,33 @@ impl<I: Invoker> StreamPoller<I> {
             shard.iterator = iterator.shard_iterator;
             return Ok(0);
         }
-        if retry_from.is_some() {
-            eprintln!("[stream poller] giving up on a batch of shard {id} after {STREAM_MAX_RETRIES} retries");
-        }
         shard.retries = 0;
+        if let Some(seq) = retry_from {
+            // The deployed mapping bisects a failing batch down to the record that fails
+            // (`BisectBatchOnFunctionError`), reports that record's position and goes on
+            // after it.
+            eprintln!("[stream poller] giving up on record {seq} of shard {id} after {STREAM_MAX_RETRIES} retries");
+            self.report_failure(arn, id, &seq).await?;
+            let iterator = self
+                .streams
+                .get_shard_iterator()
+                .stream_arn(arn)
+                .shard_id(id)
+                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                .sequence_number(&seq)
+                .send()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "shard iterator: {}",
+                        aws_sdk_dynamodbstreams::error::DisplayErrorContext(e)
+                    )
+                })?;
+            let shard = self.shards.get_mut(id).expect("shard is tracked");
+            shard.iterator = iterator.shard_iterator;
+            self.checkpoints.insert(id.to_string(), seq);
+            return Ok(0);
+        }
         shard.iterator = out.next_shard_iterator;
         shard.closed = shard.iterator.is_none();
         if let Some(seq) = records
@@ -373,6 +404,46 @@ impl<I: Invoker> StreamPoller<I> {
             self.checkpoints.insert(id.to_string(), seq);
         }
         Ok(events.len())
+    }
+
+    /// Sends the record's position to the failure queue in the shape Lambda gives it.
+    async fn report_failure(&self, arn: &str, shard: &str, seq: &str) -> Result<(), String> {
+        let Some((sqs, queue_url)) = &self.failure_queue else {
+            return Ok(());
+        };
+        let now = shared::clock::format(shared::clock::now());
+        let body = json!({
+            "requestContext": {
+                "requestId": uuid::Uuid::new_v4().to_string(),
+                "functionArn": format!("arn:aws:lambda:{}:000000000000:function:{}", self.region, self.function),
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": STREAM_MAX_RETRIES + 1,
+            },
+            "responseContext": { "statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled" },
+            "version": "1.0",
+            "timestamp": now,
+            "DDBStreamBatchInfo": {
+                "shardId": shard,
+                "startSequenceNumber": seq,
+                "endSequenceNumber": seq,
+                "approximateArrivalOfFirstRecord": now,
+                "approximateArrivalOfLastRecord": now,
+                "batchSize": 1,
+                "streamArn": arn,
+            },
+        });
+        sqs.send_message()
+            .queue_url(queue_url)
+            .message_body(body.to_string())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                format!(
+                    "reporting a failed record: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(e)
+                )
+            })
     }
 
     /// Invokes the function with `events` (the filtered `records`), as the event source

@@ -15,7 +15,9 @@ pub const TABLE_NAME: &str = "leadgrid";
 pub const CV_BUCKET: &str = "leadgrid-cvs";
 pub const EVENTS_QUEUE: &str = "leadgrid-events";
 pub const EVENTS_DLQ: &str = "leadgrid-events-dlq";
-pub const SECRET_ID: &str = "leadgrid/app";
+pub const STREAM_FAILURE_QUEUE: &str = "leadgrid-stream-failures";
+pub const API_KEY_SECRET_ID: &str = "leadgrid/api-keys";
+pub const WEBHOOK_SECRET_ID: &str = "leadgrid/webhooks";
 /// Deliveries a message gets before SQS moves it to the dead-letter queue. Above any retry
 /// schedule the tests use: the delivery function moves a message there itself after its
 /// schedule's last attempt, and this only catches messages that crash it.
@@ -25,6 +27,7 @@ pub const QUEUE_VISIBILITY_SECONDS: u32 = 60;
 pub struct Created {
     pub queue_url: String,
     pub dlq_url: String,
+    pub stream_failure_url: String,
 }
 
 pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), String> {
@@ -217,10 +220,22 @@ pub async fn ensure_queues(client: &aws_sdk_sqs::Client) -> Result<Created, Stri
         .map_err(|e| format!("SQS: {}", super::describe(e)))?
         .queue_url
         .ok_or("SQS returned no queue URL")?;
-    Ok(Created { queue_url, dlq_url })
+    let stream_failure_url = client
+        .create_queue()
+        .queue_name(STREAM_FAILURE_QUEUE)
+        .send()
+        .await
+        .map_err(|e| format!("SQS: {}", super::describe(e)))?
+        .queue_url
+        .ok_or("SQS returned no stream failure queue URL")?;
+    Ok(Created {
+        queue_url,
+        dlq_url,
+        stream_failure_url,
+    })
 }
 
-/// Creates the application secret with `secret_string` unless it exists. Locally the value
+/// Creates a secret with `secret_string` unless it exists. Locally the value
 /// is kept on disk by the caller, so a restarted moto gets the same pepper back.
 pub async fn ensure_secret(
     client: &aws_sdk_secretsmanager::Client,

@@ -76,9 +76,17 @@ pub async fn start(root: &Path, state: &Path, storage: Storage) -> Result<Stack,
                 ));
             }
         }
-        let secret_string = match storage {
-            Storage::Persistent => persistent_secret(&state.join("secret.json"))?,
-            Storage::InMemory => resources::new_secret_string(),
+        // `secret.json` held the single secret of earlier versions; as the API-key
+        // secret it keeps the local keys made against it working.
+        let secret_strings = match storage {
+            Storage::Persistent => [
+                persistent_secret(&state.join("secret.json"))?,
+                persistent_secret(&state.join("webhook-secret.json"))?,
+            ],
+            Storage::InMemory => [
+                resources::new_secret_string(),
+                resources::new_secret_string(),
+            ],
         };
         let env = environment(dynamodb_port, moto_port);
         env.apply();
@@ -87,15 +95,18 @@ pub async fn start(root: &Path, state: &Path, storage: Storage) -> Result<Stack,
             .await?;
         resources::ensure_bucket(&shared::config::s3_client(&sdk), resources::CV_BUCKET).await?;
         let queues = resources::ensure_queues(&aws_sdk_sqs::Client::new(&sdk)).await?;
-        resources::ensure_secret(
-            &shared::config::secretsmanager_client(&sdk),
-            resources::SECRET_ID,
-            &secret_string,
-        )
-        .await?;
+        let secretsmanager = shared::config::secretsmanager_client(&sdk);
+        for (id, secret_string) in [resources::API_KEY_SECRET_ID, resources::WEBHOOK_SECRET_ID]
+            .into_iter()
+            .zip(&secret_strings)
+        {
+            resources::ensure_secret(&secretsmanager, id, secret_string).await?;
+        }
         let mut env = env;
         env.vars.push(("EVENTS_QUEUE_URL".into(), queues.queue_url));
         env.vars.push(("EVENTS_DLQ_URL".into(), queues.dlq_url));
+        env.vars
+            .push(("STREAM_FAILURE_QUEUE_URL".into(), queues.stream_failure_url));
         // Local receivers listen on plain http on 127.0.0.1; deployed stacks allow public
         // https addresses only.
         env.vars.push((
@@ -130,22 +141,34 @@ fn environment(dynamodb_port: u16, moto_port: u16) -> StackEnv {
             "AWS_ENDPOINT_URL_DYNAMODB",
             format!("http://127.0.0.1:{dynamodb_port}"),
         ),
+        (
+            "AWS_ENDPOINT_URL_DYNAMODB_STREAMS",
+            format!("http://127.0.0.1:{dynamodb_port}"),
+        ),
         ("AWS_ENDPOINT_URL_S3", moto.clone()),
         ("AWS_ENDPOINT_URL_SQS", moto.clone()),
         ("AWS_ENDPOINT_URL_SECRETSMANAGER", moto),
         ("TABLE_NAME", resources::TABLE_NAME.to_string()),
         ("CV_BUCKET", resources::CV_BUCKET.to_string()),
-        ("SECRET_ID", resources::SECRET_ID.to_string()),
+        (
+            "API_KEY_SECRET_ID",
+            resources::API_KEY_SECRET_ID.to_string(),
+        ),
+        (
+            "WEBHOOK_SECRET_ID",
+            resources::WEBHOOK_SECRET_ID.to_string(),
+        ),
     ];
     StackEnv {
         vars: vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
     }
 }
 
-/// The local secret lives on disk so that API keys made against it survive restarts.
+/// Each local secret lives on disk, so that API keys and endpoint secrets survive restarts.
 fn persistent_secret(path: &PathBuf) -> Result<String, String> {
     if let Ok(existing) = std::fs::read_to_string(path) {
-        if shared::secrets::AppSecrets::from_secret_string(&existing).is_ok() {
+        use shared::secrets::SecretMaterial;
+        if shared::secrets::WebhookMasterKey::from_secret_string(&existing).is_ok() {
             return Ok(existing);
         }
     }
