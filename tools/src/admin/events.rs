@@ -213,16 +213,8 @@ impl Redrive<'_> {
             } else {
                 0
             };
-            for record in page_records {
-                let sequence = record
-                    .dynamodb
-                    .as_ref()
-                    .and_then(|d| d.sequence_number.as_deref())
-                    .unwrap_or_default();
-                if after(sequence, &batch.end_sequence_number) {
-                    return Ok(records);
-                }
-                records.push(record);
+            if take_until(&mut records, page_records, &batch.end_sequence_number) {
+                return Ok(records);
             }
             if empty_reads >= MOST_EMPTY_READS {
                 return Err(streams_error(
@@ -253,6 +245,27 @@ impl Redrive<'_> {
     }
 }
 
+/// Appends `page`'s records up to the one numbered `end`; answers whether `end` was reached.
+/// The range's last record may be the shard's last so far: reaching it ends the read, since
+/// an open shard answers empty pages after it, not an end.
+fn take_until(records: &mut Vec<Record>, page: Vec<Record>, end: &str) -> bool {
+    for record in page {
+        let sequence = record
+            .dynamodb
+            .as_ref()
+            .and_then(|d| d.sequence_number.clone())
+            .unwrap_or_default();
+        if after(&sequence, end) {
+            return true;
+        }
+        records.push(record);
+        if sequence == end {
+            return true;
+        }
+    }
+    false
+}
+
 /// The keys of an outbox insert, the only records the `fanout` function is handed.
 fn outbox_keys(record: &Record) -> Option<(String, String)> {
     if record.event_name != Some(OperationType::Insert) {
@@ -274,6 +287,44 @@ mod tests {
         assert!(!after("999", "1000"));
         assert!(!after("42", "42"));
         assert!(after("43", "42"));
+    }
+
+    fn record(sequence: &str) -> Record {
+        Record::builder()
+            .dynamodb(
+                aws_sdk_dynamodbstreams::types::StreamRecord::builder()
+                    .sequence_number(sequence)
+                    .build(),
+            )
+            .build()
+    }
+
+    fn sequences(records: &[Record]) -> Vec<&str> {
+        records
+            .iter()
+            .filter_map(|r| r.dynamodb.as_ref()?.sequence_number.as_deref())
+            .collect()
+    }
+
+    /// The demonstration found this: a range ending at the shard's newest record read
+    /// five empty pages after it and gave up.
+    #[test]
+    fn a_range_ends_at_its_last_record_even_when_nothing_follows_it() {
+        let mut records = Vec::new();
+        assert!(!take_until(
+            &mut records,
+            vec![record("19"), record("20")],
+            "21"
+        ));
+        assert!(take_until(&mut records, vec![record("21")], "21"));
+        assert_eq!(sequences(&records), ["19", "20", "21"]);
+        let mut records = Vec::new();
+        assert!(take_until(
+            &mut records,
+            vec![record("8"), record("100")],
+            "99"
+        ));
+        assert_eq!(sequences(&records), ["8"]);
     }
 
     #[test]
