@@ -12,7 +12,7 @@ use std::cell::Cell;
 
 pub const NAMESPACE: &str = "LeadGrid";
 
-pub enum Unit {
+enum Unit {
     Milliseconds,
     Count,
 }
@@ -26,14 +26,14 @@ impl Unit {
     }
 }
 
-pub struct Metric {
-    pub name: &'static str,
-    pub value: f64,
-    pub unit: Unit,
+struct Metric {
+    name: &'static str,
+    value: f64,
+    unit: Unit,
 }
 
 /// One EMF line: `dimensions` (name, value) as one dimension set, `metrics` as its values.
-pub fn line(dimensions: &[(&str, &str)], metrics: &[Metric], timestamp_ms: i64) -> String {
+fn line(dimensions: &[(&str, &str)], metrics: &[Metric], timestamp_ms: i64) -> String {
     let mut record = serde_json::Map::new();
     record.insert(
         "_aws".into(),
@@ -59,7 +59,7 @@ pub fn line(dimensions: &[(&str, &str)], metrics: &[Metric], timestamp_ms: i64) 
 }
 
 /// Writes one EMF line to stdout, where Lambda's log capture picks it up.
-pub fn emit(dimensions: &[(&str, &str)], metrics: &[Metric]) {
+fn emit(dimensions: &[(&str, &str)], metrics: &[Metric]) {
     let now = time::OffsetDateTime::now_utc();
     let timestamp_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
     let line = line(dimensions, metrics, timestamp_ms);
@@ -85,8 +85,60 @@ pub fn emitted() -> Vec<serde_json::Value> {
     })
 }
 
+/// One API request's metrics.
+pub fn request(method: &str, route: &str, status: u16, latency_ms: f64, dynamodb_calls: u32) {
+    emit(
+        &[
+            ("Function", &function_name()),
+            ("Route", &format!("{method} {route}")),
+            ("StatusClass", &format!("{}xx", status / 100)),
+        ],
+        &[
+            Metric {
+                name: "Latency",
+                value: latency_ms,
+                unit: Unit::Milliseconds,
+            },
+            Metric {
+                name: "DynamoDBCalls",
+                value: dynamodb_calls.into(),
+                unit: Unit::Count,
+            },
+            Metric {
+                name: "Requests",
+                value: 1.0,
+                unit: Unit::Count,
+            },
+        ],
+    );
+}
+
+/// One webhook attempt's metrics.
+pub fn attempt(outcome: &str, number: u32, latency_ms: f64) {
+    emit(
+        &[("Function", &function_name()), ("Outcome", outcome)],
+        &[
+            Metric {
+                name: "AttemptLatency",
+                value: latency_ms,
+                unit: Unit::Milliseconds,
+            },
+            Metric {
+                name: "AttemptNumber",
+                value: number.into(),
+                unit: Unit::Count,
+            },
+            Metric {
+                name: "Attempts",
+                value: 1.0,
+                unit: Unit::Count,
+            },
+        ],
+    );
+}
+
 /// The function's name as Lambda sets it, the `Function` dimension.
-pub fn function_name() -> String {
+fn function_name() -> String {
     std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into())
 }
 
@@ -166,6 +218,21 @@ mod tests {
         assert_eq!(value["Latency"], 12.5);
         assert_eq!(value["DynamoDBCalls"], 3.0);
         assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn a_webhook_attempt_is_measured_by_its_outcome() {
+        attempt("retrying", 3, 41.5);
+        let emitted = emitted();
+        let line = emitted.last().unwrap();
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            serde_json::json!([["Function", "Outcome"]])
+        );
+        assert_eq!(line["Outcome"], "retrying");
+        assert_eq!(line["AttemptNumber"], 3.0);
+        assert_eq!(line["AttemptLatency"], 41.5);
+        assert_eq!(line["Attempts"], 1.0);
     }
 
     #[tokio::test]

@@ -133,31 +133,7 @@ pub(super) async fn request_id(req: Request, next: Next) -> Response {
             "request finished"
         )
     });
-    use crate::metrics::{Metric, Unit};
-    crate::metrics::emit(
-        &[
-            ("Function", &crate::metrics::function_name()),
-            ("Route", &format!("{method} {route}")),
-            ("StatusClass", &format!("{}xx", status / 100)),
-        ],
-        &[
-            Metric {
-                name: "Latency",
-                value: elapsed_ms,
-                unit: Unit::Milliseconds,
-            },
-            Metric {
-                name: "DynamoDBCalls",
-                value: dynamodb_calls.into(),
-                unit: Unit::Count,
-            },
-            Metric {
-                name: "Requests",
-                value: 1.0,
-                unit: Unit::Count,
-            },
-        ],
-    );
+    crate::metrics::request(method.as_str(), &route, status, elapsed_ms, dynamodb_calls);
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(X_REQUEST_ID, value);
     }

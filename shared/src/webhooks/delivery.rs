@@ -314,29 +314,10 @@ impl Deliverer {
     /// The attempt log is for operators; failing to write it must not re-send an event.
     /// Every attempt is also one EMF line of delivery metrics.
     async fn log(&self, delivery: &Delivery, record: &Attempt) {
-        use crate::metrics::{Metric, Unit};
-        crate::metrics::emit(
-            &[
-                ("Function", &crate::metrics::function_name()),
-                ("Outcome", record.outcome.as_str()),
-            ],
-            &[
-                Metric {
-                    name: "AttemptLatency",
-                    value: record.duration_ms as f64,
-                    unit: Unit::Milliseconds,
-                },
-                Metric {
-                    name: "AttemptNumber",
-                    value: record.attempt.into(),
-                    unit: Unit::Count,
-                },
-                Metric {
-                    name: "Attempts",
-                    value: 1.0,
-                    unit: Unit::Count,
-                },
-            ],
+        crate::metrics::attempt(
+            record.outcome.as_str(),
+            record.attempt,
+            record.duration_ms as f64,
         );
         tracing::info!(
             event_id = %record.event_id,

@@ -76,13 +76,18 @@ pub async fn start(root: &Path, state: &Path, storage: Storage) -> Result<Stack,
                 ));
             }
         }
-        // `secret.json` held the single secret of earlier versions; as the API-key
-        // secret it keeps the local keys made against it working.
+        // `secret.json` held the single secret of earlier versions, whose root gave both
+        // the key pepper and the webhook key: as the API-key secret, and as the first
+        // webhook secret, it keeps local keys and endpoint secrets working.
         let secret_strings = match storage {
-            Storage::Persistent => [
-                persistent_secret(&state.join("secret.json"))?,
-                persistent_secret(&state.join("webhook-secret.json"))?,
-            ],
+            Storage::Persistent => {
+                let (single, webhook) =
+                    (state.join("secret.json"), state.join("webhook-secret.json"));
+                let upgrading = single.exists() && !webhook.exists();
+                let api_keys = persistent_secret(&single, None)?;
+                let webhooks = persistent_secret(&webhook, upgrading.then_some(&api_keys))?;
+                [api_keys, webhooks]
+            }
             Storage::InMemory => [
                 resources::new_secret_string(),
                 resources::new_secret_string(),
@@ -165,14 +170,15 @@ fn environment(dynamodb_port: u16, moto_port: u16) -> StackEnv {
 }
 
 /// Each local secret lives on disk, so that API keys and endpoint secrets survive restarts.
-fn persistent_secret(path: &PathBuf) -> Result<String, String> {
+/// A missing one starts as `first` when given, else fresh.
+fn persistent_secret(path: &PathBuf, first: Option<&String>) -> Result<String, String> {
     if let Ok(existing) = std::fs::read_to_string(path) {
         use shared::secrets::SecretMaterial;
         if shared::secrets::WebhookMasterKey::from_secret_string(&existing).is_ok() {
             return Ok(existing);
         }
     }
-    let fresh = resources::new_secret_string();
+    let fresh = first.cloned().unwrap_or_else(resources::new_secret_string);
     std::fs::write(path, &fresh).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(fresh)
 }
