@@ -10,11 +10,17 @@ SAM_VERSION := 1.170.0
 CFN_LINT_VERSION := 1.58.0
 SCHEMATHESIS_VERSION := 4.32.5
 OPENAPI_VALIDATOR_VERSION := 0.7.2
+CARGO_MACHETE_VERSION := 0.9.2
 FUNCTIONS := dossiers contacts flows notes fanout delivery
+# Cargo tools the checks use, installed into target/ like every other build output.
+TOOLS := $(CURDIR)/target/tools/bin
 
-.PHONY: dev test setup build lint unit integration package bench clean-local
+.PHONY: help dev test setup build lint unit integration package bench clean-local
 
-setup: node_modules/.installed $(VENV)/.installed
+help: ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sort -u | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: node_modules/.installed $(VENV)/.installed ## install the local tools (node_modules/, .venv/)
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -27,28 +33,32 @@ $(VENV)/.installed: Makefile
 	touch $@
 
 # The tools of the local stack, and every function as `cargo lambda watch` builds it.
-build: setup
+build: setup ## build the functions and the local tools
 	cargo build -p leadgrid-tools --bins
 	for f in $(FUNCTIONS); do cargo build -p $$f --bin $$f || exit 1; done
 
-dev: build
+dev: build ## run the whole API locally on http://127.0.0.1:3000/api/v1
 	target/debug/leadgrid-local dev
 
-lint: setup
+$(TOOLS)/cargo-machete:
+	cargo install --locked --quiet --root $(CURDIR)/target/tools cargo-machete@$(CARGO_MACHETE_VERSION)
+
+lint: setup $(TOOLS)/cargo-machete ## formatting, clippy, unused dependencies, the template and OpenAPI
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
+	$(TOOLS)/cargo-machete
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/sam validate --lint --template template.yaml
 	$(VENV)/bin/openapi-spec-validator openapi.yaml
 
-unit:
+unit: ## the unit tests
 	cargo test --workspace --all-features --lib --bins
 
 # The api tests record which AWS actions each function calls (tests/src/aws_calls.rs);
 # the permissions test then holds template.yaml's roles to that record.
 AWS_CALL_LOG := $(CURDIR)/target/aws-calls.tsv
 
-integration: setup
+integration: setup ## the integration tests against the local stack, then the IAM check
 	cargo build -p leadgrid-tools --bin leadgrid-local --bin leadgrid-admin
 	cargo test --workspace --all-features --no-run
 	rm -f $(AWS_CALL_LOG)
@@ -56,7 +66,7 @@ integration: setup
 	LEADGRID_AWS_CALL_LOG=$(AWS_CALL_LOG) cargo test --workspace --all-features --test permissions
 	@cat target/schemathesis-summary.txt
 
-test: setup lint unit integration
+test: setup lint unit integration ## every check and test, as CI runs them
 
 # What `sam deploy` ships: `sam build` (cargo-lambda, arm64, provided.al2023, into
 # .aws-sam/build), with the arm64 target installed first: SAM's parallel builds would each
@@ -64,7 +74,7 @@ test: setup lint unit integration
 # stores it.
 SAM_FUNCTIONS := Dossiers Contacts Flows Notes Fanout Delivery
 
-package: setup
+package: setup ## sam build (arm64 release) and the sizes Lambda stores
 	rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam build
 	@for f in $(SAM_FUNCTIONS); do \
@@ -75,22 +85,22 @@ package: setup
 # bench/report.json. QUICK=1: one small organization and debug builds, as a smoke run.
 # SCALE=N: the operations at one organization of N, into bench/REPORT-scale-N.md.
 ifdef SCALE
-bench: setup
+bench: setup ## benchmarks into bench/REPORT.md (QUICK=1: smoke run; SCALE=N: one size)
 	cargo build -p leadgrid-tools --bin leadgrid-local
 	cargo build --profile bench-tool -p leadgrid-bench
 	target/debug/leadgrid-local test -- target/bench-tool/leadgrid-bench --scale $(SCALE)
 else ifdef QUICK
-bench: setup
+bench: setup ## benchmarks into bench/REPORT.md (QUICK=1: smoke run; SCALE=N: one size)
 	cargo build -p leadgrid-tools --bin leadgrid-local
 	cargo build $(foreach f,$(FUNCTIONS),-p $(f)) -p leadgrid-bench
 	target/debug/leadgrid-local test -- target/debug/leadgrid-bench --quick
 else
-bench: setup
+bench: setup ## benchmarks into bench/REPORT.md (QUICK=1: smoke run; SCALE=N: one size)
 	cargo build -p leadgrid-tools --bin leadgrid-local
 	cargo build --release $(foreach f,$(FUNCTIONS),-p $(f))
 	cargo build --profile bench-tool -p leadgrid-bench
 	target/debug/leadgrid-local test -- target/bench-tool/leadgrid-bench
 endif
 
-clean-local:
+clean-local: ## forget the local stack's data (.leadgrid/)
 	rm -rf .leadgrid

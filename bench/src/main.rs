@@ -173,7 +173,7 @@ fn metered(stack: &Stack, meter: &Meter) -> (Core, shared::cv::CvStore) {
     let dynamodb = aws_sdk_dynamodb::config::Builder::from(&stack.sdk)
         .interceptor(DynamoMeter(meter.clone()))
         .build();
-    let secrets = shared::config::secretsmanager_client(&stack.sdk)
+    let secrets = aws_sdk_secretsmanager::Client::new(&stack.sdk)
         .config()
         .to_builder()
         .interceptor(CallMeter(meter.clone(), Service::Secrets))

@@ -90,16 +90,6 @@ fn sdk_http_client(trust: Option<&str>) -> aws_sdk_dynamodb::config::SharedHttpC
         .build_https()
 }
 
-/// The SDK reads the Secrets Manager endpoint from `AWS_ENDPOINT_URL_SECRETS_MANAGER`; we
-/// also honour the spelling `AWS_ENDPOINT_URL_SECRETSMANAGER`, which our local stack writes.
-pub fn secretsmanager_client(sdk: &aws_config::SdkConfig) -> aws_sdk_secretsmanager::Client {
-    let mut conf = aws_sdk_secretsmanager::config::Builder::from(sdk);
-    if let Some(url) = optional("AWS_ENDPOINT_URL_SECRETSMANAGER") {
-        conf = conf.endpoint_url(url);
-    }
-    aws_sdk_secretsmanager::Client::from_conf(conf.build())
-}
-
 #[cfg(feature = "s3")]
 pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     // Local S3 servers cannot serve virtual-hosted bucket names.

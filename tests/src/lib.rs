@@ -72,7 +72,7 @@ impl Stack {
 
     /// A `Core` as `function` builds it, whose calls are recorded (see [`aws_calls`]).
     pub fn core_of(&self, function: &'static str) -> Core {
-        let secrets = shared::config::secretsmanager_client(&self.sdk);
+        let secrets = aws_sdk_secretsmanager::Client::new(&self.sdk);
         Core {
             db: self.db_of(function),
             key_pepper: shared::secrets::SecretSource::new(
@@ -435,7 +435,7 @@ impl Stack {
             schedule,
             destinations: shared::webhooks::Destinations::from_env().expect("destinations"),
         };
-        let secrets = shared::config::secretsmanager_client(&self.sdk);
+        let secrets = aws_sdk_secretsmanager::Client::new(&self.sdk);
         shared::webhooks::delivery::Deliverer::new(
             self.db_of("delivery"),
             shared::secrets::SecretSource::new(

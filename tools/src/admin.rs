@@ -110,7 +110,7 @@ impl Admin {
         sdk: &aws_config::SdkConfig,
         config: &shared::config::Config,
     ) -> Result<Self, String> {
-        let secrets = shared::config::secretsmanager_client(sdk);
+        let secrets = aws_sdk_secretsmanager::Client::new(sdk);
         Ok(Self {
             db: Db::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
             key_pepper: SecretSource::new(secrets.clone(), config.require_api_key_secret_id()?),

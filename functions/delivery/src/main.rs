@@ -9,7 +9,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let settings = Settings::from_env(&config)?;
     let sdk = shared::config::aws().await;
     let master_key = shared::secrets::SecretSource::new(
-        shared::config::secretsmanager_client(&sdk),
+        aws_sdk_secretsmanager::Client::new(&sdk),
         config.require_webhook_secret_id()?,
     );
     master_key.prefetch();

@@ -39,7 +39,7 @@ impl Core {
         Ok(Self {
             db: Db::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
             key_pepper: SecretSource::new(
-                crate::config::secretsmanager_client(sdk),
+                aws_sdk_secretsmanager::Client::new(sdk),
                 config.require_api_key_secret_id()?,
             ),
             plans: Arc::new(PlanCache::default()),

@@ -524,7 +524,7 @@ async fn cv_erase_deletes_every_version_and_the_dossier_forgets_it() {
 #[tokio::test]
 async fn carrying_the_pepper_over_keeps_keys_made_with_the_single_secret() {
     let stack = integration_tests::stack().await;
-    let client = shared::config::secretsmanager_client(&stack.sdk);
+    let client = aws_sdk_secretsmanager::Client::new(&stack.sdk);
     let suffix = uuid::Uuid::now_v7();
     let (single, api_keys) = (format!("single-{suffix}"), format!("api-keys-{suffix}"));
     let root = format!("{{\"root_key\":\"{}\"}}", "r".repeat(64));

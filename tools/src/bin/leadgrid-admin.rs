@@ -310,7 +310,7 @@ async fn run(command: Command) -> AdminResult<Value> {
                 config.require_api_key_secret_id().map_err(AdminError)?,
             );
             leadgrid_tools::admin::secrets::carry_over_pepper(
-                &shared::config::secretsmanager_client(&sdk),
+                &aws_sdk_secretsmanager::Client::new(&sdk),
                 &from,
                 &to,
             )

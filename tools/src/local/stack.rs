@@ -100,7 +100,7 @@ pub async fn start(root: &Path, state: &Path, storage: Storage) -> Result<Stack,
             .await?;
         resources::ensure_bucket(&shared::config::s3_client(&sdk), resources::CV_BUCKET).await?;
         let queues = resources::ensure_queues(&aws_sdk_sqs::Client::new(&sdk)).await?;
-        let secretsmanager = shared::config::secretsmanager_client(&sdk);
+        let secretsmanager = aws_sdk_secretsmanager::Client::new(&sdk);
         for (id, secret_string) in [resources::API_KEY_SECRET_ID, resources::WEBHOOK_SECRET_ID]
             .into_iter()
             .zip(&secret_strings)
@@ -152,7 +152,7 @@ fn environment(dynamodb_port: u16, moto_port: u16) -> StackEnv {
         ),
         ("AWS_ENDPOINT_URL_S3", moto.clone()),
         ("AWS_ENDPOINT_URL_SQS", moto.clone()),
-        ("AWS_ENDPOINT_URL_SECRETSMANAGER", moto),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto),
         ("TABLE_NAME", resources::TABLE_NAME.to_string()),
         ("CV_BUCKET", resources::CV_BUCKET.to_string()),
         (
