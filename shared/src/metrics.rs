@@ -89,7 +89,7 @@ pub fn emitted() -> Vec<serde_json::Value> {
 pub fn request(method: &str, route: &str, status: u16, latency_ms: f64, dynamodb_calls: u32) {
     emit(
         &[
-            ("Function", &function_name()),
+            ("Function", function_name()),
             ("Route", &format!("{method} {route}")),
             ("StatusClass", &format!("{}xx", status / 100)),
         ],
@@ -116,7 +116,7 @@ pub fn request(method: &str, route: &str, status: u16, latency_ms: f64, dynamodb
 /// One webhook attempt's metrics.
 pub fn attempt(outcome: &str, number: u32, latency_ms: f64) {
     emit(
-        &[("Function", &function_name()), ("Outcome", outcome)],
+        &[("Function", function_name()), ("Outcome", outcome)],
         &[
             Metric {
                 name: "AttemptLatency",
@@ -137,9 +137,13 @@ pub fn attempt(outcome: &str, number: u32, latency_ms: f64) {
     );
 }
 
-/// The function's name as Lambda sets it, the `Function` dimension.
-fn function_name() -> String {
-    std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into())
+/// The function's name as Lambda sets it, the `Function` dimension; read once, not per
+/// request.
+fn function_name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into())
+    })
 }
 
 tokio::task_local! {

@@ -62,6 +62,8 @@ pub fn envelope_from_record(
 #[derive(Deserialize)]
 pub struct OutboxItem {
     payload: String,
+    #[serde(default)]
+    redriven_at: Option<String>,
 }
 
 impl OutboxItem {
@@ -96,13 +98,6 @@ pub struct Redrivable {
     pub already_redriven: bool,
 }
 
-#[derive(Deserialize)]
-struct StoredEvent {
-    payload: String,
-    #[serde(default)]
-    redriven_at: Option<String>,
-}
-
 /// The outbox item at `pk`/`sk` (a stream record's keys), read consistently; `None` once
 /// its retention has passed and DynamoDB has removed it.
 pub async fn find(
@@ -113,13 +108,12 @@ pub async fn find(
     let org = crate::table::keys::parse_org_pk(pk).ok_or_else(|| {
         crate::ApiError::internal(format!("outbox key has a malformed PK {pk:?}"))
     })?;
-    let Some(stored) = db.get::<StoredEvent>(pk, sk).await? else {
+    let Some(stored) = db.get::<OutboxItem>(pk, sk).await? else {
         return Ok(None);
     };
     Ok(Some(Redrivable {
         org,
-        envelope: envelope_from_payload(Some(&stored.payload))
-            .map_err(crate::ApiError::internal)?,
+        envelope: stored.envelope().map_err(crate::ApiError::internal)?,
         already_redriven: stored.redriven_at.is_some(),
     }))
 }

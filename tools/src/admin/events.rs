@@ -170,7 +170,7 @@ impl Redrive<'_> {
 
     /// The stream records from the batch's first sequence number to its last.
     async fn records(&self, batch: &BatchInfo) -> Result<Vec<Record>, String> {
-        let streams_error = |what: &str, e: String| {
+        let streams_error = |what: &str, e: &dyn std::fmt::Display| {
             format!(
                 "{what} of shard {} at {}: {e} (the stream keeps records for 24 hours)",
                 batch.shard_id, batch.start_sequence_number
@@ -188,7 +188,7 @@ impl Redrive<'_> {
             .map_err(|e| {
                 streams_error(
                     "reading",
-                    aws_sdk_dynamodbstreams::error::DisplayErrorContext(e).to_string(),
+                    &aws_sdk_dynamodbstreams::error::DisplayErrorContext(e),
                 )
             })?
             .shard_iterator;
@@ -204,7 +204,7 @@ impl Redrive<'_> {
                 .map_err(|e| {
                     streams_error(
                         "reading",
-                        aws_sdk_dynamodbstreams::error::DisplayErrorContext(e).to_string(),
+                        &aws_sdk_dynamodbstreams::error::DisplayErrorContext(e),
                     )
                 })?;
             let page_records = page.records.unwrap_or_default();
@@ -219,7 +219,7 @@ impl Redrive<'_> {
             if empty_reads >= MOST_EMPTY_READS {
                 return Err(streams_error(
                     "reaching the end",
-                    format!("no record up to {}", batch.end_sequence_number),
+                    &format!("no record up to {}", batch.end_sequence_number),
                 ));
             }
             iterator = page.next_shard_iterator;

@@ -7,7 +7,7 @@
 //! root: this writes that pepper, and nothing the webhook key can be derived from, into
 //! the API-key secret.
 
-use shared::secrets::{KeyPepper, SecretMaterial, WebhookMasterKey, ROOT_KEY_FIELD};
+use shared::secrets::{KeyPepper, SecretMaterial, WebhookMasterKey};
 
 use super::{AdminError, AdminResult};
 
@@ -17,11 +17,9 @@ pub async fn carry_over_pepper(
     api_key_secret_id: &str,
 ) -> AdminResult<()> {
     let webhook_secret = read(client, webhook_secret_id).await?;
+    // A root-form secret: the pepper it gives is the one the single secret gave.
     WebhookMasterKey::from_secret_string(&webhook_secret).map_err(AdminError)?;
-    let root: serde_json::Value =
-        serde_json::from_str(&webhook_secret).map_err(|e| AdminError(e.to_string()))?;
-    let root = root[ROOT_KEY_FIELD].as_str().unwrap_or_default();
-    let pepper = KeyPepper::from_root(root.as_bytes());
+    let pepper = KeyPepper::from_secret_string(&webhook_secret).map_err(AdminError)?;
     if let Ok(current) = KeyPepper::from_secret_string(&read(client, api_key_secret_id).await?) {
         if current.bytes() == pepper.bytes() {
             return Ok(());

@@ -344,43 +344,26 @@ impl<I: Invoker> StreamPoller<I> {
         } else {
             self.invoke_batch(&records, &events).await
         };
-        let shard = self.shards.get_mut(id).expect("shard is tracked");
-        if let Some(seq) = retry_from
-            .clone()
-            .filter(|_| shard.retries < STREAM_MAX_RETRIES)
-        {
-            shard.retries += 1;
-            let iterator = self
-                .streams
-                .get_shard_iterator()
-                .stream_arn(arn)
-                .shard_id(id)
-                .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
-                .sequence_number(seq)
-                .send()
-                .await
-                .map_err(|e| {
-                    format!(
-                        "shard iterator: {}",
-                        aws_sdk_dynamodbstreams::error::DisplayErrorContext(e)
-                    )
-                })?;
-            shard.iterator = iterator.shard_iterator;
-            return Ok(0);
-        }
-        shard.retries = 0;
         if let Some(seq) = retry_from {
-            // The deployed mapping bisects a failing batch down to the record that fails
-            // (`BisectBatchOnFunctionError`), reports that record's position and goes on
-            // after it.
-            eprintln!("[stream poller] giving up on record {seq} of shard {id} after {STREAM_MAX_RETRIES} retries");
-            self.report_failure(arn, id, &seq).await?;
+            let retries = &mut self.shards.get_mut(id).expect("shard is tracked").retries;
+            let (from, checkpoint) = if *retries < STREAM_MAX_RETRIES {
+                *retries += 1;
+                (ShardIteratorType::AtSequenceNumber, None)
+            } else {
+                // The deployed mapping bisects a failing batch down to the record that
+                // fails (`BisectBatchOnFunctionError`), reports that record's position and
+                // goes on after it.
+                *retries = 0;
+                eprintln!("[stream poller] giving up on record {seq} of shard {id} after {STREAM_MAX_RETRIES} retries");
+                self.report_failure(arn, id, &seq).await?;
+                (ShardIteratorType::AfterSequenceNumber, Some(seq.clone()))
+            };
             let iterator = self
                 .streams
                 .get_shard_iterator()
                 .stream_arn(arn)
                 .shard_id(id)
-                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                .shard_iterator_type(from)
                 .sequence_number(&seq)
                 .send()
                 .await
@@ -390,11 +373,14 @@ impl<I: Invoker> StreamPoller<I> {
                         aws_sdk_dynamodbstreams::error::DisplayErrorContext(e)
                     )
                 })?;
-            let shard = self.shards.get_mut(id).expect("shard is tracked");
-            shard.iterator = iterator.shard_iterator;
-            self.checkpoints.insert(id.to_string(), seq);
+            self.shards.get_mut(id).expect("shard is tracked").iterator = iterator.shard_iterator;
+            if let Some(seq) = checkpoint {
+                self.checkpoints.insert(id.to_string(), seq);
+            }
             return Ok(0);
         }
+        let shard = self.shards.get_mut(id).expect("shard is tracked");
+        shard.retries = 0;
         shard.iterator = out.next_shard_iterator;
         shard.closed = shard.iterator.is_none();
         if let Some(seq) = records
