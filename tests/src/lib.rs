@@ -8,6 +8,8 @@ pub mod aws_calls;
 pub mod contact_listings;
 pub mod gateway;
 pub mod routes;
+pub mod runtime_api;
+pub mod verifiers;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -259,12 +261,18 @@ impl Call {
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
             .expect("body reads");
+        let is_json = headers
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+        // Errors and data are JSON; the reference page and its script are text.
         let body = if bytes.is_empty() {
             Value::Null
-        } else {
+        } else if is_json {
             serde_json::from_slice(&bytes).unwrap_or_else(|_| {
                 panic!("response is not JSON: {}", String::from_utf8_lossy(&bytes))
             })
+        } else {
+            Value::String(String::from_utf8_lossy(&bytes).into_owned())
         };
         Reply {
             status,
@@ -653,28 +661,6 @@ impl Receiver {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }
-}
-
-/// Runs a TypeScript signature verifier from `tests/fixtures` with Node (through `tsx`).
-pub fn node_verifies(verifier: &str, header: &str, body: &str, secret: &str) -> bool {
-    use std::io::Write;
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut child = std::process::Command::new(root.join("node_modules/.bin/tsx"))
-        .arg(root.join("tests/fixtures").join(verifier))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("run tsx (installed by `make setup`)");
-    let input = serde_json::json!({ "header": header, "body": body, "secret": secret });
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().expect("verifier output");
-    assert!(out.status.success(), "verifier failed: {out:?}");
-    String::from_utf8_lossy(&out.stdout).trim() == "true"
 }
 
 /// The function a path belongs to, as `[workspace.metadata.lambda.watch.router]` and the

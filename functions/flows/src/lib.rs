@@ -1,8 +1,10 @@
-//! `GET /flows` and `GET /flows/{id}/stages`; also `GET /openapi.json` (no key needed) and
-//! the answer for every unknown route.
+//! `GET /flows` and `GET /flows/{id}/stages`; also the public reference (`reference`, no key
+//! needed) and the answer for every unknown route.
+
+mod reference;
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use shared::domain::flows::{self, DossierType};
@@ -14,22 +16,11 @@ pub fn router(core: Core) -> Router {
         .route("/flows", get(list_flows))
         .route("/flows/{id}/stages", get(list_stages))
         .with_state(core.clone());
-    // Added outside the shell's layers: the contract is public.
-    api(routes, core).route(OPENAPI_PATH, get(openapi))
+    // Merged outside the shell's layers: the reference is public.
+    api(routes, core).merge(reference::routes())
 }
 
-pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
-
-/// `openapi.yaml`, converted to JSON by `build.rs`.
-pub const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
-
-async fn openapi() -> Response {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        OPENAPI_JSON,
-    )
-        .into_response()
-}
+pub use reference::OPENAPI_JSON;
 
 async fn list_flows(
     Authorized(principal, ..): Authorized<scopes::FlowsRead>,

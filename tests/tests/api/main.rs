@@ -16,6 +16,7 @@ mod links;
 mod notes;
 mod pollers;
 mod rate_limit;
+mod reference;
 mod round_trips;
 mod routes;
 mod sample_events;

@@ -1,10 +1,11 @@
 //! Every JSON file in `events/` parses as the event of the function it is for, and that
-//! function handles it.
+//! function handles it: in process, and as its built binary through the Lambda Runtime API,
+//! as `cargo lambda invoke --data-file events/…` hands it over (see docs/local-stack.md).
 
 use std::path::PathBuf;
 
 use http::HeaderValue;
-use integration_tests::{growth_org, stack};
+use integration_tests::{growth_org, runtime_api, stack};
 use tower::ServiceExt;
 
 fn events_dir() -> PathBuf {
@@ -186,4 +187,67 @@ async fn queue_sample_is_an_sqs_event_the_delivery_function_reads() {
         attempts.last().unwrap().outcome,
         shared::webhooks::Outcome::Skipped
     );
+}
+
+/// Each sample, queued on a local Runtime API, is taken and answered by its function's binary
+/// (built by `make build`), started with this process's environment as `cargo lambda watch`
+/// starts it. The API samples carry a real key; the stream and queue samples name an
+/// organization and endpoint that do not exist here, which their functions accept and skip.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_sample_is_answered_by_its_function_binary_through_the_runtime_api() {
+    let org = growth_org().await;
+    let cases = [
+        ("api-flows-list.json", "flows", serde_json::json!(200)),
+        ("api-dossiers-list.json", "dossiers", serde_json::json!(200)),
+        ("api-contacts-list.json", "contacts", serde_json::json!(200)),
+        // The sample's dossier is not one of this organization's.
+        ("api-notes-list.json", "notes", serde_json::json!(404)),
+        (
+            "dynamodb-stream-outbox.json",
+            "fanout",
+            serde_json::json!([]),
+        ),
+        ("sqs-delivery-batch.json", "delivery", serde_json::json!([])),
+    ];
+    for (name, function, expected) in cases {
+        let mut event: serde_json::Value = serde_json::from_str(&read(name)).unwrap();
+        if function != "fanout" && function != "delivery" {
+            event["headers"]["authorization"] = format!("Bearer {}", org.key).into();
+        }
+        let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/debug")
+            .join(function);
+        assert!(
+            binary.exists(),
+            "{}: build the functions first (`make build`)",
+            binary.display()
+        );
+        let mut runtime = runtime_api::Emulator::start().await;
+        runtime.send(event);
+        let mut child = tokio::process::Command::new(&binary)
+            .env("AWS_LAMBDA_RUNTIME_API", &runtime.address)
+            .env("AWS_LAMBDA_FUNCTION_NAME", function)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
+        let (_, response) = runtime.response().await.unwrap_or_else(|| {
+            panic!("{function} did not answer {name}: {:?}", runtime.failures())
+        });
+        child.kill().await.ok();
+        assert!(
+            runtime.failures().is_empty(),
+            "{name}: {:?}",
+            runtime.failures()
+        );
+        let answer = if expected.is_array() {
+            &response["batchItemFailures"]
+        } else {
+            &response["statusCode"]
+        };
+        assert_eq!(answer, &expected, "{name}: {response}");
+    }
 }

@@ -3,9 +3,10 @@
 
 use std::time::{Duration, Instant};
 
+use integration_tests::verifiers::Verifier;
 use integration_tests::{
-    dossiers_router, growth_org, node_verifies, notes_router, outbox, patch, pipeline, post, stack,
-    Call, Received, Receiver, TestOrg,
+    dossiers_router, growth_org, notes_router, outbox, patch, pipeline, post, stack, Call,
+    Received, Receiver, TestOrg,
 };
 use serde_json::{json, Value};
 use shared::domain::outbox::EventType;
@@ -137,23 +138,23 @@ async fn every_event_type_arrives_once_signed_as_the_spec_verifies() {
         .unwrap();
     let body: Value = serde_json::from_str(&stage_changed.body).unwrap();
     assert_eq!(body["data"]["current_stage_id"], next_stage.as_str());
-    assert!(node_verifies(
-        "spec-verifier.ts",
+    assert!(Verifier::Spec.verifies(
         header(stage_changed, "x-leadgrid-signature"),
         &stage_changed.body,
-        &secret
+        &secret,
+        300,
     ));
-    assert!(!node_verifies(
-        "spec-verifier.ts",
+    assert!(!Verifier::Spec.verifies(
         header(stage_changed, "x-leadgrid-signature"),
         &stage_changed.body,
-        "whsec_wrong"
+        "whsec_wrong",
+        300,
     ));
-    assert!(!node_verifies(
-        "spec-verifier.ts",
+    assert!(!Verifier::Spec.verifies(
         header(stage_changed, "x-leadgrid-signature"),
         &stage_changed.body.replace("Acme", "Evil"),
-        &secret
+        &secret,
+        300,
     ));
 }
 
@@ -231,31 +232,44 @@ async fn a_rotation_signs_with_both_secrets_old_last() {
     assert_eq!(signature.matches("v1=").count(), 2, "{signature}");
     let body = &got[0].body;
     // Receivers still on the old secret keep verifying with the spec's own code...
-    assert!(node_verifies(
-        "spec-verifier.ts",
-        signature,
-        body,
-        &old_secret
-    ));
-    // ...and a rotation-aware verifier accepts the new one (and the old, during the grace).
-    assert!(node_verifies(
-        "rotation-aware-verifier.ts",
-        signature,
-        body,
-        &new_secret
-    ));
-    assert!(node_verifies(
-        "rotation-aware-verifier.ts",
-        signature,
-        body,
-        &old_secret
-    ));
-    assert!(!node_verifies(
-        "rotation-aware-verifier.ts",
-        signature,
-        body,
-        "whsec_other"
-    ));
+    assert!(Verifier::Spec.verifies(signature, body, &old_secret, 300,));
+    // ...and each of the receivers' examples in docs/webhooks (and Stripe's library) accepts
+    // either secret during the grace, and nothing else.
+    for verifier in Verifier::ROTATION_AWARE {
+        assert!(
+            verifier.verifies(signature, body, &new_secret, 300),
+            "{verifier:?}, new"
+        );
+        assert!(
+            verifier.verifies(signature, body, &old_secret, 300),
+            "{verifier:?}, old"
+        );
+        assert!(
+            !verifier.verifies(signature, body, "whsec_other", 300),
+            "{verifier:?}, other"
+        );
+        let tampered = body.replace("Rotated", "Rotatex");
+        assert!(
+            !verifier.verifies(signature, &tampered, &new_secret, 300),
+            "{verifier:?}, body"
+        );
+    }
+    // A replay outside the tolerance is refused, however well signed.
+    let t: u64 = signature[2..signature.find(',').unwrap()].parse().unwrap();
+    while std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        < t + 3
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for verifier in Verifier::ROTATION_AWARE {
+        assert!(
+            !verifier.verifies(signature, body, &new_secret, 1),
+            "{verifier:?}, stale"
+        );
+    }
 
     let newest = admin
         .rotate_webhook_secret(org.id, id, 0)
@@ -272,12 +286,7 @@ async fn a_rotation_signs_with_both_secrets_old_last() {
         1,
         "grace 0 ends the old secrets at once"
     );
-    assert!(node_verifies(
-        "spec-verifier.ts",
-        signature,
-        &got[1].body,
-        &newest
-    ));
+    assert!(Verifier::Spec.verifies(signature, &got[1].body, &newest, 300,));
 
     // The table holds salts, never a secret.
     let item = stack()

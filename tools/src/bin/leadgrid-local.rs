@@ -12,6 +12,7 @@ use leadgrid_tools::local::pollers::{HttpInvoker, QueuePoller, StreamPoller};
 use leadgrid_tools::local::resources::REGION;
 use leadgrid_tools::local::services::{self, Service};
 use leadgrid_tools::local::stack::{self, Stack, Storage};
+use leadgrid_tools::local::step;
 use serde::{Deserialize, Serialize};
 use shared::domain::orgs::Plan;
 use shared::web::auth::Scope;
@@ -136,12 +137,32 @@ async fn start_watch(
 }
 
 async fn serve(root: &Path, state: &Path, port: u16, stack: &mut Stack) -> Result<(), String> {
-    let demo = seed_demo(state).await?;
+    let demo = step(
+        "seeding the demo organization (.leadgrid/demo.json)",
+        None,
+        seed_demo(state),
+    )
+    .await?;
+    // For shells: `. .leadgrid/demo.env` names the base URL, the key and the organization.
+    let demo_env = state.join("demo.env");
+    std::fs::write(
+        &demo_env,
+        format!(
+            "LEADGRID_API=http://127.0.0.1:{port}/api/v1\nLEADGRID_KEY={}\nLEADGRID_ORG={}\n",
+            demo.key, demo.org_id
+        ),
+    )
+    .map_err(|e| format!("{}: {e}", demo_env.display()))?;
     let env_file = state.join("local.env");
     std::fs::write(&env_file, stack.env.to_env_file())
         .map_err(|e| format!("{}: {e}", env_file.display()))?;
 
-    start_watch(root, &env_file, port, stack).await?;
+    step(
+        &format!("starting cargo lambda watch on port {port}"),
+        None,
+        start_watch(root, &env_file, port, stack),
+    )
+    .await?;
 
     let sdk = shared::config::aws().await;
     let invoke_base = format!("http://127.0.0.1:{port}");
@@ -187,13 +208,16 @@ async fn serve(root: &Path, state: &Path, port: u16, stack: &mut Stack) -> Resul
          organization: {org}\n\
          member:       {member}\n\
          API key:      {key}\n\
-         settings:     {env}\n\n\
+         settings:     {env}\n\
+         reference:    http://127.0.0.1:{port}/api/v1/docs\n\n\
          Try: curl http://127.0.0.1:{port}/api/v1/flows -H \"Authorization: Bearer {key}\"\n\
-         The first request to each function compiles it. Ctrl-C stops everything.\n",
+         or, in a shell: . {demo_env}; curl $LEADGRID_API/flows -H \"Authorization: Bearer $LEADGRID_KEY\"\n\
+         Ctrl-C stops everything.\n",
         org = demo.org_id,
         member = demo.member_id,
         key = demo.key,
         env = env_file.display(),
+        demo_env = demo_env.display(),
     );
 
     let exited = loop {

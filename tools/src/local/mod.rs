@@ -7,6 +7,10 @@ pub mod resources;
 pub mod services;
 pub mod stack;
 
+use std::future::Future;
+use std::path::Path;
+use std::time::Instant;
+
 /// The variables every function reads, with the names they have on AWS.
 #[derive(Clone, Debug)]
 pub struct StackEnv {
@@ -45,6 +49,27 @@ pub fn parse_env_file(text: &str) -> Vec<(String, String)> {
         .filter_map(|line| line.split_once('='))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect()
+}
+
+/// One step of starting the stack, as `tools/step` shows the Makefile's: named as it starts,
+/// timed when it ends, and named with the log to read when it fails.
+pub async fn step<T>(
+    name: &str,
+    log: Option<&Path>,
+    work: impl Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    println!("==> {name}");
+    let started = Instant::now();
+    match work.await {
+        Ok(value) => {
+            println!("<== {name}: {:.1} s", started.elapsed().as_secs_f64());
+            Ok(value)
+        }
+        Err(err) => Err(match log {
+            Some(log) => format!("{name} failed: {err}. Its log: {}", log.display()),
+            None => format!("{name} failed: {err}"),
+        }),
+    }
 }
 
 /// An SDK error with its whole chain of causes, for operators' eyes.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::resources::{self, ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY};
 use super::services::{self, Service};
-use super::StackEnv;
+use super::{step, StackEnv};
 
 pub enum Storage {
     /// Kept under `.leadgrid/dynamodb`, so a restart loses nothing (`make dev`).
@@ -58,23 +58,35 @@ pub async fn start(root: &Path, state: &Path, storage: Storage) -> Result<Stack,
         services: Vec::new(),
     };
     let started = async {
+        let dynamodb_log = state.join(format!("dynamodb-{dynamodb_port}.log"));
+        let moto_log = state.join(format!("moto-{moto_port}.log"));
+        // Both start at once; each step waits for its own port.
         stack.services.push(Service::spawn(
             "dynamodb-local",
             services::dynamodb_command(root, dynamodb_port, data_dir.as_deref())?,
-            Some(&state.join(format!("dynamodb-{dynamodb_port}.log"))),
+            Some(&dynamodb_log),
         )?);
         stack.services.push(Service::spawn(
             "moto",
             services::moto_command(root, moto_port)?,
-            Some(&state.join(format!("moto-{moto_port}.log"))),
+            Some(&moto_log),
         )?);
-        for (name, port) in [("DynamoDB Local", dynamodb_port), ("moto", moto_port)] {
-            if !services::wait_for_port(port, Duration::from_secs(60)).await {
-                return Err(format!(
-                    "{name} did not start on port {port}; see {}",
-                    state.display()
-                ));
-            }
+        for (name, port, log) in [
+            ("DynamoDB Local", dynamodb_port, &dynamodb_log),
+            ("moto (S3, SQS, Secrets Manager)", moto_port, &moto_log),
+        ] {
+            step(
+                &format!("starting {name} on port {port}"),
+                Some(log),
+                async {
+                    if services::wait_for_port(port, Duration::from_secs(60)).await {
+                        Ok(())
+                    } else {
+                        Err("nothing listens after 60 s".to_string())
+                    }
+                },
+            )
+            .await?;
         }
         // `secret.json` held the single secret of earlier versions, whose root gave both
         // the key pepper and the webhook key: as the API-key secret, and as the first
@@ -95,18 +107,31 @@ pub async fn start(root: &Path, state: &Path, storage: Storage) -> Result<Stack,
         };
         let env = environment(dynamodb_port, moto_port);
         env.apply();
-        let sdk = shared::config::aws().await;
-        resources::ensure_table(&aws_sdk_dynamodb::Client::new(&sdk), resources::TABLE_NAME)
-            .await?;
-        resources::ensure_bucket(&shared::config::s3_client(&sdk), resources::CV_BUCKET).await?;
-        let queues = resources::ensure_queues(&aws_sdk_sqs::Client::new(&sdk)).await?;
-        let secretsmanager = aws_sdk_secretsmanager::Client::new(&sdk);
-        for (id, secret_string) in [resources::API_KEY_SECRET_ID, resources::WEBHOOK_SECRET_ID]
-            .into_iter()
-            .zip(&secret_strings)
-        {
-            resources::ensure_secret(&secretsmanager, id, secret_string).await?;
-        }
+        let queues = step(
+            "creating resources (table, bucket, queues, secrets)",
+            None,
+            async {
+                let sdk = shared::config::aws().await;
+                resources::ensure_table(
+                    &aws_sdk_dynamodb::Client::new(&sdk),
+                    resources::TABLE_NAME,
+                )
+                .await?;
+                resources::ensure_bucket(&shared::config::s3_client(&sdk), resources::CV_BUCKET)
+                    .await?;
+                let queues = resources::ensure_queues(&aws_sdk_sqs::Client::new(&sdk)).await?;
+                let secretsmanager = aws_sdk_secretsmanager::Client::new(&sdk);
+                for (id, secret_string) in
+                    [resources::API_KEY_SECRET_ID, resources::WEBHOOK_SECRET_ID]
+                        .into_iter()
+                        .zip(&secret_strings)
+                {
+                    resources::ensure_secret(&secretsmanager, id, secret_string).await?;
+                }
+                Ok::<_, String>(queues)
+            },
+        )
+        .await?;
         let mut env = env;
         env.vars.push(("EVENTS_QUEUE_URL".into(), queues.queue_url));
         env.vars.push(("EVENTS_DLQ_URL".into(), queues.dlq_url));

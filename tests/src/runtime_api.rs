@@ -1,5 +1,6 @@
-//! A local Lambda Runtime API: serves events from `/2018-06-01/runtime/invocation/next`
-//! and records when the function first asks for one and when each response is POSTed.
+//! A local Lambda Runtime API, to run a function's binary as Lambda runs it: serves events
+//! from `/2018-06-01/runtime/invocation/next` and records when the function first asks for
+//! one and when each response is POSTed.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -1,0 +1,171 @@
+//! `GET /api/v1/docs`: the API reference page, loaded in headless Chromium as an integrator's
+//! browser would load it, with nothing from the internet.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use integration_tests::serve_api;
+use serde_json::Value;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Debian's Chromium, installed by `make setup`, with the flags a closed network needs: no
+/// background connections, no component updates, a profile of its own.
+fn chromium(profile: &Path) -> Command {
+    let mut command = Command::new(CHROMIUM);
+    command
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            // Time enough to fetch the renderer and the document and lay out every operation.
+            "--virtual-time-budget=20000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()));
+    command
+}
+
+fn profile() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("leadgrid-chromium-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn the_page_is_public_and_keeps_to_its_own_origin() {
+    let base = serve_api().await;
+    let page = reqwest::get(format!("{base}/docs")).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let header = |response: &reqwest::Response, name: &str| {
+        response.headers()[name].to_str().unwrap().to_string()
+    };
+    assert_eq!(header(&page, "content-type"), "text/html; charset=utf-8");
+    let policy = header(&page, "content-security-policy");
+    assert!(
+        policy.starts_with("default-src 'none'; script-src 'self';"),
+        "{policy}"
+    );
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains(r#"<redoc spec-url="openapi.json">"#));
+
+    let renderer = reqwest::get(format!("{base}/docs/redoc.standalone.js"))
+        .await
+        .unwrap();
+    assert_eq!(renderer.status(), 200);
+    assert_eq!(
+        header(&renderer, "content-type"),
+        "text/javascript; charset=utf-8"
+    );
+    assert!(
+        renderer.bytes().await.unwrap().len() > 500_000,
+        "the whole bundle"
+    );
+}
+
+/// Renders the page in Chromium and finds each operation and webhook of the served document
+/// in the DOM Redoc built. Also leaves a screenshot at `target/api-reference.png`
+/// (`docs/api-reference.png` is a copy of it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_renders_every_operation_and_webhook() {
+    let base = serve_api().await;
+    let document: Value = serde_json::from_str(flows::OPENAPI_JSON).unwrap();
+    let page = format!("{base}/docs");
+
+    let profile = profile();
+    let dump = tokio::task::spawn_blocking({
+        let page = page.clone();
+        let profile = profile.clone();
+        move || {
+            chromium(&profile)
+                .arg("--dump-dom")
+                .arg(page)
+                .output()
+                .expect("run Debian's chromium (installed by `make setup`)")
+        }
+    })
+    .await
+    .unwrap();
+    let dom = String::from_utf8_lossy(&dump.stdout);
+    let log = String::from_utf8_lossy(&dump.stderr);
+    assert!(dump.status.success(), "chromium failed:\n{log}");
+    // Redoc's sidebar credit asks Redocly's CDN for a logo; the policy blocks it and Redoc
+    // drops the image. Nothing else may leave the origin or break the policy.
+    let blocked: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("Content Security Policy"))
+        .filter(|line| !line.contains("'https://cdn.redoc.ly/redoc/logo-mini.svg'"))
+        .collect();
+    assert!(
+        blocked.is_empty(),
+        "the page broke its own policy: {blocked:#?}"
+    );
+
+    let mut expected = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        let operations = item.as_object().unwrap().iter();
+        for (method, operation) in operations.filter(|(key, _)| *key != "parameters") {
+            expected.push((format!("{} {path}", method.to_uppercase()), operation));
+        }
+    }
+    for (name, item) in document["webhooks"].as_object().unwrap() {
+        expected.push((format!("webhook {name}"), &item["post"]));
+    }
+    assert_eq!(
+        document["webhooks"].as_object().unwrap().len(),
+        5,
+        "the spec's five webhooks"
+    );
+    for (what, operation) in expected {
+        let id = operation["operationId"].as_str().unwrap();
+        assert!(
+            dom.contains(&format!(r#"id="operation/{id}""#)),
+            "{what} ({id}) is not on the page"
+        );
+        let summary = operation["summary"].as_str().unwrap();
+        assert!(
+            dom.contains(&escape(summary)),
+            "{what}: its summary {summary:?} is not on the page"
+        );
+    }
+    for name in document["webhooks"].as_object().unwrap().keys() {
+        assert!(dom.contains(name.as_str()), "webhook {name} is not named");
+    }
+
+    let screenshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/api-reference.png");
+    let shot = tokio::task::spawn_blocking({
+        let profile = profile.clone();
+        move || {
+            chromium(&profile)
+                .args(["--hide-scrollbars", "--window-size=1440,900"])
+                .arg(format!("--screenshot={}", screenshot.display()))
+                .arg(page)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        shot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
+    std::fs::remove_dir_all(profile).ok();
+}
+
+/// Text as it appears in the serialized DOM.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
