@@ -26,6 +26,9 @@ pub enum ApiError {
     DuplicateContact(String),
     #[error("{0}")]
     PreconditionFailed(String),
+    /// The organization has as many of a resource as it may.
+    #[error("{0}")]
+    LimitReached(String),
     #[error("A request with this Idempotency-Key is still being processed. Retry shortly.")]
     IdempotencyInProgress,
     #[error("This Idempotency-Key was used with a different method, path or body.")]
@@ -52,6 +55,7 @@ impl ApiError {
             Self::InvalidBody(_) | Self::InvalidQuery(_) => StatusCode::BAD_REQUEST,
             Self::DuplicateContact(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::LimitReached(_) => StatusCode::CONFLICT,
             Self::IdempotencyInProgress => StatusCode::CONFLICT,
             Self::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -72,6 +76,7 @@ impl ApiError {
             Self::InvalidQuery(_) => "invalid_query",
             Self::DuplicateContact(_) => "duplicate_contact",
             Self::PreconditionFailed(_) => "precondition_failed",
+            Self::LimitReached(_) => "limit_reached",
             Self::IdempotencyInProgress => "idempotency_in_progress",
             Self::IdempotencyConflict => "idempotency_conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",

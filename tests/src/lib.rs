@@ -299,6 +299,10 @@ pub async fn notes_router() -> Router {
     notes::router(stack().await.core_of("notes"))
 }
 
+pub async fn webhooks_router() -> Router {
+    webhooks::router(stack().await.webhook_endpoints())
+}
+
 /// The domain events an organization's writes have put in the outbox, oldest first.
 pub async fn outbox(org: Uuid) -> Vec<shared::domain::outbox::Envelope> {
     let core = stack().await.core();
@@ -407,6 +411,27 @@ pub fn quick_schedule() -> shared::webhooks::RetrySchedule {
 }
 
 impl Stack {
+    /// The webhooks function's state, its clients recorded as that function's.
+    pub fn webhook_endpoints(&self) -> webhooks::Endpoints {
+        let secrets = aws_sdk_secretsmanager::Client::new(&self.sdk);
+        webhooks::Endpoints {
+            core: self.core_of("webhooks"),
+            master_key: shared::secrets::SecretSource::new(
+                recorded!(
+                    aws_sdk_secretsmanager,
+                    secrets.config().to_builder(),
+                    "webhooks"
+                ),
+                self.config
+                    .webhook_secret_id
+                    .clone()
+                    .expect("WEBHOOK_SECRET_ID is set"),
+            ),
+            destinations: shared::webhooks::Destinations::from_env()
+                .expect("the local stack's destination policy"),
+        }
+    }
+
     pub fn fanout(&self) -> shared::webhooks::fanout::Fanout {
         shared::webhooks::fanout::Fanout {
             db: self.db_of("fanout"),
@@ -677,6 +702,7 @@ impl Stack {
             "contacts" => contacts::router(self.core_of("contacts")),
             "notes" => notes::router(self.core_of("notes")),
             "flows" => flows::router(self.core_of("flows")),
+            "webhooks" => webhooks::router(self.webhook_endpoints()),
             other => panic!("no API function {other}"),
         }
     }
@@ -687,8 +713,10 @@ impl Stack {
 /// entry point (see [`gateway`]). Returns the base URL, `…/api/v1`.
 pub async fn serve_api() -> String {
     let stack = stack().await;
-    let routers: Arc<[(&'static str, Router); 4]> =
-        Arc::new(["dossiers", "contacts", "notes", "flows"].map(|name| (name, stack.router(name))));
+    let routers: Arc<[(&'static str, Router); 5]> = Arc::new(
+        ["dossiers", "contacts", "notes", "flows", "webhooks"]
+            .map(|name| (name, stack.router(name))),
+    );
     let app = Router::new().fallback(move |request: Request<Body>| {
         let routers = routers.clone();
         async move {

@@ -49,7 +49,7 @@ async fn next(State(api): State<Api>) -> (HeaderMap, String) {
     headers.insert("lambda-runtime-deadline-ms", HeaderValue::from(deadline));
     headers.insert(
         "lambda-runtime-invoked-function-arn",
-        HeaderValue::from_static("arn:aws:lambda:us-east-1:123456789012:function:bench"),
+        HeaderValue::from_static("arn:aws:lambda:us-east-1:123456789012:function:local"),
     );
     headers.insert(
         "lambda-runtime-trace-id",

@@ -240,6 +240,9 @@ pub fn endpoint_sk(endpoint: Uuid) -> String {
     format!("{ENDPOINT_PREFIX}{endpoint}")
 }
 
+// webhook endpoint counter
+pub const WEBHOOK_COUNTERS_SK: &str = "COUNTERS#WEBHOOKS";
+
 // webhook attempt
 pub const ATTEMPT_PREFIX: &str = "WHATT#";
 
@@ -320,6 +323,11 @@ mod tests {
             ("note counter", org_pk(org), note_counter_sk(a)),
             ("domain event (outbox)", org_pk(org), event_sk("evt_x")),
             ("webhook endpoint", org_pk(org), endpoint_sk(a)),
+            (
+                "webhook endpoint counter",
+                org_pk(org),
+                WEBHOOK_COUNTERS_SK.into(),
+            ),
             (
                 "webhook attempt",
                 org_pk(org),

@@ -31,6 +31,7 @@ crate::wire_enum! {
         FlowsRead = "flows:read",
         NotesRead = "notes:read",
         NotesWrite = "notes:write",
+        WebhooksManage = "webhooks:manage",
     }
 }
 

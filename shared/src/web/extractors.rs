@@ -43,6 +43,7 @@ scope_sets! {
     FlowsRead => [FlowsRead];
     NotesRead => [NotesRead];
     NotesWrite => [NotesWrite];
+    WebhooksManage => [WebhooksManage];
 }
 
 /// The authenticated caller, proven to hold the scopes of `S`. As the first handler

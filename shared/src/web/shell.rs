@@ -195,6 +195,12 @@ impl Versioned for crate::domain::contacts::Contact {
     }
 }
 
+impl Versioned for crate::webhooks::endpoints::EndpointView {
+    fn version(&self) -> u64 {
+        self.version
+    }
+}
+
 /// `{"data": value}` with 200 and the value's `ETag`.
 pub fn ok_versioned<T: Versioned>(value: T) -> Response {
     let version = value.version();

@@ -204,6 +204,14 @@ impl Deliverer {
                     .await
             }
         };
+        if endpoint.predates_enabling(&delivery.created_at()) {
+            return self
+                .finish(
+                    delivery,
+                    record.with_error("made before the endpoint was enabled again"),
+                )
+                .await;
+        }
         // Checked at every attempt: the policy may have tightened since the endpoint was
         // stored, and a literal address never reaches the resolver's guard.
         let url = match self.destinations.check_url(&endpoint.url) {

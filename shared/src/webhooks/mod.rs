@@ -8,6 +8,7 @@
 #[cfg(feature = "delivery")]
 pub mod delivery;
 mod destinations;
+pub mod endpoints;
 #[cfg(feature = "sqs")]
 pub mod fanout;
 
@@ -41,7 +42,7 @@ pub const EVENT_ID_HEADER: &str = "X-LeadGrid-Event-Id";
 pub const EVENT_TYPE_HEADER: &str = "X-LeadGrid-Event-Type";
 
 /// One version of an endpoint's secret.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SecretVersion {
     /// Hex of 32 random bytes; the secret is derived from it and the master key.
     pub salt: String,
@@ -75,11 +76,14 @@ impl SecretVersion {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {
     pub id: Uuid,
     pub url: String,
     pub events: Vec<EventType>,
+    /// What the endpoint is for, in its owner's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     #[serde(with = "crate::clock::rfc3339")]
     pub created_at: OffsetDateTime,
     /// Set when a receiver answered 410 Gone: nothing more is sent.
@@ -87,6 +91,12 @@ pub struct Endpoint {
     pub disabled_at: Option<OffsetDateTime>,
     /// Newest first; the first is the current secret.
     pub secrets: Vec<SecretVersion>,
+    /// When it was last enabled again: events older than this are not sent to it.
+    #[serde(with = "crate::clock::rfc3339::option", default)]
+    pub enabled_at: Option<OffsetDateTime>,
+    /// Its ETag; changes with every write. Endpoints made before versions were kept are 0.
+    #[serde(default)]
+    pub version: u64,
 }
 
 impl Endpoint {
@@ -101,6 +111,18 @@ impl Endpoint {
 
     pub fn wants(&self, kind: EventType) -> bool {
         self.disabled_at.is_none() && self.events.contains(&kind)
+    }
+
+    /// Whether an event made at `created_at` (the envelope's, to the second) predates the
+    /// endpoint's last enabling: such an event was queued before the endpoint was disabled,
+    /// and is not sent after it is enabled again.
+    pub fn predates_enabling(&self, created_at: &str) -> bool {
+        let (Some(enabled_at), Some(created_at)) =
+            (self.enabled_at, crate::clock::parse(created_at))
+        else {
+            return false;
+        };
+        created_at < enabled_at.replace_nanosecond(0).unwrap_or(enabled_at)
     }
 
     /// The secrets to sign with at `now`: the current one first, then rotated-out ones
@@ -142,8 +164,8 @@ pub async fn get(db: &Db, org: Uuid, id: Uuid) -> Result<Option<Endpoint>, ApiEr
 /// Stops deliveries to an endpoint whose receiver answered 410 Gone.
 pub async fn disable(db: &Db, org: Uuid, id: Uuid, now: OffsetDateTime) -> Result<(), ApiError> {
     let disabled = crate::table::store::Expression {
-        text: "SET disabled_at = :now",
-        values: vec![(":now", s(crate::clock::format(now)))],
+        text: "SET disabled_at = :now ADD version :one",
+        values: vec![(":now", s(crate::clock::format(now))), (":one", n(1))],
         ..Default::default()
     };
     // Deleted meanwhile: nothing left to disable.
@@ -170,6 +192,13 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// The envelope's `created_at`; empty if the payload is not an envelope.
+    pub fn created_at(&self) -> String {
+        serde_json::from_str::<Envelope>(&self.payload)
+            .map(|envelope| envelope.created_at)
+            .unwrap_or_default()
+    }
+
     pub fn new(org: Uuid, endpoint_id: Uuid, envelope: &Envelope) -> Result<Self, ApiError> {
         Ok(Self {
             org,
@@ -378,6 +407,33 @@ mod tests {
     }
 
     #[test]
+    fn an_endpoint_enabled_again_skips_only_events_made_before() {
+        let enabled_at = crate::clock::parse("2026-12-06T10:00:00Z").unwrap()
+            + time::Duration::milliseconds(400);
+        let endpoint = Endpoint {
+            id: Uuid::now_v7(),
+            url: "https://example.com".into(),
+            events: EventType::ALL.to_vec(),
+            description: None,
+            created_at: enabled_at,
+            disabled_at: None,
+            secrets: Vec::new(),
+            enabled_at: Some(enabled_at),
+            version: 3,
+        };
+        assert!(endpoint.predates_enabling("2026-12-06T09:59:59Z"));
+        // Envelopes keep whole seconds: one made in the second of the enabling is sent.
+        assert!(!endpoint.predates_enabling("2026-12-06T10:00:00Z"));
+        assert!(!endpoint.predates_enabling("2026-12-06T10:00:01Z"));
+        assert!(!endpoint.predates_enabling("not a time"));
+        let never_disabled = Endpoint {
+            enabled_at: None,
+            ..endpoint
+        };
+        assert!(!never_disabled.predates_enabling("2020-01-01T00:00:00Z"));
+    }
+
+    #[test]
     fn rotated_out_secrets_sign_until_their_grace_ends() {
         let now = crate::clock::now();
         let mut old = SecretVersion::generate(now);
@@ -386,7 +442,10 @@ mod tests {
             id: Uuid::now_v7(),
             url: "https://example.com".into(),
             events: EventType::ALL.to_vec(),
+            description: None,
             created_at: now,
+            enabled_at: None,
+            version: 1,
             disabled_at: None,
             secrets: vec![SecretVersion::generate(now), old.clone()],
         };

@@ -45,7 +45,7 @@ fn every_function_and_queue_has_its_alarms_and_every_alarm_notifies() {
         })
     };
     let functions = of_type("AWS::Serverless::Function");
-    assert_eq!(functions.len(), 6, "the template's functions");
+    assert_eq!(functions.len(), 7, "the template's functions");
     for (function, _) in &functions {
         for metric in ["Errors", "Throttles"] {
             assert!(

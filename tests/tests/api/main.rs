@@ -20,4 +20,5 @@ mod reference;
 mod round_trips;
 mod routes;
 mod sample_events;
+mod webhook_endpoints;
 mod webhooks;

@@ -30,6 +30,7 @@ async fn every_sample_event_is_used_by_this_test() {
             "api-dossiers-list.json",
             "api-flows-list.json",
             "api-notes-list.json",
+            "api-webhook-endpoints-list.json",
             "dynamodb-stream-outbox.json",
             "sqs-delivery-batch.json",
         ]
@@ -60,6 +61,11 @@ async fn api_samples_are_http_api_v2_requests_the_routers_serve() {
             "api-notes-list.json",
             notes::router(core().await.core()),
             404,
+        ),
+        (
+            "api-webhook-endpoints-list.json",
+            webhooks::router(core().await.webhook_endpoints()),
+            200,
         ),
     ];
     for (name, router, status) in cases {
@@ -146,7 +152,10 @@ async fn stream_sample_is_a_dynamodb_event_the_fanout_function_queues() {
     assert_eq!(messages.len(), 1, "one message for the one endpoint");
     let delivery: shared::webhooks::Delivery =
         serde_json::from_str(messages[0].body().unwrap()).unwrap();
-    assert_eq!((delivery.org, delivery.endpoint_id), (org.id, endpoint.id));
+    assert_eq!(
+        (delivery.org, delivery.endpoint_id),
+        (org.id, endpoint.endpoint.id)
+    );
     assert_eq!(delivery.event_id, "evt_01a217e82b69729da2db7e9aa4dc9999");
     assert_eq!(
         delivery.event_type,
@@ -202,6 +211,11 @@ async fn each_sample_is_answered_by_its_function_binary_through_the_runtime_api(
         ("api-contacts-list.json", "contacts", serde_json::json!(200)),
         // The sample's dossier is not one of this organization's.
         ("api-notes-list.json", "notes", serde_json::json!(404)),
+        (
+            "api-webhook-endpoints-list.json",
+            "webhooks",
+            serde_json::json!(200),
+        ),
         (
             "dynamodb-stream-outbox.json",
             "fanout",

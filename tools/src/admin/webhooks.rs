@@ -1,47 +1,17 @@
 //! Operator commands for webhook endpoints: create, list, delete, rotate a secret, read the
-//! attempt log, and replay a past event.
+//! attempt log, and replay a past event, through `shared::webhooks::endpoints`.
 
-use serde::Serialize;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{fail, org_exists, Admin, AdminError, AdminResult};
+use super::{fail, Admin, AdminError, AdminResult};
 use shared::domain::outbox::{EventType, OutboxItem};
-use shared::ids::new_id;
-use shared::table::keys::{endpoint_sk, org_pk};
-use shared::table::store::{s, Expression};
-use shared::webhooks::{self, Attempt, Delivery, Destinations, Endpoint, SecretVersion};
+use shared::table::keys::org_pk;
+use shared::table::txn::Precondition;
+use shared::webhooks::endpoints::{
+    self, CreatedEndpoint, EndpointView, NewEndpoint, RotatedSecret,
+};
+use shared::webhooks::{self, Attempt, Delivery, Destinations};
 use shared::{clock, ApiError};
-
-/// What `webhook create` prints: the secret is shown this once.
-#[derive(Debug, Serialize)]
-pub struct CreatedEndpoint {
-    pub id: Uuid,
-    pub url: String,
-    pub events: Vec<EventType>,
-    pub secret: String,
-}
-
-/// An endpoint as `webhook list` shows it: no secrets.
-#[derive(Debug, Serialize)]
-pub struct EndpointView {
-    pub id: Uuid,
-    pub url: String,
-    pub events: Vec<EventType>,
-    #[serde(with = "shared::clock::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "shared::clock::rfc3339::option")]
-    pub disabled_at: Option<OffsetDateTime>,
-    /// When the previous secret stops being used, during a rotation's grace window.
-    #[serde(with = "shared::clock::rfc3339::option")]
-    pub previous_secret_expires_at: Option<OffsetDateTime>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct RotatedSecret {
-    pub id: Uuid,
-    pub secret: String,
-}
 
 /// `T1,T2` into event types; empty means all five.
 pub fn parse_event_types(raw: Option<&str>) -> AdminResult<Vec<EventType>> {
@@ -74,122 +44,48 @@ impl Admin {
         events: Vec<EventType>,
         destinations: Destinations,
     ) -> AdminResult<CreatedEndpoint> {
-        let url = destinations
-            .check_url(url)
-            .map_err(|why| AdminError(format!("--url refused: {why}")))?;
-        let now = clock::now();
-        let endpoint = Endpoint {
-            id: new_id(),
-            url: url.into(),
-            events,
-            created_at: now,
-            disabled_at: None,
-            secrets: vec![SecretVersion::generate(now)],
-        };
-        self.transact(
-            vec![
-                org_exists(&self.db, org),
-                shared::table::txn::put(&self.db, endpoint.item(org)?, None),
-            ],
-            "webhook create",
-        )
-        .await?;
         let master = self.webhook_master_key.get().await?;
-        Ok(CreatedEndpoint {
-            id: endpoint.id,
-            url: endpoint.url,
-            events: endpoint.events,
-            secret: endpoint.secrets[0].secret(master.bytes()),
+        let input = NewEndpoint {
+            url: url.into(),
+            events: Some(events),
+            description: None,
+        };
+        endpoints::create(
+            &self.db,
+            org,
+            input,
+            &destinations,
+            master.bytes(),
+            clock::now(),
+        )
+        .await
+        .map_err(|err| match err {
+            // Operators name the field by its flag.
+            ApiError::InvalidBody(message) => AdminError(message.replace("Field `url`", "--url")),
+            other => other.into(),
         })
     }
 
     pub async fn list_webhooks(&self, org: Uuid) -> AdminResult<Vec<EndpointView>> {
         self.get_org(org).await?;
-        let now = clock::now();
-        Ok(webhooks::list(&self.db, org)
-            .await?
-            .into_iter()
-            .map(|e| EndpointView {
-                previous_secret_expires_at: e
-                    .secrets
-                    .iter()
-                    .skip(1)
-                    .filter_map(|v| v.expires_at)
-                    .filter(|at| *at > now)
-                    .max(),
-                id: e.id,
-                url: e.url,
-                events: e.events,
-                created_at: e.created_at,
-                disabled_at: e.disabled_at,
-            })
-            .collect())
-    }
-
-    async fn endpoint(&self, org: Uuid, id: Uuid) -> AdminResult<Endpoint> {
-        webhooks::get(&self.db, org, id)
-            .await?
-            .ok_or_else(|| AdminError(format!("webhook {id} does not exist in organization {org}")))
+        Ok(endpoints::list(&self.db, org, clock::now()).await?)
     }
 
     pub async fn delete_webhook(&self, org: Uuid, id: Uuid) -> AdminResult<()> {
-        let exists = Expression {
-            text: "attribute_exists(PK)",
-            ..Default::default()
-        };
-        if !self
-            .db
-            .delete_if(&org_pk(org), &endpoint_sk(id), &exists)
-            .await?
-        {
-            return fail(format!("webhook {id} does not exist in organization {org}"));
-        }
-        Ok(())
+        Ok(endpoints::delete(&self.db, org, id, &Precondition::default()).await?)
     }
 
-    /// A new current secret. The previous one keeps signing for `grace_hours` (0: stops
-    /// now); older ones whose grace has ended are dropped.
     pub async fn rotate_webhook_secret(
         &self,
         org: Uuid,
         id: Uuid,
         grace_hours: u32,
     ) -> AdminResult<RotatedSecret> {
-        let mut endpoint = self.endpoint(org, id).await?;
-        let now = clock::now();
-        let current_salt = endpoint
-            .secrets
-            .first()
-            .map(|v| v.salt.clone())
-            .unwrap_or_default();
-        let grace_end = now + time::Duration::hours(grace_hours.into());
-        for version in &mut endpoint.secrets {
-            let ends = version.expires_at.map_or(grace_end, |at| at.min(grace_end));
-            version.expires_at = Some(ends);
-        }
-        endpoint
-            .secrets
-            .retain(|v| v.expires_at.is_some_and(|at| at > now));
-        endpoint.secrets.insert(0, SecretVersion::generate(now));
-        // Two rotations at once: only the one that read the current secret wins.
-        let same_secret = Expression {
-            text: "secrets[0].salt = :salt",
-            values: vec![(":salt", s(current_salt))],
-            ..Default::default()
-        };
-        if self
-            .db
-            .put_if(endpoint.item(org)?, &same_secret)
-            .await?
-            .is_err()
-        {
-            return fail("the webhook changed meanwhile (deleted or rotated); try again");
-        }
         let master = self.webhook_master_key.get().await?;
-        Ok(RotatedSecret {
-            id,
-            secret: endpoint.secrets[0].secret(master.bytes()),
-        })
+        Ok(
+            endpoints::rotate_secret(&self.db, org, id, grace_hours, master.bytes(), clock::now())
+                .await?,
+        )
     }
 
     pub async fn webhook_attempts(
@@ -198,7 +94,7 @@ impl Admin {
         id: Uuid,
         event: Option<&str>,
     ) -> AdminResult<Vec<Attempt>> {
-        self.endpoint(org, id).await?;
+        endpoints::get(&self.db, org, id).await?;
         Ok(webhooks::attempts(&self.db, org, id, event).await?)
     }
 
@@ -212,7 +108,7 @@ impl Admin {
         sqs: &aws_sdk_sqs::Client,
         queue_url: &str,
     ) -> AdminResult<Delivery> {
-        self.endpoint(org, id).await?;
+        endpoints::get(&self.db, org, id).await?;
         let item: Option<OutboxItem> = self
             .db
             .get(&org_pk(org), &shared::table::keys::event_sk(event_id))

@@ -1,0 +1,151 @@
+//! `/webhook_endpoints…`: integrations subscribe and unsubscribe through the API, as
+//! operators do with `leadgrid-admin webhook …`, through the same domain functions.
+
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::json;
+use shared::secrets::{SecretSource, WebhookMasterKey};
+use shared::web::{
+    api, created, list, ok, ok_versioned, scopes, with_etag, Authorized, Core, IfMatch, JsonBody,
+    PathId, QueryParams,
+};
+use shared::webhooks::endpoints::{self, EndpointChanges, EndpointView, NewEndpoint};
+use shared::webhooks::Destinations;
+use shared::{ApiError, ApiResult};
+
+/// What the routes need beyond the core: the key every endpoint secret derives from, and
+/// where deliveries may go.
+#[derive(Clone)]
+pub struct Endpoints {
+    pub core: Core,
+    pub master_key: SecretSource<WebhookMasterKey>,
+    pub destinations: Destinations,
+}
+
+pub fn router(endpoints: Endpoints) -> Router {
+    let routes = Router::new()
+        .route("/webhook_endpoints", get(list_endpoints).post(create))
+        .route(
+            "/webhook_endpoints/{id}",
+            get(show).patch(update).delete(remove),
+        )
+        .route("/webhook_endpoints/{id}/rotate_secret", post(rotate_secret))
+        .with_state(endpoints.clone());
+    api(routes, endpoints.core)
+}
+
+async fn create(
+    Authorized(principal, ..): Authorized<scopes::WebhooksManage>,
+    State(state): State<Endpoints>,
+    JsonBody(input): JsonBody<NewEndpoint>,
+) -> ApiResult<Response> {
+    let master = state.master_key.get().await?;
+    let endpoint = endpoints::create(
+        &state.core.db,
+        principal.org_id,
+        input,
+        &state.destinations,
+        master.bytes(),
+        state.core.clock.now(),
+    )
+    .await?;
+    let version = endpoint.endpoint.version;
+    Ok(with_etag(created(endpoint), version))
+}
+
+async fn list_endpoints(
+    Authorized(principal, ..): Authorized<scopes::WebhooksManage>,
+    State(state): State<Endpoints>,
+    mut query: QueryParams,
+) -> ApiResult<Response> {
+    let position = query.position()?;
+    query.finish()?;
+    let all = endpoints::list(&state.core.db, principal.org_id, state.core.clock.now()).await?;
+    let total = all.len() as u64;
+    let (items, next_cursor) = position.page_of(all, |endpoint| endpoint.id)?;
+    Ok(list(items, position.meta(total, next_cursor)))
+}
+
+async fn show(
+    Authorized(principal, ..): Authorized<scopes::WebhooksManage>,
+    State(state): State<Endpoints>,
+    PathId(id): PathId,
+) -> ApiResult<Response> {
+    let endpoint = endpoints::get(&state.core.db, principal.org_id, id).await?;
+    Ok(ok_versioned(EndpointView::of(
+        endpoint,
+        state.core.clock.now(),
+    )))
+}
+
+async fn update(
+    Authorized(principal, ..): Authorized<scopes::WebhooksManage>,
+    State(state): State<Endpoints>,
+    PathId(id): PathId,
+    IfMatch(precondition): IfMatch,
+    JsonBody(changes): JsonBody<EndpointChanges>,
+) -> ApiResult<Response> {
+    let now = state.core.clock.now();
+    let endpoint = endpoints::update(
+        &state.core.db,
+        principal.org_id,
+        id,
+        changes,
+        &state.destinations,
+        &precondition,
+        now,
+    )
+    .await?;
+    Ok(ok_versioned(EndpointView::of(endpoint, now)))
+}
+
+async fn remove(
+    Authorized(principal, ..): Authorized<scopes::WebhooksManage>,
+    State(state): State<Endpoints>,
+    PathId(id): PathId,
+    IfMatch(precondition): IfMatch,
+) -> ApiResult<Response> {
+    endpoints::delete(&state.core.db, principal.org_id, id, &precondition).await?;
+    Ok(ok(json!({ "id": id, "deleted": true })))
+}
+
+/// The longest a rotated-out secret may keep signing: a week.
+const MAX_GRACE_HOURS: u32 = 168;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rotation {
+    #[serde(default = "default_grace_hours")]
+    grace_hours: u32,
+}
+
+fn default_grace_hours() -> u32 {
+    24
+}
+
+async fn rotate_secret(
+    Authorized(principal, ..): Authorized<scopes::WebhooksManage>,
+    State(state): State<Endpoints>,
+    PathId(id): PathId,
+    JsonBody(rotation): JsonBody<Rotation>,
+) -> ApiResult<Response> {
+    if rotation.grace_hours > MAX_GRACE_HOURS {
+        return Err(ApiError::invalid(format!(
+            "Field `grace_hours` must be from 0 to {MAX_GRACE_HOURS}."
+        )));
+    }
+    let master = state.master_key.get().await?;
+    let rotated = endpoints::rotate_secret(
+        &state.core.db,
+        principal.org_id,
+        id,
+        rotation.grace_hours,
+        master.bytes(),
+        state.core.clock.now(),
+    )
+    .await?;
+    Ok(ok(rotated))
+}

@@ -1,0 +1,16 @@
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::web::serve(|core, sdk, config| {
+        let master_key = shared::secrets::SecretSource::new(
+            aws_sdk_secretsmanager::Client::new(sdk),
+            config.require_webhook_secret_id()?,
+        );
+        master_key.prefetch();
+        Ok(webhooks::router(webhooks::Endpoints {
+            core,
+            master_key,
+            destinations: shared::webhooks::Destinations::from_env()?,
+        }))
+    })
+    .await
+}

@@ -1,0 +1,372 @@
+//! Managing webhook endpoints: the one implementation behind `leadgrid-admin webhook …`.
+//! Creating one checks the destination policy and the organization's cap in the same
+//! transaction that writes it; deleting one gives its place back.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Destinations, Endpoint, SecretVersion};
+use crate::domain::outbox::EventType;
+use crate::domain::validate;
+use crate::ids::new_id;
+use crate::table::keys::{endpoint_sk, org_pk, ORG_SK, WEBHOOK_COUNTERS_SK};
+use crate::table::store::{n, s, Db, Expression};
+use crate::table::txn::{self, Outcome, Precondition, Retry, UpdateSpec};
+use crate::ApiError;
+
+/// The most endpoints one organization may have: enough for every integration it runs,
+/// few enough that one event's fan-out stays small.
+pub const MAX_ENDPOINTS: u64 = 16;
+pub const MAX_DESCRIPTION: usize = 500;
+
+/// What creating an endpoint takes. `events` defaults to all five types.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewEndpoint {
+    pub url: String,
+    #[serde(default)]
+    pub events: Option<Vec<EventType>>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// An endpoint as it is shown: never a secret.
+#[derive(Debug, Serialize)]
+pub struct EndpointView {
+    pub id: Uuid,
+    pub url: String,
+    pub events: Vec<EventType>,
+    pub description: Option<String>,
+    #[serde(with = "crate::clock::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "crate::clock::rfc3339::option")]
+    pub disabled_at: Option<OffsetDateTime>,
+    /// When the previous secret stops signing, during a rotation's grace window.
+    #[serde(with = "crate::clock::rfc3339::option")]
+    pub previous_secret_expires_at: Option<OffsetDateTime>,
+    /// Sent as its ETag.
+    #[serde(skip)]
+    pub version: u64,
+}
+
+impl EndpointView {
+    pub fn of(endpoint: Endpoint, now: OffsetDateTime) -> Self {
+        Self {
+            previous_secret_expires_at: endpoint
+                .secrets
+                .iter()
+                .skip(1)
+                .filter_map(|version| version.expires_at)
+                .filter(|at| *at > now)
+                .max(),
+            id: endpoint.id,
+            url: endpoint.url,
+            events: endpoint.events,
+            description: endpoint.description,
+            created_at: endpoint.created_at,
+            disabled_at: endpoint.disabled_at,
+            version: endpoint.version,
+        }
+    }
+}
+
+/// A new endpoint and its secret, which is shown this once.
+#[derive(Debug, Serialize)]
+pub struct CreatedEndpoint {
+    #[serde(flatten)]
+    pub endpoint: EndpointView,
+    pub secret: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RotatedSecret {
+    pub id: Uuid,
+    pub secret: String,
+}
+
+/// The event types an endpoint asks for: all five when none are named, each once.
+pub fn event_types(requested: Option<Vec<EventType>>) -> Result<Vec<EventType>, ApiError> {
+    let Some(requested) = requested else {
+        return Ok(EventType::ALL.to_vec());
+    };
+    let mut types = Vec::new();
+    for kind in requested {
+        if !types.contains(&kind) {
+            types.push(kind);
+        }
+    }
+    if types.is_empty() {
+        return Err(ApiError::invalid(
+            "Field `events` must name at least one event type.",
+        ));
+    }
+    Ok(types)
+}
+
+pub async fn create(
+    db: &Db,
+    org: Uuid,
+    input: NewEndpoint,
+    destinations: &Destinations,
+    master_key: &[u8],
+    now: OffsetDateTime,
+) -> Result<CreatedEndpoint, ApiError> {
+    let url = destinations
+        .check_url(&input.url)
+        .map_err(|why| ApiError::invalid(format!("Field `url` is refused: {why}")))?;
+    let endpoint = Endpoint {
+        id: new_id(),
+        url: url.into(),
+        events: event_types(input.events)?,
+        description: validate::optional_text(
+            "description",
+            input.description.as_deref(),
+            MAX_DESCRIPTION,
+        )?,
+        created_at: now,
+        disabled_at: None,
+        secrets: vec![SecretVersion::generate(now)],
+        enabled_at: None,
+        version: 1,
+    };
+    let count = UpdateSpec {
+        pk: org_pk(org),
+        sk: WEBHOOK_COUNTERS_SK.into(),
+        expression: "ADD endpoints :one".into(),
+        condition: Some("attribute_not_exists(endpoints) OR endpoints < :max".into()),
+        names: Vec::new(),
+        values: vec![(":one".into(), n(1)), (":max".into(), n(MAX_ENDPOINTS))],
+    };
+    let items = vec![
+        txn::exists(db, &org_pk(org), ORG_SK),
+        txn::update(db, count),
+        txn::put(db, endpoint.item(org)?, Some("attribute_not_exists(PK)")),
+    ];
+    let mut retry = Retry::default();
+    while retry.next().await {
+        match txn::write(db, items.clone()).await? {
+            Ok(()) => {
+                let secret = endpoint.secrets[0].secret(master_key);
+                return Ok(CreatedEndpoint {
+                    endpoint: EndpointView::of(endpoint, now),
+                    secret,
+                });
+            }
+            Err(Outcome::ConditionFailed(reasons)) if reasons[0].is_some() => {
+                return Err(ApiError::not_found(format!(
+                    "Organization {org} does not exist."
+                )));
+            }
+            Err(Outcome::ConditionFailed(_)) => {
+                return Err(ApiError::LimitReached(format!(
+                    "An organization may have at most {MAX_ENDPOINTS} webhook endpoints; delete one first."
+                )));
+            }
+            Err(Outcome::Conflict) => {}
+        }
+    }
+    Err(ApiError::internal("webhook endpoint create: conflicts"))
+}
+
+pub async fn list(db: &Db, org: Uuid, now: OffsetDateTime) -> Result<Vec<EndpointView>, ApiError> {
+    Ok(super::list(db, org)
+        .await?
+        .into_iter()
+        .map(|endpoint| EndpointView::of(endpoint, now))
+        .collect())
+}
+
+pub async fn get(db: &Db, org: Uuid, id: Uuid) -> Result<Endpoint, ApiError> {
+    super::get(db, org, id).await?.ok_or_else(|| not_found(id))
+}
+
+fn not_found(id: Uuid) -> ApiError {
+    ApiError::not_found(format!("Webhook endpoint {id} does not exist."))
+}
+
+/// Deletes an endpoint if its current version is one `precondition` names. Its queued
+/// deliveries are dropped: delivery finds it gone.
+pub async fn delete(
+    db: &Db,
+    org: Uuid,
+    id: Uuid,
+    precondition: &Precondition,
+) -> Result<(), ApiError> {
+    let uncount = txn::update(
+        db,
+        UpdateSpec {
+            pk: org_pk(org),
+            sk: WEBHOOK_COUNTERS_SK.into(),
+            expression: "ADD endpoints :minus_one".into(),
+            condition: Some("endpoints > :zero".into()),
+            names: Vec::new(),
+            values: vec![(":minus_one".into(), n(-1)), (":zero".into(), n(0))],
+        },
+    );
+    let mut retry = Retry::default();
+    while retry.next().await {
+        let read = get(db, org, id).await?;
+        precondition.check(read.version, "webhook endpoint")?;
+        let gone = if read.version == 0 {
+            txn::delete(
+                db,
+                &org_pk(org),
+                &endpoint_sk(id),
+                Some("attribute_exists(PK) AND attribute_not_exists(version)"),
+            )
+        } else {
+            txn::delete_versioned(db, &org_pk(org), &endpoint_sk(id), read.version)
+        };
+        match txn::write(db, vec![gone.clone(), uncount.clone()]).await? {
+            Ok(()) => return Ok(()),
+            // Made before endpoints were counted: nothing to give back.
+            Err(Outcome::ConditionFailed(reasons)) if reasons[0].is_none() => {
+                if txn::write(db, vec![gone]).await?.is_ok() {
+                    return Ok(());
+                }
+            }
+            // Changed or deleted meanwhile: read it again.
+            Err(_) => {}
+        }
+    }
+    Err(ApiError::internal("webhook endpoint delete: conflicts"))
+}
+
+/// A new current secret. The previous one keeps signing for `grace_hours` (0: stops now);
+/// older ones whose grace has ended are dropped.
+pub async fn rotate_secret(
+    db: &Db,
+    org: Uuid,
+    id: Uuid,
+    grace_hours: u32,
+    master_key: &[u8],
+    now: OffsetDateTime,
+) -> Result<RotatedSecret, ApiError> {
+    let mut endpoint = get(db, org, id).await?;
+    let current_salt = endpoint
+        .secrets
+        .first()
+        .map(|version| version.salt.clone())
+        .unwrap_or_default();
+    let grace_end = now + time::Duration::hours(grace_hours.into());
+    for version in &mut endpoint.secrets {
+        let ends = version.expires_at.map_or(grace_end, |at| at.min(grace_end));
+        version.expires_at = Some(ends);
+    }
+    endpoint
+        .secrets
+        .retain(|version| version.expires_at.is_some_and(|at| at > now));
+    endpoint.secrets.insert(0, SecretVersion::generate(now));
+    endpoint.version += 1;
+    // Two rotations at once: only the one that read the current secret wins.
+    let same_secret = Expression {
+        text: "secrets[0].salt = :salt",
+        values: vec![(":salt", s(current_salt))],
+        ..Default::default()
+    };
+    if db.put_if(endpoint.item(org)?, &same_secret).await?.is_err() {
+        return Err(ApiError::PreconditionFailed(
+            "The webhook endpoint changed meanwhile (deleted or rotated); read it and try again."
+                .into(),
+        ));
+    }
+    Ok(RotatedSecret {
+        id,
+        secret: endpoint.secrets[0].secret(master_key),
+    })
+}
+
+/// What `PATCH` may change. Absent fields stay as they are; `description: null` clears it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointChanges {
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub events: Option<Vec<EventType>>,
+    #[serde(default, deserialize_with = "validate::nullable")]
+    pub description: Option<Option<String>>,
+    #[serde(default)]
+    pub disabled: Option<bool>,
+}
+
+/// Applies `changes` to the endpoint if its current version is one `precondition` names.
+/// Enabling a disabled endpoint resumes delivery of the events made from then on only;
+/// disabling one stops every delivery to it, queued ones included.
+pub async fn update(
+    db: &Db,
+    org: Uuid,
+    id: Uuid,
+    changes: EndpointChanges,
+    destinations: &Destinations,
+    precondition: &Precondition,
+    now: OffsetDateTime,
+) -> Result<Endpoint, ApiError> {
+    let url = match &changes.url {
+        Some(url) => Some(
+            destinations
+                .check_url(url)
+                .map_err(|why| ApiError::invalid(format!("Field `url` is refused: {why}")))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    let events = match changes.events {
+        Some(events) => Some(event_types(Some(events))?),
+        None => None,
+    };
+    let description = match &changes.description {
+        Some(text) => Some(validate::optional_text(
+            "description",
+            text.as_deref(),
+            MAX_DESCRIPTION,
+        )?),
+        None => None,
+    };
+    let mut retry = Retry::default();
+    while retry.next().await {
+        let read = get(db, org, id).await?;
+        precondition.check(read.version, "webhook endpoint")?;
+        let mut endpoint = read.clone();
+        if let Some(url) = &url {
+            endpoint.url.clone_from(url);
+        }
+        if let Some(events) = &events {
+            endpoint.events.clone_from(events);
+        }
+        if let Some(description) = &description {
+            endpoint.description.clone_from(description);
+        }
+        match changes.disabled {
+            Some(true) if endpoint.disabled_at.is_none() => endpoint.disabled_at = Some(now),
+            Some(false) if endpoint.disabled_at.is_some() => {
+                endpoint.disabled_at = None;
+                endpoint.enabled_at = Some(now);
+            }
+            _ => {}
+        }
+        if endpoint == read {
+            return Ok(read);
+        }
+        endpoint.version = read.version + 1;
+        let unchanged = if read.version == 0 {
+            Expression {
+                text: "attribute_exists(PK) AND attribute_not_exists(version)",
+                ..Default::default()
+            }
+        } else {
+            Expression {
+                text: "version = :version",
+                values: vec![(":version", n(read.version))],
+                ..Default::default()
+            }
+        };
+        match db.put_if(endpoint.item(org)?, &unchanged).await? {
+            Ok(()) => return Ok(endpoint),
+            // Deleted, rotated or changed meanwhile: read it again.
+            Err(_) => continue,
+        }
+    }
+    Err(ApiError::internal("webhook endpoint update: conflicts"))
+}
