@@ -23,6 +23,9 @@ struct Demo {
     org_id: uuid::Uuid,
     member_id: uuid::Uuid,
     key: String,
+    /// The key's scopes: when a version adds a scope, the demo gets a key that has it.
+    #[serde(default)]
+    scopes: Vec<Scope>,
 }
 
 fn root() -> Result<PathBuf, String> {
@@ -35,15 +38,25 @@ async fn admin_from_env() -> Result<Admin, String> {
     Admin::from_config(&sdk, &config)
 }
 
-/// The demo organization, created on first start and reused after that.
+/// The demo organization, created on first start and reused after that, with a key that
+/// has every scope.
 async fn seed_demo(state: &Path) -> Result<Demo, String> {
     let admin = admin_from_env().await?;
     let path = state.join("demo.json");
-    if let Some(demo) = std::fs::read_to_string(&path)
+    if let Some(mut demo) = std::fs::read_to_string(&path)
         .ok()
         .and_then(|text| serde_json::from_str::<Demo>(&text).ok())
     {
         if admin.get_org(demo.org_id).await.is_ok() {
+            if demo.scopes != Scope::ALL {
+                demo.key = admin
+                    .create_key(demo.org_id, Scope::ALL.to_vec(), None)
+                    .await
+                    .map_err(|e| e.0)?
+                    .key;
+                demo.scopes = Scope::ALL.to_vec();
+                write_demo(&path, &demo)?;
+            }
             return Ok(demo);
         }
     }
@@ -63,10 +76,15 @@ async fn seed_demo(state: &Path) -> Result<Demo, String> {
         org_id: org.id,
         member_id: member.id,
         key: key.key,
+        scopes: Scope::ALL.to_vec(),
     };
-    let text = serde_json::to_string_pretty(&demo).map_err(|e| e.to_string())?;
-    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    write_demo(&path, &demo)?;
     Ok(demo)
+}
+
+fn write_demo(path: &Path, demo: &Demo) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(demo).map_err(|e| e.to_string())?;
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, String> {
