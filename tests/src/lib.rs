@@ -429,6 +429,16 @@ impl Stack {
             ),
             destinations: shared::webhooks::Destinations::from_env()
                 .expect("the local stack's destination policy"),
+            sqs: recorded!(
+                aws_sdk_sqs,
+                aws_sdk_sqs::config::Builder::from(&self.sdk),
+                "webhooks"
+            ),
+            queue_url: self
+                .config
+                .events_queue_url
+                .clone()
+                .expect("EVENTS_QUEUE_URL is set"),
         }
     }
 

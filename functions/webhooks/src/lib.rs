@@ -16,13 +16,15 @@ use shared::webhooks::endpoints::{self, EndpointChanges, EndpointView, NewEndpoi
 use shared::webhooks::Destinations;
 use shared::{ApiError, ApiResult};
 
-/// What the routes need beyond the core: the key every endpoint secret derives from, and
-/// where deliveries may go.
+/// What the routes need beyond the core: the key every endpoint secret derives from, where
+/// deliveries may go, and the queue a replay goes to.
 #[derive(Clone)]
 pub struct Endpoints {
     pub core: Core,
     pub master_key: SecretSource<WebhookMasterKey>,
     pub destinations: Destinations,
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
 }
 
 pub fn router(endpoints: Endpoints) -> Router {
@@ -33,6 +35,7 @@ pub fn router(endpoints: Endpoints) -> Router {
             get(show).patch(update).delete(remove),
         )
         .route("/webhook_endpoints/{id}/rotate_secret", post(rotate_secret))
+        .route("/webhook_endpoints/{id}/replay", post(replay))
         .with_state(endpoints.clone());
     api(routes, endpoints.core)
 }
@@ -148,4 +151,34 @@ async fn rotate_secret(
     )
     .await?;
     Ok(ok(rotated))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Replay {
+    event_id: String,
+}
+
+/// Sends a past event (kept 7 days) to the endpoint again: same id and body, its own retry
+/// schedule.
+async fn replay(
+    Authorized(principal, ..): Authorized<scopes::WebhooksManage>,
+    State(state): State<Endpoints>,
+    PathId(id): PathId,
+    JsonBody(replay): JsonBody<Replay>,
+) -> ApiResult<Response> {
+    let delivery = endpoints::replay(
+        &state.core.db,
+        &state.sqs,
+        &state.queue_url,
+        principal.org_id,
+        id,
+        &replay.event_id,
+    )
+    .await?;
+    Ok(ok(json!({
+        "event_id": delivery.event_id,
+        "endpoint_id": delivery.endpoint_id,
+        "queued": true,
+    })))
 }

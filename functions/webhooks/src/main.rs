@@ -10,6 +10,11 @@ async fn main() -> Result<(), lambda_http::Error> {
             core,
             master_key,
             destinations: shared::webhooks::Destinations::from_env()?,
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            queue_url: config
+                .events_queue_url
+                .clone()
+                .ok_or("environment variable EVENTS_QUEUE_URL is not set")?,
         }))
     })
     .await

@@ -11,7 +11,7 @@ use crate::domain::outbox::EventType;
 use crate::domain::validate;
 use crate::ids::new_id;
 use crate::table::keys::{endpoint_sk, org_pk, ORG_SK, WEBHOOK_COUNTERS_SK};
-use crate::table::store::{n, s, Db, Expression};
+use crate::table::store::{n, Db, Expression};
 use crate::table::txn::{self, Outcome, Precondition, Retry, UpdateSpec};
 use crate::ApiError;
 
@@ -244,11 +244,6 @@ pub async fn rotate_secret(
     now: OffsetDateTime,
 ) -> Result<RotatedSecret, ApiError> {
     let mut endpoint = get(db, org, id).await?;
-    let current_salt = endpoint
-        .secrets
-        .first()
-        .map(|version| version.salt.clone())
-        .unwrap_or_default();
     let grace_end = now + time::Duration::hours(grace_hours.into());
     for version in &mut endpoint.secrets {
         let ends = version.expires_at.map_or(grace_end, |at| at.min(grace_end));
@@ -258,16 +253,14 @@ pub async fn rotate_secret(
         .secrets
         .retain(|version| version.expires_at.is_some_and(|at| at > now));
     endpoint.secrets.insert(0, SecretVersion::generate(now));
+    let read_version = endpoint.version;
     endpoint.version += 1;
-    // Two rotations at once: only the one that read the current secret wins.
-    let same_secret = Expression {
-        text: "secrets[0].salt = :salt",
-        values: vec![(":salt", s(current_salt))],
-        ..Default::default()
-    };
-    if db.put_if(endpoint.item(org)?, &same_secret).await?.is_err() {
+    // The write replaces exactly what was read: a rotation or change made meanwhile wins,
+    // and this one is refused rather than undoing it.
+    let unchanged = unchanged_since(read_version);
+    if db.put_if(endpoint.item(org)?, &unchanged).await?.is_err() {
         return Err(ApiError::PreconditionFailed(
-            "The webhook endpoint changed meanwhile (deleted or rotated); read it and try again."
+            "The webhook endpoint changed meanwhile (deleted, rotated or updated); read it and try again."
                 .into(),
         ));
     }
@@ -275,6 +268,23 @@ pub async fn rotate_secret(
         id,
         secret: endpoint.secrets[0].secret(master_key),
     })
+}
+
+/// The condition that an endpoint is still at `version`; endpoints made before versions
+/// were kept have none.
+fn unchanged_since(version: u64) -> Expression<'static> {
+    if version == 0 {
+        Expression {
+            text: "attribute_exists(PK) AND attribute_not_exists(version)",
+            ..Default::default()
+        }
+    } else {
+        Expression {
+            text: "version = :version",
+            values: vec![(":version", n(version))],
+            ..Default::default()
+        }
+    }
 }
 
 /// What `PATCH` may change. Absent fields stay as they are; `description: null` clears it.
@@ -350,23 +360,95 @@ pub async fn update(
             return Ok(read);
         }
         endpoint.version = read.version + 1;
-        let unchanged = if read.version == 0 {
-            Expression {
-                text: "attribute_exists(PK) AND attribute_not_exists(version)",
-                ..Default::default()
-            }
-        } else {
-            Expression {
-                text: "version = :version",
-                values: vec![(":version", n(read.version))],
-                ..Default::default()
-            }
-        };
-        match db.put_if(endpoint.item(org)?, &unchanged).await? {
+        match db
+            .put_if(endpoint.item(org)?, &unchanged_since(read.version))
+            .await?
+        {
             Ok(()) => return Ok(endpoint),
             // Deleted, rotated or changed meanwhile: read it again.
             Err(_) => continue,
         }
     }
     Err(ApiError::internal("webhook endpoint update: conflicts"))
+}
+
+/// Whether `id` looks like an event id (`evt_` and 32 hex digits), so that nothing else is
+/// ever built into a key.
+pub fn is_event_id(id: &str) -> bool {
+    id.strip_prefix("evt_")
+        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Queues a fresh delivery of a past event to one endpoint: the same id and body, signed
+/// with the endpoint's secrets when it is sent, on a retry schedule of its own. Events are
+/// kept for 7 days.
+#[cfg(feature = "sqs")]
+pub async fn replay(
+    db: &Db,
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    org: Uuid,
+    id: Uuid,
+    event_id: &str,
+) -> Result<super::Delivery, ApiError> {
+    use crate::domain::outbox::OutboxItem;
+    if !is_event_id(event_id) {
+        return Err(ApiError::invalid(
+            "Field `event_id` must be an event id: `evt_` and 32 hexadecimal digits.",
+        ));
+    }
+    get(db, org, id).await?;
+    let item: Option<OutboxItem> = db
+        .get(&org_pk(org), &crate::table::keys::event_sk(event_id))
+        .await?;
+    let envelope = item
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "Event {event_id} does not exist in this organization (events are kept 7 days)."
+            ))
+        })?
+        .envelope()
+        .map_err(ApiError::internal)?;
+    let delivery = super::Delivery::new(org, id, &envelope)?;
+    let body = serde_json::to_string(&delivery).map_err(ApiError::internal)?;
+    sqs.send_message()
+        .queue_url(queue_url)
+        .message_body(body)
+        .send()
+        .await
+        .map_err(|e| {
+            ApiError::internal(format!(
+                "replay: {}",
+                aws_sdk_sqs::error::DisplayErrorContext(e)
+            ))
+        })?;
+    Ok(delivery)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_event_ids_are_built_into_keys() {
+        assert!(is_event_id("evt_01a24a3f258272afbcd964ff29a50437"));
+        assert!(!is_event_id("evt_missing"));
+        assert!(!is_event_id("evt_01a24a3f258272afbcd964ff29a5043"));
+        assert!(!is_event_id("evt_01a24a3f258272afbcd964ff29a50437#"));
+        assert!(!is_event_id("01a24a3f258272afbcd964ff29a50437"));
+        assert!(!is_event_id("evt_é1a24a3f258272afbcd964ff29a5043"));
+    }
+
+    #[test]
+    fn event_types_default_to_all_and_keep_each_once() {
+        assert_eq!(event_types(None).unwrap(), EventType::ALL.to_vec());
+        assert_eq!(
+            event_types(Some(vec![EventType::NoteCreated, EventType::NoteCreated])).unwrap(),
+            [EventType::NoteCreated]
+        );
+        assert_eq!(
+            event_types(Some(Vec::new())).unwrap_err().code(),
+            "invalid_body"
+        );
+    }
 }

@@ -265,9 +265,20 @@ async fn operators_manage_webhook_endpoints() {
         "--id",
         &id,
         "--event",
-        "evt_missing"
+        "evt_00000000000000000000000000000000"
     ])
     .contains("kept 7 days"));
+    assert!(admin_fails(&[
+        "webhook",
+        "replay",
+        "--org",
+        &org_id,
+        "--id",
+        &id,
+        "--event",
+        "evt_missing"
+    ])
+    .contains("event id"));
     assert!(
         admin_fails(&["webhook", "create", "--org", &org_id, "--url", "ftp://x"]).contains("--url")
     );

@@ -114,6 +114,16 @@ async fn every_route_needs_the_webhooks_manage_scope() {
             format!("/api/v1/webhook_endpoints/{id}/rotate_secret"),
             Some(json!({})),
         ),
+        (
+            Method::PATCH,
+            format!("/api/v1/webhook_endpoints/{id}"),
+            Some(json!({"disabled": true})),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/webhook_endpoints/{id}/replay"),
+            Some(json!({"event_id": "evt_00000000000000000000000000000000"})),
+        ),
     ] {
         let mut call = Call::new(method.clone(), &path).key(&key);
         if let Some(body) = &body {
@@ -396,4 +406,61 @@ async fn a_disabled_endpoint_gets_nothing_until_it_is_enabled_again() {
         .collect();
     assert_eq!(got.len(), 1);
     assert_eq!(got_after, [after.body["data"]["id"].clone()]);
+}
+
+/// A replay sends the same event again, through the queue and the delivery function.
+#[tokio::test]
+async fn a_replay_sends_a_past_event_again_unchanged() {
+    pipeline();
+    let org = growth_org().await;
+    let receiver = Receiver::start(|_, _| 200).await;
+    let created = subscribe(
+        &org.key,
+        json!({"url": receiver.url, "events": ["dossier.created"]}),
+    )
+    .await;
+    let id = created.body["data"]["id"].as_str().unwrap().to_string();
+    let made = post("/api/v1/dossiers")
+        .key(&org.key)
+        .json(&json!({"type": "sales", "name": "Replayed"}))
+        .send(&dossiers_router().await)
+        .await;
+    assert_eq!(made.status, 201);
+    let first = receiver
+        .wait_for(Duration::from_secs(120), |got| !got.is_empty())
+        .await;
+    let event_id = first[0].event_id();
+
+    let router = webhooks_router().await;
+    let replay = |endpoint: &str, event: &str| {
+        post(&format!("/api/v1/webhook_endpoints/{endpoint}/replay"))
+            .key(&org.key)
+            .json(&json!({ "event_id": event }))
+    };
+    let queued = replay(&id, &event_id).send(&router).await;
+    assert_eq!(queued.status, 200, "{}", queued.body);
+    assert_eq!(
+        queued.body["data"],
+        json!({"event_id": event_id, "endpoint_id": id, "queued": true})
+    );
+    let both = receiver
+        .wait_for(Duration::from_secs(120), |got| got.len() >= 2)
+        .await;
+    assert_eq!(both[1].event_id(), event_id);
+    assert_eq!(both[1].body, both[0].body, "the same body, byte for byte");
+
+    let malformed = replay(&id, "evt_../../x").send(&router).await;
+    assert_eq!(malformed.status, 400);
+    let unknown = replay(&id, "evt_00000000000000000000000000000000")
+        .send(&router)
+        .await;
+    assert_eq!(unknown.status, 404);
+    assert!(unknown.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("kept 7 days"));
+    let no_endpoint = replay(&uuid::Uuid::now_v7().to_string(), &event_id)
+        .send(&router)
+        .await;
+    assert_eq!(no_endpoint.status, 404);
 }

@@ -4,8 +4,7 @@
 use uuid::Uuid;
 
 use super::{fail, Admin, AdminError, AdminResult};
-use shared::domain::outbox::{EventType, OutboxItem};
-use shared::table::keys::org_pk;
+use shared::domain::outbox::EventType;
 use shared::table::txn::Precondition;
 use shared::webhooks::endpoints::{
     self, CreatedEndpoint, EndpointView, NewEndpoint, RotatedSecret,
@@ -98,8 +97,7 @@ impl Admin {
         Ok(webhooks::attempts(&self.db, org, id, event).await?)
     }
 
-    /// Queues a fresh delivery of a past event to one endpoint: same id and body, signed
-    /// with the endpoint's current secrets when it is sent. Events are kept for 7 days.
+    /// Queues a fresh delivery of a past event to one endpoint.
     pub async fn replay_webhook(
         &self,
         org: Uuid,
@@ -108,26 +106,6 @@ impl Admin {
         sqs: &aws_sdk_sqs::Client,
         queue_url: &str,
     ) -> AdminResult<Delivery> {
-        endpoints::get(&self.db, org, id).await?;
-        let item: Option<OutboxItem> = self
-            .db
-            .get(&org_pk(org), &shared::table::keys::event_sk(event_id))
-            .await?;
-        let envelope = item
-            .ok_or_else(|| {
-                AdminError(format!(
-                    "event {event_id} is not in organization {org} (events are kept 7 days)"
-                ))
-            })
-            .and_then(|item| item.envelope().map_err(AdminError))?;
-        let delivery = Delivery::new(org, id, &envelope)?;
-        let body = serde_json::to_string(&delivery).map_err(ApiError::internal)?;
-        sqs.send_message()
-            .queue_url(queue_url)
-            .message_body(body)
-            .send()
-            .await
-            .map_err(|e| AdminError(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
-        Ok(delivery)
+        Ok(endpoints::replay(&self.db, sqs, queue_url, org, id, event_id).await?)
     }
 }
