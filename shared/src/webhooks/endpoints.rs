@@ -1,6 +1,7 @@
-//! Managing webhook endpoints: the one implementation behind `leadgrid-admin webhook …`.
-//! Creating one checks the destination policy and the organization's cap in the same
-//! transaction that writes it; deleting one gives its place back.
+//! Managing webhook endpoints: the one implementation behind both `/webhook_endpoints` and
+//! `leadgrid-admin webhook …`. Creating one checks the destination policy, and the
+//! organization's cap in the same transaction that writes it; deleting one gives its place
+//! back; every change is conditioned on the version it read.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -153,7 +154,9 @@ pub async fn create(
                     secret,
                 });
             }
-            Err(Outcome::ConditionFailed(reasons)) if reasons[0].is_some() => {
+            Err(Outcome::ConditionFailed(reasons))
+                if reasons.first().is_some_and(Option::is_some) =>
+            {
                 return Err(ApiError::not_found(format!(
                     "Organization {org} does not exist."
                 )));
@@ -221,7 +224,9 @@ pub async fn delete(
         match txn::write(db, vec![gone.clone(), uncount.clone()]).await? {
             Ok(()) => return Ok(()),
             // Made before endpoints were counted: nothing to give back.
-            Err(Outcome::ConditionFailed(reasons)) if reasons[0].is_none() => {
+            Err(Outcome::ConditionFailed(reasons))
+                if reasons.first().is_some_and(Option::is_none) =>
+            {
                 if txn::write(db, vec![gone]).await?.is_ok() {
                     return Ok(());
                 }
