@@ -477,6 +477,7 @@ impl Stack {
                 .expect("EVENTS_DLQ_URL is set"),
             schedule,
             destinations: shared::webhooks::Destinations::from_env().expect("destinations"),
+            disable_after_failing: shared::webhooks::DISABLE_AFTER_FAILING,
         };
         let secrets = aws_sdk_secretsmanager::Client::new(&self.sdk);
         shared::webhooks::delivery::Deliverer::new(

@@ -15,6 +15,16 @@ use crate::table::store::Db;
 use crate::webhooks::{self, Attempt, Delivery, Destinations, Outcome, RetrySchedule};
 use crate::ApiError;
 
+/// "5 days", "6 hours" or "30 seconds".
+fn spoken(window: Duration) -> String {
+    let seconds = window.as_secs();
+    match seconds {
+        s if s >= 86_400 && s % 86_400 == 0 => format!("{} days", s / 86_400),
+        s if s >= 3_600 && s % 3_600 == 0 => format!("{} hours", s / 3_600),
+        s => format!("{s} seconds"),
+    }
+}
+
 /// A delivery succeeds only with a 2xx within this time.
 pub const TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -26,6 +36,7 @@ pub struct Deliverer {
     pub dead_letter_url: String,
     pub schedule: RetrySchedule,
     pub destinations: Destinations,
+    pub disable_after_failing: Duration,
     http: reqwest::Client,
 }
 
@@ -55,6 +66,8 @@ pub struct Settings {
     pub dead_letter_url: String,
     pub schedule: RetrySchedule,
     pub destinations: Destinations,
+    /// How long an endpoint may fail every attempt before it is disabled.
+    pub disable_after_failing: Duration,
 }
 
 impl Settings {
@@ -76,6 +89,7 @@ impl Settings {
                 .ok_or("EVENTS_DLQ_URL is not set")?,
             schedule,
             destinations: Destinations::from_env()?,
+            disable_after_failing: webhooks::DISABLE_AFTER_FAILING,
         })
     }
 }
@@ -104,6 +118,7 @@ impl Deliverer {
             dead_letter_url: settings.dead_letter_url,
             schedule: settings.schedule,
             destinations: settings.destinations,
+            disable_after_failing: settings.disable_after_failing,
             http,
         }
     }
@@ -223,19 +238,32 @@ impl Deliverer {
             .await?;
         let status = record.status.and_then(|s| StatusCode::from_u16(s).ok());
         if status.is_some_and(|s| s.is_success()) {
+            if endpoint.failing_since.is_some() {
+                webhooks::note_success(&self.db, delivery.org, delivery.endpoint_id).await?;
+            }
             record.outcome = Outcome::Delivered;
             return self.finish(delivery, record).await;
         }
-        if status == Some(StatusCode::GONE) {
-            webhooks::disable(
-                &self.db,
-                delivery.org,
-                delivery.endpoint_id,
-                crate::clock::now(),
-            )
-            .await?;
+        let now = crate::clock::now();
+        let gone = status == Some(StatusCode::GONE);
+        let failing_too_long = endpoint
+            .failing_since
+            .filter(|since| (now - *since).unsigned_abs() >= self.disable_after_failing);
+        if gone || failing_too_long.is_some() {
+            let reason = match failing_too_long {
+                Some(since) if !gone => format!(
+                    "Every delivery failed from {} on, for over {}.",
+                    crate::clock::format(since),
+                    spoken(self.disable_after_failing)
+                ),
+                _ => "The receiver answered 410 Gone.".to_string(),
+            };
+            webhooks::disable(&self.db, delivery.org, delivery.endpoint_id, now, &reason).await?;
             record.outcome = Outcome::Disabled;
             return self.finish(delivery, record).await;
+        }
+        if endpoint.failing_since.is_none() {
+            webhooks::note_failure(&self.db, delivery.org, delivery.endpoint_id, now).await?;
         }
         match self.schedule.next_delay(attempt, retry_after) {
             Some(delay) => {

@@ -12,7 +12,7 @@ use crate::domain::outbox::EventType;
 use crate::domain::validate;
 use crate::ids::new_id;
 use crate::table::keys::{endpoint_sk, org_pk, ORG_SK, WEBHOOK_COUNTERS_SK};
-use crate::table::store::{n, Db, Expression};
+use crate::table::store::{n, s, Db, Expression};
 use crate::table::txn::{self, Outcome, Precondition, Retry, UpdateSpec};
 use crate::ApiError;
 
@@ -43,6 +43,12 @@ pub struct EndpointView {
     pub created_at: OffsetDateTime,
     #[serde(with = "crate::clock::rfc3339::option")]
     pub disabled_at: Option<OffsetDateTime>,
+    /// Why nothing is sent: the receiver answered 410, every delivery failed for five
+    /// days, or the endpoint was disabled through the API.
+    pub disabled_reason: Option<String>,
+    /// Since when every attempt has failed; null once one is delivered.
+    #[serde(with = "crate::clock::rfc3339::option")]
+    pub failing_since: Option<OffsetDateTime>,
     /// When the previous secret stops signing, during a rotation's grace window.
     #[serde(with = "crate::clock::rfc3339::option")]
     pub previous_secret_expires_at: Option<OffsetDateTime>,
@@ -67,6 +73,8 @@ impl EndpointView {
             description: endpoint.description,
             created_at: endpoint.created_at,
             disabled_at: endpoint.disabled_at,
+            disabled_reason: endpoint.disabled_reason,
+            failing_since: endpoint.failing_since,
             version: endpoint.version,
         }
     }
@@ -127,6 +135,8 @@ pub async fn create(
         )?,
         created_at: now,
         disabled_at: None,
+        disabled_reason: None,
+        failing_since: None,
         secrets: vec![SecretVersion::generate(now)],
         enabled_at: None,
         version: 1,
@@ -258,11 +268,11 @@ pub async fn rotate_secret(
         .secrets
         .retain(|version| version.expires_at.is_some_and(|at| at > now));
     endpoint.secrets.insert(0, SecretVersion::generate(now));
-    let read_version = endpoint.version;
+    let read = endpoint.clone();
     endpoint.version += 1;
     // The write replaces exactly what was read: a rotation or change made meanwhile wins,
     // and this one is refused rather than undoing it.
-    let unchanged = unchanged_since(read_version);
+    let unchanged = unchanged_since(&read);
     if db.put_if(endpoint.item(org)?, &unchanged).await?.is_err() {
         return Err(ApiError::PreconditionFailed(
             "The webhook endpoint changed meanwhile (deleted, rotated or updated); read it and try again."
@@ -275,20 +285,27 @@ pub async fn rotate_secret(
     })
 }
 
-/// The condition that an endpoint is still at `version`; endpoints made before versions
-/// were kept have none.
-fn unchanged_since(version: u64) -> Expression<'static> {
-    if version == 0 {
-        Expression {
-            text: "attribute_exists(PK) AND attribute_not_exists(version)",
-            ..Default::default()
-        }
-    } else {
-        Expression {
-            text: "version = :version",
-            values: vec![(":version", n(version))],
-            ..Default::default()
-        }
+/// The condition that an endpoint is as it was read: at its version (endpoints made before
+/// versions were kept have none), and with the failure streak delivery had recorded, which
+/// changes without a new version.
+fn unchanged_since(read: &Endpoint) -> Expression<'static> {
+    let text = match (read.version == 0, read.failing_since.is_some()) {
+        (true, false) => "attribute_exists(PK) AND attribute_not_exists(version) AND attribute_not_exists(failing_since)",
+        (true, true) => "attribute_exists(PK) AND attribute_not_exists(version) AND failing_since = :failing_since",
+        (false, false) => "version = :version AND attribute_not_exists(failing_since)",
+        (false, true) => "version = :version AND failing_since = :failing_since",
+    };
+    let mut values = Vec::new();
+    if read.version > 0 {
+        values.push((":version", n(read.version)));
+    }
+    if let Some(since) = read.failing_since {
+        values.push((":failing_since", s(crate::clock::format(since))));
+    }
+    Expression {
+        text,
+        values,
+        ..Default::default()
     }
 }
 
@@ -354,9 +371,14 @@ pub async fn update(
             endpoint.description.clone_from(description);
         }
         match changes.disabled {
-            Some(true) if endpoint.disabled_at.is_none() => endpoint.disabled_at = Some(now),
+            Some(true) if endpoint.disabled_at.is_none() => {
+                endpoint.disabled_at = Some(now);
+                endpoint.disabled_reason = Some("Disabled through the API.".into());
+            }
             Some(false) if endpoint.disabled_at.is_some() => {
                 endpoint.disabled_at = None;
+                endpoint.disabled_reason = None;
+                endpoint.failing_since = None;
                 endpoint.enabled_at = Some(now);
             }
             _ => {}
@@ -366,7 +388,7 @@ pub async fn update(
         }
         endpoint.version = read.version + 1;
         match db
-            .put_if(endpoint.item(org)?, &unchanged_since(read.version))
+            .put_if(endpoint.item(org)?, &unchanged_since(&read))
             .await?
         {
             Ok(()) => return Ok(endpoint),

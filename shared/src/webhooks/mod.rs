@@ -86,9 +86,21 @@ pub struct Endpoint {
     pub description: Option<String>,
     #[serde(with = "crate::clock::rfc3339")]
     pub created_at: OffsetDateTime,
-    /// Set when a receiver answered 410 Gone: nothing more is sent.
+    /// Set when the endpoint was disabled (410 Gone, continuous failure, or its owner):
+    /// nothing more is sent.
     #[serde(with = "crate::clock::rfc3339::option", default)]
     pub disabled_at: Option<OffsetDateTime>,
+    /// Why it was disabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+    /// The first failed attempt since the last delivered one: how long it has been failing.
+    /// Absent, never NULL, so that `if_not_exists` and `attribute_not_exists` see it so.
+    #[serde(
+        with = "crate::clock::rfc3339::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub failing_since: Option<OffsetDateTime>,
     /// Newest first; the first is the current secret.
     pub secrets: Vec<SecretVersion>,
     /// When it was last enabled again: events older than this are not sent to it.
@@ -161,11 +173,25 @@ pub async fn get(db: &Db, org: Uuid, id: Uuid) -> Result<Option<Endpoint>, ApiEr
     db.get(&org_pk(org), &endpoint_sk(id)).await
 }
 
-/// Stops deliveries to an endpoint whose receiver answered 410 Gone.
-pub async fn disable(db: &Db, org: Uuid, id: Uuid, now: OffsetDateTime) -> Result<(), ApiError> {
+/// An endpoint disabled after its deliveries failed for this long without one success.
+pub const DISABLE_AFTER_FAILING: Duration = Duration::from_secs(5 * 24 * 3600);
+
+/// Stops deliveries to an endpoint: its receiver answered 410 Gone, or failed for
+/// [`DISABLE_AFTER_FAILING`].
+pub async fn disable(
+    db: &Db,
+    org: Uuid,
+    id: Uuid,
+    now: OffsetDateTime,
+    reason: &str,
+) -> Result<(), ApiError> {
     let disabled = crate::table::store::Expression {
-        text: "SET disabled_at = :now ADD version :one",
-        values: vec![(":now", s(crate::clock::format(now))), (":one", n(1))],
+        text: "SET disabled_at = :now, disabled_reason = :reason ADD version :one",
+        values: vec![
+            (":now", s(crate::clock::format(now))),
+            (":reason", s(reason)),
+            (":one", n(1)),
+        ],
         ..Default::default()
     };
     // Deleted meanwhile: nothing left to disable.
@@ -173,6 +199,46 @@ pub async fn disable(db: &Db, org: Uuid, id: Uuid, now: OffsetDateTime) -> Resul
         &org_pk(org),
         &endpoint_sk(id),
         &disabled,
+        Some("attribute_exists(PK)"),
+    )
+    .await?
+    .ok();
+    Ok(())
+}
+
+/// Notes a failed attempt: the endpoint has been failing since `now`, unless it already was.
+pub async fn note_failure(
+    db: &Db,
+    org: Uuid,
+    id: Uuid,
+    now: OffsetDateTime,
+) -> Result<(), ApiError> {
+    let failing = crate::table::store::Expression {
+        text: "SET failing_since = if_not_exists(failing_since, :now)",
+        values: vec![(":now", s(crate::clock::format(now)))],
+        ..Default::default()
+    };
+    db.update_if(
+        &org_pk(org),
+        &endpoint_sk(id),
+        &failing,
+        Some("attribute_exists(PK)"),
+    )
+    .await?
+    .ok();
+    Ok(())
+}
+
+/// Notes a delivered attempt: the endpoint is no longer failing.
+pub async fn note_success(db: &Db, org: Uuid, id: Uuid) -> Result<(), ApiError> {
+    let recovered = crate::table::store::Expression {
+        text: "REMOVE failing_since",
+        ..Default::default()
+    };
+    db.update_if(
+        &org_pk(org),
+        &endpoint_sk(id),
+        &recovered,
         Some("attribute_exists(PK)"),
     )
     .await?
@@ -417,6 +483,8 @@ mod tests {
             description: None,
             created_at: enabled_at,
             disabled_at: None,
+            disabled_reason: None,
+            failing_since: None,
             secrets: Vec::new(),
             enabled_at: Some(enabled_at),
             version: 3,
@@ -447,6 +515,8 @@ mod tests {
             enabled_at: None,
             version: 1,
             disabled_at: None,
+            disabled_reason: None,
+            failing_since: None,
             secrets: vec![SecretVersion::generate(now), old.clone()],
         };
         let during = endpoint.signing_secrets(b"m", now);
