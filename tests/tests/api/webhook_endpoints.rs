@@ -20,6 +20,22 @@ async fn subscribe(key: &str, body: Value) -> integration_tests::Reply {
         .await
 }
 
+/// A receiver on 127.0.0.1 that answers 200, subscribed to `dossier.created` through the
+/// API: the receiver, the endpoint's id and its secret.
+async fn subscribed_receiver(key: &str) -> (Receiver, String, String) {
+    let receiver = Receiver::start(|_, _| 200).await;
+    let created = subscribe(
+        key,
+        json!({"url": receiver.url, "events": ["dossier.created"]}),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let data = &created.body["data"];
+    let id = data["id"].as_str().unwrap().to_string();
+    let secret = data["secret"].as_str().unwrap().to_string();
+    (receiver, id, secret)
+}
+
 #[tokio::test]
 async fn an_endpoint_is_created_read_listed_and_deleted() {
     let org = growth_org().await;
@@ -248,15 +264,7 @@ async fn a_rotation_returns_the_new_secret_and_keeps_the_old_one_for_its_grace()
 async fn subscribe_receive_verify_unsubscribe() {
     pipeline();
     let org = growth_org().await;
-    let receiver = Receiver::start(|_, _| 200).await;
-    let created = subscribe(
-        &org.key,
-        json!({"url": receiver.url, "events": ["dossier.created"]}),
-    )
-    .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    let id = created.body["data"]["id"].as_str().unwrap().to_string();
-    let secret = created.body["data"]["secret"].as_str().unwrap().to_string();
+    let (receiver, id, secret) = subscribed_receiver(&org.key).await;
 
     let dossiers = dossiers_router().await;
     let made = post("/api/v1/dossiers")
@@ -364,13 +372,7 @@ async fn a_patch_changes_what_it_names_under_if_match() {
 async fn a_disabled_endpoint_gets_nothing_until_it_is_enabled_again() {
     pipeline();
     let org = growth_org().await;
-    let receiver = Receiver::start(|_, _| 200).await;
-    let created = subscribe(
-        &org.key,
-        json!({"url": receiver.url, "events": ["dossier.created"]}),
-    )
-    .await;
-    let id = created.body["data"]["id"].as_str().unwrap().to_string();
+    let (receiver, id, _) = subscribed_receiver(&org.key).await;
     let path = format!("/api/v1/webhook_endpoints/{id}");
     let router = webhooks_router().await;
     let set_disabled = |disabled: bool| {
@@ -413,13 +415,7 @@ async fn a_disabled_endpoint_gets_nothing_until_it_is_enabled_again() {
 async fn a_replay_sends_a_past_event_again_unchanged() {
     pipeline();
     let org = growth_org().await;
-    let receiver = Receiver::start(|_, _| 200).await;
-    let created = subscribe(
-        &org.key,
-        json!({"url": receiver.url, "events": ["dossier.created"]}),
-    )
-    .await;
-    let id = created.body["data"]["id"].as_str().unwrap().to_string();
+    let (receiver, id, _) = subscribed_receiver(&org.key).await;
     let made = post("/api/v1/dossiers")
         .key(&org.key)
         .json(&json!({"type": "sales", "name": "Replayed"}))
