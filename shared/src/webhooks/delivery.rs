@@ -219,7 +219,8 @@ impl Deliverer {
                     .await
             }
         };
-        if endpoint.predates_enabling(&delivery.created_at()) {
+        // Only an endpoint enabled again needs the event's age, read from its payload.
+        if endpoint.enabled_at.is_some() && endpoint.predates_enabling(&delivery.created_at()) {
             return self
                 .finish(
                     delivery,
