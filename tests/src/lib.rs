@@ -458,6 +458,22 @@ impl Stack {
         }
     }
 
+    /// An endpoint's attempt log, or one event's, oldest first, as its listing reads it.
+    pub async fn attempt_log(
+        &self,
+        org: Uuid,
+        endpoint: Uuid,
+        event: Option<&str>,
+    ) -> Vec<shared::webhooks::Attempt> {
+        let (mut log, more) =
+            shared::webhooks::attempts::page(&self.core().db, org, endpoint, event, None, 100)
+                .await
+                .expect("the attempt log reads");
+        assert!(!more, "a test's log fits one page");
+        log.reverse();
+        log
+    }
+
     /// The delivery function as deployed, with `schedule` and the local stack's
     /// destinations (loopback allowed).
     pub fn deliverer(

@@ -7,10 +7,11 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
+use shared::domain::pagination::encode_cursor;
 use shared::secrets::{SecretSource, WebhookMasterKey};
 use shared::web::{
     api, created, list, ok, ok_versioned, scopes, with_etag, Authorized, Core, IfMatch, JsonBody,
-    PathId, QueryParams,
+    OptionalJsonBody, PathId, QueryParams,
 };
 use shared::webhooks::endpoints::{self, EndpointChanges, EndpointView, NewEndpoint};
 use shared::webhooks::Destinations;
@@ -36,6 +37,8 @@ pub fn router(endpoints: Endpoints) -> Router {
         )
         .route("/webhook_endpoints/{id}/rotate_secret", post(rotate_secret))
         .route("/webhook_endpoints/{id}/replay", post(replay))
+        .route("/webhook_endpoints/{id}/test", post(send_test))
+        .route("/webhook_endpoints/{id}/attempts", get(attempts))
         .with_state(endpoints.clone());
     api(routes, endpoints.core)
 }
@@ -129,11 +132,19 @@ fn default_grace_hours() -> u32 {
     24
 }
 
+impl Default for Rotation {
+    fn default() -> Self {
+        Self {
+            grace_hours: default_grace_hours(),
+        }
+    }
+}
+
 async fn rotate_secret(
     Authorized(principal, ..): Authorized<scopes::WebhooksManage>,
     State(state): State<Endpoints>,
     PathId(id): PathId,
-    JsonBody(rotation): JsonBody<Rotation>,
+    OptionalJsonBody(rotation): OptionalJsonBody<Rotation>,
 ) -> ApiResult<Response> {
     if rotation.grace_hours > MAX_GRACE_HOURS {
         return Err(ApiError::invalid(format!(
@@ -181,4 +192,59 @@ async fn replay(
         "endpoint_id": delivery.endpoint_id,
         "queued": true,
     })))
+}
+
+/// Queues a signed `ping` to the endpoint; `GET …/attempts?event_id=` shows how it went.
+async fn send_test(
+    Authorized(principal, ..): Authorized<scopes::WebhooksManage>,
+    State(state): State<Endpoints>,
+    PathId(id): PathId,
+    OptionalJsonBody(_): OptionalJsonBody<NoFields>,
+) -> ApiResult<Response> {
+    let delivery = endpoints::send_test(
+        &state.core.db,
+        &state.sqs,
+        &state.queue_url,
+        principal.org_id,
+        id,
+        state.core.clock.now(),
+    )
+    .await?;
+    Ok(ok(json!({
+        "event_id": delivery.event_id,
+        "event_type": delivery.event_type,
+        "endpoint_id": delivery.endpoint_id,
+        "queued": true,
+    })))
+}
+
+/// A body that must be absent or `{}`.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoFields {}
+
+/// The attempt log, newest first, by cursor; `event_id` narrows it to one event.
+async fn attempts(
+    Authorized(principal, ..): Authorized<scopes::WebhooksManage>,
+    State(state): State<Endpoints>,
+    PathId(id): PathId,
+    mut query: QueryParams,
+) -> ApiResult<Response> {
+    let (cursor, per_page) = query.cursor_page()?;
+    let event_id = query.take("event_id")?;
+    query.finish()?;
+    let (page, next) = endpoints::attempts(
+        &state.core.db,
+        principal.org_id,
+        id,
+        event_id.as_deref(),
+        cursor.map(|cursor| cursor.id),
+        per_page as usize,
+    )
+    .await?;
+    let next_cursor = next.map(|id| encode_cursor(id.into()));
+    Ok(list(
+        page,
+        json!({ "per_page": per_page, "next_cursor": next_cursor }),
+    ))
 }

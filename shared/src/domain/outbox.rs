@@ -138,6 +138,11 @@ pub async fn mark_redriven(
 /// How long outbox items stay in the table after the stream has carried them.
 pub const OUTBOX_RETENTION: time::Duration = time::Duration::days(7);
 
+/// `evt_` and a UUIDv7's 32 hexadecimal digits.
+pub fn new_event_id() -> String {
+    format!("evt_{}", uuid::Uuid::now_v7().simple())
+}
+
 /// The outbox item for an event about `data`, to be written in the transaction that
 /// makes the change.
 pub fn outbox_item<T: Serialize>(
@@ -147,7 +152,7 @@ pub fn outbox_item<T: Serialize>(
     now: time::OffsetDateTime,
 ) -> Result<crate::table::store::Item, crate::ApiError> {
     let envelope = Envelope {
-        id: format!("evt_{}", uuid::Uuid::now_v7().simple()),
+        id: new_event_id(),
         kind,
         created_at: crate::clock::format(now),
         data: serde_json::to_value(data).map_err(crate::ApiError::internal)?,

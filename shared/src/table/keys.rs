@@ -34,6 +34,8 @@ pub const DOSSIERS_BY_STAGE_AND_STATUS: Index = GSI5;
 /// One index per contact kind, in `Kind::ALL`'s order, so one contact can be on every list.
 pub const CONTACTS_BY_KIND: [Index; 5] = [GSI1, GSI2, GSI3, GSI4, GSI5];
 pub const LINKS_BY_CONTACT: Index = GSI1;
+pub const ATTEMPTS_BY_ENDPOINT: Index = GSI1;
+pub const ATTEMPTS_BY_EVENT: Index = GSI2;
 
 // organization
 pub fn org_pk(org: Uuid) -> String {
@@ -250,16 +252,23 @@ pub const ATTEMPT_PREFIX: &str = "WHATT#";
 pub fn attempt_sk(endpoint: Uuid, event: &str, nanos: i128, attempt: u32) -> String {
     format!(
         "{}{nanos:020}#{attempt:03}",
-        attempts_prefix(endpoint, Some(event))
+        attempts_prefix(endpoint, event)
     )
 }
 
-/// An endpoint's attempts, or its attempts for one event.
-pub fn attempts_prefix(endpoint: Uuid, event: Option<&str>) -> String {
-    match event {
-        Some(event) => format!("{ATTEMPT_PREFIX}{endpoint}#{event}#"),
-        None => format!("{ATTEMPT_PREFIX}{endpoint}#"),
-    }
+/// An endpoint's attempts for one event.
+pub fn attempts_prefix(endpoint: Uuid, event: &str) -> String {
+    format!("{ATTEMPT_PREFIX}{endpoint}#{event}#")
+}
+
+/// An endpoint's attempts on [`ATTEMPTS_BY_ENDPOINT`].
+pub fn attempts_of_endpoint_pk(org: Uuid, endpoint: Uuid) -> String {
+    format!("ORG#{org}#WHATT#{endpoint}")
+}
+
+/// An endpoint's attempts for one event on [`ATTEMPTS_BY_EVENT`].
+pub fn attempts_of_event_pk(org: Uuid, endpoint: Uuid, event: &str) -> String {
+    format!("{}#{event}", attempts_of_endpoint_pk(org, endpoint))
 }
 
 // idempotency key
@@ -385,6 +394,7 @@ mod tests {
             shown(dossiers_of_type_pk(org, "<type>")),
             shown(contacts_of_kind_pk(org, "candidate")),
             shown(links_of_contact_pk(org, contact)),
+            shown(attempts_of_endpoint_pk(org, stage)).replace("<stage>", "<endpoint>"),
         ];
         for key in full {
             assert!(readme.contains(&format!("`{key}`")), "{key}");
@@ -394,6 +404,7 @@ mod tests {
             shown(dossiers_of_type_in_status_pk(org, "<type>", "<status>")),
             shown(dossiers_in_stage_pk(org, stage)),
             shown(dossiers_in_stage_and_status_pk(org, stage, "<status>")),
+            shown(attempts_of_event_pk(org, stage, "<event>")).replace("<stage>", "<endpoint>"),
         ];
         for key in abbreviated {
             let tail = key.trim_start_matches("ORG#<org>");

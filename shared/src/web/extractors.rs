@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
-use crate::domain::pagination::{PageParams, Position};
+use crate::domain::pagination::{decode_cursor, Cursor, PageParams, Position};
 use crate::table::txn::Precondition;
 use crate::web::auth::{Principal, Scope};
 use crate::ApiError;
@@ -124,6 +124,24 @@ impl<T: DeserializeOwned, St: Send + Sync> FromRequest<St> for JsonBody<T> {
     }
 }
 
+/// A strict JSON body that may be left out, as in a bare `curl -X POST`: no body at all is
+/// `T::default()`; any body is held to [`JsonBody`]'s rules.
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + Default, St: Send + Sync> FromRequest<St> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &St) -> Result<Self, ApiError> {
+        let headers = req.headers().clone();
+        let bytes = read_body(req, state).await?;
+        if bytes.is_empty() {
+            return Ok(Self(T::default()));
+        }
+        require_content_type(&headers, "application/json")?;
+        parse_json(&bytes).map(OptionalJsonBody)
+    }
+}
+
 pub async fn read_body<St: Send + Sync>(req: Request, state: &St) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -218,6 +236,22 @@ impl QueryParams {
         Position::parse(cursor, self.take("page")?, self.take("per_page")?)
     }
 
+    /// `cursor` and `per_page`, for a listing that pages by cursor only: it keeps no
+    /// count to number pages by.
+    pub fn cursor_page(&mut self) -> Result<(Option<Cursor>, u32), ApiError> {
+        if self.take("page")?.is_some() {
+            return Err(ApiError::invalid(
+                "This list pages by cursor only: follow `meta.next_cursor` with the `cursor` parameter.",
+            ));
+        }
+        let per_page = PageParams::parse(None, self.take("per_page")?)?.per_page;
+        let cursor = self
+            .take("cursor")?
+            .map(|raw| decode_cursor(&raw))
+            .transpose()?;
+        Ok((cursor, per_page))
+    }
+
     pub fn finish(self) -> Result<(), ApiError> {
         match self.0.first() {
             None => Ok(()),
@@ -305,6 +339,48 @@ mod tests {
         assert!(require_content_type(&headers, "application/json").is_ok());
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         assert!(require_content_type(&headers, "application/json").is_err());
+    }
+
+    #[derive(Debug, Default, PartialEq, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Optional {
+        hours: Option<u32>,
+    }
+
+    async fn optional(content_type: Option<&str>, body: &'static str) -> Result<Optional, String> {
+        let mut request = Request::builder().method("POST").uri("/");
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        let request = request.body(axum::body::Body::from(body)).unwrap();
+        OptionalJsonBody::<Optional>::from_request(request, &())
+            .await
+            .map(|OptionalJsonBody(body)| body)
+            .map_err(|err| err.code().to_string())
+    }
+
+    #[tokio::test]
+    async fn an_optional_body_may_be_left_out_but_not_bent() {
+        assert_eq!(optional(None, "").await, Ok(Optional::default()));
+        assert_eq!(
+            optional(Some("application/json"), "").await,
+            Ok(Optional::default())
+        );
+        assert_eq!(
+            optional(Some("application/json"), r#"{"hours":2}"#).await,
+            Ok(Optional { hours: Some(2) })
+        );
+        assert_eq!(
+            optional(None, "{}").await.unwrap_err(),
+            "unsupported_media_type"
+        );
+        for bad in [" ", "{", r#"{"other":1}"#, r#"{"hours":-1}"#] {
+            assert_eq!(
+                optional(Some("application/json"), bad).await.unwrap_err(),
+                "invalid_body",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -437,7 +437,35 @@ pub async fn replay(
         .envelope()
         .map_err(ApiError::internal)?;
     let delivery = super::Delivery::new(org, id, &envelope)?;
-    let body = serde_json::to_string(&delivery).map_err(ApiError::internal)?;
+    enqueue(sqs, queue_url, &delivery).await?;
+    Ok(delivery)
+}
+
+/// Queues a signed `ping` to one endpoint, even a disabled one, so that its receiver can be
+/// checked before events depend on it. It is tried once, logged like any attempt, and
+/// changes nothing about the endpoint.
+#[cfg(feature = "sqs")]
+pub async fn send_test(
+    db: &Db,
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    org: Uuid,
+    id: Uuid,
+    now: OffsetDateTime,
+) -> Result<super::Delivery, ApiError> {
+    get(db, org, id).await?;
+    let delivery = super::Delivery::ping(org, id, now)?;
+    enqueue(sqs, queue_url, &delivery).await?;
+    Ok(delivery)
+}
+
+#[cfg(feature = "sqs")]
+async fn enqueue(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    delivery: &super::Delivery,
+) -> Result<(), ApiError> {
+    let body = serde_json::to_string(delivery).map_err(ApiError::internal)?;
     sqs.send_message()
         .queue_url(queue_url)
         .message_body(body)
@@ -445,11 +473,34 @@ pub async fn replay(
         .await
         .map_err(|e| {
             ApiError::internal(format!(
-                "replay: {}",
+                "queueing a delivery: {}",
                 aws_sdk_sqs::error::DisplayErrorContext(e)
             ))
         })?;
-    Ok(delivery)
+    Ok(())
+}
+
+/// One page of an endpoint's attempt log, newest first, optionally for one event: the
+/// attempts, and the id the next page starts below when older ones remain.
+pub async fn attempts(
+    db: &Db,
+    org: Uuid,
+    id: Uuid,
+    event_id: Option<&str>,
+    before: Option<Uuid>,
+    per_page: usize,
+) -> Result<(Vec<super::Attempt>, Option<Uuid>), ApiError> {
+    if event_id.is_some_and(|event_id| !is_event_id(event_id)) {
+        return Err(ApiError::invalid(
+            "Query parameter `event_id` must be an event id: `evt_` and 32 hexadecimal digits.",
+        ));
+    }
+    get(db, org, id).await?;
+    let (page, more) = super::attempts::page(db, org, id, event_id, before, per_page).await?;
+    let next = more
+        .then(|| page.last().map(|attempt| attempt.id))
+        .flatten();
+    Ok((page, next))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! `whsec_` + base64url(HMAC-SHA256(webhook master key, salt)). The master key is derived
 //! from the root key in Secrets Manager, so the table alone reveals no secret.
 
+pub mod attempts;
 #[cfg(feature = "delivery")]
 pub mod delivery;
 mod destinations;
@@ -30,12 +31,8 @@ use crate::ApiError;
 
 use crate::table::keys::{endpoint_sk, ENDPOINT_PREFIX};
 
+pub use attempts::{Attempt, Outcome};
 pub use destinations::{Destinations, MAX_URL_CHARS};
-
-/// Attempt records expire after 30 days.
-pub const ATTEMPT_RETENTION: time::Duration = time::Duration::days(30);
-/// How much of a receiver's response body the attempt log keeps.
-pub const LOGGED_BODY_BYTES: usize = 1024;
 pub const USER_AGENT: &str = "LeadGrid-Webhooks/1.0";
 pub const SIGNATURE_HEADER: &str = "X-LeadGrid-Signature";
 pub const EVENT_ID_HEADER: &str = "X-LeadGrid-Event-Id";
@@ -246,6 +243,32 @@ pub async fn note_success(db: &Db, org: Uuid, id: Uuid) -> Result<(), ApiError> 
     Ok(())
 }
 
+crate::wire_enum! {
+    /// Events that are not domain events: sent to one endpoint when asked, never fanned
+    /// out, and never among the types an endpoint subscribes to.
+    pub enum TestEvent {
+        Ping = "ping",
+    }
+}
+
+/// What a webhook carries: a domain event, sent to the endpoints subscribed to its type, or
+/// a test event, sent to the one endpoint it was asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum WebhookType {
+    Domain(EventType),
+    Test(TestEvent),
+}
+
+impl WebhookType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookType::Domain(kind) => kind.as_str(),
+            WebhookType::Test(kind) => kind.as_str(),
+        }
+    }
+}
+
 /// The queue message for one event to one endpoint. `payload` is the envelope as compact
 /// JSON, serialized once, so every attempt sends the same bytes.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -253,12 +276,12 @@ pub struct Delivery {
     pub org: Uuid,
     pub endpoint_id: Uuid,
     pub event_id: String,
-    pub event_type: EventType,
+    pub event_type: WebhookType,
     pub payload: String,
 }
 
 impl Delivery {
-    /// The envelope's `created_at`; empty if the payload is not an envelope.
+    /// The envelope's `created_at`; empty if the payload is not a domain event's envelope.
     pub fn created_at(&self) -> String {
         serde_json::from_str::<Envelope>(&self.payload)
             .map(|envelope| envelope.created_at)
@@ -270,100 +293,32 @@ impl Delivery {
             org,
             endpoint_id,
             event_id: envelope.id.clone(),
-            event_type: envelope.kind,
+            event_type: WebhookType::Domain(envelope.kind),
             payload: serde_json::to_string(envelope).map_err(ApiError::internal)?,
         })
     }
-}
 
-crate::wire_enum! {
-    pub enum Outcome {
-        /// The receiver answered 2xx.
-        Delivered = "delivered",
-        /// Failed; another attempt is scheduled.
-        Retrying = "retrying",
-        /// Failed for the last time; the message went to the dead-letter queue.
-        Failed = "failed",
-        /// The receiver answered 410: the endpoint is now disabled.
-        Disabled = "disabled",
-        /// Not sent: the endpoint was deleted or disabled, or its URL is not allowed.
-        Skipped = "skipped",
+    /// A `ping` for one endpoint: the envelope's shape, with the endpoint's id as `data`.
+    pub fn ping(org: Uuid, endpoint_id: Uuid, now: OffsetDateTime) -> Result<Self, ApiError> {
+        let event_id = crate::domain::outbox::new_event_id();
+        let envelope = serde_json::json!({
+            "id": event_id,
+            "type": TestEvent::Ping.as_str(),
+            "created_at": crate::clock::format(now),
+            "data": { "endpoint_id": endpoint_id },
+        });
+        Ok(Self {
+            org,
+            endpoint_id,
+            event_id,
+            event_type: WebhookType::Test(TestEvent::Ping),
+            payload: serde_json::to_string(&envelope).map_err(ApiError::internal)?,
+        })
     }
-}
 
-/// One delivery attempt, as the attempt log keeps it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Attempt {
-    pub event_id: String,
-    pub endpoint_id: Uuid,
-    pub attempt: u32,
-    #[serde(with = "crate::clock::rfc3339")]
-    pub at: OffsetDateTime,
-    pub duration_ms: u64,
-    pub status: Option<u16>,
-    pub error: Option<String>,
-    pub response_body: Option<String>,
-    pub outcome: Outcome,
-}
-
-impl Attempt {
-    /// Sorted per endpoint, then event, then the moment it was written (finer than `at`,
-    /// which is to the second).
-    pub fn item(&self, org: Uuid) -> Result<Item, ApiError> {
-        let sk = crate::table::keys::attempt_sk(
-            self.endpoint_id,
-            &self.event_id,
-            OffsetDateTime::now_utc().unix_timestamp_nanos(),
-            self.attempt,
-        );
-        let mut item = to_item(self, &org_pk(org), &sk, "webhook_attempt")?;
-        item.insert(
-            crate::table::schema::TTL_ATTRIBUTE.into(),
-            n((self.at + ATTEMPT_RETENTION).unix_timestamp()),
-        );
-        Ok(item)
+    pub fn is_test(&self) -> bool {
+        matches!(self.event_type, WebhookType::Test(_))
     }
-}
-
-pub async fn record(db: &Db, org: Uuid, attempt: &Attempt) -> Result<(), ApiError> {
-    db.put_item(attempt.item(org)?).await
-}
-
-/// An endpoint's attempt log, optionally for one event, oldest first (by event, for a whole
-/// endpoint).
-pub async fn attempts(
-    db: &Db,
-    org: Uuid,
-    endpoint: Uuid,
-    event: Option<&str>,
-) -> Result<Vec<Attempt>, ApiError> {
-    let prefix = crate::table::keys::attempts_prefix(endpoint, event);
-    db.query_prefix(&org_pk(org), &prefix).await
-}
-
-/// How many attempts to deliver `event` to `endpoint` were logged since `since` (Unix
-/// nanoseconds): those of one queue message, which counts its attempts from when it was
-/// sent, so that a replay of the event starts the schedule again.
-pub async fn attempts_since(
-    db: &Db,
-    org: Uuid,
-    endpoint: Uuid,
-    event: &str,
-    since: i128,
-) -> Result<u32, ApiError> {
-    let prefix = crate::table::keys::attempts_prefix(endpoint, Some(event));
-    let query = crate::table::store::Query::table(&org_pk(org)).sort(
-        crate::table::store::SortKey::Between(
-            format!("{prefix}{:020}", since.max(0)),
-            format!("{prefix}~"),
-        ),
-    );
-    let mut pages = db.pages(query);
-    let mut made = 0;
-    while let Some(items) = pages.next(None).await? {
-        made += items.len() as u32;
-    }
-    Ok(made)
 }
 
 /// The delays before each attempt: the first is attempt 1's (normally 0), and the number of
@@ -444,6 +399,33 @@ mod tests {
         assert!(setting("maxReceiveCount") >= 3 * u64::from(schedule.attempts()));
         let span: u64 = schedule.0.iter().map(Duration::as_secs).sum();
         assert!(setting("MessageRetentionPeriod") >= span + 24 * 3600);
+    }
+
+    #[test]
+    fn deliveries_name_domain_and_test_types_alike_on_the_wire() {
+        for (kind, wire) in [
+            (
+                WebhookType::Domain(EventType::NoteCreated),
+                "\"note.created\"",
+            ),
+            (WebhookType::Test(TestEvent::Ping), "\"ping\""),
+        ] {
+            assert_eq!(serde_json::to_string(&kind).unwrap(), wire);
+            assert_eq!(serde_json::from_str::<WebhookType>(wire).unwrap(), kind);
+        }
+        assert!(serde_json::from_str::<WebhookType>("\"pong\"").is_err());
+        assert!(
+            serde_json::from_str::<EventType>("\"ping\"").is_err(),
+            "never subscribed to"
+        );
+        let org = Uuid::now_v7();
+        let ping = Delivery::ping(org, Uuid::now_v7(), crate::clock::now()).unwrap();
+        assert!(ping.is_test());
+        assert!(endpoints::is_event_id(&ping.event_id));
+        let body: serde_json::Value = serde_json::from_str(&ping.payload).unwrap();
+        assert_eq!(body["type"], "ping");
+        assert_eq!(body["id"], ping.event_id.as_str());
+        assert_eq!(body["data"]["endpoint_id"], ping.endpoint_id.to_string());
     }
 
     #[test]

@@ -257,6 +257,54 @@ async fn operators_manage_webhook_endpoints() {
     assert_eq!(both[1].body, both[0].body, "same id and body");
     assert_eq!(both[1].event_id(), event_id);
 
+    let tested = admin(&["webhook", "test", "--org", &org_id, "--id", &id]);
+    assert_eq!(tested["event_type"], "ping");
+    let three = receiver
+        .wait_for(std::time::Duration::from_secs(30), |got| got.len() == 3)
+        .await;
+    let ping_id = tested["event_id"].as_str().unwrap();
+    assert_eq!(three[2].event_id(), ping_id);
+    // The attempt is logged once the receiver has answered.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while admin(&[
+        "webhook", "attempts", "--org", &org_id, "--id", &id, "--event", ping_id,
+    ])["data"]
+        .as_array()
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ping's attempt is logged"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Newest first, a page at a time: the ping's attempt, then the replay's, then the first.
+    let mut seen = Vec::new();
+    let mut before: Option<String> = None;
+    while seen.len() < 4 {
+        let mut args = vec![
+            "webhook", "attempts", "--org", &org_id, "--id", &id, "--limit", "1",
+        ];
+        if let Some(before) = &before {
+            args.extend(["--before", before.as_str()]);
+        }
+        let page = admin(&args);
+        match page["data"].as_array().unwrap().first() {
+            Some(attempt) => seen.push(attempt["event_type"].as_str().unwrap().to_string()),
+            None => break,
+        }
+        match page["next_before"].as_str() {
+            Some(next) => before = Some(next.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["ping", "dossier.created", "dossier.created"]);
+    assert!(admin_fails(&[
+        "webhook", "attempts", "--org", &org_id, "--id", &id, "--event", "evt_x"
+    ])
+    .contains("--event must be an event id"));
+
     assert!(admin_fails(&[
         "webhook",
         "replay",

@@ -122,8 +122,8 @@ async fn chromium_renders_every_operation_and_webhook() {
     }
     assert_eq!(
         document["webhooks"].as_object().unwrap().len(),
-        5,
-        "the spec's five webhooks"
+        6,
+        "the spec's five webhooks, and the test ping"
     );
     for (what, operation) in expected {
         let id = operation["operationId"].as_str().unwrap();

@@ -159,7 +159,9 @@ async fn stream_sample_is_a_dynamodb_event_the_fanout_function_queues() {
     assert_eq!(delivery.event_id, "evt_01a217e82b69729da2db7e9aa4dc9999");
     assert_eq!(
         delivery.event_type,
-        shared::domain::outbox::EventType::DossierStageChanged
+        shared::webhooks::WebhookType::Domain(
+            shared::domain::outbox::EventType::DossierStageChanged
+        )
     );
     let payload: serde_json::Value = serde_json::from_str(&delivery.payload).unwrap();
     assert_eq!(payload["data"]["status"], "active");
@@ -184,14 +186,9 @@ async fn queue_sample_is_an_sqs_event_the_delivery_function_reads() {
     // The sample's endpoint does not exist here: the attempt is logged as skipped, and the
     // message is done with rather than retried.
     assert!(response.batch_item_failures.is_empty());
-    let attempts = shared::webhooks::attempts(
-        &stack.core().db,
-        delivery.org,
-        delivery.endpoint_id,
-        Some(&delivery.event_id),
-    )
-    .await
-    .unwrap();
+    let attempts = stack
+        .attempt_log(delivery.org, delivery.endpoint_id, Some(&delivery.event_id))
+        .await;
     assert_eq!(
         attempts.last().unwrap().outcome,
         shared::webhooks::Outcome::Skipped

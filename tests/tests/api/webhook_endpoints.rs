@@ -140,6 +140,16 @@ async fn every_route_needs_the_webhooks_manage_scope() {
             format!("/api/v1/webhook_endpoints/{id}/replay"),
             Some(json!({"event_id": "evt_00000000000000000000000000000000"})),
         ),
+        (
+            Method::POST,
+            format!("/api/v1/webhook_endpoints/{id}/test"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/webhook_endpoints/{id}/attempts"),
+            None,
+        ),
     ] {
         let mut call = Call::new(method.clone(), &path).key(&key);
         if let Some(body) = &body {
@@ -459,4 +469,249 @@ async fn a_replay_sends_a_past_event_again_unchanged() {
         .send(&router)
         .await;
     assert_eq!(no_endpoint.status, 404);
+}
+
+fn attempts_path(endpoint: &str, query: &str) -> String {
+    format!("/api/v1/webhook_endpoints/{endpoint}/attempts?{query}")
+}
+
+/// The attempts of `endpoint` for `event`, once the attempt log shows at least one.
+async fn logged_attempts(key: &str, endpoint: &str, event: &str) -> Vec<Value> {
+    let router = webhooks_router().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = Call::get(&attempts_path(endpoint, &format!("event_id={event}")))
+            .key(key)
+            .send(&router)
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let attempts = reply.body["data"].as_array().unwrap().clone();
+        if !attempts.is_empty() {
+            return attempts;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no attempt for {event} was logged"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The log as the delivery worker writes it, read newest first a page at a time, whole or
+/// for one event.
+#[tokio::test]
+async fn the_attempt_log_pages_newest_first_by_cursor() {
+    use shared::domain::outbox::EventType;
+    use shared::webhooks::{Attempt, Outcome, WebhookType};
+    let org = growth_org().await;
+    let created = subscribe(&org.key, json!({"url": "https://hooks.example.com/log"})).await;
+    let id = created.body["data"]["id"].as_str().unwrap().to_string();
+    let events = [
+        "evt_0000000000000000000000000000000a",
+        "evt_0000000000000000000000000000000b",
+    ];
+    let stack = stack().await;
+    let mut made = Vec::new();
+    for n in 0..5 {
+        let attempt = Attempt {
+            id: shared::ids::new_id(),
+            endpoint_id: id.parse().unwrap(),
+            event_id: events[n % 2].into(),
+            event_type: WebhookType::Domain(EventType::DossierCreated),
+            attempt: n as u32 / 2 + 1,
+            url: Some("https://hooks.example.com/log".into()),
+            created_at: shared::clock::now(),
+            duration_ms: 12,
+            status: Some(500),
+            error: None,
+            response_body: Some("not yet".into()),
+            outcome: Outcome::Retrying,
+        };
+        shared::webhooks::attempts::record(&stack.core().db, org.id, &attempt)
+            .await
+            .unwrap();
+        made.push((attempt.id.to_string(), attempt.event_id));
+    }
+    made.reverse();
+
+    let router = webhooks_router().await;
+    let read_all = |filter: &'static str| {
+        let (router, key, id) = (router.clone(), org.key.clone(), id.clone());
+        async move {
+            let (mut seen, mut pages, mut cursor) = (Vec::new(), 0, None::<String>);
+            loop {
+                let mut query = format!("per_page=2{filter}");
+                if let Some(cursor) = &cursor {
+                    query.push_str(&format!("&cursor={cursor}"));
+                }
+                let reply = Call::get(&attempts_path(&id, &query))
+                    .key(&key)
+                    .send(&router)
+                    .await;
+                assert_eq!(reply.status, 200, "{}", reply.body);
+                assert_eq!(reply.body["meta"]["per_page"], 2);
+                assert!(reply.body["meta"].get("total").is_none(), "no count kept");
+                pages += 1;
+                for attempt in reply.body["data"].as_array().unwrap() {
+                    assert_eq!(attempt["endpoint_id"], id.as_str());
+                    assert_eq!(attempt["status"], 500);
+                    assert_eq!(attempt["outcome"], "retrying");
+                    seen.push((
+                        attempt["id"].as_str().unwrap().to_string(),
+                        attempt["event_id"].as_str().unwrap().to_string(),
+                    ));
+                }
+                match reply.body["meta"]["next_cursor"].as_str() {
+                    Some(next) => cursor = Some(next.to_string()),
+                    None => return (seen, pages),
+                }
+            }
+        }
+    };
+    assert_eq!(read_all("").await, (made.clone(), 3), "newest first");
+    let of_a: Vec<_> = made
+        .iter()
+        .filter(|(_, e)| e == events[0])
+        .cloned()
+        .collect();
+    assert_eq!(
+        read_all("&event_id=evt_0000000000000000000000000000000a").await,
+        (of_a, 2)
+    );
+
+    for query in [
+        "page=2",
+        "cursor=abc",
+        "event_id=evt_x",
+        "event_id=evt_0000000000000000000000000000000a%23",
+        "per_page=0",
+        "per_page=101",
+        "bogus=1",
+        "event_id=evt_0000000000000000000000000000000a&event_id=evt_0000000000000000000000000000000b",
+    ] {
+        let reply = Call::get(&attempts_path(&id, query))
+            .key(&org.key)
+            .send(&router)
+            .await;
+        assert_eq!(reply.status, 400, "{query}: {}", reply.body);
+        assert_eq!(reply.error_code(), "invalid_body", "{query}");
+    }
+    let unknown = Call::get(&attempts_path(&uuid::Uuid::now_v7().to_string(), ""))
+        .key(&org.key)
+        .send(&router)
+        .await;
+    assert_eq!(unknown.status, 404);
+    let stranger = growth_org().await;
+    let elsewhere = Call::get(&attempts_path(&id, ""))
+        .key(&stranger.key)
+        .send(&router)
+        .await;
+    assert_eq!(elsewhere.status, 404, "another organization's endpoint");
+}
+
+/// A test goes to the one endpoint it names, signed like any event, even while that
+/// endpoint is disabled, and is logged with the endpoint's attempts.
+#[tokio::test]
+async fn a_test_ping_goes_only_where_asked_even_when_disabled() {
+    pipeline();
+    let org = growth_org().await;
+    let (receiver, id, secret) = subscribed_receiver(&org.key).await;
+    let (bystander, _, _) = subscribed_receiver(&org.key).await;
+    let router = webhooks_router().await;
+    let test = |endpoint: &str| post(&format!("/api/v1/webhook_endpoints/{endpoint}/test"));
+
+    // A bare POST, as `curl -X POST` sends it.
+    let queued = test(&id).key(&org.key).send(&router).await;
+    assert_eq!(queued.status, 200, "{}", queued.body);
+    assert_eq!(queued.body["data"]["event_type"], "ping");
+    assert_eq!(queued.body["data"]["endpoint_id"], id.as_str());
+    let ping_id = queued.body["data"]["event_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let got = receiver
+        .wait_for(Duration::from_secs(120), |got| !got.is_empty())
+        .await;
+    assert_eq!(got[0].event_id(), ping_id);
+    assert_eq!(got[0].headers["x-leadgrid-event-type"], "ping");
+    let signature = got[0].headers["x-leadgrid-signature"].to_str().unwrap();
+    assert!(Verifier::Rust.verifies(signature, &got[0].body, &secret, 300));
+    let body: Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(body["type"], "ping");
+    assert_eq!(body["data"], json!({ "endpoint_id": id }));
+    let logged = logged_attempts(&org.key, &id, &ping_id).await;
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0]["event_type"], "ping");
+    assert_eq!(logged[0]["outcome"], "delivered");
+    assert_eq!(logged[0]["status"], 200);
+    assert_eq!(logged[0]["url"], receiver.url.as_str());
+
+    let disabled = integration_tests::patch(&format!("/api/v1/webhook_endpoints/{id}"))
+        .key(&org.key)
+        .json(&json!({"disabled": true}))
+        .send(&router)
+        .await;
+    assert_eq!(disabled.status, 200);
+    let again = test(&id).key(&org.key).json(&json!({})).send(&router).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    receiver
+        .wait_for(Duration::from_secs(120), |got| got.len() == 2)
+        .await;
+    let shown = Call::get(&format!("/api/v1/webhook_endpoints/{id}"))
+        .key(&org.key)
+        .send(&router)
+        .await;
+    assert!(
+        shown.body["data"]["disabled_at"].is_string(),
+        "still disabled"
+    );
+
+    let with_fields = test(&id)
+        .key(&org.key)
+        .json(&json!({"event": "dossier.created"}))
+        .send(&router)
+        .await;
+    assert_eq!(with_fields.status, 400, "{}", with_fields.body);
+    let unknown = test(&uuid::Uuid::now_v7().to_string())
+        .key(&org.key)
+        .send(&router)
+        .await;
+    assert_eq!(unknown.status, 404);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(bystander.requests().is_empty(), "never fanned out");
+    assert_eq!(receiver.requests().len(), 2);
+}
+
+/// A test the receiver fails is tried once, and neither disables the endpoint nor marks
+/// it failing: not even a 410.
+#[tokio::test]
+async fn a_failed_test_is_not_retried_and_changes_nothing() {
+    pipeline();
+    let org = growth_org().await;
+    let gone = Receiver::start(|_, _| 410).await;
+    let created = subscribe(&org.key, json!({"url": gone.url})).await;
+    let id = created.body["data"]["id"].as_str().unwrap().to_string();
+    let router = webhooks_router().await;
+    let queued = post(&format!("/api/v1/webhook_endpoints/{id}/test"))
+        .key(&org.key)
+        .send(&router)
+        .await;
+    let ping_id = queued.body["data"]["event_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    gone.wait_for(Duration::from_secs(120), |got| !got.is_empty())
+        .await;
+    let logged = logged_attempts(&org.key, &id, &ping_id).await;
+    assert_eq!(logged[0]["outcome"], "failed");
+    assert_eq!(logged[0]["status"], 410);
+    // The test schedule retries within about a second; a test is not retried at all.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(gone.requests().len(), 1);
+    let shown = Call::get(&format!("/api/v1/webhook_endpoints/{id}"))
+        .key(&org.key)
+        .send(&router)
+        .await;
+    assert_eq!(shown.body["data"]["disabled_at"], Value::Null);
+    assert_eq!(shown.body["data"]["failing_since"], Value::Null);
 }

@@ -193,10 +193,8 @@ async fn a_failing_endpoint_is_retried_without_resending_to_the_others() {
 
     let attempts = stack()
         .await
-        .admin()
-        .webhook_attempts(org.id, flaky_id, Some(&event.id))
-        .await
-        .unwrap();
+        .attempt_log(org.id, flaky_id, Some(&event.id))
+        .await;
     let log: Vec<(u32, Option<u16>, Outcome)> = attempts
         .iter()
         .map(|a| (a.attempt, a.status, a.outcome))
@@ -400,9 +398,7 @@ async fn internal_destinations_are_refused_unless_allowed() {
         );
         let response = deliverer.handle(batch(message)).await;
         assert!(response.batch_item_failures.is_empty());
-        let attempts = shared::webhooks::attempts(&stack.core().db, org.id, id, None)
-            .await
-            .unwrap();
+        let attempts = stack.attempt_log(org.id, id, None).await;
         assert_eq!(attempts.len(), 1);
         assert_eq!(attempts[0].outcome, Outcome::Skipped);
         assert!(
@@ -481,9 +477,9 @@ async fn the_last_failed_attempt_goes_to_the_dead_letter_queue_and_410_disables(
         last.batch_item_failures.is_empty(),
         "done with: moved to the DLQ"
     );
-    let outcomes: Vec<Outcome> = shared::webhooks::attempts(&stack.core().db, org.id, id, None)
+    let outcomes: Vec<Outcome> = stack
+        .attempt_log(org.id, id, None)
         .await
-        .unwrap()
         .iter()
         .map(|a| a.outcome)
         .collect();
@@ -566,9 +562,7 @@ async fn only_attempts_made_count_towards_the_retry_schedule() {
         last.batch_item_failures.is_empty(),
         "attempt 2 was the last"
     );
-    let attempts = shared::webhooks::attempts(&stack.core().db, org.id, id, None)
-        .await
-        .unwrap();
+    let attempts = stack.attempt_log(org.id, id, None).await;
     let numbered: Vec<(u32, Outcome)> = attempts.iter().map(|a| (a.attempt, a.outcome)).collect();
     assert_eq!(numbered, [(1, Outcome::Retrying), (2, Outcome::Failed)]);
     assert_eq!(failing.requests().len(), 2);
@@ -834,10 +828,8 @@ async fn an_endpoint_that_fails_for_the_whole_window_is_disabled_and_says_why() 
         "{reason}"
     );
     let attempts = stack
-        .admin()
-        .webhook_attempts(org.id, id, Some(&delivery.event_id))
-        .await
-        .unwrap();
+        .attempt_log(org.id, id, Some(&delivery.event_id))
+        .await;
     let outcomes: Vec<Outcome> = attempts.iter().map(|a| a.outcome).collect();
     assert_eq!(outcomes, [Outcome::Retrying, Outcome::Disabled]);
     assert_eq!(failing.requests().len(), 2);

@@ -1,5 +1,5 @@
 //! Operator commands for webhook endpoints: create, list, delete, rotate a secret, read the
-//! attempt log, and replay a past event, through `shared::webhooks::endpoints`.
+//! attempt log, replay a past event and send a test, through `shared::webhooks::endpoints`.
 
 use uuid::Uuid;
 
@@ -9,7 +9,7 @@ use shared::table::txn::Precondition;
 use shared::webhooks::endpoints::{
     self, CreatedEndpoint, EndpointView, NewEndpoint, RotatedSecret,
 };
-use shared::webhooks::{self, Attempt, Delivery, Destinations};
+use shared::webhooks::{Attempt, Delivery, Destinations};
 use shared::{clock, ApiError};
 
 /// `T1,T2` into event types; empty means all five.
@@ -87,14 +87,34 @@ impl Admin {
         )
     }
 
+    /// A page of the attempt log, newest first, and the attempt id older ones follow.
     pub async fn webhook_attempts(
         &self,
         org: Uuid,
         id: Uuid,
         event: Option<&str>,
-    ) -> AdminResult<Vec<Attempt>> {
-        endpoints::get(&self.db, org, id).await?;
-        Ok(webhooks::attempts(&self.db, org, id, event).await?)
+        before: Option<Uuid>,
+        limit: usize,
+    ) -> AdminResult<(Vec<Attempt>, Option<Uuid>)> {
+        endpoints::attempts(&self.db, org, id, event, before, limit)
+            .await
+            .map_err(|err| match err {
+                ApiError::InvalidBody(message) => {
+                    AdminError(message.replace("Query parameter `event_id`", "--event"))
+                }
+                other => other.into(),
+            })
+    }
+
+    /// Queues a signed `ping` to one endpoint.
+    pub async fn test_webhook(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        sqs: &aws_sdk_sqs::Client,
+        queue_url: &str,
+    ) -> AdminResult<Delivery> {
+        Ok(endpoints::send_test(&self.db, sqs, queue_url, org, id, clock::now()).await?)
     }
 
     /// Queues a fresh delivery of a past event to one endpoint.

@@ -210,13 +210,27 @@ enum WebhookCommand {
         #[arg(long, default_value_t = 24)]
         grace_hours: u32,
     },
+    /// The attempt log, newest first; `next_before` continues it with `--before`.
     Attempts {
         #[arg(long, value_parser = id)]
         org: Uuid,
         #[arg(long, value_parser = id)]
         id: Uuid,
+        /// Only the attempts for this event.
         #[arg(long)]
         event: Option<String>,
+        /// Only attempts older than this attempt id.
+        #[arg(long, value_parser = id)]
+        before: Option<Uuid>,
+        #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u32).range(1..=100))]
+        limit: u32,
+    },
+    /// Queues a signed `ping` to the endpoint, even a disabled one; it is tried once.
+    Test {
+        #[arg(long, value_parser = id)]
+        org: Uuid,
+        #[arg(long, value_parser = id)]
+        id: Uuid,
     },
     /// Queues a fresh delivery of a past event (kept 7 days).
     Replay {
@@ -404,8 +418,25 @@ async fn webhook(
             id,
             grace_hours,
         } => to_json(admin.rotate_webhook_secret(org, id, grace_hours).await?),
-        WebhookCommand::Attempts { org, id, event } => {
-            Ok(json!({ "data": admin.webhook_attempts(org, id, event.as_deref()).await? }))
+        WebhookCommand::Attempts {
+            org,
+            id,
+            event,
+            before,
+            limit,
+        } => {
+            let (data, next_before) = admin
+                .webhook_attempts(org, id, event.as_deref(), before, limit as usize)
+                .await?;
+            Ok(json!({ "data": data, "next_before": next_before }))
+        }
+        WebhookCommand::Test { org, id } => {
+            let queue_url =
+                queue_url.ok_or_else(|| AdminError("EVENTS_QUEUE_URL is not set".into()))?;
+            let delivery = admin.test_webhook(org, id, sqs, queue_url).await?;
+            Ok(
+                json!({ "event_id": delivery.event_id, "event_type": delivery.event_type, "endpoint_id": delivery.endpoint_id, "queued": true }),
+            )
         }
         WebhookCommand::Replay { org, id, event } => {
             let queue_url =
