@@ -29,6 +29,9 @@ pub enum ApiError {
     /// The organization has as many of a resource as it may.
     #[error("{0}")]
     LimitReached(String),
+    /// A replay asked of a webhook endpoint that is disabled: it would not be sent.
+    #[error("{0}")]
+    EndpointDisabled(String),
     #[error("A request with this Idempotency-Key is still being processed. Retry shortly.")]
     IdempotencyInProgress,
     #[error("This Idempotency-Key was used with a different method, path or body.")]
@@ -56,6 +59,7 @@ impl ApiError {
             Self::DuplicateContact(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::LimitReached(_) => StatusCode::CONFLICT,
+            Self::EndpointDisabled(_) => StatusCode::CONFLICT,
             Self::IdempotencyInProgress => StatusCode::CONFLICT,
             Self::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -77,6 +81,7 @@ impl ApiError {
             Self::DuplicateContact(_) => "duplicate_contact",
             Self::PreconditionFailed(_) => "precondition_failed",
             Self::LimitReached(_) => "limit_reached",
+            Self::EndpointDisabled(_) => "endpoint_disabled",
             Self::IdempotencyInProgress => "idempotency_in_progress",
             Self::IdempotencyConflict => "idempotency_conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",

@@ -226,7 +226,7 @@ impl Deliverer {
         };
         record.url = Some(endpoint.url.clone());
         // Only an endpoint enabled again needs the event's age, read from its payload.
-        if !delivery.is_test()
+        if delivery.fanned_out()
             && endpoint.enabled_at.is_some()
             && endpoint.predates_enabling(&delivery.created_at())
         {

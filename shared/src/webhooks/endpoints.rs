@@ -424,7 +424,12 @@ pub async fn replay(
             "Field `event_id` must be an event id: `evt_` and 32 hexadecimal digits.",
         ));
     }
-    get(db, org, id).await?;
+    let endpoint = get(db, org, id).await?;
+    if endpoint.disabled_at.is_some() {
+        return Err(ApiError::EndpointDisabled(format!(
+            "Webhook endpoint {id} is disabled, so a replay would not be sent; enable it first with PATCH {{\"disabled\": false}}."
+        )));
+    }
     let item: Option<OutboxItem> = db
         .get(&org_pk(org), &crate::table::keys::event_sk(event_id))
         .await?;
@@ -436,7 +441,10 @@ pub async fn replay(
         })?
         .envelope()
         .map_err(ApiError::internal)?;
-    let delivery = super::Delivery::new(org, id, &envelope)?;
+    let delivery = super::Delivery {
+        replay: true,
+        ..super::Delivery::new(org, id, &envelope)?
+    };
     enqueue(sqs, queue_url, &delivery).await?;
     Ok(delivery)
 }

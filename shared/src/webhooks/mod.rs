@@ -278,6 +278,9 @@ pub struct Delivery {
     pub event_id: String,
     pub event_type: WebhookType,
     pub payload: String,
+    /// Queued by a replay, after the endpoint was last enabled, however old the event.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replay: bool,
 }
 
 impl Delivery {
@@ -295,6 +298,7 @@ impl Delivery {
             event_id: envelope.id.clone(),
             event_type: WebhookType::Domain(envelope.kind),
             payload: serde_json::to_string(envelope).map_err(ApiError::internal)?,
+            replay: false,
         })
     }
 
@@ -313,11 +317,18 @@ impl Delivery {
             event_id,
             event_type: WebhookType::Test(TestEvent::Ping),
             payload: serde_json::to_string(&envelope).map_err(ApiError::internal)?,
+            replay: false,
         })
     }
 
     pub fn is_test(&self) -> bool {
         matches!(self.event_type, WebhookType::Test(_))
+    }
+
+    /// Whether this is a fanned-out event rather than one asked for (a replay or a test):
+    /// only those are held to the endpoint's last enabling.
+    pub fn fanned_out(&self) -> bool {
+        !self.replay && !self.is_test()
     }
 }
 

@@ -469,6 +469,24 @@ async fn a_replay_sends_a_past_event_again_unchanged() {
         .send(&router)
         .await;
     assert_eq!(no_endpoint.status, 404);
+
+    // What an outage missed is replayed once the endpoint is enabled again, though it was
+    // made before: the replay was asked for after.
+    let set_disabled = |disabled: bool| {
+        integration_tests::patch(&format!("/api/v1/webhook_endpoints/{id}"))
+            .key(&org.key)
+            .json(&json!({ "disabled": disabled }))
+    };
+    assert_eq!(set_disabled(true).send(&router).await.status, 200);
+    let refused = replay(&id, &event_id).send(&router).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_eq!(refused.error_code(), "endpoint_disabled");
+    assert_eq!(set_disabled(false).send(&router).await.status, 200);
+    assert_eq!(replay(&id, &event_id).send(&router).await.status, 200);
+    let three = receiver
+        .wait_for(Duration::from_secs(120), |got| got.len() >= 3)
+        .await;
+    assert_eq!(three[2].event_id(), event_id);
 }
 
 fn attempts_path(endpoint: &str, query: &str) -> String {
