@@ -66,6 +66,10 @@ struct Org {
     dossier: Uuid,
     flow_stages: Vec<Uuid>,
     contacts: Vec<Uuid>,
+    /// A webhook endpoint with as many logged attempts as the organization has contacts.
+    endpoint: Uuid,
+    /// The newest event in that log, with four attempts.
+    attempted_event: String,
 }
 
 async fn seed(stack: &Stack, dossiers: usize, contacts: usize) -> Org {
@@ -145,6 +149,7 @@ async fn seed(stack: &Stack, dossiers: usize, contacts: usize) -> Org {
     shared::domain::contacts::recount(&db, org.id)
         .await
         .unwrap();
+    let (endpoint, attempted_event) = seed_attempt_log(stack, org.id, contacts.len()).await;
     let dossier = *dossiers.iter().max().unwrap();
     let flow = shared::domain::dossiers::get(&db, org.id, dossier)
         .await
@@ -165,7 +170,64 @@ async fn seed(stack: &Stack, dossiers: usize, contacts: usize) -> Org {
         dossier,
         flow_stages,
         contacts,
+        endpoint,
+        attempted_event,
     }
+}
+
+/// An endpoint and `attempts` attempts in its log, four per event, put in bulk as the
+/// delivery worker would write them one by one.
+async fn seed_attempt_log(stack: &Stack, org: Uuid, attempts: usize) -> (Uuid, String) {
+    use shared::webhooks::{Attempt, Outcome, WebhookType};
+    let endpoint = stack
+        .admin()
+        .create_webhook(
+            org,
+            "https://hooks.bench.example/leadgrid",
+            shared::domain::outbox::EventType::ALL.to_vec(),
+            shared::webhooks::Destinations::from_env().unwrap(),
+        )
+        .await
+        .unwrap()
+        .endpoint
+        .id;
+    let events: Vec<String> = (0..attempts.div_ceil(4))
+        .map(|_| shared::domain::outbox::new_event_id())
+        .collect();
+    let items: Vec<_> = (0..attempts)
+        .map(|i| {
+            Attempt {
+                id: shared::ids::new_id(),
+                endpoint_id: endpoint,
+                event_id: events[i / 4].clone(),
+                event_type: WebhookType::Domain(shared::domain::outbox::EventType::DossierUpdated),
+                attempt: (i % 4) as u32 + 1,
+                url: Some("https://hooks.bench.example/leadgrid".into()),
+                created_at: shared::clock::now(),
+                duration_ms: 40,
+                status: Some(if i % 4 == 3 { 200 } else { 503 }),
+                error: None,
+                response_body: Some("x".repeat(200)),
+                outcome: if i % 4 == 3 {
+                    Outcome::Delivered
+                } else {
+                    Outcome::Retrying
+                },
+            }
+            .item(org)
+            .unwrap()
+        })
+        .collect();
+    let db = stack.core().db;
+    futures_util::stream::iter(items.chunks(250).map(<[_]>::to_vec))
+        .map(|chunk| {
+            let db = db.clone();
+            async move { db.put_all(chunk).await.unwrap() }
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<()>>()
+        .await;
+    (endpoint, events.last().cloned().unwrap_or_default())
 }
 
 /// The per-container parts of the functions, with every AWS client metered.
@@ -259,6 +321,7 @@ fn operations<'a>(
     routers: &'a Routers,
     stack: &'a Stack,
     cursor20: &'a str,
+    attempts_cursor20: &'a str,
 ) -> Vec<(&'static str, &'static str, Prepare<'a>)> {
     let d = org.dossier;
     let stages = &org.flow_stages;
@@ -475,6 +538,20 @@ fn operations<'a>(
             .flow_id;
         Call::get(&format!("/api/v1/flows/{flow}/stages")).key(key)
     });
+    let endpoint = org.endpoint;
+    let event = &org.attempted_event;
+    op!(ATTEMPTS_PAGE_1, "webhooks", |_i, key| Call::get(&format!(
+        "/api/v1/webhook_endpoints/{endpoint}/attempts"
+    ))
+    .key(key));
+    op!(ATTEMPTS_PAGE_20, "webhooks", |_i, key| Call::get(&format!(
+        "/api/v1/webhook_endpoints/{endpoint}/attempts?cursor={attempts_cursor20}"
+    ))
+    .key(key));
+    op!(ATTEMPTS_OF_EVENT, "webhooks", |_i, key| Call::get(
+        &format!("/api/v1/webhook_endpoints/{endpoint}/attempts?event_id={event}")
+    )
+    .key(key));
     ops
 }
 
@@ -504,6 +581,13 @@ async fn measure_size(stack: &Stack, settings: &Settings, size: usize) -> Value 
             ("contacts", contacts::router(core.clone())),
             ("notes", notes::router(core.clone())),
             ("flows", flows::router(core.clone())),
+            (
+                "webhooks",
+                webhooks::router(webhooks::Endpoints {
+                    core: core.clone(),
+                    ..stack.webhook_endpoints()
+                }),
+            ),
         ]),
         plain_dossiers: dossiers::router(stack.core(), stack.cvs()),
         plain_contacts: contacts::router(stack.core()),
@@ -514,27 +598,15 @@ async fn measure_size(stack: &Stack, settings: &Settings, size: usize) -> Value 
         .raw("application/pdf", pdf(1000))
         .send(&routers.plain_dossiers)
         .await;
-    let mut cursor = String::new();
-    for _ in 0..19 {
-        let url = if cursor.is_empty() {
-            "/api/v1/dossiers".to_string()
-        } else {
-            format!("/api/v1/dossiers?cursor={cursor}")
-        };
-        let page = Call::get(&url)
-            .key(&org.keys[0])
-            .send(&routers.plain_dossiers)
-            .await;
-        match page.body["meta"]["next_cursor"].as_str() {
-            Some(next) => cursor = next.to_string(),
-            None => break,
-        }
-    }
-    if cursor.is_empty() {
-        cursor = shared::domain::pagination::encode_cursor(Uuid::nil().into());
-    }
+    let cursor = cursor_to_page_20("/api/v1/dossiers", &org.keys[0], &routers.plain_dossiers).await;
+    let attempts_cursor = cursor_to_page_20(
+        &format!("/api/v1/webhook_endpoints/{}/attempts", org.endpoint),
+        &org.keys[0],
+        &integration_tests::webhooks_router().await,
+    )
+    .await;
     let mut results = serde_json::Map::new();
-    let ops = operations(&org, &routers, stack, &cursor);
+    let ops = operations(&org, &routers, stack, &cursor, &attempts_cursor);
     // Warm every container: the secret and the plan are read once per container.
     for router in routers.metered.values() {
         Call::get("/api/v1/flows")
@@ -581,6 +653,28 @@ async fn measure_size(stack: &Stack, settings: &Settings, size: usize) -> Value 
         results.insert(name.to_string(), summary);
     }
     Value::Object(results)
+}
+
+/// The cursor that starts page 20 of a listing (25 to a page), or its last page's when it
+/// is shorter.
+async fn cursor_to_page_20(path: &str, key: &str, router: &Router) -> String {
+    let mut cursor = String::new();
+    for _ in 0..19 {
+        let url = if cursor.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}?cursor={cursor}")
+        };
+        let page = Call::get(&url).key(key).send(router).await;
+        match page.body["meta"]["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    if cursor.is_empty() {
+        cursor = shared::domain::pagination::encode_cursor(Uuid::nil().into());
+    }
+    cursor
 }
 
 fn api_event(function: &str, key: Option<&str>, dossier: Uuid) -> Value {
@@ -1016,6 +1110,10 @@ async fn scale_run(stack: &Stack, size: usize) {
     println!("{md}");
 }
 
+const ATTEMPTS_PAGE_1: &str = "GET /webhook_endpoints/{id}/attempts page 1";
+const ATTEMPTS_PAGE_20: &str = "GET /webhook_endpoints/{id}/attempts page 20 by cursor";
+const ATTEMPTS_OF_EVENT: &str = "GET /webhook_endpoints/{id}/attempts of one event";
+
 fn targets(report: &Value) -> Value {
     let ops = report["operations"].as_object().unwrap();
     let smallest = ops.values().next().unwrap();
@@ -1079,6 +1177,8 @@ fn targets(report: &Value) -> Value {
         "GET /contacts pool=in_pool page 1",
         "GET /contacts pool=expired page 1",
     ]);
+    let (attempts_calls_ratio, attempts_rcu_ratio) =
+        flatness(&[ATTEMPTS_PAGE_1, ATTEMPTS_PAGE_20, ATTEMPTS_OF_EVENT]);
     let search_over_get = largest[search]["p50_ms"].as_f64().unwrap_or(f64::NAN)
         / largest["GET one contact"]["p50_ms"]
             .as_f64()
@@ -1089,6 +1189,7 @@ fn targets(report: &Value) -> Value {
         {"measure": "list page 1", "target": "at most 3 round trips; RCU ratio largest/smallest at most 1.1", "measured": format!("{} calls, RCU ratio {list_ratio:.2}", calls("GET /dossiers page 1")), "met": calls("GET /dossiers page 1") <= 3.0 && list_ratio <= 1.1},
         {"measure": "contact searches (10 matches, two words, with kind)", "target": "DynamoDB calls and RCU ratio largest/1,000 contacts at most 1.2", "measured": format!("worst: calls {search_calls_ratio:.2}, RCU {search_rcu_ratio:.2}"), "met": search_calls_ratio <= 1.2 && search_rcu_ratio <= 1.2},
         {"measure": "pool=in_pool and pool=expired page 1", "target": "DynamoDB calls and RCU ratio largest/1,000 contacts at most 1.2", "measured": format!("worst: calls {pool_calls_ratio:.2}, RCU {pool_rcu_ratio:.2}"), "met": pool_calls_ratio <= 1.2 && pool_rcu_ratio <= 1.2},
+        {"measure": "attempt log: page 1, page 20 by cursor, one event", "target": "DynamoDB calls and RCU ratio largest/1,000 attempts at most 1.2", "measured": format!("worst: calls {attempts_calls_ratio:.2}, RCU {attempts_rcu_ratio:.2}"), "met": attempts_calls_ratio <= 1.2 && attempts_rcu_ratio <= 1.2},
         {"measure": "search matching 10 contacts, p50", "target": "at most 3x GET one contact p50, largest organization", "measured": format!("{search_over_get:.2}x"), "met": search_over_get <= 3.0},
         {"measure": "POST dossier (JSON)", "target": "at most 4 round trips", "measured": format!("{}", calls("POST /dossiers (JSON)")), "met": calls("POST /dossiers (JSON)") <= 4.0},
         {"measure": "overhead ratio, GET one dossier", "target": "at most 1.3 at p50", "measured": format!("{overhead:.2}"), "met": overhead <= 1.3},

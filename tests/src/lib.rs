@@ -6,6 +6,8 @@
 
 pub mod aws_calls;
 pub mod contact_listings;
+#[cfg(test)]
+mod doc_links;
 pub mod gateway;
 pub mod routes;
 pub mod runtime_api;
