@@ -178,7 +178,7 @@ async fn replay(
     PathId(id): PathId,
     JsonBody(replay): JsonBody<Replay>,
 ) -> ApiResult<Response> {
-    let delivery = endpoints::replay(
+    let queued = endpoints::replay(
         &state.core.db,
         &state.sqs,
         &state.queue_url,
@@ -187,11 +187,7 @@ async fn replay(
         &replay.event_id,
     )
     .await?;
-    Ok(ok(json!({
-        "event_id": delivery.event_id,
-        "endpoint_id": delivery.endpoint_id,
-        "queued": true,
-    })))
+    Ok(ok(queued))
 }
 
 /// Queues a signed `ping` to the endpoint; `GET …/attempts?event_id=` shows how it went.
@@ -201,7 +197,7 @@ async fn send_test(
     PathId(id): PathId,
     OptionalJsonBody(_): OptionalJsonBody<NoFields>,
 ) -> ApiResult<Response> {
-    let delivery = endpoints::send_test(
+    let queued = endpoints::send_test(
         &state.core.db,
         &state.sqs,
         &state.queue_url,
@@ -210,12 +206,7 @@ async fn send_test(
         state.core.clock.now(),
     )
     .await?;
-    Ok(ok(json!({
-        "event_id": delivery.event_id,
-        "event_type": delivery.event_type,
-        "endpoint_id": delivery.endpoint_id,
-        "queued": true,
-    })))
+    Ok(ok(queued))
 }
 
 /// A body that must be absent or `{}`.

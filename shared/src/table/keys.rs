@@ -385,16 +385,18 @@ mod tests {
         let org = Uuid::from_u128(1);
         let stage = Uuid::from_u128(2);
         let contact = Uuid::from_u128(3);
+        let endpoint = Uuid::from_u128(4);
         let shown = |key: String| {
             key.replace(&org.to_string(), "<org>")
                 .replace(&stage.to_string(), "<stage>")
                 .replace(&contact.to_string(), "<contact>")
+                .replace(&endpoint.to_string(), "<endpoint>")
         };
         let full = [
             shown(dossiers_of_type_pk(org, "<type>")),
             shown(contacts_of_kind_pk(org, "candidate")),
             shown(links_of_contact_pk(org, contact)),
-            shown(attempts_of_endpoint_pk(org, stage)).replace("<stage>", "<endpoint>"),
+            shown(attempts_of_endpoint_pk(org, endpoint)),
         ];
         for key in full {
             assert!(readme.contains(&format!("`{key}`")), "{key}");
@@ -404,7 +406,7 @@ mod tests {
             shown(dossiers_of_type_in_status_pk(org, "<type>", "<status>")),
             shown(dossiers_in_stage_pk(org, stage)),
             shown(dossiers_in_stage_and_status_pk(org, stage, "<status>")),
-            shown(attempts_of_event_pk(org, stage, "<event>")).replace("<stage>", "<endpoint>"),
+            shown(attempts_of_event_pk(org, endpoint, "<event>")),
         ];
         for key in abbreviated {
             let tail = key.trim_start_matches("ORG#<org>");

@@ -46,7 +46,7 @@ pub struct Attempt {
     pub event_type: WebhookType,
     /// 1 for the first attempt of a queue message; a replay starts again at 1.
     pub attempt: u32,
-    /// Where it was sent; absent when the endpoint was gone before the attempt.
+    /// Where it was sent; null when the endpoint was gone before the attempt.
     pub url: Option<String>,
     #[serde(with = "crate::clock::rfc3339")]
     pub created_at: OffsetDateTime,

@@ -88,6 +88,26 @@ pub struct CreatedEndpoint {
     pub secret: String,
 }
 
+/// What a replay or a test answers: the delivery it queued.
+#[derive(Debug, Serialize)]
+pub struct Queued {
+    pub event_id: String,
+    pub event_type: super::WebhookType,
+    pub endpoint_id: Uuid,
+    pub queued: bool,
+}
+
+impl From<super::Delivery> for Queued {
+    fn from(delivery: super::Delivery) -> Self {
+        Self {
+            event_id: delivery.event_id,
+            event_type: delivery.event_type,
+            endpoint_id: delivery.endpoint_id,
+            queued: true,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct RotatedSecret {
     pub id: Uuid,
@@ -417,7 +437,7 @@ pub async fn replay(
     org: Uuid,
     id: Uuid,
     event_id: &str,
-) -> Result<super::Delivery, ApiError> {
+) -> Result<Queued, ApiError> {
     use crate::domain::outbox::OutboxItem;
     if !is_event_id(event_id) {
         return Err(ApiError::invalid(
@@ -446,7 +466,7 @@ pub async fn replay(
         ..super::Delivery::new(org, id, &envelope)?
     };
     enqueue(sqs, queue_url, &delivery).await?;
-    Ok(delivery)
+    Ok(delivery.into())
 }
 
 /// Queues a signed `ping` to one endpoint, even a disabled one, so that its receiver can be
@@ -460,11 +480,11 @@ pub async fn send_test(
     org: Uuid,
     id: Uuid,
     now: OffsetDateTime,
-) -> Result<super::Delivery, ApiError> {
+) -> Result<Queued, ApiError> {
     get(db, org, id).await?;
     let delivery = super::Delivery::ping(org, id, now)?;
     enqueue(sqs, queue_url, &delivery).await?;
-    Ok(delivery)
+    Ok(delivery.into())
 }
 
 #[cfg(feature = "sqs")]

@@ -447,7 +447,7 @@ async fn a_replay_sends_a_past_event_again_unchanged() {
     assert_eq!(queued.status, 200, "{}", queued.body);
     assert_eq!(
         queued.body["data"],
-        json!({"event_id": event_id, "endpoint_id": id, "queued": true})
+        json!({"event_id": event_id, "event_type": "dossier.created", "endpoint_id": id, "queued": true})
     );
     let both = receiver
         .wait_for(Duration::from_secs(120), |got| got.len() >= 2)

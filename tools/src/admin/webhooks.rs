@@ -7,9 +7,9 @@ use super::{fail, Admin, AdminError, AdminResult};
 use shared::domain::outbox::EventType;
 use shared::table::txn::Precondition;
 use shared::webhooks::endpoints::{
-    self, CreatedEndpoint, EndpointView, NewEndpoint, RotatedSecret,
+    self, CreatedEndpoint, EndpointView, NewEndpoint, Queued, RotatedSecret,
 };
-use shared::webhooks::{Attempt, Delivery, Destinations};
+use shared::webhooks::{Attempt, Destinations};
 use shared::{clock, ApiError};
 
 /// `T1,T2` into event types; empty means all five.
@@ -113,7 +113,7 @@ impl Admin {
         id: Uuid,
         sqs: &aws_sdk_sqs::Client,
         queue_url: &str,
-    ) -> AdminResult<Delivery> {
+    ) -> AdminResult<Queued> {
         Ok(endpoints::send_test(&self.db, sqs, queue_url, org, id, clock::now()).await?)
     }
 
@@ -125,7 +125,7 @@ impl Admin {
         event_id: &str,
         sqs: &aws_sdk_sqs::Client,
         queue_url: &str,
-    ) -> AdminResult<Delivery> {
+    ) -> AdminResult<Queued> {
         Ok(endpoints::replay(&self.db, sqs, queue_url, org, id, event_id).await?)
     }
 }

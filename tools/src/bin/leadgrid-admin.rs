@@ -433,19 +433,15 @@ async fn webhook(
         WebhookCommand::Test { org, id } => {
             let queue_url =
                 queue_url.ok_or_else(|| AdminError("EVENTS_QUEUE_URL is not set".into()))?;
-            let delivery = admin.test_webhook(org, id, sqs, queue_url).await?;
-            Ok(
-                json!({ "event_id": delivery.event_id, "event_type": delivery.event_type, "endpoint_id": delivery.endpoint_id, "queued": true }),
-            )
+            to_json(admin.test_webhook(org, id, sqs, queue_url).await?)
         }
         WebhookCommand::Replay { org, id, event } => {
             let queue_url =
                 queue_url.ok_or_else(|| AdminError("EVENTS_QUEUE_URL is not set".into()))?;
-            let delivery = admin
-                .replay_webhook(org, id, &event, sqs, queue_url)
-                .await?;
-            Ok(
-                json!({ "event_id": delivery.event_id, "endpoint_id": delivery.endpoint_id, "queued": true }),
+            to_json(
+                admin
+                    .replay_webhook(org, id, &event, sqs, queue_url)
+                    .await?,
             )
         }
     }
