@@ -141,12 +141,9 @@ pub async fn create(
     master_key: &[u8],
     now: OffsetDateTime,
 ) -> Result<CreatedEndpoint, ApiError> {
-    let url = destinations
-        .check_url(&input.url)
-        .map_err(|why| ApiError::invalid(format!("Field `url` is refused: {why}")))?;
     let endpoint = Endpoint {
         id: new_id(),
-        url: url.into(),
+        url: checked_url(destinations, &input.url)?,
         events: event_types(input.events)?,
         description: validate::optional_text(
             "description",
@@ -200,6 +197,14 @@ pub async fn create(
         }
     }
     Err(ApiError::internal("webhook endpoint create: conflicts"))
+}
+
+/// `url` as it is stored, if the destination policy allows it.
+fn checked_url(destinations: &Destinations, url: &str) -> Result<String, ApiError> {
+    destinations
+        .check_url(url)
+        .map(String::from)
+        .map_err(|why| ApiError::invalid(format!("Field `url` is refused: {why}")))
 }
 
 pub async fn list(db: &Db, org: Uuid, now: OffsetDateTime) -> Result<Vec<EndpointView>, ApiError> {
@@ -355,27 +360,20 @@ pub async fn update(
     precondition: &Precondition,
     now: OffsetDateTime,
 ) -> Result<Endpoint, ApiError> {
-    let url = match &changes.url {
-        Some(url) => Some(
-            destinations
-                .check_url(url)
-                .map_err(|why| ApiError::invalid(format!("Field `url` is refused: {why}")))?
-                .to_string(),
-        ),
-        None => None,
-    };
-    let events = match changes.events {
-        Some(events) => Some(event_types(Some(events))?),
-        None => None,
-    };
-    let description = match &changes.description {
-        Some(text) => Some(validate::optional_text(
-            "description",
-            text.as_deref(),
-            MAX_DESCRIPTION,
-        )?),
-        None => None,
-    };
+    let url = changes
+        .url
+        .as_deref()
+        .map(|url| checked_url(destinations, url))
+        .transpose()?;
+    let events = changes
+        .events
+        .map(|events| event_types(Some(events)))
+        .transpose()?;
+    let description = changes
+        .description
+        .as_ref()
+        .map(|text| validate::optional_text("description", text.as_deref(), MAX_DESCRIPTION))
+        .transpose()?;
     let mut retry = Retry::default();
     while retry.next().await {
         let read = get(db, org, id).await?;
@@ -426,6 +424,17 @@ pub fn is_event_id(id: &str) -> bool {
         .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
+/// Refuses what is not an event id; `named` says where it came from ("Field `event_id`").
+fn require_event_id(id: &str, named: &str) -> Result<(), ApiError> {
+    if is_event_id(id) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "{named} must be an event id: `evt_` and 32 hexadecimal digits."
+        )))
+    }
+}
+
 /// Queues a fresh delivery of a past event to one endpoint: the same id and body, signed
 /// with the endpoint's secrets when it is sent, on a retry schedule of its own. Events are
 /// kept for 7 days.
@@ -439,21 +448,16 @@ pub async fn replay(
     event_id: &str,
 ) -> Result<Queued, ApiError> {
     use crate::domain::outbox::OutboxItem;
-    if !is_event_id(event_id) {
-        return Err(ApiError::invalid(
-            "Field `event_id` must be an event id: `evt_` and 32 hexadecimal digits.",
-        ));
-    }
-    let endpoint = get(db, org, id).await?;
-    if endpoint.disabled_at.is_some() {
+    require_event_id(event_id, "Field `event_id`")?;
+    // Both reads at once; the endpoint's answer is judged first either way.
+    let (pk, event_sk) = (org_pk(org), crate::table::keys::event_sk(event_id));
+    let (endpoint, item) = tokio::join!(get(db, org, id), db.get::<OutboxItem>(&pk, &event_sk));
+    if endpoint?.disabled_at.is_some() {
         return Err(ApiError::EndpointDisabled(format!(
             "Webhook endpoint {id} is disabled, so a replay would not be sent; enable it first with PATCH {{\"disabled\": false}}."
         )));
     }
-    let item: Option<OutboxItem> = db
-        .get(&org_pk(org), &crate::table::keys::event_sk(event_id))
-        .await?;
-    let envelope = item
+    let envelope = item?
         .ok_or_else(|| {
             ApiError::not_found(format!(
                 "Event {event_id} does not exist in this organization (events are kept 7 days)."
@@ -518,16 +522,18 @@ pub async fn attempts(
     before: Option<Uuid>,
     per_page: usize,
 ) -> Result<(Vec<super::Attempt>, Option<Uuid>), ApiError> {
-    if event_id.is_some_and(|event_id| !is_event_id(event_id)) {
-        return Err(ApiError::invalid(
-            "Query parameter `event_id` must be an event id: `evt_` and 32 hexadecimal digits.",
-        ));
+    if let Some(event_id) = event_id {
+        require_event_id(event_id, "Query parameter `event_id`")?;
     }
-    get(db, org, id).await?;
-    let (page, more) = super::attempts::page(db, org, id, event_id, before, per_page).await?;
-    let next = more
-        .then(|| page.last().map(|attempt| attempt.id))
-        .flatten();
+    // The endpoint's existence and the page, read at once; a missing endpoint answers 404
+    // whatever the page held.
+    let (endpoint, page) = tokio::join!(
+        get(db, org, id),
+        super::attempts::page(db, org, id, event_id, before, per_page)
+    );
+    endpoint?;
+    let (page, more) = page?;
+    let next = page.last().filter(|_| more).map(|attempt| attempt.id);
     Ok((page, next))
 }
 

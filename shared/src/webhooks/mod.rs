@@ -191,11 +191,20 @@ pub async fn disable(
         ],
         ..Default::default()
     };
-    // Deleted meanwhile: nothing left to disable.
+    update_if_present(db, org, id, &disabled).await
+}
+
+/// Updates the endpoint unless it was deleted meanwhile, which leaves nothing to update.
+async fn update_if_present(
+    db: &Db,
+    org: Uuid,
+    id: Uuid,
+    update: &crate::table::store::Expression<'_>,
+) -> Result<(), ApiError> {
     db.update_if(
         &org_pk(org),
         &endpoint_sk(id),
-        &disabled,
+        update,
         Some("attribute_exists(PK)"),
     )
     .await?
@@ -215,15 +224,7 @@ pub async fn note_failure(
         values: vec![(":now", s(crate::clock::format(now)))],
         ..Default::default()
     };
-    db.update_if(
-        &org_pk(org),
-        &endpoint_sk(id),
-        &failing,
-        Some("attribute_exists(PK)"),
-    )
-    .await?
-    .ok();
-    Ok(())
+    update_if_present(db, org, id, &failing).await
 }
 
 /// Notes a delivered attempt: the endpoint is no longer failing.
@@ -232,15 +233,7 @@ pub async fn note_success(db: &Db, org: Uuid, id: Uuid) -> Result<(), ApiError> 
         text: "REMOVE failing_since",
         ..Default::default()
     };
-    db.update_if(
-        &org_pk(org),
-        &endpoint_sk(id),
-        &recovered,
-        Some("attribute_exists(PK)"),
-    )
-    .await?
-    .ok();
-    Ok(())
+    update_if_present(db, org, id, &recovered).await
 }
 
 crate::wire_enum! {
