@@ -15,7 +15,7 @@ use shared::web::{
 };
 use shared::webhooks::endpoints::{self, EndpointChanges, EndpointView, NewEndpoint};
 use shared::webhooks::Destinations;
-use shared::{ApiError, ApiResult};
+use shared::ApiResult;
 
 /// What the routes need beyond the core: the key every endpoint secret derives from, where
 /// deliveries may go, and the queue a replay goes to.
@@ -118,9 +118,6 @@ async fn remove(
     Ok(ok(json!({ "id": id, "deleted": true })))
 }
 
-/// The longest a rotated-out secret may keep signing: a week.
-const MAX_GRACE_HOURS: u32 = 168;
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Rotation {
@@ -146,11 +143,6 @@ async fn rotate_secret(
     PathId(id): PathId,
     OptionalJsonBody(rotation): OptionalJsonBody<Rotation>,
 ) -> ApiResult<Response> {
-    if rotation.grace_hours > MAX_GRACE_HOURS {
-        return Err(ApiError::invalid(format!(
-            "Field `grace_hours` must be from 0 to {MAX_GRACE_HOURS}."
-        )));
-    }
     let master = state.master_key.get().await?;
     let rotated = endpoints::rotate_secret(
         &state.core.db,

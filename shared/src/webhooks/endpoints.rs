@@ -20,6 +20,8 @@ use crate::ApiError;
 /// few enough that one event's fan-out stays small.
 pub const MAX_ENDPOINTS: u64 = 16;
 pub const MAX_DESCRIPTION: usize = 500;
+/// The longest a rotated-out secret may keep signing: a week.
+pub const MAX_GRACE_HOURS: u32 = 168;
 
 /// What creating an endpoint takes. `events` defaults to all five types.
 #[derive(Debug, Deserialize)]
@@ -273,8 +275,8 @@ pub async fn delete(
     Err(ApiError::internal("webhook endpoint delete: conflicts"))
 }
 
-/// A new current secret. The previous one keeps signing for `grace_hours` (0: stops now);
-/// older ones whose grace has ended are dropped.
+/// A new current secret. The previous one keeps signing for `grace_hours` (0: stops now,
+/// at most [`MAX_GRACE_HOURS`]); older ones whose grace has ended are dropped.
 pub async fn rotate_secret(
     db: &Db,
     org: Uuid,
@@ -283,6 +285,11 @@ pub async fn rotate_secret(
     master_key: &[u8],
     now: OffsetDateTime,
 ) -> Result<RotatedSecret, ApiError> {
+    if grace_hours > MAX_GRACE_HOURS {
+        return Err(ApiError::invalid(format!(
+            "Field `grace_hours` must be from 0 to {MAX_GRACE_HOURS}."
+        )));
+    }
     let mut endpoint = get(db, org, id).await?;
     let grace_end = now + time::Duration::hours(grace_hours.into());
     for version in &mut endpoint.secrets {

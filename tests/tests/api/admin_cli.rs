@@ -225,6 +225,24 @@ async fn operators_manage_webhook_endpoints() {
     assert!(!listed.to_string().contains("secret\""), "{listed}");
     assert!(!listed.to_string().contains(&secret[6..]));
 
+    // The API's cap holds here too: a grace beyond it is refused, never a panic.
+    for hours in ["169", "4294967295"] {
+        let refused = admin_fails(&[
+            "webhook",
+            "rotate-secret",
+            "--org",
+            &org_id,
+            "--id",
+            &id,
+            "--grace-hours",
+            hours,
+        ]);
+        assert!(
+            refused.contains("--grace-hours must be from 0 to 168")
+                && !refused.contains("panicked"),
+            "{hours}: {refused}"
+        );
+    }
     let rotated = admin(&["webhook", "rotate-secret", "--org", &org_id, "--id", &id]);
     assert_ne!(rotated["secret"], secret.as_str());
     let listed = admin(&["webhook", "list", "--org", &org_id]);

@@ -81,10 +81,14 @@ impl Admin {
         grace_hours: u32,
     ) -> AdminResult<RotatedSecret> {
         let master = self.webhook_master_key.get().await?;
-        Ok(
-            endpoints::rotate_secret(&self.db, org, id, grace_hours, master.bytes(), clock::now())
-                .await?,
-        )
+        endpoints::rotate_secret(&self.db, org, id, grace_hours, master.bytes(), clock::now())
+            .await
+            .map_err(|err| match err {
+                ApiError::InvalidBody(message) => {
+                    AdminError(message.replace("Field `grace_hours`", "--grace-hours"))
+                }
+                other => other.into(),
+            })
     }
 
     /// A page of the attempt log, newest first, and the attempt id older ones follow.
