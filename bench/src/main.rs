@@ -213,6 +213,7 @@ async fn seed_attempt_log(stack: &Stack, org: Uuid, attempts: usize) -> (Uuid, S
                 } else {
                     Outcome::Retrying
                 },
+                timed_out: false,
             }
             .item(org)
             .unwrap()

@@ -10,6 +10,8 @@ pub struct Config {
     pub cv_bucket: Option<String>,
     pub events_queue_url: Option<String>,
     pub events_dlq_url: Option<String>,
+    /// The webhook deliveries' slow lane.
+    pub slow_deliveries_queue_url: Option<String>,
 }
 
 impl Config {
@@ -21,6 +23,7 @@ impl Config {
             cv_bucket: optional("CV_BUCKET"),
             events_queue_url: optional("EVENTS_QUEUE_URL"),
             events_dlq_url: optional("EVENTS_DLQ_URL"),
+            slow_deliveries_queue_url: optional("SLOW_DELIVERIES_QUEUE_URL"),
         })
     }
 

@@ -70,6 +70,14 @@ fn s3_error<E: std::error::Error>(what: &'static str) -> impl FnOnce(E) -> ApiEr
     }
 }
 
+/// An upload as [`CvStore::inspect`] checked it: the object version (or ETag) that passed.
+#[derive(Clone, Debug)]
+pub struct CheckedUpload {
+    staging: String,
+    version_id: Option<String>,
+    e_tag: Option<String>,
+}
+
 #[derive(Clone)]
 pub struct CvStore {
     pub s3: aws_sdk_s3::Client,
@@ -180,6 +188,13 @@ impl CvStore {
     /// Moves a finished upload to the CV's key after checking it is a PDF of at most
     /// 10 MiB. A failed check removes the upload.
     pub async fn promote(&self, staging: &str, key: &str) -> Result<(), ApiError> {
+        let checked = self.inspect(staging).await?;
+        self.attach(&checked, key).await
+    }
+
+    /// Checks a finished upload (its size, then its first bytes, both of one object
+    /// version) and names exactly what was checked. A failed check removes the upload.
+    pub async fn inspect(&self, staging: &str) -> Result<CheckedUpload, ApiError> {
         let head = match self.s3.head_object().bucket(&self.bucket).key(staging).send().await {
             Ok(head) => head,
             Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => {
@@ -188,6 +203,11 @@ impl CvStore {
                 ))
             }
             Err(err) => return Err(s3_error("checking upload")(err)),
+        };
+        let checked = CheckedUpload {
+            staging: staging.to_string(),
+            version_id: head.version_id().filter(|v| *v != "null").map(String::from),
+            e_tag: head.e_tag().map(String::from),
         };
         let size = head.content_length().unwrap_or(0).max(0) as usize;
         let first = if size == 0 {
@@ -198,6 +218,8 @@ impl CvStore {
                 .get_object()
                 .bucket(&self.bucket)
                 .key(staging)
+                .set_version_id(checked.version_id.clone())
+                .set_if_match(checked.e_tag.clone())
                 .range(format!("bytes=0-{}", PDF_SIGNATURE.len() - 1))
                 .send()
                 .await
@@ -218,17 +240,41 @@ impl CvStore {
             self.remove(staging).await?;
             return Err(err);
         }
-        self.s3
+        Ok(checked)
+    }
+
+    /// Copies exactly the object [`CvStore::inspect`] checked to the CV's key, then removes
+    /// the upload. The upload URL stays valid after the check, so a file PUT in between is
+    /// a newer version (or, in a bucket without versioning, another ETag): the copy names
+    /// the checked version, or requires the checked ETag, and never takes the newer file.
+    pub async fn attach(&self, checked: &CheckedUpload, key: &str) -> Result<(), ApiError> {
+        let source = match &checked.version_id {
+            Some(version) => format!("{}/{}?versionId={version}", self.bucket, checked.staging),
+            None => format!("{}/{}", self.bucket, checked.staging),
+        };
+        let copied = self
+            .s3
             .copy_object()
             .bucket(&self.bucket)
-            .copy_source(format!("{}/{staging}", self.bucket))
+            .copy_source(source)
+            .set_copy_source_if_match(checked.e_tag.clone())
             .key(key)
             .content_type("application/pdf")
             .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
             .send()
-            .await
-            .map_err(s3_error("attaching upload"))?;
-        self.remove(staging).await
+            .await;
+        if let Err(err) = copied {
+            let changed = err
+                .raw_response()
+                .is_some_and(|raw| raw.status().as_u16() == 412);
+            if changed {
+                return Err(ApiError::invalid(
+                    "The upload changed while it was being checked; PUT the file again and complete again.",
+                ));
+            }
+            return Err(s3_error("attaching upload")(err));
+        }
+        self.remove(&checked.staging).await
     }
 
     pub async fn download_link(&self, key: &str) -> Result<String, ApiError> {

@@ -32,6 +32,13 @@ pub enum ApiError {
     /// A replay asked of a webhook endpoint that is disabled: it would not be sent.
     #[error("{0}")]
     EndpointDisabled(String),
+    /// A second webhook endpoint of one organization with a URL another already has.
+    #[error("{0}")]
+    DuplicateEndpoint(String),
+    /// A replay of a response that showed a secret once, asked after that secret was
+    /// rotated out or its endpoint deleted: a secret no longer current is never shown.
+    #[error("{0}")]
+    SecretRotated(String),
     #[error("A request with this Idempotency-Key is still being processed. Retry shortly.")]
     IdempotencyInProgress,
     #[error("This Idempotency-Key was used with a different method, path or body.")]
@@ -60,6 +67,7 @@ impl ApiError {
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::LimitReached(_) => StatusCode::CONFLICT,
             Self::EndpointDisabled(_) => StatusCode::CONFLICT,
+            Self::DuplicateEndpoint(_) | Self::SecretRotated(_) => StatusCode::CONFLICT,
             Self::IdempotencyInProgress => StatusCode::CONFLICT,
             Self::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -82,6 +90,8 @@ impl ApiError {
             Self::PreconditionFailed(_) => "precondition_failed",
             Self::LimitReached(_) => "limit_reached",
             Self::EndpointDisabled(_) => "endpoint_disabled",
+            Self::DuplicateEndpoint(_) => "duplicate_endpoint",
+            Self::SecretRotated(_) => "secret_rotated",
             Self::IdempotencyInProgress => "idempotency_in_progress",
             Self::IdempotencyConflict => "idempotency_conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",
@@ -167,6 +177,12 @@ mod tests {
                 "idempotency_in_progress",
             ),
             (ApiError::IdempotencyConflict, 422, "idempotency_conflict"),
+            (
+                ApiError::DuplicateEndpoint("x".into()),
+                409,
+                "duplicate_endpoint",
+            ),
+            (ApiError::SecretRotated("x".into()), 409, "secret_rotated"),
             (
                 ApiError::RateLimited { retry_after: 3 },
                 429,

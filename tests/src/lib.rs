@@ -488,11 +488,17 @@ impl Stack {
                 .events_queue_url
                 .clone()
                 .expect("EVENTS_QUEUE_URL is set"),
+            slow_queue_url: self
+                .config
+                .slow_deliveries_queue_url
+                .clone()
+                .expect("SLOW_DELIVERIES_QUEUE_URL is set"),
             dead_letter_url: self
                 .config
                 .events_dlq_url
                 .clone()
                 .expect("EVENTS_DLQ_URL is set"),
+            host_requests_per_minute: shared::webhooks::limits::HOST_REQUESTS_PER_MINUTE,
             schedule,
             destinations: shared::webhooks::Destinations::from_env().expect("destinations"),
             disable_after_failing: shared::webhooks::DISABLE_AFTER_FAILING,
@@ -588,30 +594,45 @@ pub fn pipeline() {
                     .await
                     .expect("stream poller start");
                 let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
-                let queue_url = stack.config.events_queue_url.clone().expect("queue url");
-                let queue_arn = sqs
-                    .get_queue_attributes()
-                    .queue_url(&queue_url)
-                    .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                    .send()
-                    .await
-                    .expect("queue attributes")
-                    .attributes
-                    .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
-                    .expect("queue arn");
-                let queue_poller = leadgrid_tools::local::pollers::QueuePoller {
-                    sqs,
-                    queue_url,
-                    queue_arn,
-                    region: "us-east-1".into(),
-                    function: "delivery".into(),
-                    invoker: functions,
-                };
+                let lanes = [
+                    stack.config.events_queue_url.clone().expect("queue url"),
+                    stack
+                        .config
+                        .slow_deliveries_queue_url
+                        .clone()
+                        .expect("slow lane url"),
+                ];
+                let mut queue_pollers = Vec::new();
+                for queue_url in lanes {
+                    let queue_arn = sqs
+                        .get_queue_attributes()
+                        .queue_url(&queue_url)
+                        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                        .send()
+                        .await
+                        .expect("queue attributes")
+                        .attributes
+                        .and_then(|mut a| {
+                            a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                        })
+                        .expect("queue arn");
+                    queue_pollers.push(leadgrid_tools::local::pollers::QueuePoller {
+                        sqs: sqs.clone(),
+                        queue_url,
+                        queue_arn,
+                        region: "us-east-1".into(),
+                        function: "delivery".into(),
+                        invoker: functions.clone(),
+                    });
+                }
+                let [fast_lane, slow_lane] =
+                    <[_; 2]>::try_from(queue_pollers).unwrap_or_else(|_| unreachable!());
                 let (_stop, stop_rx) = tokio::sync::watch::channel(false);
                 ready_tx.send(()).expect("signal ready");
                 tokio::join!(
                     stream_poller.run(stop_rx.clone()),
-                    queue_poller.run(stop_rx)
+                    fast_lane.run(stop_rx.clone()),
+                    slow_lane.run(stop_rx)
                 );
             });
         });
@@ -649,10 +670,20 @@ type ReceivedLog = Arc<std::sync::Mutex<Vec<Received>>>;
 type Respond = Arc<dyn Fn(&Received, usize) -> u16 + Send + Sync>;
 
 async fn receive(
-    axum::extract::State((log, respond)): axum::extract::State<(ReceivedLog, Respond)>,
+    axum::extract::State((log, respond, delay)): axum::extract::State<(
+        ReceivedLog,
+        Respond,
+        std::time::Duration,
+    )>,
     headers: HeaderMap,
     body: String,
 ) -> (StatusCode, &'static str) {
+    let status = record(&log, &respond, headers, body);
+    tokio::time::sleep(delay).await;
+    (status, "ok")
+}
+
+fn record(log: &ReceivedLog, respond: &Respond, headers: HeaderMap, body: String) -> StatusCode {
     let mut request = Received {
         headers,
         body,
@@ -673,16 +704,24 @@ async fn receive(
     request.status = respond(&request, before);
     let status = StatusCode::from_u16(request.status).unwrap();
     log.push(request);
-    (status, "ok")
+    status
 }
 
 impl Receiver {
     pub async fn start(respond: impl Fn(&Received, usize) -> u16 + Send + Sync + 'static) -> Self {
+        Self::start_slow(std::time::Duration::ZERO, respond).await
+    }
+
+    /// A receiver that answers each request `delay` after it arrives (`at` is the arrival).
+    pub async fn start_slow(
+        delay: std::time::Duration,
+        respond: impl Fn(&Received, usize) -> u16 + Send + Sync + 'static,
+    ) -> Self {
         let received: ReceivedLog = Arc::default();
         let respond: Respond = Arc::new(respond);
         let app = Router::new()
             .fallback(receive)
-            .with_state((received.clone(), respond));
+            .with_state((received.clone(), respond, delay));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind receiver");

@@ -69,6 +69,24 @@ const NOT_CALLED_BY_OUR_CODE: &[(&str, &str, &str, &str)] = &[
         "queue/leadgrid-events",
         "the event source mapping reads the queue's settings",
     ),
+    (
+        "delivery",
+        "sqs:ReceiveMessage",
+        "queue/leadgrid-slow-deliveries",
+        "the slow lane's event source mapping receives",
+    ),
+    (
+        "delivery",
+        "sqs:DeleteMessage",
+        "queue/leadgrid-slow-deliveries",
+        "the slow lane's event source mapping deletes",
+    ),
+    (
+        "delivery",
+        "sqs:GetQueueAttributes",
+        "queue/leadgrid-slow-deliveries",
+        "the slow lane's event source mapping reads the queue's settings",
+    ),
 ];
 
 /// The local name of what a template resource expression names.
@@ -83,6 +101,10 @@ fn local_name(expression: &str) -> Option<String> {
         (
             "EventsQueue.Arn",
             format!("queue/{}", resources::EVENTS_QUEUE),
+        ),
+        (
+            "SlowDeliveriesQueue.Arn",
+            format!("queue/{}", resources::SLOW_DELIVERIES_QUEUE),
         ),
         (
             "EventsDeadLetterQueue.Arn",

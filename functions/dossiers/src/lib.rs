@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 use shared::cv::{self, CvStore, MAX_CV_BYTES};
 use shared::domain::dossiers::{self, CreateDossier, Filter, PatchDossier, Status};
 use shared::domain::flows::DossierType;
+use shared::web::auth::{Principal, Scope};
 use shared::web::{
     api, created, created_versioned, ok, ok_versioned, parse_json, read_body, require_content_type,
     scopes, with_etag, Authorized, Core, IfMatch, JsonBody, PathId, QueryParams,
@@ -192,12 +193,14 @@ async fn create(
             )));
         }
         let input: CreateDossier = parse_json(&body)?;
+        require_contact_scopes(&principal, &input)?;
         let dossier = dossiers::create(&state.core.db, org, input).await?;
         return Ok(created_versioned(dossier));
     }
     let (fields, cv_bytes) = read_form(request, true).await?;
     let input: CreateDossier =
         parse_json(&serde_json::to_vec(&Value::Object(fields)).map_err(ApiError::internal)?)?;
+    require_contact_scopes(&principal, &input)?;
     if let Some(bytes) = &cv_bytes {
         cv::check(bytes)?;
     }
@@ -207,6 +210,15 @@ async fn create(
         Some(bytes) => create_with_cv(&state, org, prepared, bytes).await?,
     };
     Ok(created_versioned(dossier))
+}
+
+/// The reference: `contacts:write` is "required alongside dossiers:write to link or unlink
+/// contacts on a dossier", which a create does with `contact_id` or a known `email`.
+fn require_contact_scopes(principal: &Principal, input: &CreateDossier) -> ApiResult<()> {
+    if input.reaches_existing_contacts() {
+        principal.require(&[Scope::ContactsWrite])?;
+    }
+    Ok(())
 }
 
 /// Stores the CV, then writes the dossier. If the CV cannot be stored nothing is written;
@@ -241,8 +253,10 @@ async fn show(
     Ok(ok_versioned(dossier))
 }
 
+/// Needs `dossiers:read` too: it answers the whole dossier, which `PATCH {}` would otherwise
+/// read for a key that may only write.
 async fn update(
-    Authorized(principal, ..): Authorized<scopes::DossiersWrite>,
+    Authorized(principal, ..): Authorized<scopes::DossiersReadWrite>,
     State(state): State<AppState>,
     PathId(id): PathId,
     IfMatch(precondition): IfMatch,

@@ -44,6 +44,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route(OPENAPI_PATH, get(openapi))
         .route(PAGE_PATH, get(page))
         .route(RENDERER_PATH, get(renderer))
+        .method_not_allowed_fallback(shared::web::method_not_allowed)
 }
 
 async fn openapi() -> Response {

@@ -1,14 +1,20 @@
 //! `/webhook_endpoints…`: integrations subscribe and unsubscribe through the API, as
 //! operators do with `leadgrid-admin webhook …`, through the same domain functions.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 use shared::domain::pagination::encode_cursor;
 use shared::secrets::{SecretSource, WebhookMasterKey};
+use shared::web::idempotency::{RestoreSecret, ShownSecret};
 use shared::web::{
     api, created, list, ok, ok_versioned, scopes, with_etag, Authorized, Core, IfMatch, JsonBody,
     OptionalJsonBody, PathId, QueryParams,
@@ -28,6 +34,39 @@ pub struct Endpoints {
     pub queue_url: String,
 }
 
+/// Gives a repeat of a create or rotation (same `Idempotency-Key`) its secret again, which
+/// the stored response leaves out.
+struct SecretRestorer(Endpoints);
+
+impl RestoreSecret for SecretRestorer {
+    fn restore<'a>(
+        &'a self,
+        org: uuid::Uuid,
+        shown: &'a ShownSecret,
+    ) -> Pin<Box<dyn Future<Output = ApiResult<Option<String>>> + Send + 'a>> {
+        Box::pin(async move {
+            let master = self.0.master_key.get().await?;
+            endpoints::current_secret(
+                &self.0.core.db,
+                org,
+                shown.endpoint_id,
+                &shown.version,
+                master.bytes(),
+            )
+            .await
+        })
+    }
+}
+
+/// The response showing `secret` (of `version`) once, marked so that it is stored without it.
+fn showing_secret(mut response: Response, endpoint_id: uuid::Uuid, version: String) -> Response {
+    response.extensions_mut().insert(ShownSecret {
+        endpoint_id,
+        version,
+    });
+    response
+}
+
 pub fn router(endpoints: Endpoints) -> Router {
     let routes = Router::new()
         .route("/webhook_endpoints", get(list_endpoints).post(create))
@@ -40,7 +79,8 @@ pub fn router(endpoints: Endpoints) -> Router {
         .route("/webhook_endpoints/{id}/test", post(send_test))
         .route("/webhook_endpoints/{id}/attempts", get(attempts))
         .with_state(endpoints.clone());
-    api(routes, endpoints.core)
+    let restorer: Arc<dyn RestoreSecret> = Arc::new(SecretRestorer(endpoints.clone()));
+    api(routes, endpoints.core).layer(Extension(restorer))
 }
 
 async fn create(
@@ -58,8 +98,13 @@ async fn create(
         state.core.clock.now(),
     )
     .await?;
-    let version = endpoint.endpoint.version;
-    Ok(with_etag(created(endpoint), version))
+    let (version, id) = (endpoint.endpoint.version, endpoint.endpoint.id);
+    let secret_version = endpoint.secret_version.clone();
+    Ok(showing_secret(
+        with_etag(created(endpoint), version),
+        id,
+        secret_version,
+    ))
 }
 
 async fn list_endpoints(
@@ -153,7 +198,8 @@ async fn rotate_secret(
         state.core.clock.now(),
     )
     .await?;
-    Ok(ok(rotated))
+    let secret_version = rotated.secret_version.clone();
+    Ok(showing_secret(ok(rotated), id, secret_version))
 }
 
 #[derive(Deserialize)]

@@ -245,6 +245,13 @@ pub fn endpoint_sk(endpoint: Uuid) -> String {
 // webhook endpoint counter
 pub const WEBHOOK_COUNTERS_SK: &str = "COUNTERS#WEBHOOKS";
 
+// webhook URL marker
+/// One per URL an organization's endpoints have: `digest` is the SHA-256 (hex) of the URL
+/// as stored.
+pub fn endpoint_url_sk(digest: &str) -> String {
+    format!("WHURL#{digest}")
+}
+
 // webhook attempt
 pub const ATTEMPT_PREFIX: &str = "WHATT#";
 
@@ -274,6 +281,18 @@ pub fn attempts_of_event_pk(org: Uuid, endpoint: Uuid, event: &str) -> String {
 // idempotency key
 pub fn idempotency_sk(api_key: Uuid, digest: &str) -> String {
     format!("IDEM#{api_key}#{digest}")
+}
+
+// egress window
+/// The requests sent to `host` in one minute (`minute`: Unix seconds / 60).
+pub fn egress_window_sk(host: &str, minute: i64) -> String {
+    format!("EGRESS#{host}#{minute}")
+}
+
+// test window
+/// The test pings sent to one endpoint in one minute.
+pub fn test_window_sk(endpoint: Uuid, minute: i64) -> String {
+    format!("WHTEST#{endpoint}#{minute}")
 }
 
 #[cfg(test)]
@@ -338,6 +357,11 @@ mod tests {
                 WEBHOOK_COUNTERS_SK.into(),
             ),
             (
+                "webhook URL marker",
+                org_pk(org),
+                endpoint_url_sk("<sha256>"),
+            ),
+            (
                 "webhook attempt",
                 org_pk(org),
                 format!("{ATTEMPT_PREFIX}<a>#"),
@@ -347,6 +371,12 @@ mod tests {
                 org_pk(org),
                 idempotency_sk(a, "<sha256>"),
             ),
+            (
+                "egress window",
+                org_pk(org),
+                egress_window_sk("<host>", 29_443_200),
+            ),
+            ("test window", org_pk(org), test_window_sk(a, 29_443_200)),
         ];
         assert_eq!(table.len(), items.len(), "one README row per item kind");
         for (row, (item, pk, sk)) in table.iter().zip(items) {
@@ -361,6 +391,8 @@ mod tests {
                     .replace("<event>", "evt_x")
                     .replace("<api key>", "<a>")
                     .replace("<sha256 of the key>", "<sha256>")
+                    .replace("<sha256 of the URL>", "<sha256>")
+                    .replace("<minute>", "29443200")
                     .replace("<folded email>", "ada@example.com")
                     .replace("<word>", "ada")
                     .replace("<user>", "<a>")

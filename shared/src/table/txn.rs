@@ -23,6 +23,27 @@ pub fn put(db: &Db, item: Item, condition: Option<&str>) -> TransactWriteItem {
 
 /// A put that must replace exactly the version it was computed from (or create a new item
 /// when `version` is 0).
+/// A put under a condition with placeholders of its own.
+pub fn put_when(
+    db: &Db,
+    item: Item,
+    condition: &crate::table::store::Expression<'_>,
+) -> TransactWriteItem {
+    let mut put = Put::builder()
+        .table_name(&db.table)
+        .set_item(Some(item))
+        .condition_expression(condition.text);
+    for (placeholder, name) in condition.names {
+        put = put.expression_attribute_names(*placeholder, *name);
+    }
+    for (placeholder, value) in &condition.values {
+        put = put.expression_attribute_values(*placeholder, value.clone());
+    }
+    TransactWriteItem::builder()
+        .put(put.build().expect("put has table and item"))
+        .build()
+}
+
 pub fn put_versioned(db: &Db, item: Item, version: u64) -> TransactWriteItem {
     let put = Put::builder()
         .table_name(&db.table)

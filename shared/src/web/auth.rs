@@ -158,36 +158,6 @@ impl Principal {
     }
 }
 
-/// Takes one request back off the key's count in the window it was counted in: a replayed
-/// idempotent response is not a second request. A new window since then has nothing to
-/// take back.
-pub async fn refund(db: &Db, principal: &Principal) -> Result<(), ApiError> {
-    uncount(
-        db,
-        principal.org_id,
-        principal.key_id,
-        principal.rate.window,
-    )
-    .await
-}
-
-async fn uncount(db: &Db, org: Uuid, key_id: Uuid, window: u64) -> Result<(), ApiError> {
-    let minus_one = Expression {
-        text: "ADD rl_count :minus",
-        values: vec![(":minus", n(-1)), (":zero", n(0)), (":window", n(window))],
-        ..Default::default()
-    };
-    db.update_if(
-        &org_pk(org),
-        &api_key_sk(key_id),
-        &minus_one,
-        Some("rl_window = :window AND rl_count > :zero"),
-    )
-    .await?
-    .ok();
-    Ok(())
-}
-
 /// `ADD rl_count :one` for the window `window`.
 fn count_one(window: u64) -> Expression<'static> {
     Expression {

@@ -37,6 +37,7 @@ macro_rules! scope_sets {
 scope_sets! {
     DossiersRead => [DossiersRead];
     DossiersWrite => [DossiersWrite];
+    DossiersReadWrite => [DossiersRead, DossiersWrite];
     ContactsRead => [ContactsRead];
     ContactsWrite => [ContactsWrite];
     LinkContacts => [DossiersWrite, ContactsWrite];

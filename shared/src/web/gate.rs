@@ -5,7 +5,9 @@
 //! 2. the plan must include API access, then the rate limit must not be exceeded ([`gate`]);
 //! 3. a write with an `Idempotency-Key` then claims the key under the verified
 //!    organization, runs once, and stores its 2xx response for replays
-//!    ([`idempotent_request`]). Nothing is read or written before the key verifies.
+//!    ([`idempotent_request`]). Nothing is read or written before the key verifies. A
+//!    replay is a request like any other for the rate limit: repeating a keyed write is
+//!    never free.
 //!
 //! The rate-limit headers go on every answer, errors included.
 
@@ -58,8 +60,8 @@ const IDEMPOTENCY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A write with an `Idempotency-Key`. Only once the API key verifies and the gate passes
 /// is the body read, fingerprinted and the key claimed (under the verified organization);
-/// the first request runs and its 2xx response is stored; a repeat gets that response back,
-/// uncounted by the rate limit.
+/// the first request runs and its 2xx response is stored; a repeat gets that response back.
+/// Both count against the key's rate limit.
 async fn idempotent_request(
     core: Core,
     req: Request,
@@ -70,32 +72,23 @@ async fn idempotent_request(
         Ok(principal) => principal,
         Err(err) => return err.into_response(),
     };
-    let mut rate = principal.rate;
+    let rate = principal.rate;
     let mut response = match claim_and_run(&core, req, next, idempotency_key, &principal).await {
-        Ok((response, replayed)) => {
-            if replayed {
-                match crate::web::auth::refund(&core.db, &principal).await {
-                    Ok(()) => rate = rate.refunded(),
-                    Err(err) => tracing::error!(error = %err, "rate refund"),
-                }
-            }
-            response
-        }
+        Ok(response) => response,
         Err(err) => err.into_response(),
     };
     set_rate_headers(response.headers_mut(), rate);
     response
 }
 
-/// For a verified key: the gate, then the claim, then the request or its replay. Returns
-/// the response and whether it is a replay.
+/// For a verified key: the gate, then the claim, then the request or its replay.
 async fn claim_and_run(
     core: &Core,
     req: Request,
     next: Next,
     idempotency_key: Result<String, ApiError>,
     principal: &Principal,
-) -> Result<(Response, bool), ApiError> {
+) -> Result<Response, ApiError> {
     gate(core, principal).await?;
     let idempotency_key = idempotency_key?;
     let (parts, body) = req.into_parts();
@@ -136,8 +129,9 @@ fn fingerprint(parts: &axum::http::request::Parts, body: &[u8]) -> String {
     idempotency::fingerprint(&parts.method, path, content_type, body)
 }
 
-/// Runs, replays, waits for, or refuses a request according to its key's claim. Returns
-/// the response and whether it is a replay.
+/// Runs, replays, waits for, or refuses a request according to its key's claim. A repeat
+/// that finds the first request running reads the key (consistently, writing nothing) until
+/// it is done or free, for up to [`IDEMPOTENCY_WAIT`].
 async fn settle(
     core: &Core,
     slot: &idempotency::Slot,
@@ -146,39 +140,73 @@ async fn settle(
     request: Request,
     next: Next,
     principal: Principal,
-) -> (Response, bool) {
+) -> Response {
     use idempotency::Claim;
     let deadline = Instant::now() + IDEMPOTENCY_WAIT;
     loop {
         claim = match claim {
             Claim::Claimed { lock } => {
-                return (
-                    run_and_store(core, slot, &lock, request, next, principal).await,
-                    false,
-                )
+                return run_and_store(core, slot, &lock, request, next, principal).await
             }
             Claim::Replay(stored) => {
-                let mut response = Response::new(axum::body::Body::from(stored.body));
-                *response.status_mut() = stored.status;
-                for (name, value) in stored.headers {
-                    response.headers_mut().insert(name, value);
-                }
-                response
-                    .headers_mut()
-                    .insert(idempotency::REPLAYED, HeaderValue::from_static("true"));
-                return (response, true);
+                let restorer = request
+                    .extensions()
+                    .get::<std::sync::Arc<dyn idempotency::RestoreSecret>>()
+                    .cloned();
+                return replay(stored, restorer, principal.org_id)
+                    .await
+                    .unwrap_or_else(IntoResponse::into_response);
             }
-            Claim::Conflict => return (ApiError::IdempotencyConflict.into_response(), false),
+            Claim::Conflict => return ApiError::IdempotencyConflict.into_response(),
             Claim::InProgress if Instant::now() < deadline => {
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                match slot.claim(&core.db, fingerprint).await {
-                    Ok(claim) => claim,
-                    Err(err) => return (err.into_response(), false),
+                let now = match slot.current(&core.db, fingerprint).await {
+                    Ok(now) => now,
+                    Err(err) => return err.into_response(),
+                };
+                match now {
+                    Some(claim) => claim,
+                    None => match slot.claim(&core.db, fingerprint).await {
+                        Ok(claim) => claim,
+                        Err(err) => return err.into_response(),
+                    },
                 }
             }
-            Claim::InProgress => return (ApiError::IdempotencyInProgress.into_response(), false),
+            Claim::InProgress => return ApiError::IdempotencyInProgress.into_response(),
         }
     }
+}
+
+/// The stored response, with `Idempotent-Replayed: true`; a secret it showed is derived
+/// again, or refused once rotated out.
+async fn replay(
+    stored: idempotency::Stored,
+    restorer: Option<std::sync::Arc<dyn idempotency::RestoreSecret>>,
+    org: uuid::Uuid,
+) -> Result<Response, ApiError> {
+    let body = match &stored.shown {
+        None => stored.body,
+        Some(shown) => {
+            let restorer = restorer
+                .ok_or_else(|| ApiError::internal("a stored secret with no RestoreSecret"))?;
+            let secret = restorer.restore(org, shown).await?.ok_or_else(|| {
+                ApiError::SecretRotated(format!(
+                    "The secret this request showed is no longer the current secret of webhook endpoint {} (rotated since, or the endpoint was deleted), and a secret is shown only while it is current. Rotate it for a new one.",
+                    shown.endpoint_id
+                ))
+            })?;
+            idempotency::with_secret(&stored.body, secret)?
+        }
+    };
+    let mut response = Response::new(axum::body::Body::from(body));
+    *response.status_mut() = stored.status;
+    for (name, value) in stored.headers {
+        response.headers_mut().insert(name, value);
+    }
+    response
+        .headers_mut()
+        .insert(idempotency::REPLAYED, HeaderValue::from_static("true"));
+    Ok(response)
 }
 
 /// Runs the request that holds the key. A 2xx response is stored for repeats; anything
@@ -203,10 +231,25 @@ async fn run_and_store(
         Ok(body) => body,
         Err(err) => return ApiError::internal(format!("response body: {err}")).into_response(),
     };
-    let stored = idempotency::Stored {
+    let shown = parts.extensions.get::<idempotency::ShownSecret>().cloned();
+    let kept_body = match &shown {
+        None => Ok(body.to_vec()),
+        Some(_) => idempotency::without_secret(&body),
+    };
+    let stored = kept_body.map(|kept_body| idempotency::Stored {
         status: parts.status,
         headers: idempotency::kept_headers(&parts.headers),
-        body: body.to_vec(),
+        body: kept_body,
+        shown,
+    });
+    // A response that cannot be stored without its secret is not stored at all: a repeat
+    // then finds the key running until its lock runs out, and never sees the secret.
+    let stored = match stored {
+        Ok(stored) => stored,
+        Err(err) => {
+            tracing::error!(error = %err, "idempotency store");
+            return Response::from_parts(parts, axum::body::Body::from(body));
+        }
     };
     // The change is committed: a failure to store is logged, not turned into an error.
     if let Err(err) = slot.complete(&core.db, lock, &stored).await {

@@ -1,6 +1,10 @@
 //! `Idempotency-Key` on writes: the first request with a key claims it with a conditional
 //! put, runs, and stores its 2xx response for 24 hours; a repeat with the same method, path
 //! and body gets that response back instead of running again.
+//!
+//! A response that shows a secret once (a webhook endpoint's, on create and rotation) is
+//! stored without it: the table, its stream and its backups never hold a secret. A repeat
+//! gets the secret derived again, and only while it is still the endpoint's current one.
 
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -45,7 +49,11 @@ pub fn key_from(headers: &HeaderMap) -> Option<Result<String, ApiError>> {
 }
 
 /// What makes two requests "the same": method, path with query, and body. A multipart
-/// body's boundary is left out, since clients pick a new one for every attempt.
+/// body's boundary is left out, since clients pick a new one for every attempt: the body is
+/// hashed as the list of what lies between its delimiter lines (RFC 2046: CRLF, `--` and
+/// the boundary; the first may open the body), each part framed by its length. Two forms
+/// hash alike only if their parts are byte for byte the same; the boundary's text inside a
+/// part is content, never a delimiter.
 pub fn fingerprint(
     method: &Method,
     path_and_query: &str,
@@ -69,17 +77,36 @@ pub fn fingerprint(
     match boundary {
         None => hash.update(body),
         Some(boundary) => {
-            // Two-Way search: linear in the body whatever the boundary, where comparing
-            // the boundary at every offset would cost body × boundary on a crafted body.
-            let mut from = 0;
-            for at in memchr::memmem::find_iter(body, &boundary) {
-                hash.update(&body[from..at]);
-                from = at + boundary.len();
+            hash.update(b"multipart\n");
+            for part in multipart_parts(body, &boundary) {
+                hash.update((part.len() as u64).to_be_bytes());
+                hash.update(part);
             }
-            hash.update(&body[from..]);
         }
     }
     hex::encode(hash.finalize())
+}
+
+/// `body` split at its delimiter lines. Two-Way search: linear in the body whatever the
+/// boundary, where comparing it at every offset would cost body × boundary on a crafted body.
+fn multipart_parts<'a>(body: &'a [u8], boundary: &[u8]) -> Vec<&'a [u8]> {
+    let delimiter = [b"\r\n--".as_slice(), boundary].concat();
+    let opening = &delimiter[2..];
+    let mut parts = Vec::new();
+    let start = if body.starts_with(opening) {
+        parts.push(&body[..0]);
+        opening.len()
+    } else {
+        0
+    };
+    let mut from = start;
+    for at in memchr::memmem::find_iter(&body[start..], &delimiter) {
+        let at = start + at;
+        parts.push(&body[from..at]);
+        from = at + delimiter.len();
+    }
+    parts.push(&body[from..]);
+    parts
 }
 
 /// A stored response.
@@ -87,7 +114,49 @@ pub fn fingerprint(
 pub struct Stored {
     pub status: StatusCode,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The body, without the secret `shown` names.
     pub body: Vec<u8>,
+    pub shown: Option<ShownSecret>,
+}
+
+/// The secret a response shows once, as `data.secret`: which endpoint's, and which version
+/// of it (a digest that reveals nothing). A handler attaches it to its response as an
+/// extension, so that the response is stored without the secret.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShownSecret {
+    pub endpoint_id: Uuid,
+    pub version: String,
+}
+
+/// Derives a shown secret again for a repeat: `None` once that version is no longer the
+/// endpoint's current secret, or the endpoint is gone. A function whose responses show
+/// secrets adds one to its router as an `Extension`.
+pub trait RestoreSecret: Send + Sync {
+    fn restore<'a>(
+        &'a self,
+        org: Uuid,
+        shown: &'a ShownSecret,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Option<String>, ApiError>> + Send + 'a>,
+    >;
+}
+
+/// The body to store for a response that shows `shown`: `data.secret` becomes null.
+pub fn without_secret(body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let mut value: serde_json::Value = serde_json::from_slice(body).map_err(ApiError::internal)?;
+    let secret = value
+        .get_mut("data")
+        .and_then(|data| data.get_mut("secret"))
+        .ok_or_else(|| ApiError::internal("a response showing a secret has no data.secret"))?;
+    *secret = serde_json::Value::Null;
+    serde_json::to_vec(&value).map_err(ApiError::internal)
+}
+
+/// A stored body with its secret put back.
+pub fn with_secret(body: &[u8], secret: String) -> Result<Vec<u8>, ApiError> {
+    let mut value: serde_json::Value = serde_json::from_slice(body).map_err(ApiError::internal)?;
+    value["data"]["secret"] = serde_json::Value::String(secret);
+    serde_json::to_vec(&value).map_err(ApiError::internal)
 }
 
 pub enum Claim {
@@ -141,6 +210,27 @@ impl Slot {
         }
     }
 
+    /// How the key stands now, read consistently, for a repeat waiting on the request that
+    /// holds it: `None` once the key is free again (released, expired or its lock run
+    /// out), when the repeat may claim it.
+    pub async fn current(&self, db: &Db, fingerprint: &str) -> Result<Option<Claim>, ApiError> {
+        let now = crate::clock::now().unix_timestamp();
+        let Some(item) = db.get_item(&self.pk, &self.sk).await? else {
+            return Ok(None);
+        };
+        let number = |name: &str| match item.get(name) {
+            Some(AttributeValue::N(v)) => v.parse::<i64>().ok(),
+            _ => None,
+        };
+        let running = matches!(item.get("state"), Some(AttributeValue::S(v)) if v == "running");
+        let expired = number(crate::table::schema::TTL_ATTRIBUTE).is_some_and(|at| at < now);
+        let abandoned = running && number("locked_until").is_some_and(|at| at < now);
+        if expired || abandoned {
+            return Ok(None);
+        }
+        Ok(Some(judge(item, fingerprint)))
+    }
+
     /// Stores the response of the request that holds `lock`.
     pub async fn complete(&self, db: &Db, lock: &str, response: &Stored) -> Result<(), ApiError> {
         let headers: std::collections::HashMap<String, AttributeValue> = response
@@ -148,14 +238,25 @@ impl Slot {
             .iter()
             .filter_map(|(name, value)| Some((name.to_string(), s(value.to_str().ok()?))))
             .collect();
+        let shown = match &response.shown {
+            Some(shown) => AttributeValue::M(
+                [
+                    ("endpoint_id".to_string(), s(shown.endpoint_id.to_string())),
+                    ("version".to_string(), s(&shown.version)),
+                ]
+                .into(),
+            ),
+            None => AttributeValue::Null(true),
+        };
         let store = Expression {
-            text: "SET #state = :done, #status = :status, headers = :headers, body = :body REMOVE locked_until",
+            text: "SET #state = :done, #status = :status, headers = :headers, body = :body, shown_secret = :shown REMOVE locked_until",
             names: &[("#state", "state"), ("#status", "status"), ("#lock", "lock")],
             values: vec![
                 (":done", s("done")),
                 (":status", n(response.status.as_u16())),
                 (":headers", AttributeValue::M(headers)),
                 (":body", AttributeValue::B(Blob::new(response.body.clone()))),
+                (":shown", shown),
                 (":lock", s(lock)),
             ],
         };
@@ -212,11 +313,28 @@ fn judge(item: Item, fingerprint: &str) -> Claim {
             .collect(),
         _ => Vec::new(),
     };
+    let shown = match item.get("shown_secret") {
+        Some(AttributeValue::M(map)) => {
+            let field = |name: &str| match map.get(name) {
+                Some(AttributeValue::S(v)) => Some(v.clone()),
+                _ => None,
+            };
+            field("endpoint_id")
+                .and_then(|id| id.parse().ok())
+                .zip(field("version"))
+                .map(|(endpoint_id, version)| ShownSecret {
+                    endpoint_id,
+                    version,
+                })
+        }
+        _ => None,
+    };
     match status.and_then(|s| StatusCode::from_u16(s).ok()) {
         Some(status) => Claim::Replay(Stored {
             status,
             headers,
             body,
+            shown,
         }),
         None => Claim::InProgress,
     }
@@ -265,6 +383,49 @@ mod tests {
         let other = format!("{}c", "x".repeat(1_999));
         assert_eq!(fp(&long, &run), fp(&other, &run));
         assert_ne!(fp(&long, &run), fp(&other, &format!("{run}a")));
+    }
+
+    #[test]
+    fn a_form_splits_at_each_delimiter_line() {
+        let body = b"--B\r\nfirst\r\n--B\r\nsecond\r\n--B\r\nthird\r\n--B--\r\n";
+        let parts: Vec<&[u8]> = multipart_parts(body, b"B");
+        assert_eq!(
+            parts,
+            [
+                &b""[..],
+                b"\r\nfirst",
+                b"\r\nsecond",
+                b"\r\nthird",
+                b"--\r\n"
+            ]
+        );
+        // Matches do not overlap: a boundary of repeated text splits once per delimiter.
+        let body = b"\r\n--aa\r\n--aa--";
+        assert_eq!(multipart_parts(body, b"aa").len(), 3);
+        assert_eq!(
+            multipart_parts(b"no delimiter", b"B"),
+            [&b"no delimiter"[..]]
+        );
+    }
+
+    #[test]
+    fn the_boundary_inside_a_field_is_content_not_a_delimiter() {
+        let form = |b: &str, name: &str| {
+            fingerprint(
+                &Method::POST,
+                "/api/v1/dossiers",
+                Some(&format!("multipart/form-data; boundary={b}")),
+                format!(
+                    "--{b}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n{name}\r\n--{b}--\r\n"
+                )
+                .as_bytes(),
+            )
+        };
+        // Removing every occurrence of the boundary made these two one request.
+        assert_ne!(form("X", "Deal AXB"), form("Y", "Deal AB"));
+        assert_eq!(form("X", "Deal AXB"), form("Y", "Deal AXB"));
+        // A delimiter's text moved into a part is not a delimiter.
+        assert_ne!(form("X", "a\r\n--Yb"), form("Y", "ab"));
     }
 
     #[test]

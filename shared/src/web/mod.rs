@@ -20,7 +20,7 @@ use axum::Router;
 /// Wraps a function's resource routes (paths relative to `/api/v1`) in the shell and the
 /// gate: unknown paths and methods answer in the error shape, every request is
 /// authenticated, rate limited and given a request id, and a panic answers 500 in the error
-/// shape.
+/// shape. No answer may be cached: each carries an organization's data or a secret.
 pub fn api(routes: Router, core: Core) -> Router {
     Router::new()
         .nest(API_PREFIX, routes.route_layer(from_fn(shell::note_route)))
@@ -29,4 +29,5 @@ pub fn api(routes: Router, core: Core) -> Router {
         .layer(from_fn_with_state(core, gate::authenticate_request))
         .layer(from_fn(shell::contain_panics))
         .layer(from_fn(shell::request_id))
+        .layer(from_fn(shell::no_store))
 }

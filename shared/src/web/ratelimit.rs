@@ -36,16 +36,6 @@ impl RateStatus {
     }
 }
 
-impl RateStatus {
-    /// The status once one request of this window is no longer counted.
-    pub fn refunded(self) -> Self {
-        Self {
-            remaining: (self.remaining + 1).min(self.limit),
-            ..self
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -80,8 +80,19 @@ pub(super) async fn unknown_route(method: Method, uri: Uri) -> ApiError {
     ApiError::NotFound(format!("No route matches {method} {}.", uri.path()))
 }
 
-pub(super) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::MethodNotAllowed(format!("{method} is not allowed on {}.", uri.path()))
+}
+
+/// `Cache-Control: no-store` on every answer, errors included: an answer holds an
+/// organization's personal data or a secret shown once, which no browser, proxy or CDN
+/// between the client and the API may keep.
+pub(super) async fn no_store(req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// API Gateway's request id (the one integrators see) and Lambda's invocation id.

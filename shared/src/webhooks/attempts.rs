@@ -55,6 +55,9 @@ pub struct Attempt {
     pub error: Option<String>,
     pub response_body: Option<String>,
     pub outcome: Outcome,
+    /// The request ran out of its lane's time: in the fast lane, it moves to the slow one.
+    #[serde(skip)]
+    pub timed_out: bool,
 }
 
 impl Attempt {

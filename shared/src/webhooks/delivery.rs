@@ -2,6 +2,15 @@
 //! signed, POSTed, and logged; a failure hides the message until the schedule's next
 //! attempt (`ChangeMessageVisibility`), and the last failure moves it to the dead-letter
 //! queue.
+//!
+//! Two lanes keep one organization's slow receivers from holding up everyone's deliveries.
+//! In the fast lane (the events queue) an attempt gets [`FAST_LANE_BUDGET`] for the whole
+//! request; one that runs out of it is logged as failed, its endpoint is marked slow for
+//! [`SLOW_LANE_STAY`], and the message moves to the slow lane (its own queue and
+//! concurrency), where attempts get the full [`TIMEOUT`]. The fast lane sends a slow
+//! endpoint's messages straight on without a request. Before any request, the
+//! organization's budget for the destination host is taken ([`limits`]); a message over it
+//! waits in the queue for the next minute.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -12,6 +21,7 @@ use reqwest::StatusCode;
 
 use crate::secrets::{SecretSource, WebhookMasterKey};
 use crate::table::store::Db;
+use crate::webhooks::limits::{self, Budget};
 use crate::webhooks::{self, Attempt, Delivery, Destinations, Outcome, RetrySchedule};
 use crate::ApiError;
 
@@ -27,13 +37,22 @@ fn spoken(window: Duration) -> String {
 
 /// A delivery succeeds only with a 2xx within this time.
 pub const TIMEOUT: Duration = Duration::from_secs(15);
+/// The most one attempt may take in the fast lane, connecting and reading included.
+pub const FAST_LANE_BUDGET: Duration = Duration::from_secs(2);
+/// How long an endpoint found slow stays in the slow lane, unless an attempt there answers
+/// within the fast lane's budget first.
+pub const SLOW_LANE_STAY: Duration = Duration::from_secs(3600);
+/// SQS's longest delay for a message it is sent.
+const MAX_DELAY_SECONDS: u64 = 900;
 
 pub struct Deliverer {
     pub db: Db,
     pub master_key: SecretSource<WebhookMasterKey>,
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: String,
+    pub slow_queue_url: String,
     pub dead_letter_url: String,
+    pub host_requests_per_minute: u64,
     pub schedule: RetrySchedule,
     pub destinations: Destinations,
     pub disable_after_failing: Duration,
@@ -63,7 +82,11 @@ impl reqwest::dns::Resolve for GuardedResolver {
 
 pub struct Settings {
     pub queue_url: String,
+    /// The slow lane's queue.
+    pub slow_queue_url: String,
     pub dead_letter_url: String,
+    /// [`limits::HOST_REQUESTS_PER_MINUTE`] as deployed.
+    pub host_requests_per_minute: u64,
     pub schedule: RetrySchedule,
     pub destinations: Destinations,
     /// How long an endpoint may fail every attempt before it is disabled.
@@ -71,8 +94,9 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// `EVENTS_QUEUE_URL`, `EVENTS_DLQ_URL`, `WEBHOOK_RETRY_SCHEDULE` (default: the
-    /// production schedule) and `WEBHOOK_ALLOWED_DESTINATIONS` (default: public only).
+    /// `EVENTS_QUEUE_URL`, `SLOW_DELIVERIES_QUEUE_URL`, `EVENTS_DLQ_URL`,
+    /// `WEBHOOK_RETRY_SCHEDULE` (default: the production schedule) and
+    /// `WEBHOOK_ALLOWED_DESTINATIONS` (default: public only).
     pub fn from_env(config: &crate::config::Config) -> Result<Self, String> {
         let schedule = match std::env::var("WEBHOOK_RETRY_SCHEDULE") {
             Ok(raw) if !raw.trim().is_empty() => RetrySchedule::parse(&raw)?,
@@ -83,6 +107,11 @@ impl Settings {
                 .events_queue_url
                 .clone()
                 .ok_or("EVENTS_QUEUE_URL is not set")?,
+            slow_queue_url: config
+                .slow_deliveries_queue_url
+                .clone()
+                .ok_or("SLOW_DELIVERIES_QUEUE_URL is not set")?,
+            host_requests_per_minute: limits::HOST_REQUESTS_PER_MINUTE,
             dead_letter_url: config
                 .events_dlq_url
                 .clone()
@@ -115,7 +144,9 @@ impl Deliverer {
             master_key,
             sqs,
             queue_url: settings.queue_url,
+            slow_queue_url: settings.slow_queue_url,
             dead_letter_url: settings.dead_letter_url,
+            host_requests_per_minute: settings.host_requests_per_minute,
             schedule: settings.schedule,
             destinations: settings.destinations,
             disable_after_failing: settings.disable_after_failing,
@@ -173,17 +204,18 @@ impl Deliverer {
                 .and_then(|v| v.parse::<i128>().ok())
         };
         if attribute("ApproximateReceiveCount") == Some(1) {
-            return Ok(0);
+            return Ok(delivery.attempts_before);
         }
         let sent_nanos = attribute("SentTimestamp").map_or(0, |ms| ms * 1_000_000);
-        webhooks::attempts::count_since(
+        let since_sent = webhooks::attempts::count_since(
             &self.db,
             delivery.org,
             delivery.endpoint_id,
             &delivery.event_id,
             sent_nanos,
         )
-        .await
+        .await?;
+        Ok(delivery.attempts_before + since_sent)
     }
 
     async fn attempt(
@@ -207,6 +239,7 @@ impl Deliverer {
             error: None,
             response_body: None,
             outcome: Outcome::Skipped,
+            timed_out: false,
         };
         let endpoint = webhooks::get(&self.db, delivery.org, delivery.endpoint_id).await?;
         // A test is sent even to a disabled endpoint: its receiver can be checked before the
@@ -243,21 +276,56 @@ impl Deliverer {
             Ok(url) => url,
             Err(why) => return self.finish(delivery, record.with_error(&why)).await,
         };
+        if !delivery.slow && endpoint.slow_until.is_some_and(|until| until > started_at) {
+            return self.requeue(delivery, true, attempt - 1, 0).await;
+        }
+        let host = url.host_str().unwrap_or_default().to_string();
+        let budget = limits::take(
+            &self.db,
+            delivery.org,
+            Budget::Host(&host),
+            self.host_requests_per_minute,
+            started_at,
+        )
+        .await?;
+        if let Some(wait) = budget {
+            return self
+                .requeue(delivery, delivery.slow, attempt - 1, wait)
+                .await;
+        }
         let retry_after = self
             .post(&endpoint, url, delivery, started_at, &mut record)
             .await?;
+        if let Some(keep) = self.leave_fast_lane(delivery, &record).await? {
+            return Ok(keep);
+        }
         let status = record.status.and_then(|s| StatusCode::from_u16(s).ok());
-        // A test is tried once, and its outcome changes nothing about the endpoint.
+        if delivery.slow
+            && endpoint.slow_until.is_some()
+            && status.is_some()
+            && Duration::from_millis(record.duration_ms) < FAST_LANE_BUDGET
+        {
+            webhooks::set_slow_until(&self.db, delivery.org, delivery.endpoint_id, None).await?;
+        }
+        let delivered = status.is_some_and(|s| s.is_success());
+        // A test is tried once, and its outcome changes nothing about the endpoint but
+        // that its receiver has answered.
         if delivery.is_test() {
-            record.outcome = match status {
-                Some(status) if status.is_success() => Outcome::Delivered,
-                _ => Outcome::Failed,
+            if delivered && endpoint.first_delivered_at.is_none() {
+                let now = crate::clock::now();
+                webhooks::note_answered(&self.db, delivery.org, delivery.endpoint_id, now).await?;
+            }
+            record.outcome = if delivered {
+                Outcome::Delivered
+            } else {
+                Outcome::Failed
             };
             return self.finish(delivery, record).await;
         }
-        if status.is_some_and(|s| s.is_success()) {
-            if endpoint.failing_since.is_some() {
-                webhooks::note_success(&self.db, delivery.org, delivery.endpoint_id).await?;
+        if delivered {
+            if endpoint.failing_since.is_some() || endpoint.first_delivered_at.is_none() {
+                let now = crate::clock::now();
+                webhooks::note_success(&self.db, delivery.org, delivery.endpoint_id, now).await?;
             }
             record.outcome = Outcome::Delivered;
             return self.finish(delivery, record).await;
@@ -286,7 +354,7 @@ impl Deliverer {
         match self.schedule.next_delay(attempt, retry_after) {
             Some(delay) => {
                 record.outcome = Outcome::Retrying;
-                self.hide_until_next_attempt(receipt, delay).await;
+                self.hide_until_next_attempt(delivery, receipt, delay).await;
                 self.log(delivery, &record).await;
                 Ok(true)
             }
@@ -294,6 +362,73 @@ impl Deliverer {
                 record.outcome = Outcome::Failed;
                 self.log(delivery, &record).await;
                 Ok(!self.dead_letter(raw).await)
+            }
+        }
+    }
+
+    /// A fast-lane attempt that ran out of the lane's budget: logged as failed, its endpoint
+    /// marked slow, and the message moved to the slow lane at once, the attempt counted.
+    /// `None` for any other attempt. Returns whether the message must stay in the queue.
+    async fn leave_fast_lane(
+        &self,
+        delivery: &Delivery,
+        record: &Attempt,
+    ) -> Result<Option<bool>, ApiError> {
+        if delivery.slow || !record.timed_out {
+            return Ok(None);
+        }
+        let now = crate::clock::now();
+        let until = now + SLOW_LANE_STAY;
+        webhooks::set_slow_until(&self.db, delivery.org, delivery.endpoint_id, Some(until)).await?;
+        let moved = Attempt {
+            outcome: Outcome::Retrying,
+            error: Some(format!(
+                "no answer within the fast lane's {} s; sent again at once from the slow lane",
+                FAST_LANE_BUDGET.as_secs()
+            )),
+            ..record.clone()
+        };
+        self.log(delivery, &moved).await;
+        self.requeue(delivery, true, record.attempt, 0)
+            .await
+            .map(Some)
+    }
+
+    /// Queues the message again, in the slow lane or the fast one, after `delay_seconds`
+    /// (at most SQS's 15 minutes), with `attempts_before` attempts already made; the copy
+    /// received now is then done with. Returns whether it must stay in the queue: only if
+    /// the new message could not be sent.
+    async fn requeue(
+        &self,
+        delivery: &Delivery,
+        slow: bool,
+        attempts_before: u32,
+        delay_seconds: u64,
+    ) -> Result<bool, ApiError> {
+        let moved = Delivery {
+            attempts_before,
+            slow,
+            ..delivery.clone()
+        };
+        let body = serde_json::to_string(&moved).map_err(ApiError::internal)?;
+        let sent = self
+            .sqs
+            .send_message()
+            .queue_url(if slow {
+                &self.slow_queue_url
+            } else {
+                &self.queue_url
+            })
+            .message_body(body)
+            .message_group_id(delivery.org.to_string())
+            .delay_seconds(delay_seconds.min(MAX_DELAY_SECONDS) as i32)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(false),
+            Err(err) => {
+                tracing::error!(error = %aws_sdk_sqs::error::DisplayErrorContext(err), "could not queue a delivery again; it stays queued");
+                Ok(true)
             }
         }
     }
@@ -319,6 +454,11 @@ impl Deliverer {
         let sent = self
             .http
             .post(url)
+            .timeout(if delivery.slow {
+                TIMEOUT
+            } else {
+                FAST_LANE_BUDGET
+            })
             .header(CONTENT_TYPE, "application/json")
             .header(USER_AGENT, webhooks::USER_AGENT)
             .header(webhooks::SIGNATURE_HEADER, signature)
@@ -347,13 +487,24 @@ impl Deliverer {
                 while body.len() < webhooks::attempts::LOGGED_BODY_BYTES {
                     match response.chunk().await {
                         Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                        _ => break,
+                        Ok(None) => break,
+                        Err(err) => {
+                            record.timed_out = err.is_timeout();
+                            break;
+                        }
                     }
                 }
                 body.truncate(webhooks::attempts::LOGGED_BODY_BYTES);
-                record.response_body = Some(String::from_utf8_lossy(&body).into_owned());
+                // Until a receiver has answered 2xx, what its host answers is not kept: the
+                // API is not a way to read back the answers of any host.
+                if status.is_success() || endpoint.first_delivered_at.is_some() {
+                    record.response_body = Some(String::from_utf8_lossy(&body).into_owned());
+                }
             }
-            Err(err) => record.error = Some(describe(&err)),
+            Err(err) => {
+                record.timed_out = err.is_timeout();
+                record.error = Some(describe(&err, delivery.slow));
+            }
         }
         record.duration_ms = started.elapsed().as_millis() as u64;
         Ok(retry_after)
@@ -391,12 +542,22 @@ impl Deliverer {
         }
     }
 
-    async fn hide_until_next_attempt(&self, receipt: Option<&str>, delay: Duration) {
+    async fn hide_until_next_attempt(
+        &self,
+        delivery: &Delivery,
+        receipt: Option<&str>,
+        delay: Duration,
+    ) {
         let Some(receipt) = receipt else { return };
+        let queue_url = if delivery.slow {
+            &self.slow_queue_url
+        } else {
+            &self.queue_url
+        };
         let hidden = self
             .sqs
             .change_message_visibility()
-            .queue_url(&self.queue_url)
+            .queue_url(queue_url)
             .receipt_handle(receipt)
             .visibility_timeout(delay.as_secs().min(12 * 3600) as i32)
             .send()
@@ -433,10 +594,11 @@ impl Attempt {
     }
 }
 
-fn describe(err: &reqwest::Error) -> String {
+fn describe(err: &reqwest::Error, slow_lane: bool) -> String {
     use std::error::Error;
     if err.is_timeout() {
-        return format!("no response within {} s", TIMEOUT.as_secs());
+        let budget = if slow_lane { TIMEOUT } else { FAST_LANE_BUDGET };
+        return format!("no response within {} s", budget.as_secs());
     }
     let mut text = String::from(if err.is_connect() {
         "connection failed"

@@ -11,7 +11,7 @@ use super::{Destinations, Endpoint, SecretVersion};
 use crate::domain::outbox::EventType;
 use crate::domain::validate;
 use crate::ids::new_id;
-use crate::table::keys::{endpoint_sk, org_pk, ORG_SK, WEBHOOK_COUNTERS_SK};
+use crate::table::keys::{endpoint_sk, endpoint_url_sk, org_pk, ORG_SK, WEBHOOK_COUNTERS_SK};
 use crate::table::store::{n, s, Db, Expression};
 use crate::table::txn::{self, Outcome, Precondition, Retry, UpdateSpec};
 use crate::ApiError;
@@ -88,6 +88,9 @@ pub struct CreatedEndpoint {
     #[serde(flatten)]
     pub endpoint: EndpointView,
     pub secret: String,
+    /// Which version `secret` is ([`SecretVersion::digest`]).
+    #[serde(skip)]
+    pub secret_version: String,
 }
 
 /// What a replay or a test answers: the delivery it queued.
@@ -114,6 +117,25 @@ impl From<super::Delivery> for Queued {
 pub struct RotatedSecret {
     pub id: Uuid,
     pub secret: String,
+    /// Which version `secret` is ([`SecretVersion::digest`]).
+    #[serde(skip)]
+    pub secret_version: String,
+}
+
+/// The endpoint's secret again, for a repeat of the request that showed it: only while
+/// the version `digest` names is still the current one.
+pub async fn current_secret(
+    db: &Db,
+    org: Uuid,
+    id: Uuid,
+    digest: &str,
+    master_key: &[u8],
+) -> Result<Option<String>, ApiError> {
+    Ok(super::get(db, org, id)
+        .await?
+        .and_then(|endpoint| endpoint.secrets.into_iter().next())
+        .filter(|current| current.digest() == digest)
+        .map(|current| current.secret(master_key)))
 }
 
 /// The event types an endpoint asks for: all five when none are named, each once.
@@ -159,6 +181,8 @@ pub async fn create(
         secrets: vec![SecretVersion::generate(now)],
         enabled_at: None,
         version: 1,
+        slow_until: None,
+        first_delivered_at: None,
     };
     let count = UpdateSpec {
         pk: org_pk(org),
@@ -168,19 +192,27 @@ pub async fn create(
         names: Vec::new(),
         values: vec![(":one".into(), n(1)), (":max".into(), n(MAX_ENDPOINTS))],
     };
+    refuse_duplicate_url(db, org, None, &endpoint.url).await?;
     let items = vec![
         txn::exists(db, &org_pk(org), ORG_SK),
         txn::update(db, count),
         txn::put(db, endpoint.item(org)?, Some("attribute_not_exists(PK)")),
+        txn::put(
+            db,
+            url_marker(org, &endpoint),
+            Some("attribute_not_exists(PK)"),
+        ),
     ];
     let mut retry = Retry::default();
     while retry.next().await {
         match txn::write(db, items.clone()).await? {
             Ok(()) => {
                 let secret = endpoint.secrets[0].secret(master_key);
+                let secret_version = endpoint.secrets[0].digest();
                 return Ok(CreatedEndpoint {
                     endpoint: EndpointView::of(endpoint, now),
                     secret,
+                    secret_version,
                 });
             }
             Err(Outcome::ConditionFailed(reasons))
@@ -189,6 +221,11 @@ pub async fn create(
                 return Err(ApiError::not_found(format!(
                     "Organization {org} does not exist."
                 )));
+            }
+            Err(Outcome::ConditionFailed(reasons))
+                if reasons.get(3).is_some_and(Option::is_some) =>
+            {
+                return Err(duplicate_url(&endpoint.url));
             }
             Err(Outcome::ConditionFailed(_)) => {
                 return Err(ApiError::LimitReached(format!(
@@ -199,6 +236,44 @@ pub async fn create(
         }
     }
     Err(ApiError::internal("webhook endpoint create: conflicts"))
+}
+
+/// The item that keeps an organization's endpoint URLs unique: at most one endpoint per URL,
+/// so that one event is sent to one URL once.
+fn url_marker(org: Uuid, endpoint: &Endpoint) -> crate::table::store::Item {
+    let mut item =
+        crate::table::store::key(&org_pk(org), &endpoint_url_sk(&url_digest(&endpoint.url)));
+    item.insert("entity".into(), s("webhook_url"));
+    item.insert("endpoint_id".into(), s(endpoint.id.to_string()));
+    item
+}
+
+fn url_digest(url: &str) -> String {
+    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(url.as_bytes()))
+}
+
+fn duplicate_url(url: &str) -> ApiError {
+    ApiError::DuplicateEndpoint(format!(
+        "Another webhook endpoint of this organization already has the URL {url}; subscribe that endpoint to more events instead."
+    ))
+}
+
+/// Refuses `url` if another endpoint than `except` has it. The markers keep this true for
+/// concurrent writes; this read also finds endpoints made before there were markers.
+async fn refuse_duplicate_url(
+    db: &Db,
+    org: Uuid,
+    except: Option<Uuid>,
+    url: &str,
+) -> Result<(), ApiError> {
+    let taken = super::list(db, org)
+        .await?
+        .iter()
+        .any(|other| Some(other.id) != except && other.url == url);
+    if taken {
+        return Err(duplicate_url(url));
+    }
+    Ok(())
 }
 
 /// `url` as it is stored, if the destination policy allows it.
@@ -258,13 +333,19 @@ pub async fn delete(
         } else {
             txn::delete_versioned(db, &org_pk(org), &endpoint_sk(id), read.version)
         };
-        match txn::write(db, vec![gone.clone(), uncount.clone()]).await? {
+        let unmark = txn::delete(
+            db,
+            &org_pk(org),
+            &endpoint_url_sk(&url_digest(&read.url)),
+            None,
+        );
+        match txn::write(db, vec![gone.clone(), uncount.clone(), unmark.clone()]).await? {
             Ok(()) => return Ok(()),
             // Made before endpoints were counted: nothing to give back.
             Err(Outcome::ConditionFailed(reasons))
                 if reasons.first().is_some_and(Option::is_none) =>
             {
-                if txn::write(db, vec![gone]).await?.is_ok() {
+                if txn::write(db, vec![gone, unmark]).await?.is_ok() {
                     return Ok(());
                 }
             }
@@ -275,8 +356,10 @@ pub async fn delete(
     Err(ApiError::internal("webhook endpoint delete: conflicts"))
 }
 
-/// A new current secret. The previous one keeps signing for `grace_hours` (0: stops now,
-/// at most [`MAX_GRACE_HOURS`]); older ones whose grace has ended are dropped.
+/// A new current secret. The one it replaces keeps signing for `grace_hours` (0: stops
+/// now, at most [`MAX_GRACE_HOURS`]); any secret rotated out before that stops at once, so
+/// a delivery carries at most [`super::MAX_SIGNING_SECRETS`] signatures however often the
+/// secret is rotated (Stripe's roll keeps one previous secret too).
 pub async fn rotate_secret(
     db: &Db,
     org: Uuid,
@@ -292,14 +375,13 @@ pub async fn rotate_secret(
     }
     let mut endpoint = get(db, org, id).await?;
     let grace_end = now + time::Duration::hours(grace_hours.into());
-    for version in &mut endpoint.secrets {
-        let ends = version.expires_at.map_or(grace_end, |at| at.min(grace_end));
-        version.expires_at = Some(ends);
-    }
-    endpoint
-        .secrets
-        .retain(|version| version.expires_at.is_some_and(|at| at > now));
-    endpoint.secrets.insert(0, SecretVersion::generate(now));
+    let replaced = endpoint.secrets.first().cloned().map(|mut version| {
+        version.expires_at = Some(version.expires_at.map_or(grace_end, |at| at.min(grace_end)));
+        version
+    });
+    endpoint.secrets = std::iter::once(SecretVersion::generate(now))
+        .chain(replaced.filter(|version| version.expires_at.is_some_and(|at| at > now)))
+        .collect();
     let read = endpoint.clone();
     endpoint.version += 1;
     // The write replaces exactly what was read: a rotation or change made meanwhile wins,
@@ -314,6 +396,7 @@ pub async fn rotate_secret(
     Ok(RotatedSecret {
         id,
         secret: endpoint.secrets[0].secret(master_key),
+        secret_version: endpoint.secrets[0].digest(),
     })
 }
 
@@ -412,11 +495,38 @@ pub async fn update(
             return Ok(read);
         }
         endpoint.version = read.version + 1;
-        match db
-            .put_if(endpoint.item(org)?, &unchanged_since(&read))
-            .await?
-        {
+        if endpoint.url == read.url {
+            match db
+                .put_if(endpoint.item(org)?, &unchanged_since(&read))
+                .await?
+            {
+                Ok(()) => return Ok(endpoint),
+                // Deleted, rotated or changed meanwhile: read it again.
+                Err(_) => continue,
+            }
+        }
+        refuse_duplicate_url(db, org, Some(id), &endpoint.url).await?;
+        let items = vec![
+            txn::put_when(db, endpoint.item(org)?, &unchanged_since(&read)),
+            txn::delete(
+                db,
+                &org_pk(org),
+                &endpoint_url_sk(&url_digest(&read.url)),
+                None,
+            ),
+            txn::put(
+                db,
+                url_marker(org, &endpoint),
+                Some("attribute_not_exists(PK)"),
+            ),
+        ];
+        match txn::write(db, items).await? {
             Ok(()) => return Ok(endpoint),
+            Err(Outcome::ConditionFailed(reasons))
+                if reasons.get(2).is_some_and(Option::is_some) =>
+            {
+                return Err(duplicate_url(&endpoint.url));
+            }
             // Deleted, rotated or changed meanwhile: read it again.
             Err(_) => continue,
         }
@@ -444,7 +554,9 @@ fn require_event_id(id: &str, named: &str) -> Result<(), ApiError> {
 
 /// Queues a fresh delivery of a past event to one endpoint: the same id and body, signed
 /// with the endpoint's secrets when it is sent, on a retry schedule of its own. Events are
-/// kept for 7 days.
+/// kept for 7 days. Only an event the endpoint was eligible for goes out: of a type it
+/// subscribes to, made while it existed; a key that manages endpoints can thus never route
+/// an event to a receiver that would not have had it.
 #[cfg(feature = "sqs")]
 pub async fn replay(
     db: &Db,
@@ -459,7 +571,8 @@ pub async fn replay(
     // Both reads at once; the endpoint's answer is judged first either way.
     let (pk, event_sk) = (org_pk(org), crate::table::keys::event_sk(event_id));
     let (endpoint, item) = tokio::join!(get(db, org, id), db.get::<OutboxItem>(&pk, &event_sk));
-    if endpoint?.disabled_at.is_some() {
+    let endpoint = endpoint?;
+    if endpoint.disabled_at.is_some() {
         return Err(ApiError::EndpointDisabled(format!(
             "Webhook endpoint {id} is disabled, so a replay would not be sent; enable it first with PATCH {{\"disabled\": false}}."
         )));
@@ -472,6 +585,11 @@ pub async fn replay(
         })?
         .envelope()
         .map_err(ApiError::internal)?;
+    if let Some(why) = endpoint.ineligible(&envelope) {
+        return Err(ApiError::invalid(format!(
+            "Field `event_id`: event {event_id} {why}, so it is not replayed to it."
+        )));
+    }
     let delivery = super::Delivery {
         replay: true,
         ..super::Delivery::new(org, id, &envelope)?
@@ -482,7 +600,8 @@ pub async fn replay(
 
 /// Queues a signed `ping` to one endpoint, even a disabled one, so that its receiver can be
 /// checked before events depend on it. It is tried once, logged like any attempt, and
-/// changes nothing about the endpoint.
+/// changes nothing about the endpoint. At most [`super::limits::TESTS_PER_MINUTE`] a
+/// minute per endpoint: beyond, 429 with the seconds to wait.
 #[cfg(feature = "sqs")]
 pub async fn send_test(
     db: &Db,
@@ -493,6 +612,11 @@ pub async fn send_test(
     now: OffsetDateTime,
 ) -> Result<Queued, ApiError> {
     get(db, org, id).await?;
+    let budget = super::limits::Budget::Tests(id);
+    let limit = super::limits::TESTS_PER_MINUTE;
+    if let Some(retry_after) = super::limits::take(db, org, budget, limit, now).await? {
+        return Err(ApiError::RateLimited { retry_after });
+    }
     let delivery = super::Delivery::ping(org, id, now)?;
     enqueue(sqs, queue_url, &delivery).await?;
     Ok(delivery.into())
@@ -508,6 +632,7 @@ async fn enqueue(
     sqs.send_message()
         .queue_url(queue_url)
         .message_body(body)
+        .message_group_id(delivery.org.to_string())
         .send()
         .await
         .map_err(|e| {

@@ -45,9 +45,12 @@ impl Fanout {
                         ..delivery.clone()
                     };
                     let body = serde_json::to_string(&message).map_err(ApiError::internal)?;
+                    // SQS fair queues: an organization with a backlog does not hold up the
+                    // messages of the others.
                     SendMessageBatchRequestEntry::builder()
                         .id(i.to_string())
                         .message_body(body)
+                        .message_group_id(org.to_string())
                         .build()
                         .map_err(ApiError::internal)
                 })

@@ -12,6 +12,7 @@ mod destinations;
 pub mod endpoints;
 #[cfg(feature = "sqs")]
 pub mod fanout;
+pub mod limits;
 
 use std::time::Duration;
 
@@ -37,6 +38,9 @@ pub const USER_AGENT: &str = "LeadGrid-Webhooks/1.0";
 pub const SIGNATURE_HEADER: &str = "X-LeadGrid-Signature";
 pub const EVENT_ID_HEADER: &str = "X-LeadGrid-Event-Id";
 pub const EVENT_TYPE_HEADER: &str = "X-LeadGrid-Event-Type";
+/// The most secrets a delivery is signed with: the current one and, during a rotation's
+/// grace window, the one it replaced.
+pub const MAX_SIGNING_SECRETS: usize = 2;
 
 /// One version of an endpoint's secret.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -59,6 +63,11 @@ impl SecretVersion {
             created_at: now,
             expires_at: None,
         }
+    }
+
+    /// Names this version without revealing anything: a digest of its salt.
+    pub fn digest(&self) -> String {
+        hex::encode(<Sha256 as sha2::Digest>::digest(self.salt.as_bytes()))
     }
 
     pub fn secret(&self, master_key: &[u8]) -> String {
@@ -100,6 +109,22 @@ pub struct Endpoint {
     pub failing_since: Option<OffsetDateTime>,
     /// Newest first; the first is the current secret.
     pub secrets: Vec<SecretVersion>,
+    /// Until when its deliveries go straight to the slow lane: an attempt found it slower
+    /// than the fast lane's budget. Written by delivery without a new version.
+    #[serde(
+        with = "crate::clock::rfc3339::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub slow_until: Option<OffsetDateTime>,
+    /// When its receiver first answered 2xx. Until then the attempt log keeps no response
+    /// bodies, so that the API does not read back what a host that is no receiver answers.
+    #[serde(
+        with = "crate::clock::rfc3339::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub first_delivered_at: Option<OffsetDateTime>,
     /// When it was last enabled again: events older than this are not sent to it.
     #[serde(with = "crate::clock::rfc3339::option", default)]
     pub enabled_at: Option<OffsetDateTime>,
@@ -122,6 +147,30 @@ impl Endpoint {
         self.disabled_at.is_none() && self.events.contains(&kind)
     }
 
+    /// Why `event` is not one this endpoint could have been sent, if it is not: a type it
+    /// does not subscribe to, or made before the endpoint existed (envelopes keep whole
+    /// seconds, so an event of the endpoint's own second counts as made after it).
+    pub fn ineligible(&self, event: &Envelope) -> Option<String> {
+        if !self.events.contains(&event.kind) {
+            return Some(format!(
+                "is a {}, a type webhook endpoint {} does not subscribe to",
+                event.kind.as_str(),
+                self.id
+            ));
+        }
+        let created = self
+            .created_at
+            .replace_nanosecond(0)
+            .unwrap_or(self.created_at);
+        match crate::clock::parse(&event.created_at) {
+            Some(made) if made >= created => None,
+            _ => Some(format!(
+                "was made before webhook endpoint {} was created",
+                self.id
+            )),
+        }
+    }
+
     /// Whether an event made at `created_at` (the envelope's, to the second) predates the
     /// endpoint's last enabling: such an event was queued before the endpoint was disabled,
     /// and is not sent after it is enabled again.
@@ -134,12 +183,14 @@ impl Endpoint {
         created_at < enabled_at.replace_nanosecond(0).unwrap_or(enabled_at)
     }
 
-    /// The secrets to sign with at `now`: the current one first, then rotated-out ones
-    /// still in their grace window, oldest last.
+    /// The secrets to sign with at `now`: the current one first, then the one it replaced
+    /// while its grace window lasts. Endpoints rotated before rotations kept one previous
+    /// secret may hold more; only the newest of those still signs.
     pub fn signing_secrets(&self, master_key: &[u8], now: OffsetDateTime) -> Vec<String> {
         self.secrets
             .iter()
             .filter(|v| v.expires_at.is_none_or(|at| at > now))
+            .take(MAX_SIGNING_SECRETS)
             .map(|v| v.secret(master_key))
             .collect()
     }
@@ -227,13 +278,58 @@ pub async fn note_failure(
     update_if_present(db, org, id, &failing).await
 }
 
-/// Notes a delivered attempt: the endpoint is no longer failing.
-pub async fn note_success(db: &Db, org: Uuid, id: Uuid) -> Result<(), ApiError> {
+/// Notes a delivered attempt: the endpoint is no longer failing, and has answered 2xx.
+pub async fn note_success(
+    db: &Db,
+    org: Uuid,
+    id: Uuid,
+    now: OffsetDateTime,
+) -> Result<(), ApiError> {
     let recovered = crate::table::store::Expression {
-        text: "REMOVE failing_since",
+        text:
+            "SET first_delivered_at = if_not_exists(first_delivered_at, :now) REMOVE failing_since",
+        values: vec![(":now", s(crate::clock::format(now)))],
         ..Default::default()
     };
     update_if_present(db, org, id, &recovered).await
+}
+
+/// Notes a test answered 2xx: its receiver answers, which lets the attempt log keep bodies.
+/// Nothing else about the endpoint changes.
+pub async fn note_answered(
+    db: &Db,
+    org: Uuid,
+    id: Uuid,
+    now: OffsetDateTime,
+) -> Result<(), ApiError> {
+    let answered = crate::table::store::Expression {
+        text: "SET first_delivered_at = if_not_exists(first_delivered_at, :now)",
+        values: vec![(":now", s(crate::clock::format(now)))],
+        ..Default::default()
+    };
+    update_if_present(db, org, id, &answered).await
+}
+
+/// Sends the endpoint's deliveries to the slow lane until `until` (or, with `None`, back to
+/// the fast lane).
+pub async fn set_slow_until(
+    db: &Db,
+    org: Uuid,
+    id: Uuid,
+    until: Option<OffsetDateTime>,
+) -> Result<(), ApiError> {
+    let change = match until {
+        Some(until) => crate::table::store::Expression {
+            text: "SET slow_until = :until",
+            values: vec![(":until", s(crate::clock::format(until)))],
+            ..Default::default()
+        },
+        None => crate::table::store::Expression {
+            text: "REMOVE slow_until",
+            ..Default::default()
+        },
+    };
+    update_if_present(db, org, id, &change).await
 }
 
 crate::wire_enum! {
@@ -274,6 +370,17 @@ pub struct Delivery {
     /// Queued by a replay, after the endpoint was last enabled, however old the event.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub replay: bool,
+    /// Attempts made before this message was queued (in the other lane, or before the
+    /// host's budget made it wait): the schedule goes on from there.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempts_before: u32,
+    /// In the slow lane: the receiver took longer than the fast lane's budget.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub slow: bool,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Delivery {
@@ -292,6 +399,8 @@ impl Delivery {
             event_type: WebhookType::Domain(envelope.kind),
             payload: serde_json::to_string(envelope).map_err(ApiError::internal)?,
             replay: false,
+            attempts_before: 0,
+            slow: false,
         })
     }
 
@@ -311,6 +420,8 @@ impl Delivery {
             event_type: WebhookType::Test(TestEvent::Ping),
             payload: serde_json::to_string(&envelope).map_err(ApiError::internal)?,
             replay: false,
+            attempts_before: 0,
+            slow: false,
         })
     }
 
@@ -474,6 +585,8 @@ mod tests {
             secrets: Vec::new(),
             enabled_at: Some(enabled_at),
             version: 3,
+            slow_until: None,
+            first_delivered_at: None,
         };
         assert!(endpoint.predates_enabling("2026-12-06T09:59:59Z"));
         // Envelopes keep whole seconds: one made in the second of the enabling is sent.
@@ -504,6 +617,8 @@ mod tests {
             disabled_reason: None,
             failing_since: None,
             secrets: vec![SecretVersion::generate(now), old.clone()],
+            slow_until: None,
+            first_delivered_at: None,
         };
         let during = endpoint.signing_secrets(b"m", now);
         assert_eq!(during.len(), 2);

@@ -55,7 +55,7 @@ fn every_function_and_queue_has_its_alarms_and_every_alarm_notifies() {
         }
     }
     let queues = of_type("AWS::SQS::Queue");
-    assert_eq!(queues.len(), 3, "the template's queues");
+    assert_eq!(queues.len(), 4, "the template's queues");
     for (queue, _) in &queues {
         assert!(
             watched(

@@ -20,5 +20,6 @@ mod reference;
 mod round_trips;
 mod routes;
 mod sample_events;
+mod tenancy;
 mod webhook_endpoints;
 mod webhooks;

@@ -544,6 +544,7 @@ async fn the_attempt_log_pages_newest_first_by_cursor() {
             error: None,
             response_body: Some("not yet".into()),
             outcome: Outcome::Retrying,
+            timed_out: false,
         };
         shared::webhooks::attempts::record(&stack.core().db, org.id, &attempt)
             .await

@@ -208,18 +208,25 @@ async fn serve(root: &Path, state: &Path, port: u16, stack: &mut Stack) -> Resul
             .get("STREAM_FAILURE_QUEUE_URL")
             .unwrap_or_default(),
     );
-    let queue_poller = QueuePoller {
-        queue_arn: queue_arn(&sqs, &queue_url).await?,
-        sqs,
-        queue_url,
-        region: REGION.into(),
-        function: "delivery".into(),
-        invoker: HttpInvoker::new(&invoke_base),
-    };
-    let pollers = [
-        tokio::spawn(stream_poller.run(stop_rx.clone())),
-        tokio::spawn(queue_poller.run(stop_rx)),
-    ];
+    // Both lanes of webhook deliveries, each with its own poller as each has its own
+    // event source mapping on AWS.
+    let slow_queue_url = stack
+        .env
+        .get("SLOW_DELIVERIES_QUEUE_URL")
+        .unwrap_or_default()
+        .to_string();
+    let mut pollers = vec![tokio::spawn(stream_poller.run(stop_rx.clone()))];
+    for queue_url in [queue_url, slow_queue_url] {
+        let queue_poller = QueuePoller {
+            queue_arn: queue_arn(&sqs, &queue_url).await?,
+            sqs: sqs.clone(),
+            queue_url,
+            region: REGION.into(),
+            function: "delivery".into(),
+            invoker: HttpInvoker::new(&invoke_base),
+        };
+        pollers.push(tokio::spawn(queue_poller.run(stop_rx.clone())));
+    }
 
     println!(
         "\nLeadGrid API running at http://127.0.0.1:{port}/api/v1\n\

@@ -15,6 +15,8 @@ pub const TABLE_NAME: &str = "leadgrid";
 pub const CV_BUCKET: &str = "leadgrid-cvs";
 pub const EVENTS_QUEUE: &str = "leadgrid-events";
 pub const EVENTS_DLQ: &str = "leadgrid-events-dlq";
+/// The slow lane of webhook deliveries (template.yaml's SlowDeliveriesQueue).
+pub const SLOW_DELIVERIES_QUEUE: &str = "leadgrid-slow-deliveries";
 pub const STREAM_FAILURE_QUEUE: &str = "leadgrid-stream-failures";
 pub const API_KEY_SECRET_ID: &str = "leadgrid/api-keys";
 pub const WEBHOOK_SECRET_ID: &str = "leadgrid/webhooks";
@@ -26,6 +28,7 @@ pub const QUEUE_VISIBILITY_SECONDS: u32 = 60;
 
 pub struct Created {
     pub queue_url: String,
+    pub slow_queue_url: String,
     pub dlq_url: String,
     pub stream_failure_url: String,
 }
@@ -207,19 +210,24 @@ pub async fn ensure_queues(client: &aws_sdk_sqs::Client) -> Result<Created, Stri
         "deadLetterTargetArn": dlq_arn,
         "maxReceiveCount": MAX_RECEIVE_COUNT.to_string(),
     });
-    let queue_url = client
-        .create_queue()
-        .queue_name(EVENTS_QUEUE)
-        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
-        .attributes(
-            QueueAttributeName::VisibilityTimeout,
-            QUEUE_VISIBILITY_SECONDS.to_string(),
-        )
-        .send()
-        .await
-        .map_err(|e| format!("SQS: {}", super::describe(e)))?
-        .queue_url
-        .ok_or("SQS returned no queue URL")?;
+    let mut lanes = Vec::new();
+    for name in [EVENTS_QUEUE, SLOW_DELIVERIES_QUEUE] {
+        let url = client
+            .create_queue()
+            .queue_name(name)
+            .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+            .attributes(
+                QueueAttributeName::VisibilityTimeout,
+                QUEUE_VISIBILITY_SECONDS.to_string(),
+            )
+            .send()
+            .await
+            .map_err(|e| format!("SQS: {}", super::describe(e)))?
+            .queue_url
+            .ok_or("SQS returned no queue URL")?;
+        lanes.push(url);
+    }
+    let [queue_url, slow_queue_url] = <[String; 2]>::try_from(lanes).expect("two lanes");
     let stream_failure_url = client
         .create_queue()
         .queue_name(STREAM_FAILURE_QUEUE)
@@ -230,6 +238,7 @@ pub async fn ensure_queues(client: &aws_sdk_sqs::Client) -> Result<Created, Stri
         .ok_or("SQS returned no stream failure queue URL")?;
     Ok(Created {
         queue_url,
+        slow_queue_url,
         dlq_url,
         stream_failure_url,
     })

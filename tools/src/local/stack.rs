@@ -136,6 +136,8 @@ pub async fn start(root: &Path, state: &Path, storage: Storage) -> Result<Stack,
         env.vars.push(("EVENTS_QUEUE_URL".into(), queues.queue_url));
         env.vars.push(("EVENTS_DLQ_URL".into(), queues.dlq_url));
         env.vars
+            .push(("SLOW_DELIVERIES_QUEUE_URL".into(), queues.slow_queue_url));
+        env.vars
             .push(("STREAM_FAILURE_QUEUE_URL".into(), queues.stream_failure_url));
         // Local receivers listen on plain http on 127.0.0.1; deployed stacks allow public
         // https addresses only.

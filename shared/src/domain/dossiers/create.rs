@@ -38,6 +38,16 @@ pub struct CreateDossier {
     pub deal_currency: Option<String>,
 }
 
+impl CreateDossier {
+    /// Whether the request may link or change a contact that already exists: one named by
+    /// `contact_id`, or matched by `email`. Such a request needs `contacts:write` besides
+    /// `dossiers:write`, whether or not a match is found, so that the answer never tells a
+    /// key without it whether an email is in the address book.
+    pub fn reaches_existing_contacts(&self) -> bool {
+        self.contact_id.is_some() || self.email.is_some()
+    }
+}
+
 async fn flow_for(
     db: &Db,
     org: &Org,
