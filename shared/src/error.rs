@@ -49,6 +49,10 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("Rate limit exceeded. Retry after {retry_after} seconds.")]
     RateLimited { retry_after: u64 },
+    /// A limit of its own on one kind of request (test pings per endpoint), apart from the
+    /// key's: 429 `rate_limited` too, with a message naming it.
+    #[error("{message} Retry after {retry_after} seconds.")]
+    RequestLimited { message: String, retry_after: u64 },
     /// The detail is logged, never sent: a 500 says nothing about internals.
     #[error("Unexpected server error. Safe to retry.")]
     Internal(String),
@@ -72,7 +76,7 @@ impl ApiError {
             Self::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::RequestLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -96,7 +100,7 @@ impl ApiError {
             Self::IdempotencyConflict => "idempotency_conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
-            Self::RateLimited { .. } => "rate_limited",
+            Self::RateLimited { .. } | Self::RequestLimited { .. } => "rate_limited",
             Self::Internal(_) => "internal",
         }
     }
@@ -130,7 +134,7 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %detail, "internal error");
         }
         let mut response = (self.status(), axum::Json(self.body())).into_response();
-        if let Self::RateLimited { retry_after } = self {
+        if let Self::RateLimited { retry_after } | Self::RequestLimited { retry_after, .. } = self {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
@@ -185,6 +189,14 @@ mod tests {
             (ApiError::SecretRotated("x".into()), 409, "secret_rotated"),
             (
                 ApiError::RateLimited { retry_after: 3 },
+                429,
+                "rate_limited",
+            ),
+            (
+                ApiError::RequestLimited {
+                    message: "At most 5 test pings a minute per endpoint.".into(),
+                    retry_after: 3,
+                },
                 429,
                 "rate_limited",
             ),

@@ -289,8 +289,10 @@ impl Deliverer {
         )
         .await?;
         if let Some(wait) = budget {
+            // Spread over the next minute, so that a backlog does not all come back at once.
+            let spread = rand::random::<u64>() % 30;
             return self
-                .requeue(delivery, delivery.slow, attempt - 1, wait)
+                .requeue(delivery, delivery.slow, attempt - 1, wait + spread)
                 .await;
         }
         let retry_after = self

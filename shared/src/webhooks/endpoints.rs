@@ -615,7 +615,10 @@ pub async fn send_test(
     let budget = super::limits::Budget::Tests(id);
     let limit = super::limits::TESTS_PER_MINUTE;
     if let Some(retry_after) = super::limits::take(db, org, budget, limit, now).await? {
-        return Err(ApiError::RateLimited { retry_after });
+        return Err(ApiError::RequestLimited {
+            message: format!("At most {limit} test pings a minute per endpoint."),
+            retry_after,
+        });
     }
     let delivery = super::Delivery::ping(org, id, now)?;
     enqueue(sqs, queue_url, &delivery).await?;

@@ -428,6 +428,10 @@ async fn bodies_are_kept_only_from_receivers_and_pings_are_limited() {
     }
     let limited = limited.expect("at most 5 pings a minute");
     assert_eq!(limited.error_code(), "rate_limited");
+    assert!(limited.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("At most 5 test pings a minute per endpoint. Retry after "));
     assert!(limited.header("retry-after").is_some());
 }
 
