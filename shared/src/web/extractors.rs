@@ -40,6 +40,7 @@ scope_sets! {
     DossiersReadWrite => [DossiersRead, DossiersWrite];
     ContactsRead => [ContactsRead];
     ContactsWrite => [ContactsWrite];
+    ContactsReadWrite => [ContactsRead, ContactsWrite];
     LinkContacts => [DossiersWrite, ContactsWrite];
     FlowsRead => [FlowsRead];
     NotesRead => [NotesRead];

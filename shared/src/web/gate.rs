@@ -115,7 +115,8 @@ async fn claim_and_run(
     .await)
 }
 
-/// What makes a repeat "the same request": method, path with query, content type, body.
+/// What makes a repeat "the same request": method, path with query, and body (a multipart
+/// body part by part, whatever its boundary).
 fn fingerprint(parts: &axum::http::request::Parts, body: &[u8]) -> String {
     let content_type = parts
         .headers
@@ -242,12 +243,16 @@ async fn run_and_store(
         body: kept_body,
         shown,
     });
-    // A response that cannot be stored without its secret is not stored at all: a repeat
-    // then finds the key running until its lock runs out, and never sees the secret.
+    // A response that cannot be stored without its secret is not stored at all, and the
+    // key is freed: a repeat runs again (and is refused if it would duplicate what this one
+    // made) rather than waiting on a key that never completes.
     let stored = match stored {
         Ok(stored) => stored,
         Err(err) => {
             tracing::error!(error = %err, "idempotency store");
+            if let Err(err) = slot.release(&core.db, lock).await {
+                tracing::error!(error = %err, "idempotency release");
+            }
             return Response::from_parts(parts, axum::body::Body::from(body));
         }
     };

@@ -182,6 +182,7 @@ pub async fn create(
         enabled_at: None,
         version: 1,
         slow_until: None,
+        eligible_since: None,
         first_delivered_at: None,
     };
     let count = UpdateSpec {
@@ -280,7 +281,11 @@ async fn refuse_duplicate_url(
 fn checked_url(destinations: &Destinations, url: &str) -> Result<String, ApiError> {
     destinations
         .check_url(url)
-        .map(String::from)
+        // A fragment is never sent: URLs that differ only by one are the same receiver.
+        .map(|mut url| {
+            url.set_fragment(None);
+            String::from(url)
+        })
         .map_err(|why| ApiError::invalid(format!("Field `url` is refused: {why}")))
 }
 
@@ -469,11 +474,16 @@ pub async fn update(
         let read = get(db, org, id).await?;
         precondition.check(read.version, "webhook endpoint")?;
         let mut endpoint = read.clone();
-        if let Some(url) = &url {
+        if let Some(url) = url.as_ref().filter(|url| **url != read.url) {
             endpoint.url.clone_from(url);
+            // Another receiver: it has answered nothing yet, and is not known to be slow.
+            endpoint.first_delivered_at = None;
+            endpoint.slow_until = None;
+            endpoint.eligible_since = Some(now);
         }
-        if let Some(events) = &events {
+        if let Some(events) = events.as_ref().filter(|events| **events != read.events) {
             endpoint.events.clone_from(events);
+            endpoint.eligible_since = Some(now);
         }
         if let Some(description) = &description {
             endpoint.description.clone_from(description);

@@ -117,7 +117,15 @@ pub struct Endpoint {
         skip_serializing_if = "Option::is_none"
     )]
     pub slow_until: Option<OffsetDateTime>,
-    /// When its receiver first answered 2xx. Until then the attempt log keeps no response
+    /// Since when its URL and subscribed types are what they are: set when either changes.
+    /// Only events made since then may be replayed to it (`created_at` before any change).
+    #[serde(
+        with = "crate::clock::rfc3339::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub eligible_since: Option<OffsetDateTime>,
+    /// When its receiver (at its current URL) first answered 2xx. Until then the attempt log keeps no response
     /// bodies, so that the API does not read back what a host that is no receiver answers.
     #[serde(
         with = "crate::clock::rfc3339::option",
@@ -148,8 +156,8 @@ impl Endpoint {
     }
 
     /// Why `event` is not one this endpoint could have been sent, if it is not: a type it
-    /// does not subscribe to, or made before the endpoint existed (envelopes keep whole
-    /// seconds, so an event of the endpoint's own second counts as made after it).
+    /// does not subscribe to, or made before the endpoint existed with its URL and types
+    /// (envelopes keep whole seconds, so an event of that very second counts as after).
     pub fn ineligible(&self, event: &Envelope) -> Option<String> {
         if !self.events.contains(&event.kind) {
             return Some(format!(
@@ -158,14 +166,12 @@ impl Endpoint {
                 self.id
             ));
         }
-        let created = self
-            .created_at
-            .replace_nanosecond(0)
-            .unwrap_or(self.created_at);
+        let since = self.eligible_since.unwrap_or(self.created_at);
+        let since = since.replace_nanosecond(0).unwrap_or(since);
         match crate::clock::parse(&event.created_at) {
-            Some(made) if made >= created => None,
+            Some(made) if made >= since => None,
             _ => Some(format!(
-                "was made before webhook endpoint {} was created",
+                "was made before webhook endpoint {} was created or last changed its URL or events",
                 self.id
             )),
         }
@@ -377,6 +383,10 @@ pub struct Delivery {
     /// In the slow lane: the receiver took longer than the fast lane's budget.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub slow: bool,
+    /// How often it waited for its host's budget; bounded, so that a backlog over the
+    /// budget ends in the dead-letter queue rather than circling for ever.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deferrals: u32,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -401,6 +411,7 @@ impl Delivery {
             replay: false,
             attempts_before: 0,
             slow: false,
+            deferrals: 0,
         })
     }
 
@@ -422,6 +433,7 @@ impl Delivery {
             replay: false,
             attempts_before: 0,
             slow: false,
+            deferrals: 0,
         })
     }
 
@@ -586,6 +598,7 @@ mod tests {
             enabled_at: Some(enabled_at),
             version: 3,
             slow_until: None,
+            eligible_since: None,
             first_delivered_at: None,
         };
         assert!(endpoint.predates_enabling("2026-12-06T09:59:59Z"));
@@ -618,6 +631,7 @@ mod tests {
             failing_since: None,
             secrets: vec![SecretVersion::generate(now), old.clone()],
             slow_until: None,
+            eligible_since: None,
             first_delivered_at: None,
         };
         let during = endpoint.signing_secrets(b"m", now);

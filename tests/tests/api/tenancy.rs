@@ -119,13 +119,30 @@ async fn secrets_never_reach_the_table_and_a_replay_shows_only_the_current_one()
 }
 
 /// Finding 2: a key with `webhooks:manage` could replay any event id it saw in an attempt
-/// log to a brand-new endpoint subscribed to something else.
+/// log to a brand-new endpoint subscribed to something else, or to an old endpoint it
+/// re-pointed at its own receiver.
 #[tokio::test]
 async fn a_replay_sends_only_events_the_endpoint_was_eligible_for() {
     let org = growth_org().await;
+    let manager = org.key_with(&[Scope::WebhooksManage]).await;
+    let subscribed = |url: String, events: Value| {
+        let manager = manager.clone();
+        async move {
+            let created = subscribe(&manager, json!({"url": url, "events": events})).await;
+            assert_eq!(created.status, 201, "{}", created.body);
+            created.body["data"]["id"].as_str().unwrap().to_string()
+        }
+    };
+    let at = |name: &str| format!("https://hooks.example.com/{name}/{}", uuid::Uuid::now_v7());
+    let untouched = subscribed(at("untouched"), json!(["dossier.created"])).await;
+    let repointed = subscribed(at("repointed"), json!(["dossier.created"])).await;
+    let widened = subscribed(at("widened"), json!(["note.created"])).await;
+    // Envelopes keep whole seconds: the event is made in a later second than the endpoints,
+    // and what follows in a later second again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let made = post("/api/v1/dossiers")
         .key(&org.key)
-        .json(&json!({"type": "sales", "name": "Before the endpoint"}))
+        .json(&json!({"type": "sales", "name": "Replayed"}))
         .send(&dossiers_router().await)
         .await;
     assert_eq!(made.status, 201);
@@ -134,26 +151,42 @@ async fn a_replay_sends_only_events_the_endpoint_was_eligible_for() {
         .into_iter()
         .find(|event| event.data["id"] == made.body["data"]["id"])
         .expect("the dossier's event");
-    // Envelopes keep whole seconds: the endpoints below are made in a later second.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let manager = org.key_with(&[Scope::WebhooksManage]).await;
+    let router = webhooks_router().await;
     let replay = |endpoint: &str| {
         post(&format!("/api/v1/webhook_endpoints/{endpoint}/replay"))
             .key(&manager)
             .json(&json!({"event_id": event.id}))
+            .send(&router)
     };
-    let router = webhooks_router().await;
-    for (events, why) in [
-        (json!(["note.created"]), "does not subscribe to"),
-        (json!(["dossier.created"]), "before webhook endpoint"),
-    ] {
-        let url = format!(
-            "https://hooks.example.com/eligible/{}",
-            uuid::Uuid::now_v7()
-        );
-        let endpoint = subscribe(&manager, json!({"url": url, "events": events})).await;
-        let endpoint = endpoint.body["data"]["id"].as_str().unwrap().to_string();
-        let refused = replay(&endpoint).send(&router).await;
+    let change = |endpoint: &str, body: Value| {
+        Call::new(
+            Method::PATCH,
+            &format!("/api/v1/webhook_endpoints/{endpoint}"),
+        )
+        .key(&manager)
+        .json(&body)
+        .send(&router)
+    };
+    assert_eq!(replay(&untouched).await.status, 200, "eligible");
+    let moved = change(&repointed, json!({"url": "https://attacker.example.com/"})).await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let more = json!({"events": ["dossier.created", "note.created"]});
+    assert_eq!(change(&widened, more).await.status, 200);
+    let cases = [
+        (
+            subscribed(at("fresh"), json!(["note.created"])).await,
+            "does not subscribe to",
+        ),
+        (
+            subscribed(at("fresh"), json!(["dossier.created"])).await,
+            "was created or last changed",
+        ),
+        (repointed, "was created or last changed its URL or events"),
+        (widened, "was created or last changed its URL or events"),
+    ];
+    for (endpoint, why) in cases {
+        let refused = replay(&endpoint).await;
         assert_eq!(refused.status, 400, "{}", refused.body);
         assert_eq!(refused.error_code(), "invalid_body");
         assert!(
@@ -269,6 +302,9 @@ async fn one_url_per_organization_and_a_budget_per_host() {
     let duplicate = subscribe(&org.key, json!({"url": url})).await;
     assert_eq!(duplicate.status, 409, "{}", duplicate.body);
     assert_eq!(duplicate.error_code(), "duplicate_endpoint");
+    // A fragment is never sent, so it makes no other URL.
+    let fragment = subscribe(&org.key, json!({"url": format!("{url}#again")})).await;
+    assert_eq!(fragment.status, 409, "{}", fragment.body);
     assert_eq!(subscribe(&other.key, json!({"url": url})).await.status, 201);
 
     let second = subscribe(&org.key, json!({"url": "https://hooks.example.com/second"})).await;
@@ -357,9 +393,30 @@ async fn a_delivery_over_its_hosts_budget_waits_and_is_not_lost() {
         "nothing sent over the budget"
     );
     let got = receiver
-        .wait_for(Duration::from_secs(120), |got| !got.is_empty())
+        .wait_for(Duration::from_secs(150), |got| !got.is_empty())
         .await;
     assert_eq!(got[0].event_id(), delivery.event_id);
+
+    // A delivery that has waited its last minute goes to the dead-letter queue, logged.
+    let worn = shared::webhooks::Delivery {
+        deferrals: shared::webhooks::delivery::MAX_DEFERRALS,
+        ..shared::webhooks::Delivery::ping(org.id, endpoint, shared::clock::now()).unwrap()
+    };
+    let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
+    message.message_id = Some("worn".into());
+    message.body = Some(serde_json::to_string(&worn).unwrap());
+    message
+        .attributes
+        .insert("ApproximateReceiveCount".into(), "1".into());
+    let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+    event.records = vec![message];
+    assert!(deliverer.handle(event).await.batch_item_failures.is_empty());
+    let log = stack
+        .attempt_log(org.id, endpoint, Some(&worn.event_id))
+        .await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].outcome, shared::webhooks::Outcome::Failed);
+    assert!(log[0].error.as_deref().unwrap().contains("dead-letter"));
 }
 
 /// Finding 4, the attempt log: what a host answers is kept only once it has answered 2xx.
@@ -417,6 +474,36 @@ async fn bodies_are_kept_only_from_receivers_and_pings_are_limited() {
             (Some(200), Some("ok".to_string())),
             (Some(500), Some("ok".to_string()))
         ]
+    );
+    // Another receiver has answered nothing yet: its bodies are not kept either.
+    let other = Receiver::start(|_, _| 500).await;
+    let moved = Call::new(Method::PATCH, &format!("/api/v1/webhook_endpoints/{id}"))
+        .key(&org.key)
+        .json(&json!({"url": other.url}))
+        .send(&router)
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let queued = ping().await;
+    let event = queued.body["data"]["event_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    other
+        .wait_for(Duration::from_secs(60), |got| !got.is_empty())
+        .await;
+    let log = loop {
+        let log = stack()
+            .await
+            .attempt_log(org.id, id.parse().unwrap(), Some(&event))
+            .await;
+        if !log.is_empty() {
+            break log;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        (log[0].status, log[0].response_body.clone()),
+        (Some(500), None)
     );
     let mut limited = None;
     for _ in 0..shared::webhooks::limits::TESTS_PER_MINUTE {
