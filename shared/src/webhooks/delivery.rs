@@ -282,39 +282,11 @@ impl Deliverer {
         if !delivery.slow && endpoint.slow_until.is_some_and(|until| until > started_at) {
             return self.requeue(delivery, true, attempt - 1, 0).await;
         }
-        // `h.example.` and `h.example` are one host name.
-        let host = url
-            .host_str()
-            .unwrap_or_default()
-            .trim_end_matches('.')
-            .to_string();
-        let budget = limits::take(
-            &self.db,
-            delivery.org,
-            Budget::Host(&host),
-            self.host_requests_per_minute,
-            started_at,
-        )
-        .await?;
-        if let Some(wait) = budget {
-            if delivery.deferrals >= MAX_DEFERRALS {
-                record.outcome = Outcome::Failed;
-                let why = format!(
-                    "over the organization's budget of {} requests a minute to {host} for {MAX_DEFERRALS} minutes; moved to the dead-letter queue",
-                    self.host_requests_per_minute
-                );
-                self.log(delivery, &record.with_error(&why)).await;
-                return Ok(!self.dead_letter(raw).await);
-            }
-            let deferred = Delivery {
-                deferrals: delivery.deferrals + 1,
-                ..delivery.clone()
-            };
-            // Spread over the next minute, so that a backlog does not all come back at once.
-            let spread = rand::random::<u64>() % 30;
-            return self
-                .requeue(&deferred, delivery.slow, attempt - 1, wait + spread)
-                .await;
+        if let Some(keep) = self
+            .wait_for_host_budget(delivery, &url, attempt, &record, raw)
+            .await?
+        {
+            return Ok(keep);
         }
         let retry_after = self
             .post(&endpoint, url, delivery, started_at, &mut record)
@@ -331,19 +303,10 @@ impl Deliverer {
             webhooks::set_slow_until(&self.db, delivery.org, delivery.endpoint_id, None).await?;
         }
         let delivered = status.is_some_and(|s| s.is_success());
-        // A test is tried once, and its outcome changes nothing about the endpoint but
-        // that its receiver has answered.
         if delivery.is_test() {
-            if delivered && endpoint.first_delivered_at.is_none() {
-                let now = crate::clock::now();
-                webhooks::note_answered(&self.db, delivery.org, delivery.endpoint_id, now).await?;
-            }
-            record.outcome = if delivered {
-                Outcome::Delivered
-            } else {
-                Outcome::Failed
-            };
-            return self.finish(delivery, record).await;
+            return self
+                .finish_test(delivery, &endpoint, record, delivered)
+                .await;
         }
         if delivered {
             if endpoint.failing_since.is_some() || endpoint.first_delivered_at.is_none() {
@@ -353,6 +316,85 @@ impl Deliverer {
             record.outcome = Outcome::Delivered;
             return self.finish(delivery, record).await;
         }
+        self.after_failure(delivery, &endpoint, record, retry_after, receipt, raw)
+            .await
+    }
+
+    /// Takes one request from the organization's budget for the URL's host. Over it, the
+    /// delivery waits in the queue for the next minute (not counted as an attempt), or after
+    /// [`MAX_DEFERRALS`] waits goes to the dead-letter queue, logged. `None`: it may be sent.
+    async fn wait_for_host_budget(
+        &self,
+        delivery: &Delivery,
+        url: &url::Url,
+        attempt: u32,
+        record: &Attempt,
+        raw: &str,
+    ) -> Result<Option<bool>, ApiError> {
+        // `h.example.` and `h.example` are one host name.
+        let host = url.host_str().unwrap_or_default().trim_end_matches('.');
+        let budget = Budget::Host(host);
+        let limit = self.host_requests_per_minute;
+        let now = crate::clock::now();
+        let Some(wait) = limits::take(&self.db, delivery.org, budget, limit, now).await? else {
+            return Ok(None);
+        };
+        if delivery.deferrals >= MAX_DEFERRALS {
+            let why = format!(
+                "over the organization's budget of {limit} requests a minute to {host} for {MAX_DEFERRALS} minutes; moved to the dead-letter queue"
+            );
+            let given_up = Attempt {
+                outcome: Outcome::Failed,
+                ..record.clone()
+            };
+            self.log(delivery, &given_up.with_error(&why)).await;
+            return Ok(Some(!self.dead_letter(raw).await));
+        }
+        let deferred = Delivery {
+            deferrals: delivery.deferrals + 1,
+            ..delivery.clone()
+        };
+        // Spread over the next minute, so that a backlog does not all come back at once.
+        let spread = rand::random::<u64>() % 30;
+        self.requeue(&deferred, delivery.slow, attempt - 1, wait + spread)
+            .await
+            .map(Some)
+    }
+
+    /// A test is tried once, and its outcome changes nothing about the endpoint but that
+    /// its receiver has answered.
+    async fn finish_test(
+        &self,
+        delivery: &Delivery,
+        endpoint: &webhooks::Endpoint,
+        mut record: Attempt,
+        delivered: bool,
+    ) -> Result<bool, ApiError> {
+        if delivered && endpoint.first_delivered_at.is_none() {
+            let now = crate::clock::now();
+            webhooks::note_answered(&self.db, delivery.org, delivery.endpoint_id, now).await?;
+        }
+        record.outcome = if delivered {
+            Outcome::Delivered
+        } else {
+            Outcome::Failed
+        };
+        self.finish(delivery, record).await
+    }
+
+    /// A failed attempt of an event: the endpoint is disabled (410, or failing for too
+    /// long), or the next attempt is scheduled, or after the last the message goes to the
+    /// dead-letter queue. Returns whether the message must stay in the queue.
+    async fn after_failure(
+        &self,
+        delivery: &Delivery,
+        endpoint: &webhooks::Endpoint,
+        mut record: Attempt,
+        retry_after: Option<Duration>,
+        receipt: Option<&str>,
+        raw: &str,
+    ) -> Result<bool, ApiError> {
+        let status = record.status.and_then(|s| StatusCode::from_u16(s).ok());
         let now = crate::clock::now();
         let gone = status == Some(StatusCode::GONE);
         let failing_too_long = endpoint
@@ -374,7 +416,7 @@ impl Deliverer {
         if endpoint.failing_since.is_none() {
             webhooks::note_failure(&self.db, delivery.org, delivery.endpoint_id, now).await?;
         }
-        match self.schedule.next_delay(attempt, retry_after) {
+        match self.schedule.next_delay(record.attempt, retry_after) {
             Some(delay) => {
                 record.outcome = Outcome::Retrying;
                 self.hide_until_next_attempt(delivery, receipt, delay).await;

@@ -4,7 +4,7 @@
 //! what the docs say, a CV is exactly the file checked, and nothing private is cached.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use http::Method;
@@ -15,6 +15,8 @@ use integration_tests::{
 use serde_json::{json, Value};
 use shared::domain::orgs::Plan;
 use shared::web::auth::Scope;
+
+use crate::webhooks::{batch, sqs_message};
 
 async fn subscribe(key: &str, body: Value) -> integration_tests::Reply {
     post("/api/v1/webhook_endpoints")
@@ -378,15 +380,9 @@ async fn a_delivery_over_its_hosts_budget_waits_and_is_not_lost() {
     deliverer.host_requests_per_minute = 0;
     let delivery =
         shared::webhooks::Delivery::ping(org.id, endpoint, shared::clock::now()).unwrap();
-    let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
-    message.message_id = Some("over-budget".into());
-    message.body = Some(serde_json::to_string(&delivery).unwrap());
-    message
-        .attributes
-        .insert("ApproximateReceiveCount".into(), "1".into());
-    let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
-    event.records = vec![message];
-    let response = deliverer.handle(event).await;
+    let response = deliverer
+        .handle(batch(sqs_message(&delivery, SystemTime::now(), 1)))
+        .await;
     assert!(response.batch_item_failures.is_empty(), "queued again");
     assert!(
         receiver.requests().is_empty(),
@@ -402,21 +398,35 @@ async fn a_delivery_over_its_hosts_budget_waits_and_is_not_lost() {
         deferrals: shared::webhooks::delivery::MAX_DEFERRALS,
         ..shared::webhooks::Delivery::ping(org.id, endpoint, shared::clock::now()).unwrap()
     };
-    let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
-    message.message_id = Some("worn".into());
-    message.body = Some(serde_json::to_string(&worn).unwrap());
-    message
-        .attributes
-        .insert("ApproximateReceiveCount".into(), "1".into());
-    let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
-    event.records = vec![message];
-    assert!(deliverer.handle(event).await.batch_item_failures.is_empty());
+    let response = deliverer
+        .handle(batch(sqs_message(&worn, SystemTime::now(), 1)))
+        .await;
+    assert!(response.batch_item_failures.is_empty());
     let log = stack
         .attempt_log(org.id, endpoint, Some(&worn.event_id))
         .await;
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].outcome, shared::webhooks::Outcome::Failed);
     assert!(log[0].error.as_deref().unwrap().contains("dead-letter"));
+}
+
+/// An event's attempts on an endpoint, once there are any (an attempt is logged just after
+/// its receiver answers).
+async fn first_attempts(
+    org: uuid::Uuid,
+    endpoint: &str,
+    event: &str,
+) -> Vec<shared::webhooks::Attempt> {
+    let stack = stack().await;
+    loop {
+        let log = stack
+            .attempt_log(org, endpoint.parse().unwrap(), Some(event))
+            .await;
+        if !log.is_empty() {
+            return log;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Finding 4, the attempt log: what a host answers is kept only once it has answered 2xx.
@@ -455,16 +465,7 @@ async fn bodies_are_kept_only_from_receivers_and_pings_are_limited() {
             .as_str()
             .unwrap()
             .to_string();
-        let stack = stack().await;
-        let log = loop {
-            let log = stack
-                .attempt_log(org.id, id.parse().unwrap(), Some(&event))
-                .await;
-            if !log.is_empty() {
-                break log;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let log = first_attempts(org.id, &id, &event).await;
         bodies.push((log[0].status, log[0].response_body.clone()));
     }
     assert_eq!(
@@ -491,16 +492,7 @@ async fn bodies_are_kept_only_from_receivers_and_pings_are_limited() {
     other
         .wait_for(Duration::from_secs(60), |got| !got.is_empty())
         .await;
-    let log = loop {
-        let log = stack()
-            .await
-            .attempt_log(org.id, id.parse().unwrap(), Some(&event))
-            .await;
-        if !log.is_empty() {
-            break log;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let log = first_attempts(org.id, &id, &event).await;
     assert_eq!(
         (log[0].status, log[0].response_body.clone()),
         (Some(500), None)

@@ -416,7 +416,7 @@ async fn internal_destinations_are_refused_unless_allowed() {
 
 /// A receive of the queue message for `delivery`, sent at `sent`, for the `receive_count`th
 /// time.
-fn sqs_message(
+pub(crate) fn sqs_message(
     delivery: &shared::webhooks::Delivery,
     sent: std::time::SystemTime,
     receive_count: u32,
@@ -448,7 +448,7 @@ fn note_created() -> shared::domain::outbox::Envelope {
     }
 }
 
-fn batch(
+pub(crate) fn batch(
     message: aws_lambda_events::event::sqs::SqsMessage,
 ) -> aws_lambda_events::event::sqs::SqsEvent {
     let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
