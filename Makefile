@@ -17,7 +17,7 @@ FUNCTIONS := dossiers contacts flows notes webhooks fanout delivery
 TOOLS := $(CURDIR)/target/tools/bin
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help dev test setup build lint unit integration package bench clean-local
+.PHONY: help dev test setup build lint unit integration package deploy bench clean-local
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sort -u | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -99,6 +99,12 @@ package: setup ## sam build (arm64 release) and the sizes Lambda stores
 	@for f in $(SAM_FUNCTIONS); do \
 	  $(VENV)/bin/python -c 'import io, os, sys, zipfile; path, name = sys.argv[1:]; buf = io.BytesIO(); z = zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED); z.write(path, "bootstrap"); z.close(); print(f"{name:9} bootstrap {os.path.getsize(path) / 1e6:5.1f} MB, zipped {len(buf.getvalue()) / 1e6:4.1f} MB")' .aws-sam/build/$${f}Function/bootstrap $$f || exit 1; \
 	done
+
+# `sam deploy` with the SAM CLI in .venv/: samconfig.toml answers everything but the
+# change set's confirmation. GUIDED=1 asks every question (docs/deploy.md lists them);
+# ARGS passes more, e.g. ARGS='--parameter-overrides AlarmEmail=ops@example.com'.
+deploy: package ## build, then sam deploy (GUIDED=1: sam deploy --guided; ARGS=...)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam deploy $(if $(GUIDED),--guided) $(ARGS)
 
 # Costs, latency, cold starts, memory and webhook latency, written to bench/REPORT.md and
 # bench/report.json. QUICK=1: one small organization and debug builds, as a smoke run.

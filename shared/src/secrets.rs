@@ -1,5 +1,6 @@
-//! The two application secrets, each read from Secrets Manager once per container, so that
-//! every function can read only the material it needs:
+//! The two application secrets, each read from Secrets Manager at a container's init and
+//! again every [`SECRET_MAX_AGE`], so that every function can read only the material it
+//! needs:
 //!
 //! - the **API-key secret** (`API_KEY_SECRET_ID`) gives the pepper API keys are hashed
 //!   with: the API functions verify keys with it, `leadgrid-admin` makes them;
@@ -12,11 +13,12 @@
 //! `leadgrid-admin secrets carry-over` moves a stack from the single secret it used to
 //! have without invalidating its keys: the pepper reveals nothing of the webhook key.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use tokio::sync::OnceCell;
 
 use crate::ApiError;
 
@@ -115,13 +117,28 @@ fn derive(root: &[u8], label: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// Fetches one secret once (on first use, or ahead of it with [`SecretSource::prefetch`]),
-/// then serves its material from memory for the container's life. Init does not wait for
-/// it.
+/// How long a container serves a secret's value before reading it again. A rotated value
+/// reaches every running container within this time, without a deploy (which would replace
+/// no container when nothing in the stack changed).
+pub const SECRET_MAX_AGE: Duration = Duration::from_secs(300);
+/// After a failed refresh, the stale value is served this long before the next try.
+const RETRY_AFTER_FAILED_REFRESH: Duration = Duration::from_secs(30);
+
+/// One secret's material, read at init ([`SecretSource::load`]) or on first use, then served
+/// from memory; once it is [`SECRET_MAX_AGE`] old, a request that finds it so starts a read
+/// in the background and is served the value it has meanwhile.
 pub struct SecretSource<T> {
     client: aws_sdk_secretsmanager::Client,
     secret_id: String,
-    cell: Arc<OnceCell<Arc<T>>>,
+    max_age: Duration,
+    cached: Arc<RwLock<Option<Cached<T>>>>,
+    first_read: Arc<tokio::sync::Mutex<()>>,
+    refreshing: Arc<AtomicBool>,
+}
+
+struct Cached<T> {
+    value: Arc<T>,
+    fresh_until: Instant,
 }
 
 impl<T> Clone for SecretSource<T> {
@@ -129,7 +146,10 @@ impl<T> Clone for SecretSource<T> {
         Self {
             client: self.client.clone(),
             secret_id: self.secret_id.clone(),
-            cell: self.cell.clone(),
+            max_age: self.max_age,
+            cached: self.cached.clone(),
+            first_read: self.first_read.clone(),
+            refreshing: self.refreshing.clone(),
         }
     }
 }
@@ -139,47 +159,93 @@ impl<T: SecretMaterial> SecretSource<T> {
         Self {
             client,
             secret_id: secret_id.into(),
-            cell: Arc::new(OnceCell::new()),
+            max_age: SECRET_MAX_AGE,
+            cached: Arc::new(RwLock::new(None)),
+            first_read: Arc::new(tokio::sync::Mutex::new(())),
+            refreshing: Arc::new(AtomicBool::new(false)),
         }
     }
 
-    /// Starts reading the secret in the background, so that a container's first request
-    /// finds it read or on its way rather than starting the read itself. A failed read is
-    /// retried by the first request.
-    pub fn prefetch(&self) {
-        let source = self.clone();
-        tokio::spawn(async move {
-            if let Err(err) = source.get().await {
-                tracing::warn!(error = ?err, "prefetching a secret failed; the first request retries");
-            }
-        });
+    /// The same source, refreshed after `max_age` instead of [`SECRET_MAX_AGE`].
+    pub fn with_max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = max_age;
+        self
+    }
+
+    /// Reads the secret now, during a container's init, so that no request waits for it.
+    /// A failure is logged and left to the first request, which reads it again.
+    pub async fn load(&self) {
+        if let Err(err) = self.get().await {
+            tracing::warn!(error = ?err, "reading a secret at init failed; the first request retries");
+        }
     }
 
     pub async fn get(&self) -> Result<Arc<T>, ApiError> {
-        self.cell
-            .get_or_try_init(|| async {
-                let out = self
-                    .client
-                    .get_secret_value()
-                    .secret_id(&self.secret_id)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        ApiError::internal(format!(
-                            "reading secret {}: {}",
-                            self.secret_id,
-                            aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-                        ))
-                    })?;
-                let raw = out
-                    .secret_string()
-                    .ok_or_else(|| ApiError::internal("secret has no string value"))?;
-                T::from_secret_string(raw)
-                    .map(Arc::new)
-                    .map_err(|e| ApiError::internal(format!("secret {}: {e}", self.secret_id)))
-            })
+        if let Some(value) = self.current() {
+            return Ok(value);
+        }
+        // One read for all the requests that find nothing yet.
+        let _reading = self.first_read.lock().await;
+        if let Some(value) = self.current() {
+            return Ok(value);
+        }
+        let value = self.read().await?;
+        self.store(value.clone(), self.max_age);
+        Ok(value)
+    }
+
+    /// The value held, if any; a stale one starts its refresh.
+    fn current(&self) -> Option<Arc<T>> {
+        let cached = self.cached.read().unwrap_or_else(|e| e.into_inner());
+        let cached = cached.as_ref()?;
+        if Instant::now() >= cached.fresh_until && !self.refreshing.swap(true, Ordering::AcqRel) {
+            let source = self.clone();
+            tokio::spawn(async move { source.refresh().await });
+        }
+        Some(cached.value.clone())
+    }
+
+    async fn refresh(&self) {
+        match self.read().await {
+            Ok(value) => self.store(value, self.max_age),
+            Err(err) => {
+                tracing::warn!(error = ?err, "refreshing a secret failed; serving the value read before");
+                let held = self.cached.read().unwrap_or_else(|e| e.into_inner()).as_ref().map(|c| c.value.clone());
+                if let Some(value) = held {
+                    self.store(value, RETRY_AFTER_FAILED_REFRESH.min(self.max_age));
+                }
+            }
+        }
+        self.refreshing.store(false, Ordering::Release);
+    }
+
+    fn store(&self, value: Arc<T>, fresh_for: Duration) {
+        *self.cached.write().unwrap_or_else(|e| e.into_inner()) = Some(Cached {
+            value,
+            fresh_until: Instant::now() + fresh_for,
+        });
+    }
+
+    async fn read(&self) -> Result<Arc<T>, ApiError> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .send()
             .await
-            .cloned()
+            .map_err(|e| {
+                ApiError::internal(format!(
+                    "reading secret {}: {}",
+                    self.secret_id,
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+                ))
+            })?;
+        let raw = out
+            .secret_string()
+            .ok_or_else(|| ApiError::internal("secret has no string value"))?;
+        T::from_secret_string(raw)
+            .map(Arc::new)
+            .map_err(|e| ApiError::internal(format!("secret {}: {e}", self.secret_id)))
     }
 }
 

@@ -527,6 +527,84 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// The delivery function with a queue of its own for both lanes, so that the retries it
+    /// queues reach the test that asks for them ([`OwnQueue::next`]) rather than the
+    /// pipeline's pollers. Its SQS calls are not recorded: the queue is not the template's.
+    pub async fn deliverer_with_own_queue(
+        &self,
+        schedule: shared::webhooks::RetrySchedule,
+    ) -> (shared::webhooks::delivery::Deliverer, OwnQueue) {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let url = sqs
+            .create_queue()
+            .queue_name(format!("leadgrid-test-{}", Uuid::now_v7().simple()))
+            .send()
+            .await
+            .expect("a test queue")
+            .queue_url
+            .expect("its URL");
+        let mut deliverer = self.deliverer(schedule);
+        deliverer.sqs = sqs.clone();
+        deliverer.queue_url = url.clone();
+        deliverer.slow_queue_url = url.clone();
+        (deliverer, OwnQueue { sqs, url })
+    }
+}
+
+pub struct OwnQueue {
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl OwnQueue {
+    /// The next message the deliverer queued (within 20 s), taken off the queue.
+    pub async fn next(&self) -> shared::webhooks::Delivery {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.url)
+                .max_number_of_messages(1)
+                .wait_time_seconds(1)
+                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+                .send()
+                .await
+                .expect("receive");
+            if let Some(message) = out.messages().first() {
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.url)
+                    .receipt_handle(message.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete");
+                let delivery = serde_json::from_str(message.body().unwrap_or_default())
+                    .expect("a delivery message");
+                return delivery;
+            }
+        }
+        panic!("the deliverer queued nothing within 20 s")
+    }
+
+    /// How many messages wait out a delay: sent, and not yet receivable.
+    pub async fn delayed(&self) -> usize {
+        let out = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await
+            .expect("queue attributes");
+        out.attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_default()
+    }
+}
+
 /// Invokes the `events` and `webhooks` functions in process, as the pollers' Lambda.
 #[derive(Clone)]
 struct PipelineFunctions(

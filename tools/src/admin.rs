@@ -100,8 +100,25 @@ pub struct Admin {
 }
 
 /// Fails a transaction unless the organization exists.
+/// An organization's active keys, each of which carries its plan: a plan change updates the
+/// organization and all of them in one transaction, which holds at most 100 items
+/// (DynamoDB's `TransactWriteItems` limit).
+pub const MAX_ACTIVE_KEYS: usize = 99;
+
 fn org_exists(db: &Db, org: Uuid) -> TransactWriteItem {
     txn::exists(db, &org_pk(org), ORG_SK)
+}
+
+/// Fails the transaction unless the organization exists with `plan`.
+fn plan_is(db: &Db, org: Uuid, plan: Plan) -> TransactWriteItem {
+    txn::check(
+        db,
+        &org_pk(org),
+        ORG_SK,
+        "#plan = :plan",
+        vec![("#plan", "plan")],
+        vec![(":plan", s(plan.as_str()))],
+    )
 }
 
 impl Admin {
@@ -162,9 +179,38 @@ impl Admin {
         }
     }
 
+    /// The organization's plan and the copy every active key carries, in one transaction.
     pub async fn set_plan(&self, org: Uuid, plan: Plan) -> AdminResult<Org> {
-        self.update_org(org, "SET #plan = :value", "plan", s(plan.as_str()))
-            .await
+        self.get_org(org).await?;
+        let set_plan = |pk: String, sk: String| {
+            txn::update(
+                &self.db,
+                txn::UpdateSpec {
+                    pk,
+                    sk,
+                    expression: "SET #plan = :plan".into(),
+                    condition: Some("attribute_exists(PK)".into()),
+                    names: vec![("#plan".into(), "plan".into())],
+                    values: vec![(":plan".into(), s(plan.as_str()))],
+                },
+            )
+        };
+        let mut items = vec![set_plan(org_pk(org), ORG_SK.to_string())];
+        for key in self.active_keys(org).await? {
+            items.push(set_plan(org_pk(org), api_key_sk(key.id)));
+        }
+        self.transact(items, "org set-plan").await?;
+        self.get_org(org).await
+    }
+
+    /// The keys that are neither revoked nor expired: those whose item must carry the plan.
+    async fn active_keys(&self, org: Uuid) -> AdminResult<Vec<ApiKeyRecord>> {
+        let now = clock::now();
+        let keys: Vec<ApiKeyRecord> = self.db.query_prefix(&org_pk(org), API_KEY_PREFIX).await?;
+        Ok(keys
+            .into_iter()
+            .filter(|key| key.revoked_at.is_none() && key.expires_at.is_none_or(|at| at > now))
+            .collect())
     }
 
     async fn update_org(
@@ -228,6 +274,13 @@ impl Admin {
         if scopes.is_empty() {
             return fail("--scopes needs at least one scope");
         }
+        let plan = self.get_org(org).await?.plan;
+        let active = self.active_keys(org).await?.len();
+        if active >= MAX_ACTIVE_KEYS {
+            return fail(format!(
+                "organization {org} has {active} active keys, the most it may have; revoke one first"
+            ));
+        }
         let pepper = self.key_pepper.get().await?;
         let new_key = generate_key(org, pepper.bytes());
         let record = ApiKeyRecord {
@@ -240,10 +293,12 @@ impl Admin {
             revoked_at: None,
             rl_window: 0,
             rl_count: 0,
+            plan: Some(plan),
         };
         let item = to_item(&record, &org_pk(org), &api_key_sk(record.id), "api_key")?;
+        // The plan copied must still be the organization's when the key is written.
         self.transact(
-            vec![org_exists(&self.db, org), txn::put(&self.db, item, None)],
+            vec![plan_is(&self.db, org, plan), txn::put(&self.db, item, None)],
             "key create",
         )
         .await?;

@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         aws_sdk_secretsmanager::Client::new(&sdk),
         config.require_webhook_secret_id()?,
     );
-    master_key.prefetch();
+    master_key.load().await;
     let deliverer = Deliverer::new(
         shared::table::store::Db::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
         master_key,

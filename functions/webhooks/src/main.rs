@@ -5,7 +5,10 @@ async fn main() -> Result<(), lambda_http::Error> {
             aws_sdk_secretsmanager::Client::new(sdk),
             config.require_webhook_secret_id()?,
         );
-        master_key.prefetch();
+        // Only creating an endpoint or rotating its secret needs it: read in the
+        // background, so that init does not wait for it.
+        let reading = master_key.clone();
+        tokio::spawn(async move { reading.load().await });
         Ok(webhooks::router(webhooks::Endpoints {
             core,
             master_key,

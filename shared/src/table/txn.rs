@@ -88,10 +88,29 @@ pub fn delete_versioned(db: &Db, pk: &str, sk: &str, version: u64) -> TransactWr
 }
 
 pub fn exists(db: &Db, pk: &str, sk: &str) -> TransactWriteItem {
-    let check = ConditionCheck::builder()
+    check(db, pk, sk, "attribute_exists(PK)", Vec::new(), Vec::new())
+}
+
+/// Fails the transaction unless the item meets `condition`, without writing it.
+pub fn check(
+    db: &Db,
+    pk: &str,
+    sk: &str,
+    condition: &str,
+    names: Vec<(&str, &str)>,
+    values: Vec<(&str, AttributeValue)>,
+) -> TransactWriteItem {
+    let mut check = ConditionCheck::builder()
         .table_name(&db.table)
         .set_key(Some(key(pk, sk)))
-        .condition_expression("attribute_exists(PK)")
+        .condition_expression(condition);
+    for (name, value) in names {
+        check = check.expression_attribute_names(name, value);
+    }
+    for (name, value) in values {
+        check = check.expression_attribute_values(name, value);
+    }
+    let check = check
         .build()
         .expect("condition check has table, key and condition");
     TransactWriteItem::builder().condition_check(check).build()
@@ -99,14 +118,8 @@ pub fn exists(db: &Db, pk: &str, sk: &str) -> TransactWriteItem {
 
 /// Fails the transaction unless the item is still at `version`, without writing it.
 pub fn version_is(db: &Db, pk: &str, sk: &str, version: u64) -> TransactWriteItem {
-    let check = ConditionCheck::builder()
-        .table_name(&db.table)
-        .set_key(Some(key(pk, sk)))
-        .condition_expression("version = :v")
-        .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
-        .build()
-        .expect("condition check has table, key and condition");
-    TransactWriteItem::builder().condition_check(check).build()
+    let version = AttributeValue::N(version.to_string());
+    check(db, pk, sk, "version = :v", Vec::new(), vec![(":v", version)])
 }
 
 /// The versions of an item a write may replace: any (no precondition), or those a client

@@ -14,6 +14,7 @@ use sha2::Sha256;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::domain::orgs::Plan;
 use crate::table::keys::{api_key_sk, org_pk};
 use crate::table::store::{from_item, n, s, Db, Expression};
 use crate::web::ratelimit::{window_start, RateStatus};
@@ -61,6 +62,11 @@ pub struct ApiKeyRecord {
     pub rl_window: u64,
     #[serde(default)]
     pub rl_count: u64,
+    /// The organization's plan, kept in step with it by every plan change, so that the
+    /// write that verifies and counts a key also answers the plan check. Absent on keys
+    /// made before it was kept here: those read the organization's item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
 }
 
 pub struct NewKey {
@@ -138,6 +144,8 @@ pub struct Principal {
     pub key_id: Uuid,
     pub scopes: Vec<Scope>,
     pub rate: RateStatus,
+    /// The plan the key's item carries, if it does.
+    pub plan: Option<Plan>,
 }
 
 impl Principal {
@@ -263,6 +271,7 @@ fn principal(
         key_id,
         scopes: record.scopes,
         rate: RateStatus::after(record.rl_count, record.rl_window, epoch),
+        plan: record.plan,
     })
 }
 
@@ -317,6 +326,7 @@ mod tests {
             key_id: Uuid::nil(),
             scopes: vec![Scope::DossiersWrite],
             rate: RateStatus::after(1, 0, 0),
+            plan: None,
         };
         assert!(p.require(&[Scope::DossiersWrite]).is_ok());
         let err = p

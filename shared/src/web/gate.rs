@@ -263,10 +263,10 @@ async fn run_and_store(
     Response::from_parts(parts, axum::body::Body::from(body))
 }
 
-/// Verifies the key and counts the request: one `UpdateItem` on the key's own item. Nothing
-/// else is read or written for a request until its key verifies, so a forged key costs one
-/// round trip and names no partition it could write to. (A container reads the pepper
-/// once, on its first request.)
+/// Verifies the key and counts the request: one `UpdateItem` on the key's own item, which
+/// also carries the plan. Nothing else is read or written for a request until its key
+/// verifies, so a forged key costs one round trip and names no partition it could write to.
+/// (A container reads the pepper at init.)
 async fn authorize(core: &Core, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let header = headers
         .get(header::AUTHORIZATION)
@@ -278,9 +278,14 @@ async fn authorize(core: &Core, headers: &HeaderMap) -> Result<Principal, ApiErr
     Ok(principal)
 }
 
-/// The checks that follow a valid key, in the spec's order: plan, then rate limit.
+/// The checks that follow a valid key, in the spec's order: plan, then rate limit. The
+/// plan is the key item's; a key made before keys carried it reads the organization's.
 async fn gate(core: &Core, principal: &Principal) -> Result<(), ApiError> {
-    match core.plans.plan(&core.db, principal.org_id).await? {
+    let plan = match principal.plan {
+        Some(plan) => Some(plan),
+        None => core.plans.plan(&core.db, principal.org_id).await?,
+    };
+    match plan {
         None => return Err(ApiError::Unauthorized("Invalid API key.".into())),
         Some(plan) if !plan.has_api_access() => {
             return Err(ApiError::PlanRequired(plan.as_str().into()))

@@ -47,16 +47,17 @@ impl Core {
         })
     }
 
-    /// Starts, in the background, what a container's first request would otherwise wait
-    /// for: the pepper that checking its API key needs, and a DynamoDB connection.
-    pub fn prefetch(&self) {
-        self.key_pepper.prefetch();
-        let db = self.db.clone();
-        tokio::spawn(async move {
-            if let Err(err) = db.open_connection().await {
-                tracing::warn!(error = ?err, "opening a DynamoDB connection ahead of requests failed");
+    /// Does at init what a container's first request would otherwise wait for: reading the
+    /// pepper that checking its API key needs, and opening a DynamoDB connection. Lambda
+    /// runs init before it hands the sandbox a request, often ahead of one. A failure is left
+    /// to the first request, which tries again.
+    pub async fn warm_up(&self) {
+        let connect = async {
+            if let Err(err) = self.db.open_connection().await {
+                tracing::warn!(error = ?err, "opening a DynamoDB connection at init failed");
             }
-        });
+        };
+        tokio::join!(self.key_pepper.load(), connect);
     }
 }
 
@@ -72,7 +73,7 @@ pub async fn serve(
     let core = Core::new(&sdk, &config)?;
     // A setting a function cannot work without stops it here, at init, not at a request.
     let router = build(core.clone(), &sdk, &config)?;
-    core.prefetch();
+    core.warm_up().await;
     lambda_http::run(router).await
 }
 

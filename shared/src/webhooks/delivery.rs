@@ -1,7 +1,13 @@
 //! Webhook delivery: one queue message is one event for one endpoint. Each attempt is
-//! signed, POSTed, and logged; a failure hides the message until the schedule's next
-//! attempt (`ChangeMessageVisibility`), and the last failure moves it to the dead-letter
-//! queue.
+//! signed, POSTed, and logged; a failure queues the message again for the schedule's next
+//! attempt, and the last failure moves it to the dead-letter queue.
+//!
+//! A wait is never spent in flight. SQS lets a standard queue hold about 120,000 messages
+//! received and not yet deleted, past which its consumers receive nothing at all; hours of
+//! retries hidden with `ChangeMessageVisibility` across every tenant's failing receivers
+//! would reach that. A retry is instead a new message, delayed (at most SQS's 15 minutes);
+//! one due later carries [`Delivery::not_before`] and is delayed again on each receive until
+//! then. Delayed messages do not count as in flight.
 //!
 //! Two lanes keep one organization's slow receivers from holding up everyone's deliveries.
 //! In the fast lane (the events queue) an attempt gets [`FAST_LANE_BUDGET`] for the whole
@@ -172,6 +178,16 @@ impl Deliverer {
                 return !self.dead_letter(body).await;
             }
         };
+        let now = crate::clock::now().unix_timestamp();
+        if let Some(due) = delivery.not_before.filter(|due| *due > now) {
+            return match self.requeue_until(&delivery, delivery.attempts_before, due).await {
+                Ok(keep) => keep,
+                Err(err) => {
+                    tracing::error!(error = %err, event_id = %delivery.event_id, "could not delay a delivery again");
+                    true
+                }
+            };
+        }
         let attempt = match self.attempts_made(message, &delivery).await {
             Ok(made) => made + 1,
             Err(err) => {
@@ -180,7 +196,7 @@ impl Deliverer {
             }
         };
         match self
-            .attempt(&delivery, attempt, message.receipt_handle.as_deref(), body)
+            .attempt(&delivery, attempt, body)
             .await
         {
             Ok(keep) => keep,
@@ -225,7 +241,6 @@ impl Deliverer {
         &self,
         delivery: &Delivery,
         attempt: u32,
-        receipt: Option<&str>,
         raw: &str,
     ) -> Result<bool, ApiError> {
         let started_at = crate::clock::now();
@@ -316,7 +331,7 @@ impl Deliverer {
             record.outcome = Outcome::Delivered;
             return self.finish(delivery, record).await;
         }
-        self.after_failure(delivery, &endpoint, record, retry_after, receipt, raw)
+        self.after_failure(delivery, &endpoint, record, retry_after, raw)
             .await
     }
 
@@ -391,7 +406,6 @@ impl Deliverer {
         endpoint: &webhooks::Endpoint,
         mut record: Attempt,
         retry_after: Option<Duration>,
-        receipt: Option<&str>,
         raw: &str,
     ) -> Result<bool, ApiError> {
         let status = record.status.and_then(|s| StatusCode::from_u16(s).ok());
@@ -419,9 +433,9 @@ impl Deliverer {
         match self.schedule.next_delay(record.attempt, retry_after) {
             Some(delay) => {
                 record.outcome = Outcome::Retrying;
-                self.hide_until_next_attempt(delivery, receipt, delay).await;
                 self.log(delivery, &record).await;
-                Ok(true)
+                let due = crate::clock::now().unix_timestamp() + delay.as_secs() as i64;
+                self.requeue_until(delivery, record.attempt, due).await
             }
             None => {
                 record.outcome = Outcome::Failed;
@@ -460,6 +474,23 @@ impl Deliverer {
         self.requeue(delivery, true, record.attempt, 0)
             .await
             .map(Some)
+    }
+
+    /// Queues the message again in its lane, to be tried at `due` (Unix seconds): delayed
+    /// up to SQS's 15 minutes, and marked with `due` if that is later.
+    async fn requeue_until(
+        &self,
+        delivery: &Delivery,
+        attempts_before: u32,
+        due: i64,
+    ) -> Result<bool, ApiError> {
+        let wait = due.saturating_sub(crate::clock::now().unix_timestamp()).max(0) as u64;
+        let later = Delivery {
+            not_before: (wait > MAX_DELAY_SECONDS).then_some(due),
+            ..delivery.clone()
+        };
+        self.requeue(&later, delivery.slow, attempts_before, wait)
+            .await
     }
 
     /// Queues the message again, in the slow lane or the fast one, after `delay_seconds`
@@ -605,32 +636,6 @@ impl Deliverer {
         );
         if let Err(err) = webhooks::attempts::record(&self.db, delivery.org, record).await {
             tracing::error!(error = %err, "attempt log write failed");
-        }
-    }
-
-    async fn hide_until_next_attempt(
-        &self,
-        delivery: &Delivery,
-        receipt: Option<&str>,
-        delay: Duration,
-    ) {
-        let Some(receipt) = receipt else { return };
-        let queue_url = if delivery.slow {
-            &self.slow_queue_url
-        } else {
-            &self.queue_url
-        };
-        let hidden = self
-            .sqs
-            .change_message_visibility()
-            .queue_url(queue_url)
-            .receipt_handle(receipt)
-            .visibility_timeout(delay.as_secs().min(12 * 3600) as i32)
-            .send()
-            .await;
-        // Without it the message still comes back, after the queue's visibility timeout.
-        if let Err(err) = hidden {
-            tracing::error!(error = %aws_sdk_sqs::error::DisplayErrorContext(err), "could not schedule the next attempt");
         }
     }
 

@@ -387,6 +387,10 @@ pub struct Delivery {
     /// budget ends in the dead-letter queue rather than circling for ever.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub deferrals: u32,
+    /// When the next attempt is due (Unix seconds), for a retry further off than SQS can
+    /// delay a message: until then each receive only delays it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<i64>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -412,6 +416,7 @@ impl Delivery {
             attempts_before: 0,
             slow: false,
             deferrals: 0,
+            not_before: None,
         })
     }
 
@@ -434,6 +439,7 @@ impl Delivery {
             attempts_before: 0,
             slow: false,
             deferrals: 0,
+            not_before: None,
         })
     }
 

@@ -162,21 +162,65 @@ async fn plans_without_api_access_get_402_after_a_valid_key() {
 }
 
 #[tokio::test]
-async fn a_plan_change_applies_to_new_containers_at_once() {
+async fn a_plan_change_applies_at_once_even_in_a_warm_container() {
     let org = growth_org().await;
     let admin = stack().await.admin();
+    let flows = flows_router().await;
+    let status = || async {
+        Call::get("/api/v1/flows")
+            .key(&org.key)
+            .send(&flows)
+            .await
+            .status
+    };
+    assert_eq!(status().await, 200);
     admin.set_plan(org.id, Plan::Pro).await.unwrap();
-    let reply = Call::get("/api/v1/flows")
-        .key(&org.key)
-        .send(&flows_router().await)
-        .await;
-    assert_eq!(reply.status, 402);
+    assert_eq!(status().await, 402);
     admin.set_plan(org.id, Plan::Growth).await.unwrap();
-    let reply = Call::get("/api/v1/flows")
-        .key(&org.key)
-        .send(&flows_router().await)
-        .await;
-    assert_eq!(reply.status, 200);
+    assert_eq!(status().await, 200);
+}
+
+#[tokio::test]
+async fn a_key_made_before_keys_carried_the_plan_reads_the_organizations() {
+    let org = growth_org().await;
+    let stack = stack().await;
+    let (pk, sk) = (
+        shared::table::keys::org_pk(org.id),
+        shared::table::keys::api_key_sk(org.key_id),
+    );
+    let forget_plan = shared::table::store::Expression {
+        text: "REMOVE #plan",
+        names: &[("#plan", "plan")],
+        values: Vec::new(),
+    };
+    stack.core().db.update_if(&pk, &sk, &forget_plan, None).await.unwrap().unwrap();
+    let status = || async {
+        Call::get("/api/v1/flows")
+            .key(&org.key)
+            .send(&flows_router().await)
+            .await
+            .status
+    };
+    assert_eq!(status().await, 200);
+    stack.admin().set_plan(org.id, Plan::Free).await.unwrap();
+    assert_eq!(status().await, 402, "a new container reads the plan it changed");
+}
+
+#[tokio::test]
+async fn an_organization_has_at_most_99_active_keys_so_a_plan_change_is_one_transaction() {
+    let org = growth_org().await;
+    let admin = stack().await.admin();
+    for _ in 1..99 {
+        admin.create_key(org.id, vec![Scope::FlowsRead], None).await.unwrap();
+    }
+    let refused = admin.create_key(org.id, vec![Scope::FlowsRead], None).await.unwrap_err();
+    assert!(refused.to_string().contains("99 active keys"), "{refused}");
+    let revoked = admin.list_keys(org.id).await.unwrap()[1].id;
+    admin.revoke_key(org.id, revoked).await.unwrap();
+    admin.create_key(org.id, vec![Scope::FlowsRead], None).await.unwrap();
+    admin.set_plan(org.id, Plan::Pro).await.unwrap();
+    let reply = Call::get("/api/v1/flows").key(&org.key).send(&flows_router().await).await;
+    assert_eq!(reply.status, 402);
 }
 
 #[tokio::test]

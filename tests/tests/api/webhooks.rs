@@ -462,20 +462,23 @@ async fn the_last_failed_attempt_goes_to_the_dead_letter_queue_and_410_disables(
     let stack = stack().await;
     let unavailable = Receiver::start(|_, _| 503).await;
     let (id, _) = endpoint(&org, &unavailable.url, None).await;
-    let deliverer = stack.deliverer(shared::webhooks::RetrySchedule::seconds(&[0, 0]));
+    let (deliverer, queue) = stack
+        .deliverer_with_own_queue(shared::webhooks::RetrySchedule::seconds(&[0, 0]))
+        .await;
     let envelope = note_created();
     let delivery = shared::webhooks::Delivery::new(org.id, id, &envelope).unwrap();
     let sent = std::time::SystemTime::now();
     let first = deliverer
         .handle(batch(sqs_message(&delivery, sent, 1)))
         .await;
-    assert_eq!(
-        first.batch_item_failures.len(),
-        1,
-        "kept for the next attempt"
+    assert!(
+        first.batch_item_failures.is_empty(),
+        "done with: the next attempt is a new message"
     );
+    let retry = queue.next().await;
+    assert_eq!(retry.attempts_before, 1);
     let last = deliverer
-        .handle(batch(sqs_message(&delivery, sent, 2)))
+        .handle(batch(sqs_message(&retry, std::time::SystemTime::now(), 1)))
         .await;
     assert!(
         last.batch_item_failures.is_empty(),
@@ -550,7 +553,9 @@ async fn only_attempts_made_count_towards_the_retry_schedule() {
     let stack = stack().await;
     let failing = Receiver::start(|_, _| 500).await;
     let (id, _) = endpoint(&org, &failing.url, None).await;
-    let deliverer = stack.deliverer(shared::webhooks::RetrySchedule::seconds(&[0, 0]));
+    let (deliverer, queue) = stack
+        .deliverer_with_own_queue(shared::webhooks::RetrySchedule::seconds(&[0, 0]))
+        .await;
     let envelope = note_created();
     let delivery = shared::webhooks::Delivery::new(org.id, id, &envelope).unwrap();
     let sent = std::time::SystemTime::now();
@@ -558,7 +563,10 @@ async fn only_attempts_made_count_towards_the_retry_schedule() {
     let first = deliverer
         .handle(batch(sqs_message(&delivery, sent, 10)))
         .await;
-    assert_eq!(first.batch_item_failures.len(), 1, "kept for attempt 2");
+    assert!(first.batch_item_failures.is_empty(), "attempt 2 is queued");
+    assert_eq!(queue.next().await.attempts_before, 1);
+    // The original message, received again (its retry's send had failed, say): the attempt
+    // log since it was sent says this is attempt 2.
     let last = deliverer
         .handle(batch(sqs_message(&delivery, sent, 11)))
         .await;
@@ -580,12 +588,65 @@ async fn only_attempts_made_count_towards_the_retry_schedule() {
             1,
         )))
         .await;
+    assert!(replayed.batch_item_failures.is_empty());
     assert_eq!(
-        replayed.batch_item_failures.len(),
+        queue.next().await.attempts_before,
         1,
-        "attempt 1 of the replay"
+        "attempt 1 of the replay was made"
     );
     assert_eq!(failing.requests().len(), 3);
+}
+
+/// SQS counts a message hidden after a receive as in flight, and past about 120,000 in
+/// flight a queue gives its consumers nothing: a retry hours away waits as a delayed
+/// message instead (at most 15 minutes at a time), which does not count.
+/// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html>
+#[tokio::test]
+async fn a_retry_hours_away_waits_delayed_not_in_flight() {
+    let org = growth_org().await;
+    let stack = stack().await;
+    let failing = Receiver::start(|_, _| 500).await;
+    let (id, _) = endpoint(&org, &failing.url, None).await;
+    let (deliverer, queue) = stack
+        .deliverer_with_own_queue(shared::webhooks::RetrySchedule::seconds(&[0, 7200]))
+        .await;
+    let delivery = shared::webhooks::Delivery::new(org.id, id, &note_created()).unwrap();
+    let reply = deliverer
+        .handle(batch(sqs_message(&delivery, std::time::SystemTime::now(), 1)))
+        .await;
+    assert!(reply.batch_item_failures.is_empty(), "nothing left in flight");
+    assert_eq!(queue.delayed().await, 1, "the retry waits as a delayed message");
+
+    // Received before it is due (as after 15 minutes): delayed again, nothing sent.
+    let due = shared::clock::now().unix_timestamp() + 6300;
+    let early = shared::webhooks::Delivery {
+        attempts_before: 1,
+        not_before: Some(due),
+        ..delivery.clone()
+    };
+    let reply = deliverer
+        .handle(batch(sqs_message(&early, std::time::SystemTime::now(), 1)))
+        .await;
+    assert!(reply.batch_item_failures.is_empty());
+    assert_eq!(queue.delayed().await, 2);
+    assert_eq!(failing.requests().len(), 1, "no attempt before it is due");
+
+    // Due: the second attempt is made, and it was the schedule's last.
+    let due_now = shared::webhooks::Delivery {
+        not_before: Some(shared::clock::now().unix_timestamp()),
+        ..early
+    };
+    deliverer
+        .handle(batch(sqs_message(&due_now, std::time::SystemTime::now(), 1)))
+        .await;
+    assert_eq!(failing.requests().len(), 2);
+    let numbered: Vec<(u32, Outcome)> = stack
+        .attempt_log(org.id, id, None)
+        .await
+        .iter()
+        .map(|a| (a.attempt, a.outcome))
+        .collect();
+    assert_eq!(numbered, [(1, Outcome::Retrying), (2, Outcome::Failed)]);
 }
 
 #[tokio::test]
@@ -804,7 +865,10 @@ async fn an_endpoint_that_fails_for_the_whole_window_is_disabled_and_says_why() 
     let stack = stack().await;
     let failing = Receiver::start(|_, _| 500).await;
     let (id, _) = endpoint(&org, &failing.url, None).await;
-    let mut deliverer = stack.deliverer(shared::webhooks::RetrySchedule::seconds(&[0; 10]));
+    // Its retries go to a queue of its own: the test makes each attempt itself.
+    let (mut deliverer, _retries) = stack
+        .deliverer_with_own_queue(shared::webhooks::RetrySchedule::seconds(&[0; 10]))
+        .await;
     deliverer.disable_after_failing = Duration::from_secs(2);
     let delivery = shared::webhooks::Delivery::new(org.id, id, &note_created()).unwrap();
     let sent = std::time::SystemTime::now();

@@ -528,8 +528,8 @@ impl<I: Invoker> QueuePoller<I> {
     }
 
     /// Receives one batch, invokes the function with it, and deletes what succeeded. Failed
-    /// messages stay in the queue and come back when their visibility timeout ends (or
-    /// whenever the function chose with `ChangeMessageVisibility`). Returns (received, deleted).
+    /// messages stay in the queue and come back when their visibility timeout ends (a retry
+    /// the function scheduled is a new, delayed message). Returns (received, deleted).
     pub async fn poll_once(&self, wait: Duration) -> Result<(usize, usize), String> {
         let out = self
             .sqs
