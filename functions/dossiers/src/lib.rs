@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Map, Value};
-use shared::cv::{self, CvStore, MAX_CV_BYTES};
+use shared::cv::{self, CvStore, DIRECT_UPLOAD_MAX_BYTES, MAX_CV_BYTES};
 use shared::domain::dossiers::{self, CreateDossier, Filter, PatchDossier, Status};
 use shared::domain::flows::DossierType;
 use shared::web::auth::{Principal, Scope};
@@ -148,7 +148,8 @@ async fn read_form(
             if cv_bytes.is_some() {
                 return Err(ApiError::invalid("Field `cv` may appear only once."));
             }
-            cv_bytes = Some(field_bytes(field, MAX_CV_BYTES, cv::too_large).await?);
+            let cv = field_bytes(field, DIRECT_UPLOAD_MAX_BYTES, cv::too_large_to_send_directly);
+            cv_bytes = Some(cv.await?);
             continue;
         }
         if !text_fields {
@@ -299,8 +300,8 @@ async fn upload_cv(
             )
         })?;
         let body = read_body(request, &()).await?;
-        if body.len() > MAX_CV_BYTES {
-            return Err(cv::too_large());
+        if body.len() > DIRECT_UPLOAD_MAX_BYTES {
+            return Err(cv::too_large_to_send_directly());
         }
         body.to_vec()
     };

@@ -2,7 +2,7 @@
 
 use integration_tests::{dossiers_router, growth_org, outbox, post, stack, Call, TestOrg};
 use serde_json::{json, Value};
-use shared::cv::MAX_CV_BYTES;
+use shared::cv::{DIRECT_UPLOAD_MAX_BYTES, MAX_CV_BYTES};
 
 const BOUNDARY: &str = "leadgridtestboundary";
 
@@ -102,7 +102,7 @@ async fn bad_multipart_creates_change_nothing() {
         (
             form(
                 &[("type", "candidate"), ("name", "A")],
-                Some(&pdf(MAX_CV_BYTES + 1)),
+                Some(&pdf(DIRECT_UPLOAD_MAX_BYTES + 1)),
             ),
             413,
         ),
@@ -229,12 +229,12 @@ async fn cv_uploads_replace_accept_exactly_10_mib_and_refuse_one_byte_more() {
 
     let raw = post(&path)
         .key(&org.key)
-        .raw("application/pdf", pdf(MAX_CV_BYTES))
+        .raw("application/pdf", pdf(DIRECT_UPLOAD_MAX_BYTES))
         .send(&router)
         .await;
     assert_eq!(raw.status, 200, "{}", raw.body);
     assert_eq!(raw.body, json!({"data": {"id": id, "cv_url": key}}));
-    assert_eq!(stored(&key).await.unwrap().len(), MAX_CV_BYTES);
+    assert_eq!(stored(&key).await.unwrap().len(), DIRECT_UPLOAD_MAX_BYTES);
 
     let replacement = pdf(1234);
     let multi = multipart(&path, &org.key, form(&[], Some(&replacement)))
@@ -254,21 +254,29 @@ async fn cv_uploads_replace_accept_exactly_10_mib_and_refuse_one_byte_more() {
 
     let over = post(&path)
         .key(&org.key)
-        .raw("application/pdf", pdf(MAX_CV_BYTES + 1))
+        .raw("application/pdf", pdf(DIRECT_UPLOAD_MAX_BYTES + 1))
         .send(&router)
         .await;
     assert_eq!(
         (over.status.as_u16(), over.error_code()),
         (413, "payload_too_large")
     );
-    let over = multipart(&path, &org.key, form(&[], Some(&pdf(MAX_CV_BYTES + 1))))
+    let over = multipart(&path, &org.key, form(&[], Some(&pdf(DIRECT_UPLOAD_MAX_BYTES + 1))))
         .send(&router)
         .await;
     assert_eq!(
         (over.status.as_u16(), over.error_code()),
         (413, "payload_too_large")
     );
-    let exact = multipart(&path, &org.key, form(&[], Some(&pdf(MAX_CV_BYTES))))
+    assert!(
+        over.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("with POST /api/v1/dossiers/{id}/cv/upload."),
+        "{}",
+        over.body
+    );
+    let exact = multipart(&path, &org.key, form(&[], Some(&pdf(DIRECT_UPLOAD_MAX_BYTES))))
         .send(&router)
         .await;
     assert_eq!(exact.status, 200);

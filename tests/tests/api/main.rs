@@ -1,7 +1,7 @@
 //! Integration tests against the local stack (DynamoDB Local and moto), run by `make test`.
 
 mod admin_cli;
-mod alarms;
+mod aws_rules;
 mod auth;
 mod contact_search;
 mod contacts;
