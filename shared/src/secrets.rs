@@ -210,7 +210,12 @@ impl<T: SecretMaterial> SecretSource<T> {
             Ok(value) => self.store(value, self.max_age),
             Err(err) => {
                 tracing::warn!(error = ?err, "refreshing a secret failed; serving the value read before");
-                let held = self.cached.read().unwrap_or_else(|e| e.into_inner()).as_ref().map(|c| c.value.clone());
+                let held = self
+                    .cached
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+                    .map(|c| c.value.clone());
                 if let Some(value) = held {
                     self.store(value, RETRY_AFTER_FAILED_REFRESH.min(self.max_age));
                 }

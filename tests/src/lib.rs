@@ -594,12 +594,16 @@ impl OwnQueue {
             .sqs
             .get_queue_attributes()
             .queue_url(&self.url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+            .attribute_names(
+                aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+            )
             .send()
             .await
             .expect("queue attributes");
         out.attributes()
-            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed))
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+            })
             .and_then(|n| n.parse().ok())
             .unwrap_or_default()
     }

@@ -148,7 +148,11 @@ async fn read_form(
             if cv_bytes.is_some() {
                 return Err(ApiError::invalid("Field `cv` may appear only once."));
             }
-            let cv = field_bytes(field, DIRECT_UPLOAD_MAX_BYTES, cv::too_large_to_send_directly);
+            let cv = field_bytes(
+                field,
+                DIRECT_UPLOAD_MAX_BYTES,
+                cv::too_large_to_send_directly,
+            );
             cv_bytes = Some(cv.await?);
             continue;
         }

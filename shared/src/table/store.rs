@@ -190,9 +190,9 @@ impl Db {
         }
     }
 
-    /// The item at `pk`/`sk`, read consistently, as stored.
+    /// The item at `pk`/`sk`, read consistently, as stored; an expired one is gone.
     pub async fn get_item(&self, pk: &str, sk: &str) -> Result<Option<Item>, ApiError> {
-        Ok(self.read_item(pk, sk, &[]).await?.0)
+        Ok(self.read_item(pk, sk, &[]).await?.0.filter(unexpired))
     }
 
     /// The named attributes of the item at `pk`/`sk`, read consistently, and the read
@@ -226,6 +226,7 @@ impl Db {
     /// The items at `keys` (any number), read consistently; missing ones are left out.
     pub async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, ApiError> {
         let mut found = Vec::new();
+        let mut unprocessed = Unprocessed::default();
         for chunk in keys.chunks(100) {
             let mut request = Some(
                 KeysAndAttributes::builder()
@@ -244,9 +245,14 @@ impl Db {
                 found.extend(
                     out.responses
                         .and_then(|mut r| r.remove(&self.table))
-                        .unwrap_or_default(),
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(unexpired),
                 );
                 request = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table));
+                if request.is_some() {
+                    unprocessed.wait().await?;
+                }
             }
         }
         Ok(found)
@@ -268,6 +274,7 @@ impl Db {
     /// items together.
     pub async fn put_all(&self, items: Vec<Item>) -> Result<(), ApiError> {
         use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let mut unprocessed = Unprocessed::default();
         for chunk in items.chunks(25) {
             let mut requests: Vec<WriteRequest> = chunk
                 .iter()
@@ -290,6 +297,9 @@ impl Db {
                     .unprocessed_items
                     .and_then(|mut left| left.remove(&self.table))
                     .unwrap_or_default();
+                if !requests.is_empty() {
+                    unprocessed.wait().await?;
+                }
             }
         }
         Ok(())
@@ -537,6 +547,46 @@ impl Pages<'_> {
         self.capacity += capacity(out.consumed_capacity());
         self.start = out.last_evaluated_key;
         self.done = self.start.is_none();
-        Ok(Some(out.items.unwrap_or_default()))
+        let items = out.items.unwrap_or_default();
+        Ok(Some(items.into_iter().filter(unexpired).collect()))
+    }
+}
+
+/// Whether an item is still live: TTL deletes items up to a few days after their expiry,
+/// so one past its `expires_at_epoch` is treated as already gone.
+/// <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/howitworks-ttl.html>
+pub fn unexpired(item: &Item) -> bool {
+    match item.get(crate::table::schema::TTL_ATTRIBUTE) {
+        Some(AttributeValue::N(at)) => at
+            .parse::<i64>()
+            .map_or(true, |at| at >= crate::clock::now().unix_timestamp()),
+        _ => true,
+    }
+}
+
+/// The waits between requests for what a batch call left unprocessed: DynamoDB leaves items
+/// unprocessed when a partition is throttled, and asking again at once only adds to it.
+/// <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/programming-with-retries.html>
+#[derive(Default)]
+struct Unprocessed {
+    waits: u32,
+}
+
+/// Past this many waits (about 10 s in all) the batch call gives up.
+const MAX_UNPROCESSED_WAITS: u32 = 8;
+
+impl Unprocessed {
+    async fn wait(&mut self) -> Result<(), ApiError> {
+        use rand::Rng;
+        if self.waits >= MAX_UNPROCESSED_WAITS {
+            return Err(ApiError::internal(
+                "DynamoDB kept leaving part of a batch unprocessed",
+            ));
+        }
+        let ceiling = 25u64 << self.waits.min(6);
+        let millis = rand::thread_rng().gen_range(ceiling / 2..=ceiling);
+        self.waits += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+        Ok(())
     }
 }

@@ -119,7 +119,14 @@ pub fn check(
 /// Fails the transaction unless the item is still at `version`, without writing it.
 pub fn version_is(db: &Db, pk: &str, sk: &str, version: u64) -> TransactWriteItem {
     let version = AttributeValue::N(version.to_string());
-    check(db, pk, sk, "version = :v", Vec::new(), vec![(":v", version)])
+    check(
+        db,
+        pk,
+        sk,
+        "version = :v",
+        Vec::new(),
+        vec![(":v", version)],
+    )
 }
 
 /// The versions of an item a write may replace: any (no precondition), or those a client
@@ -213,41 +220,86 @@ pub async fn write(
     };
     match err.into_service_error() {
         TransactWriteItemsError::TransactionCanceledException(cancelled) => {
-            let reasons: Vec<Option<String>> = cancelled
+            let reasons: Vec<(Option<&str>, Option<&str>)> = cancelled
                 .cancellation_reasons()
                 .iter()
-                .map(|r| r.code().filter(|c| *c != "None").map(str::to_string))
+                .map(|r| (r.code(), r.message()))
                 .collect();
-            let conflict = reasons.iter().flatten().any(|code| {
-                code == "TransactionConflict"
-                    || code == "ThrottlingError"
-                    || code == "ProvisionedThroughputExceeded"
-            });
-            if conflict || reasons.iter().all(Option::is_none) {
-                Ok(Err(Outcome::Conflict))
-            } else {
-                Ok(Err(Outcome::ConditionFailed(reasons)))
-            }
+            cancellation(&reasons).map(Err)
         }
         TransactWriteItemsError::TransactionInProgressException(_) => Ok(Err(Outcome::Conflict)),
         other => Err(ApiError::internal(format!("transaction: {other}"))),
     }
 }
 
+/// What a cancelled transaction means, from each item's (code, message). A refusal of the
+/// request itself (an item too large, a type mismatch) is the same on every attempt: an
+/// error, neither a condition to re-read nor a conflict worth retrying.
+fn cancellation(reasons: &[(Option<&str>, Option<&str>)]) -> Result<Outcome, ApiError> {
+    let codes: Vec<Option<String>> = reasons
+        .iter()
+        .map(|(code, _)| code.filter(|c| *c != "None").map(str::to_string))
+        .collect();
+    let refused = reasons.iter().find(|(code, _)| {
+        code.is_some_and(|c| {
+            c != "None" && c != "ConditionalCheckFailed" && !RETRIED_CODES.contains(&c)
+        })
+    });
+    if let Some((code, message)) = refused {
+        return Err(ApiError::internal(format!(
+            "transaction refused: {} {}",
+            code.unwrap_or_default(),
+            message.unwrap_or_default()
+        )));
+    }
+    let conflict = codes
+        .iter()
+        .flatten()
+        .any(|code| RETRIED_CODES.contains(&code.as_str()));
+    if conflict || codes.iter().all(Option::is_none) {
+        Ok(Outcome::Conflict)
+    } else {
+        Ok(Outcome::ConditionFailed(codes))
+    }
+}
+
+/// Cancellation reasons that another attempt may get past.
+/// <https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html>
+const RETRIED_CODES: [&str; 3] = [
+    "TransactionConflict",
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+];
+
 /// How often a read-compute-write cycle is attempted before giving up with a 500.
 const MAX_ATTEMPTS: u32 = 12;
+/// How long a write keeps retrying: a retry loop may run inside another's attempt (a
+/// contact made by a dossier create), and both must end well within the API functions'
+/// 10 s timeout.
+const RETRY_BUDGET: Duration = Duration::from_secs(3);
 
 /// The attempts of a write that may conflict: the first at once, each retry after a
-/// jittered backoff, at most [`MAX_ATTEMPTS`] in all.
-#[derive(Debug, Default)]
+/// jittered backoff, at most [`MAX_ATTEMPTS`] in all and none started after
+/// [`RETRY_BUDGET`].
+#[derive(Debug)]
 pub struct Retry {
     made: u32,
+    started: std::time::Instant,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Self {
+            made: 0,
+            started: std::time::Instant::now(),
+        }
+    }
 }
 
 impl Retry {
     /// Waits as a retry should; `false` once every attempt is spent.
     pub async fn next(&mut self) -> bool {
-        if self.made >= MAX_ATTEMPTS {
+        if self.made >= MAX_ATTEMPTS || (self.made > 0 && self.started.elapsed() >= RETRY_BUDGET) {
             return false;
         }
         if self.made > 0 {
@@ -272,6 +324,39 @@ mod tests {
 
     fn tags(raw: &[&str]) -> Precondition {
         Precondition::one_of(raw.iter().map(|t| t.to_string()).collect())
+    }
+
+    #[tokio::test]
+    async fn retries_stop_at_their_budget_so_nested_loops_end_within_the_timeout() {
+        let mut fresh = super::Retry::default();
+        assert!(fresh.next().await, "the first attempt is always made");
+        let mut spent = super::Retry {
+            made: 1,
+            started: std::time::Instant::now() - super::RETRY_BUDGET,
+        };
+        assert!(!spent.next().await);
+    }
+
+    #[test]
+    fn only_conflicts_are_retried_and_a_refused_request_is_an_error() {
+        use super::{cancellation, Outcome};
+        let judged = |reasons: &[(Option<&str>, Option<&str>)]| cancellation(reasons);
+        assert!(matches!(
+            judged(&[(Some("None"), None), (Some("TransactionConflict"), None)]),
+            Ok(Outcome::Conflict)
+        ));
+        assert!(matches!(
+            judged(&[(Some("ConditionalCheckFailed"), None), (Some("None"), None)]),
+            Ok(Outcome::ConditionFailed(codes)) if codes == [Some("ConditionalCheckFailed".to_string()), None]
+        ));
+        let refused = judged(&[
+            (Some("ConditionalCheckFailed"), None),
+            (
+                Some("ValidationError"),
+                Some("Item size has exceeded the maximum allowed size"),
+            ),
+        ]);
+        assert_eq!(refused.unwrap_err().code(), "internal");
     }
 
     #[test]

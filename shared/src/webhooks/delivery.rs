@@ -180,7 +180,10 @@ impl Deliverer {
         };
         let now = crate::clock::now().unix_timestamp();
         if let Some(due) = delivery.not_before.filter(|due| *due > now) {
-            return match self.requeue_until(&delivery, delivery.attempts_before, due).await {
+            return match self
+                .requeue_until(&delivery, delivery.attempts_before, due)
+                .await
+            {
                 Ok(keep) => keep,
                 Err(err) => {
                     tracing::error!(error = %err, event_id = %delivery.event_id, "could not delay a delivery again");
@@ -195,10 +198,7 @@ impl Deliverer {
                 return true;
             }
         };
-        match self
-            .attempt(&delivery, attempt, body)
-            .await
-        {
+        match self.attempt(&delivery, attempt, body).await {
             Ok(keep) => keep,
             Err(err) => {
                 tracing::error!(error = %err, event_id = %delivery.event_id, "delivery attempt failed to run");
@@ -484,7 +484,9 @@ impl Deliverer {
         attempts_before: u32,
         due: i64,
     ) -> Result<bool, ApiError> {
-        let wait = due.saturating_sub(crate::clock::now().unix_timestamp()).max(0) as u64;
+        let wait = due
+            .saturating_sub(crate::clock::now().unix_timestamp())
+            .max(0) as u64;
         let later = Delivery {
             not_before: (wait > MAX_DELAY_SECONDS).then_some(due),
             ..delivery.clone()

@@ -193,7 +193,13 @@ async fn a_key_made_before_keys_carried_the_plan_reads_the_organizations() {
         names: &[("#plan", "plan")],
         values: Vec::new(),
     };
-    stack.core().db.update_if(&pk, &sk, &forget_plan, None).await.unwrap().unwrap();
+    stack
+        .core()
+        .db
+        .update_if(&pk, &sk, &forget_plan, None)
+        .await
+        .unwrap()
+        .unwrap();
     let status = || async {
         Call::get("/api/v1/flows")
             .key(&org.key)
@@ -203,7 +209,11 @@ async fn a_key_made_before_keys_carried_the_plan_reads_the_organizations() {
     };
     assert_eq!(status().await, 200);
     stack.admin().set_plan(org.id, Plan::Free).await.unwrap();
-    assert_eq!(status().await, 402, "a new container reads the plan it changed");
+    assert_eq!(
+        status().await,
+        402,
+        "a new container reads the plan it changed"
+    );
 }
 
 #[tokio::test]
@@ -211,15 +221,27 @@ async fn an_organization_has_at_most_99_active_keys_so_a_plan_change_is_one_tran
     let org = growth_org().await;
     let admin = stack().await.admin();
     for _ in 1..99 {
-        admin.create_key(org.id, vec![Scope::FlowsRead], None).await.unwrap();
+        admin
+            .create_key(org.id, vec![Scope::FlowsRead], None)
+            .await
+            .unwrap();
     }
-    let refused = admin.create_key(org.id, vec![Scope::FlowsRead], None).await.unwrap_err();
+    let refused = admin
+        .create_key(org.id, vec![Scope::FlowsRead], None)
+        .await
+        .unwrap_err();
     assert!(refused.to_string().contains("99 active keys"), "{refused}");
     let revoked = admin.list_keys(org.id).await.unwrap()[1].id;
     admin.revoke_key(org.id, revoked).await.unwrap();
-    admin.create_key(org.id, vec![Scope::FlowsRead], None).await.unwrap();
+    admin
+        .create_key(org.id, vec![Scope::FlowsRead], None)
+        .await
+        .unwrap();
     admin.set_plan(org.id, Plan::Pro).await.unwrap();
-    let reply = Call::get("/api/v1/flows").key(&org.key).send(&flows_router().await).await;
+    let reply = Call::get("/api/v1/flows")
+        .key(&org.key)
+        .send(&flows_router().await)
+        .await;
     assert_eq!(reply.status, 402);
 }
 

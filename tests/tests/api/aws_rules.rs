@@ -77,7 +77,10 @@ fn every_alarm_notifies_a_topic_whose_key_cloudwatch_may_use() {
                     && actions.contains(&"kms:Decrypt")
                     && actions.contains(&"kms:GenerateDataKey*")
             });
-        assert!(lets_cloudwatch, "{topic}'s key policy does not let CloudWatch use it");
+        assert!(
+            lets_cloudwatch,
+            "{topic}'s key policy does not let CloudWatch use it"
+        );
     }
 }
 
@@ -125,7 +128,10 @@ fn the_base_url_output_is_right_for_every_stage_and_domain() {
     assert_eq!(stage[0], "DefaultStage");
     let host = "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}";
     assert_eq!(reference(&stage[1]), format!("{host}/api/v1"));
-    assert_eq!(reference(&stage[2]), format!("{host}/${{StageName}}/api/v1"));
+    assert_eq!(
+        reference(&stage[2]),
+        format!("{host}/${{StageName}}/api/v1")
+    );
     let conditions = &template["Conditions"];
     assert_eq!(
         serde_yaml_ng::to_string(&conditions["DefaultStage"]).unwrap(),
@@ -138,7 +144,10 @@ fn the_base_url_output_is_right_for_every_stage_and_domain() {
     assert_eq!(resource["Condition"], "HasDomain");
     let configuration = &resource["Properties"]["DomainNameConfigurations"][0];
     assert_eq!(configuration["EndpointType"], "REGIONAL");
-    assert_eq!(reference(&configuration["CertificateArn"]), "CertificateArn");
+    assert_eq!(
+        reference(&configuration["CertificateArn"]),
+        "CertificateArn"
+    );
     let mappings = of_type(&template, "AWS::ApiGatewayV2::ApiMapping");
     let [(_, mapping)] = mappings.as_slice() else {
         panic!("one API mapping")
@@ -146,7 +155,10 @@ fn the_base_url_output_is_right_for_every_stage_and_domain() {
     let mapping = &mapping["Properties"];
     assert_eq!(reference(&mapping["DomainName"]), *domain);
     assert_eq!(reference(&mapping["Stage"]), "Api.Stage");
-    assert!(mapping.get("ApiMappingKey").is_none(), "served at the domain's root");
+    assert!(
+        mapping.get("ApiMappingKey").is_none(),
+        "served at the domain's root"
+    );
     let rule = &template["Rules"]["DomainNeedsCertificate"];
     assert!(serde_yaml_ng::to_string(rule)
         .unwrap()
@@ -196,7 +208,10 @@ fn the_gateway_throttle_is_documented_per_route_with_the_route_count() {
     assert!(description.contains("each route"), "{description}");
     assert!(description.contains(&routes), "{description}");
     let deploy = root_file("docs/deploy.md");
-    assert!(deploy.contains(&routes), "docs/deploy.md names the {routes}");
+    assert!(
+        deploy.contains(&routes),
+        "docs/deploy.md names the {routes}"
+    );
     assert!(!deploy.contains("across all routes"));
     assert!(!root_file("docs/operations.md").contains("across all routes"));
 }
@@ -213,7 +228,10 @@ fn requests_over_lambdas_payload_limit_do_not_page() {
     let format = resources["Api"]["Properties"]["AccessLogSettings"]["Format"]
         .as_str()
         .unwrap();
-    assert!(format.contains(r#""status":$context.status,"#), "a number: {format}");
+    assert!(
+        format.contains(r#""status":$context.status,"#),
+        "a number: {format}"
+    );
     assert!(format.contains(r#""integrationStatus":"$context.integrationStatus""#));
     let filters = of_type(&template, "AWS::Logs::MetricFilter");
     let [(_, filter)] = filters.as_slice() else {
@@ -228,10 +246,15 @@ fn requests_over_lambdas_payload_limit_do_not_page() {
     let metric = &filter["MetricTransformations"][0];
     let alarm = &resources["Api5xxAlarm"]["Properties"];
     assert_eq!(alarm["MetricName"], metric["MetricName"]);
-    assert_eq!(reference(&alarm["Namespace"]), reference(&metric["MetricNamespace"]));
+    assert_eq!(
+        reference(&alarm["Namespace"]),
+        reference(&metric["MetricNamespace"])
+    );
     assert_eq!(alarm["Statistic"], "Sum");
     assert!(
-        !serde_yaml_ng::to_string(resources).unwrap().contains("AWS/ApiGateway"),
+        !serde_yaml_ng::to_string(resources)
+            .unwrap()
+            .contains("AWS/ApiGateway"),
         "no alarm on the gateway's own 5xx"
     );
 }
@@ -307,7 +330,10 @@ fn every_function_queue_and_index_has_its_alarms() {
     assert_eq!(functions.len(), 7, "the template's functions");
     for (function, _) in &functions {
         for metric in ["Errors", "Throttles"] {
-            assert!(watched(metric, function), "{function} has no {metric} alarm");
+            assert!(
+                watched(metric, function),
+                "{function} has no {metric} alarm"
+            );
         }
     }
     let queues = of_type(&template, "AWS::SQS::Queue");
@@ -384,7 +410,11 @@ fn documented_prompts() -> Vec<Prompt> {
             let answer = if cells[2].starts_with("Enter") {
                 String::new()
             } else {
-                cells[2].split('`').nth(1).expect("an answer in backticks").to_string()
+                cells[2]
+                    .split('`')
+                    .nth(1)
+                    .expect("an answer in backticks")
+                    .to_string()
             };
             Prompt { pattern, answer }
         })
@@ -442,7 +472,11 @@ fn the_documented_answers_take_sam_deploy_guided_to_the_end_of_its_questions() {
     std::thread::spawn(move || {
         let mut buffer = [0u8; 4096];
         while let Ok(read) = stdout.read(&mut buffer) {
-            if read == 0 || sender.send(String::from_utf8_lossy(&buffer[..read]).into()).is_err() {
+            if read == 0
+                || sender
+                    .send(String::from_utf8_lossy(&buffer[..read]).into())
+                    .is_err()
+            {
                 break;
             }
         }
@@ -502,6 +536,9 @@ fn the_documented_direct_upload_limit_is_the_codes() {
         quoted.push(digit);
     }
     for doc in ["docs/api-guide.md", "docs/deploy.md"] {
-        assert!(root_file(doc).contains(&quoted), "{doc} does not quote {quoted} bytes");
+        assert!(
+            root_file(doc).contains(&quoted),
+            "{doc} does not quote {quoted} bytes"
+        );
     }
 }

@@ -261,9 +261,13 @@ async fn cv_uploads_replace_accept_exactly_10_mib_and_refuse_one_byte_more() {
         (over.status.as_u16(), over.error_code()),
         (413, "payload_too_large")
     );
-    let over = multipart(&path, &org.key, form(&[], Some(&pdf(DIRECT_UPLOAD_MAX_BYTES + 1))))
-        .send(&router)
-        .await;
+    let over = multipart(
+        &path,
+        &org.key,
+        form(&[], Some(&pdf(DIRECT_UPLOAD_MAX_BYTES + 1))),
+    )
+    .send(&router)
+    .await;
     assert_eq!(
         (over.status.as_u16(), over.error_code()),
         (413, "payload_too_large")
@@ -276,9 +280,13 @@ async fn cv_uploads_replace_accept_exactly_10_mib_and_refuse_one_byte_more() {
         "{}",
         over.body
     );
-    let exact = multipart(&path, &org.key, form(&[], Some(&pdf(DIRECT_UPLOAD_MAX_BYTES))))
-        .send(&router)
-        .await;
+    let exact = multipart(
+        &path,
+        &org.key,
+        form(&[], Some(&pdf(DIRECT_UPLOAD_MAX_BYTES))),
+    )
+    .send(&router)
+    .await;
     assert_eq!(exact.status, 200);
     let not_pdf = post(&path)
         .key(&org.key)

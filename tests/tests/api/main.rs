@@ -1,8 +1,8 @@
 //! Integration tests against the local stack (DynamoDB Local and moto), run by `make test`.
 
 mod admin_cli;
-mod aws_rules;
 mod auth;
+mod aws_rules;
 mod contact_search;
 mod contacts;
 mod contract;
@@ -20,6 +20,7 @@ mod reference;
 mod round_trips;
 mod routes;
 mod sample_events;
+mod table;
 mod tenancy;
 mod webhook_endpoints;
 mod webhooks;

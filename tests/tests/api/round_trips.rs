@@ -104,7 +104,7 @@ async fn a_cold_containers_first_authenticated_request_is_one_round_trip() {
     // Another container has already started this minute's count.
     Call::get("/api/v1/nope")
         .key(&org.key)
-        .send(&flows::router(stack.core_at(clock.clone())))
+        .send(&flows::router(stack.core_at(clock)))
         .await;
     let (mut core, calls) = stack.counted_core();
     core.clock = clock;

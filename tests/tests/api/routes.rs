@@ -239,8 +239,14 @@ fn document_routes() -> BTreeSet<(String, String)> {
 
 #[test]
 fn the_document_describes_exactly_the_template_paths() {
-    let template: BTreeSet<String> = template_routes().into_iter().map(|(.., path)| path).collect();
-    let document: BTreeSet<String> = document_routes().into_iter().map(|(_, path)| path).collect();
+    let template: BTreeSet<String> = template_routes()
+        .into_iter()
+        .map(|(.., path)| path)
+        .collect();
+    let document: BTreeSet<String> = document_routes()
+        .into_iter()
+        .map(|(_, path)| path)
+        .collect();
     assert_eq!(document, template);
 }
 

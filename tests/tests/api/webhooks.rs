@@ -612,10 +612,21 @@ async fn a_retry_hours_away_waits_delayed_not_in_flight() {
         .await;
     let delivery = shared::webhooks::Delivery::new(org.id, id, &note_created()).unwrap();
     let reply = deliverer
-        .handle(batch(sqs_message(&delivery, std::time::SystemTime::now(), 1)))
+        .handle(batch(sqs_message(
+            &delivery,
+            std::time::SystemTime::now(),
+            1,
+        )))
         .await;
-    assert!(reply.batch_item_failures.is_empty(), "nothing left in flight");
-    assert_eq!(queue.delayed().await, 1, "the retry waits as a delayed message");
+    assert!(
+        reply.batch_item_failures.is_empty(),
+        "nothing left in flight"
+    );
+    assert_eq!(
+        queue.delayed().await,
+        1,
+        "the retry waits as a delayed message"
+    );
 
     // Received before it is due (as after 15 minutes): delayed again, nothing sent.
     let due = shared::clock::now().unix_timestamp() + 6300;
@@ -637,7 +648,11 @@ async fn a_retry_hours_away_waits_delayed_not_in_flight() {
         ..early
     };
     deliverer
-        .handle(batch(sqs_message(&due_now, std::time::SystemTime::now(), 1)))
+        .handle(batch(sqs_message(
+            &due_now,
+            std::time::SystemTime::now(),
+            1,
+        )))
         .await;
     assert_eq!(failing.requests().len(), 2);
     let numbered: Vec<(u32, Outcome)> = stack
