@@ -93,6 +93,42 @@ fn sdk_http_client(trust: Option<&str>) -> aws_sdk_dynamodb::config::SharedHttpC
         .build_https()
 }
 
+/// The SDK configuration for operators' tools on a workstation (`leadgrid-admin`): the
+/// system's trusted roots, a TLS-inspecting corporate proxy's CA included, and the proxy
+/// that `HTTPS_PROXY` (with `NO_PROXY`) names.
+pub async fn aws_for_operators() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(operator_http_client(
+            aws_smithy_http_client::proxy::ProxyConfig::from_env(),
+        ))
+        .load()
+        .await
+}
+
+fn operator_http_client(
+    proxy: aws_smithy_http_client::proxy::ProxyConfig,
+) -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut connector = aws_smithy_http_client::Connector::builder();
+        if let Some(settings) = settings {
+            connector = connector.connector_settings(settings.clone());
+        }
+        if let Some(sleep) = components.and_then(|c| c.sleep_impl()) {
+            connector = connector.sleep_impl(sleep);
+        }
+        let context = TlsContext::builder()
+            .with_trust_store(TrustStore::default())
+            .build()
+            .expect("a TLS context of the system's roots always builds");
+        connector
+            .proxy_config(proxy.clone())
+            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(context)
+            .build()
+    })
+}
+
 #[cfg(feature = "s3")]
 pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     // Local S3 servers cannot serve virtual-hosted bucket names.
@@ -107,6 +143,42 @@ pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An operator behind a proxy reaches AWS through it: the client asks the proxy to
+    /// `CONNECT` to the service's host.
+    #[tokio::test]
+    async fn operators_reach_aws_through_their_proxy() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = proxy.local_addr().unwrap();
+        let asked = tokio::spawn(async move {
+            let (mut socket, _) = proxy.accept().await.unwrap();
+            let mut request = vec![0u8; 1024];
+            let read = socket.read(&mut request).await.unwrap();
+            let _ = socket.write_all(b"HTTP/1.1 403 Forbidden\r\n\r\n").await;
+            String::from_utf8_lossy(&request[..read]).to_string()
+        });
+        let config = aws_smithy_http_client::proxy::ProxyConfig::all(format!("http://{address}"))
+            .unwrap();
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                aws_sdk_dynamodb::config::Credentials::for_tests(),
+            ))
+            .http_client(operator_http_client(config))
+            .build();
+        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        assert!(client.list_tables().send().await.is_err(), "the proxy refused");
+        let request = tokio::time::timeout(std::time::Duration::from_secs(5), asked)
+            .await
+            .expect("the client never came to the proxy")
+            .unwrap();
+        assert!(
+            request.starts_with("CONNECT dynamodb.eu-west-1.amazonaws.com:443"),
+            "{request}"
+        );
+    }
 
     #[tokio::test]
     async fn sdk_clients_build_with_the_aws_roots_and_with_the_system_store() {

@@ -296,7 +296,7 @@ fn to_json(value: impl serde::Serialize) -> AdminResult<Value> {
 
 async fn run(command: Command) -> AdminResult<Value> {
     let config = shared::config::Config::from_env().map_err(AdminError)?;
-    let sdk = shared::config::aws().await;
+    let sdk = shared::config::aws_for_operators().await;
     let admin = Admin::from_config(&sdk, &config).map_err(AdminError)?;
     match command {
         Command::Org(command) => org(&admin, command).await,
