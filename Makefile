@@ -117,12 +117,12 @@ bench: setup ## benchmarks into bench/REPORT.md (QUICK=1: smoke run; SCALE=N: on
 else ifdef QUICK
 bench: setup ## benchmarks into bench/REPORT.md (QUICK=1: smoke run; SCALE=N: one size)
 	cargo build -p leadgrid-tools --bin leadgrid-local
-	cargo build $(foreach f,$(FUNCTIONS),-p $(f)) -p leadgrid-bench
+	cargo build $(foreach f,$(FUNCTIONS),-p $(f)) -p bare-peer -p leadgrid-bench
 	target/debug/leadgrid-local test -- target/debug/leadgrid-bench --quick
 else
 bench: setup ## benchmarks into bench/REPORT.md (QUICK=1: smoke run; SCALE=N: one size)
 	cargo build -p leadgrid-tools --bin leadgrid-local
-	cargo build --release $(foreach f,$(FUNCTIONS),-p $(f))
+	cargo build --release $(foreach f,$(FUNCTIONS),-p $(f)) -p bare-peer
 	cargo build --profile bench-tool -p leadgrid-bench
 	target/debug/leadgrid-local test -- target/bench-tool/leadgrid-bench
 endif

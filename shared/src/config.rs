@@ -158,8 +158,8 @@ mod tests {
             let _ = socket.write_all(b"HTTP/1.1 403 Forbidden\r\n\r\n").await;
             String::from_utf8_lossy(&request[..read]).to_string()
         });
-        let config = aws_smithy_http_client::proxy::ProxyConfig::all(format!("http://{address}"))
-            .unwrap();
+        let config =
+            aws_smithy_http_client::proxy::ProxyConfig::all(format!("http://{address}")).unwrap();
         let sdk = aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("eu-west-1"))
@@ -169,7 +169,10 @@ mod tests {
             .http_client(operator_http_client(config))
             .build();
         let client = aws_sdk_dynamodb::Client::new(&sdk);
-        assert!(client.list_tables().send().await.is_err(), "the proxy refused");
+        assert!(
+            client.list_tables().send().await.is_err(),
+            "the proxy refused"
+        );
         let request = tokio::time::timeout(std::time::Duration::from_secs(5), asked)
             .await
             .expect("the client never came to the proxy")

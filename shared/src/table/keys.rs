@@ -101,8 +101,58 @@ pub fn dossiers_in_stage_and_status_pk(org: Uuid, stage: Uuid, status: &str) -> 
     format!("ORG#{org}#D#ST#{stage}#S#{status}")
 }
 
-// dossier counters
+// counters split over shards
+/// Counters that every write of a kind touches are split over this many items, each write
+/// adding to the one its entity's id picks: DynamoDB cancels transactions that overlap on
+/// an item instead of queuing them, so one item per organization would let only one of its
+/// concurrent writes through at a time. A total is the sum of the shards, read with one
+/// Query.
+pub const COUNTER_SHARDS: u128 = 8;
+
+/// The shard of a counted entity: the low bits of its id, which are random in a v7 id.
+pub fn counter_shard(id: Uuid) -> u128 {
+    id.as_u128() % COUNTER_SHARDS
+}
+
+/// The shard of the counters at `base` that `id` adds to. Shard 0 keeps the key the unsplit
+/// item had, so that counts made before the split still count.
+pub fn shard_sk(base: &str, id: Uuid) -> String {
+    match counter_shard(id) {
+        0 => base.to_string(),
+        shard => format!("{base}#{shard}"),
+    }
+}
+
+/// The counters a shard's key belongs to: its key without the shard.
+pub fn shard_base(sk: &str) -> &str {
+    match sk.rsplit_once('#') {
+        Some((base, shard)) if shard.len() == 1 && shard.as_bytes()[0].is_ascii_digit() => base,
+        _ => sk,
+    }
+}
+
+/// The sort-key range holding every shard of the counters at `base`.
+pub fn shards_range(base: &str) -> (String, String) {
+    (base.to_string(), format!("{base}#~"))
+}
+
+// dossier counters: the totals by type and status, split over shards
 pub const DOSSIER_COUNTERS_SK: &str = "COUNTERS#DOSSIERS";
+
+pub fn dossier_counters_sk(dossier: Uuid) -> String {
+    shard_sk(DOSSIER_COUNTERS_SK, dossier)
+}
+
+// stage counters: one stage's totals (by status) and its dossiers' type, split over shards
+pub const STAGE_COUNTERS_PREFIX: &str = "COUNTERS#STAGE#";
+
+pub fn stage_counters_base(stage: Uuid) -> String {
+    format!("{STAGE_COUNTERS_PREFIX}{stage}")
+}
+
+pub fn stage_counters_sk(stage: Uuid, dossier: Uuid) -> String {
+    shard_sk(&stage_counters_base(stage), dossier)
+}
 
 // contact
 pub const CONTACT_PREFIX: &str = "CONTACT#";
@@ -116,8 +166,12 @@ pub fn contacts_of_kind_pk(org: Uuid, kind: &str) -> String {
     format!("ORG#{org}#CONTACTS#{kind}")
 }
 
-// contact counters
+// contact counters, split over shards
 pub const CONTACT_COUNTERS_SK: &str = "COUNTERS#CONTACTS";
+
+pub fn contact_counters_sk(contact: Uuid) -> String {
+    shard_sk(CONTACT_COUNTERS_SK, contact)
+}
 
 // contact search entry: one per word a contact is found by
 pub const SEARCH_PREFIX: &str = "SEARCH#";
@@ -327,9 +381,10 @@ mod tests {
             ("API key", org_pk(org), api_key_sk(a)),
             ("flow (stages inside)", org_pk(org), flow_sk(a)),
             ("dossier", org_pk(org), dossier_sk(a)),
-            ("dossier counters", org_pk(org), DOSSIER_COUNTERS_SK.into()),
+            ("dossier counters", org_pk(org), dossier_counters_sk(id(8))),
+            ("stage counters", org_pk(org), stage_counters_sk(a, id(8))),
             ("contact", org_pk(org), contact_sk(a)),
-            ("contact counters", org_pk(org), CONTACT_COUNTERS_SK.into()),
+            ("contact counters", org_pk(org), contact_counters_sk(id(8))),
             ("contact search entry", org_pk(org), search_sk("ada", b)),
             (
                 "contact pool entry",
@@ -398,6 +453,7 @@ mod tests {
                     .replace("<user>", "<a>")
                     .replace("<key>", "<a>")
                     .replace("<flow>", "<a>")
+                    .replace("<stage>", "<a>")
                     .replace("<id>", "<a>")
             };
             assert_eq!(placeholders(pk), shape(cells[1]), "{item}: PK");

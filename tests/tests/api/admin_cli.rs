@@ -258,9 +258,17 @@ async fn operators_manage_webhook_endpoints() {
         .wait_for(std::time::Duration::from_secs(30), |got| got.len() == 1)
         .await;
     let event_id = first[0].event_id();
-    let attempts = admin(&[
-        "webhook", "attempts", "--org", &org_id, "--id", &id, "--event", &event_id,
-    ]);
+    // The receiver has the event a moment before the delivery logs its attempt.
+    let mut attempts = Value::Null;
+    for _ in 0..50 {
+        attempts = admin(&[
+            "webhook", "attempts", "--org", &org_id, "--id", &id, "--event", &event_id,
+        ]);
+        if !attempts["data"][0].is_null() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     assert_eq!(attempts["data"][0]["status"], 200);
     assert_eq!(attempts["data"][0]["outcome"], "delivered");
     assert_eq!(attempts["data"][0]["attempt"], 1);

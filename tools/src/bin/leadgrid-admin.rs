@@ -44,6 +44,9 @@ enum Command {
     /// Webhook endpoints, their attempt logs and replays.
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Dossiers' counters.
+    #[command(subcommand)]
+    Dossiers(DossiersCommand),
     /// Contacts' indexes.
     #[command(subcommand)]
     Contacts(ContactsCommand),
@@ -86,6 +89,17 @@ enum CvCommand {
         org: Uuid,
         #[arg(long, value_parser = id)]
         dossier: Uuid,
+    },
+}
+
+#[derive(Subcommand)]
+enum DossiersCommand {
+    /// Recounts an organization's dossier and stage counters from its dossiers: once per
+    /// organization after upgrading from a version that kept every stage's counts in one
+    /// item. Safe to run again; run it while dossiers are not being written.
+    Recount {
+        #[arg(long, value_parser = id)]
+        org: Uuid,
     },
 }
 
@@ -305,6 +319,11 @@ async fn run(command: Command) -> AdminResult<Value> {
             Ok(json!({ "id": member.id, "email": member.email, "name": member.name }))
         }
         Command::Key(command) => key(&admin, command).await,
+        Command::Dossiers(DossiersCommand::Recount { org }) => {
+            admin.get_org(org).await?;
+            let counted = shared::domain::dossiers::recount(&admin.db, org).await?;
+            to_json(serde_json::json!({"org": org, "dossiers_counted": counted}))
+        }
         Command::Contacts(ContactsCommand::Reindex { org, after }) => {
             to_json(admin.reindex_contacts(org, after).await?)
         }

@@ -233,14 +233,17 @@ fn page_of<T>(
 /// The exact number of contacts having any of `kinds` (all contacts when empty).
 async fn total(db: &Db, org: Uuid, kinds: &[Kind]) -> Result<u64, ApiError> {
     let wanted = kinds_mask(kinds);
-    let counters = db
-        .get_item(&org_pk(org), COUNTERS_SK)
-        .await?
-        .unwrap_or_default();
-    let total: i64 = (0..=u8::MAX >> 3)
-        .filter(|mask| wanted == 0 || mask & wanted != 0)
-        .map(|mask| crate::table::store::counter(&counters, &mask_counter(mask)))
-        .sum();
+    let (first, last) = crate::table::keys::shards_range(COUNTERS_SK);
+    let mut shards = db.pages(Query::table(&org_pk(org)).sort(SortKey::Between(first, last)));
+    let mut total = 0i64;
+    while let Some(items) = shards.next(None).await? {
+        for counters in items {
+            total += (0..=u8::MAX >> 3)
+                .filter(|mask| wanted == 0 || mask & wanted != 0)
+                .map(|mask| crate::table::store::counter(&counters, &mask_counter(mask)))
+                .sum::<i64>();
+        }
+    }
     Ok(total.max(0) as u64)
 }
 

@@ -261,13 +261,14 @@ pub async fn reindex(db: &Db, org: Uuid, contact: &Contact) -> Result<bool, ApiE
     Ok(crate::table::txn::write(db, items).await?.is_ok())
 }
 
-/// Keeps the per-kinds totals exact.
+/// Keeps the per-kinds totals exact, in the counters' shard the contact's id picks.
 fn count_change(
     db: &Db,
     org: Uuid,
     before: Option<&Contact>,
     after: Option<&Contact>,
 ) -> Option<aws_sdk_dynamodb::types::TransactWriteItem> {
+    let id = before.or(after)?.id;
     let mask = |c: Option<&Contact>| c.filter(|c| !c.deleting).map(|c| kinds_mask(&c.kind));
     let (before, after) = (mask(before), mask(after));
     if before == after {
@@ -287,7 +288,7 @@ fn count_change(
         db,
         crate::table::txn::UpdateSpec {
             pk: org_pk(org),
-            sk: COUNTERS_SK.to_string(),
+            sk: crate::table::keys::contact_counters_sk(id),
             expression: format!("ADD {}", changes.join(", ")),
             condition: None,
             names: Vec::new(),
@@ -308,6 +309,12 @@ pub async fn recount(db: &Db, org: Uuid) -> Result<u64, ApiError> {
     for contact in contacts.iter().filter(|c| !c.deleting) {
         counts[kinds_mask(&contact.kind) as usize] += 1;
         visible += 1;
+    }
+    // The counts go to shard 0; the other shards start again from nothing.
+    for shard in 1..crate::table::keys::COUNTER_SHARDS {
+        let sk = crate::table::keys::shard_sk(COUNTERS_SK, Uuid::from_u128(shard));
+        db.put_item(crate::table::store::key(&org_pk(org), &sk))
+            .await?;
     }
     let mut item = crate::table::store::key(&org_pk(org), COUNTERS_SK);
     for (mask, count) in counts.iter().enumerate() {

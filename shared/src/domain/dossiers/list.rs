@@ -8,7 +8,7 @@ use crate::table::keys::org_pk;
 use crate::table::store::{Db, Query, SortKey};
 use crate::ApiError;
 
-use super::{access, dossier_sk, Access, Dossier, Status, COUNTERS_SK, DOSSIER_PREFIX};
+use super::{access, dossier_sk, Access, Dossier, Status, DOSSIER_PREFIX};
 
 pub struct Filter {
     pub kind: Option<DossierType>,
@@ -35,7 +35,7 @@ pub async fn list(
     let access = access(org, filter.kind, filter.status, filter.stage);
     let (skip, per_page, after) = position.bounds();
     let (counters, page) = tokio::join!(
-        read_counters(db, org, &access.counter, filter.stage),
+        read_counters(db, org, &access),
         query_page(db, &access, skip, per_page + 1, after)
     );
     let (mut total, stage_kind, counter_capacity) = counters?;
@@ -57,23 +57,25 @@ pub async fn list(
     })
 }
 
+/// The total of `access`'s counter, summed over its counters' shards (one Query), and, for
+/// a stage's counters, the type of the stage's dossiers.
 async fn read_counters(
     db: &Db,
     org: Uuid,
-    counter: &str,
-    stage: Option<Uuid>,
+    access: &Access,
 ) -> Result<(u64, Option<DossierType>, f64), ApiError> {
-    let stage_type = stage.map(|stage| format!("stt_{stage}"));
-    let mut attributes = vec![counter.to_string()];
-    attributes.extend(stage_type.clone());
-    let (item, consumed) = db.read_item(&org_pk(org), COUNTERS_SK, &attributes).await?;
-    let item = item.unwrap_or_default();
-    let total = crate::table::store::counter(&item, counter).max(0) as u64;
-    let kind = stage_type.and_then(|name| match item.get(&name) {
-        Some(AttributeValue::S(t)) => DossierType::parse(t),
-        _ => None,
-    });
-    Ok((total, kind, consumed))
+    let (first, last) = crate::table::keys::shards_range(&access.counters);
+    let mut pages = db.pages(Query::table(&org_pk(org)).sort(SortKey::Between(first, last)));
+    let (mut total, mut kind) = (0i64, None);
+    while let Some(items) = pages.next(None).await? {
+        for item in items {
+            total += crate::table::store::counter(&item, &access.counter);
+            if let Some(AttributeValue::S(t)) = item.get("type") {
+                kind = kind.or(DossierType::parse(t));
+            }
+        }
+    }
+    Ok((total.max(0) as u64, kind, pages.capacity))
 }
 
 async fn query_page(

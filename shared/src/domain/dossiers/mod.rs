@@ -68,13 +68,16 @@ pub struct Dossier {
     pub version: u64,
 }
 
-use crate::table::keys::DOSSIER_COUNTERS_SK as COUNTERS_SK;
 pub use crate::table::keys::{dossier_sk, DOSSIER_PREFIX};
+use crate::table::keys::{shard_sk, stage_counters_base, DOSSIER_COUNTERS_SK};
 
-/// The index, partition key and counter that serve one combination of list filters.
+/// The index, partition key and counter that serve one combination of list filters. The
+/// counter is an attribute of the split counters at `counters` (the dossier counters, or a
+/// stage's).
 struct Access {
     index: Option<Index>,
     pk: String,
+    counters: String,
     counter: String,
 }
 
@@ -88,12 +91,12 @@ fn access(
         (_, None, Some(st)) => (
             Some(DOSSIERS_BY_STAGE),
             dossiers_in_stage_pk(org, st),
-            format!("st_{st}"),
+            "st".to_string(),
         ),
         (_, Some(s), Some(st)) => (
             Some(DOSSIERS_BY_STAGE_AND_STATUS),
             dossiers_in_stage_and_status_pk(org, st, s.as_str()),
-            format!("sts_{st}_{}", s.as_str()),
+            format!("sts_{}", s.as_str()),
         ),
         (Some(t), None, None) => (
             Some(DOSSIERS_BY_TYPE),
@@ -112,7 +115,16 @@ fn access(
         ),
         (None, None, None) => (None, org_pk(org), "all".to_string()),
     };
-    Access { index, pk, counter }
+    let counters = match stage {
+        Some(stage) => stage_counters_base(stage),
+        None => DOSSIER_COUNTERS_SK.to_string(),
+    };
+    Access {
+        index,
+        pk,
+        counters,
+        counter,
+    }
 }
 
 impl Dossier {
@@ -141,8 +153,8 @@ impl Dossier {
         Ok(item)
     }
 
-    /// Every counter this dossier adds one to.
-    fn counters(&self, org: Uuid) -> Vec<String> {
+    /// Every counter this dossier adds one to: the counters item (its shard) and attribute.
+    fn counters(&self, org: Uuid) -> Vec<(String, String)> {
         let (t, st, stage) = (
             Some(self.kind),
             Some(self.status),
@@ -157,7 +169,10 @@ impl Dossier {
             (None, st, stage),
         ]
         .into_iter()
-        .map(|(a, b, c)| access(org, a, b, c).counter)
+        .map(|(a, b, c)| {
+            let access = access(org, a, b, c);
+            (shard_sk(&access.counters, self.id), access.counter)
+        })
         .collect()
     }
 
@@ -170,53 +185,111 @@ impl Dossier {
     }
 }
 
-/// The counters update that moves `old` to `new` (either may be absent).
+/// The counters updates that move `old` to `new` (either may be absent): one per counters
+/// item whose counts change, at most three (the dossier counters' shard, the old stage's
+/// and the new stage's).
 fn counters_update(
     db: &Db,
     org: Uuid,
     old: Option<&Dossier>,
     new: Option<&Dossier>,
-) -> Option<aws_sdk_dynamodb::types::TransactWriteItem> {
-    let mut delta: BTreeMap<String, i64> = BTreeMap::new();
-    for name in old.map(|d| d.counters(org)).unwrap_or_default() {
-        *delta.entry(name).or_default() -= 1;
+) -> Vec<aws_sdk_dynamodb::types::TransactWriteItem> {
+    let mut delta: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for counter in old.map(|d| d.counters(org)).unwrap_or_default() {
+        *delta.entry(counter).or_default() -= 1;
     }
-    for name in new.map(|d| d.counters(org)).unwrap_or_default() {
-        *delta.entry(name).or_default() += 1;
+    for counter in new.map(|d| d.counters(org)).unwrap_or_default() {
+        *delta.entry(counter).or_default() += 1;
     }
     delta.retain(|_, v| *v != 0);
-    if delta.is_empty() {
-        return None;
+    let mut by_item: BTreeMap<String, Vec<(String, i64)>> = BTreeMap::new();
+    for ((sk, name), value) in delta {
+        by_item.entry(sk).or_default().push((name, value));
     }
-    let mut names = Vec::new();
-    let mut values = Vec::new();
-    let mut adds = Vec::new();
-    for (i, (name, value)) in delta.into_iter().enumerate() {
-        adds.push(format!("#c{i} :c{i}"));
-        names.push((format!("#c{i}"), name));
-        values.push((format!(":c{i}"), n(value)));
+    by_item
+        .into_iter()
+        .map(|(sk, adds)| {
+            let mut names = Vec::new();
+            let mut values = Vec::new();
+            let mut terms = Vec::new();
+            for (i, (name, value)) in adds.into_iter().enumerate() {
+                terms.push(format!("#c{i} :c{i}"));
+                names.push((format!("#c{i}"), name));
+                values.push((format!(":c{i}"), n(value)));
+            }
+            let mut expression = format!("ADD {}", terms.join(", "));
+            // A stage's counters remember its dossiers' type, so that a `stage_id` + `type`
+            // filter is answered from them alone.
+            if let Some(new) =
+                new.filter(|d| sk.starts_with(&stage_counters_base(d.current_stage_id)))
+            {
+                expression.push_str(" SET #type = :type");
+                names.push(("#type".into(), "type".into()));
+                values.push((":type".into(), s(new.kind.as_str())));
+            }
+            txn::update(
+                db,
+                UpdateSpec {
+                    pk: org_pk(org),
+                    sk,
+                    expression,
+                    condition: None,
+                    names,
+                    values,
+                },
+            )
+        })
+        .collect()
+}
+
+/// Sets every dossier and stage counter of the organization to what a full pass over its
+/// dossiers counts (in shard 0, the other shards emptied), and returns how many dossiers it
+/// counted: for counters written before stages had counters of their own. A dossier
+/// written during the pass can leave its change out, so run it while dossiers are not
+/// being written.
+pub async fn recount(db: &Db, org: Uuid) -> Result<u64, ApiError> {
+    use crate::table::keys::{shards_range, COUNTER_SHARDS, STAGE_COUNTERS_PREFIX};
+    use crate::table::store::{Query, SortKey};
+    let dossiers: Vec<Dossier> = db.query_prefix(&org_pk(org), DOSSIER_PREFIX).await?;
+    let mut items: BTreeMap<String, Item> = BTreeMap::new();
+    let (first, last) = shards_range(DOSSIER_COUNTERS_SK);
+    let counters = Query::table(&org_pk(org)).sort(SortKey::Between(first, last));
+    let stages = Query::table(&org_pk(org)).sort(SortKey::BeginsWith(STAGE_COUNTERS_PREFIX.into()));
+    for query in [counters, stages] {
+        let mut pages = db.pages(query);
+        while let Some(found) = pages.next(None).await? {
+            for item in found {
+                if let Some(aws_sdk_dynamodb::types::AttributeValue::S(sk)) = item.get("SK") {
+                    items.insert(sk.clone(), crate::table::store::key(&org_pk(org), sk));
+                }
+            }
+        }
     }
-    let mut expression = format!("ADD {}", adds.join(", "));
-    if let Some(new) = new {
-        // Remembered so a `stage_id` + `type` filter can be answered from the counters alone.
-        expression.push_str(" SET #stage_type = :stage_type");
-        names.push((
-            "#stage_type".into(),
-            format!("stt_{}", new.current_stage_id),
-        ));
-        values.push((":stage_type".into(), s(new.kind.as_str())));
+    let mut bases: Vec<String> = vec![DOSSIER_COUNTERS_SK.to_string()];
+    for dossier in &dossiers {
+        for (sk, name) in dossier.counters(org) {
+            let base = crate::table::keys::shard_base(&sk).to_string();
+            let item = items
+                .entry(base.clone())
+                .or_insert_with(|| crate::table::store::key(&org_pk(org), &base));
+            let count = crate::table::store::counter(item, &name) + 1;
+            item.insert(name, n(count));
+            if base.starts_with(STAGE_COUNTERS_PREFIX) {
+                item.insert("type".into(), s(dossier.kind.as_str()));
+            }
+            bases.push(base);
+        }
     }
-    Some(txn::update(
-        db,
-        UpdateSpec {
-            pk: org_pk(org),
-            sk: COUNTERS_SK.into(),
-            expression,
-            condition: None,
-            names,
-            values,
-        },
-    ))
+    for base in bases {
+        for shard in 1..COUNTER_SHARDS {
+            let sk = shard_sk(&base, Uuid::from_u128(shard));
+            items
+                .entry(sk.clone())
+                .or_insert_with(|| crate::table::store::key(&org_pk(org), &sk));
+        }
+    }
+    db.put_all(items.into_values().collect()).await?;
+    Ok(dossiers.len() as u64)
 }
 
 fn deal_size(value: &serde_json::Number) -> Result<serde_json::Number, ApiError> {
@@ -288,9 +361,11 @@ mod tests {
         let d = dossier(DossierType::Sales, Status::Active, stage);
         let counters = d.counters(org);
         assert_eq!(counters.len(), 6);
-        assert!(counters.contains(&"all".to_string()));
-        assert!(counters.contains(&"ts_sales_active".to_string()));
-        assert!(counters.contains(&format!("sts_{stage}_active")));
+        let main = crate::table::keys::dossier_counters_sk(d.id);
+        let in_stage = crate::table::keys::stage_counters_sk(stage, d.id);
+        assert!(counters.contains(&(main.clone(), "all".to_string())));
+        assert!(counters.contains(&(main, "ts_sales_active".to_string())));
+        assert!(counters.contains(&(in_stage, "sts_active".to_string())));
     }
 
     #[test]
@@ -301,9 +376,11 @@ mod tests {
         let mut b = a.clone();
         b.name = "other".into();
         let db = Db::offline();
-        assert!(counters_update(&db, org, Some(&a), Some(&b)).is_none());
+        assert!(counters_update(&db, org, Some(&a), Some(&b)).is_empty());
         b.status = Status::Won;
-        assert!(counters_update(&db, org, Some(&a), Some(&b)).is_some());
+        assert_eq!(counters_update(&db, org, Some(&a), Some(&b)).len(), 2);
+        b.current_stage_id = new_id();
+        assert_eq!(counters_update(&db, org, Some(&a), Some(&b)).len(), 3);
     }
 
     #[test]
