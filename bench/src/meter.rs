@@ -62,20 +62,34 @@ impl Storable for TransactionUnits {
 /// Two write units per transaction item per started KB. A put's size is its item's; an
 /// update, delete or condition check is counted as one KB, which the small counters and
 /// markers these touch never exceed, while a contact or dossier update is the size of that
-/// item: an estimate, from below, for those.
+/// item: an estimate, from below, for those. Index writes as DynamoDB bills them: each
+/// index whose key a put's item carries stores a copy (every index projects `ALL`), one
+/// standard write unit per started KB; a put that moves the item within an index costs two
+/// there (a delete and a put), counted as one.
+/// <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.ThroughputConsiderations.Writes>
 fn transaction_units(input: &TransactWriteItemsInput) -> f64 {
     input
         .transact_items()
         .iter()
-        .map(|item| {
-            let kb = item
-                .put()
-                .map(|put| item_size(put.item()).div_ceil(1024).max(1))
-                .unwrap_or(1);
-            2.0 * kb as f64
+        .map(|item| match item.put() {
+            Some(put) => {
+                let kb = item_size(put.item()).div_ceil(1024).max(1) as f64;
+                let indexes = INDEXES
+                    .iter()
+                    .filter(|index| put.item().contains_key(index.pk))
+                    .count() as f64;
+                2.0 * kb + indexes * kb
+            }
+            None => 2.0,
         })
         .sum()
 }
+
+/// The global secondary indexes.
+const INDEXES: [shared::table::keys::Index; 5] = {
+    use shared::table::keys::{GSI1, GSI2, GSI3, GSI4, GSI5};
+    [GSI1, GSI2, GSI3, GSI4, GSI5]
+};
 
 /// DynamoDB's item size: attribute names plus values.
 fn item_size(item: &std::collections::HashMap<String, AttributeValue>) -> usize {

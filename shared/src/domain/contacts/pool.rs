@@ -3,9 +3,10 @@
 //! - one entry per kind it has, `POOL#<kind>#<expiry>#<id>`, so a side of the pool is a
 //!   range of one kind's entries in expiry order, read only as far as the page asked for;
 //! - a count in five counters, one per bucket of its expiry (its year, month, day, hour
-//!   and minute), per combination of kinds, so a side's size at any moment is the sum of
-//!   the buckets wholly on that side (about 130 small items at most, whatever the pool
-//!   holds) plus the entries of the current minute, counted.
+//!   and minute), per combination of kinds, in the bucket's shard its id picks (a burst of
+//!   new candidates shares every bucket), so a side's size at any moment is the sum of the
+//!   buckets wholly on that side (about 130 buckets of 8 small items at most, whatever the
+//!   pool holds) plus the entries of the current minute, counted.
 //!
 //! A contact crosses from `in_pool` to `expired` at its expiry without being written;
 //! both sides stay exact because `now` is applied when reading.
@@ -18,7 +19,8 @@ use uuid::Uuid;
 
 use super::{kinds_mask, mask_counter, Contact, Kind, Pool};
 use crate::table::keys::{
-    org_pk, parse_pool_sk, pool_ceiling, pool_count_sk, pool_floor, pool_prefix, pool_sk,
+    org_pk, parse_pool_sk, pool_ceiling, pool_count_sk, pool_floor, pool_prefix, pool_sk, shard_sk,
+    shards_range,
 };
 use crate::table::store::{counter, Db, Item, Query, SortKey};
 use crate::table::txn;
@@ -132,7 +134,7 @@ pub fn changes(
         };
         for level in levels(at) {
             *deltas
-                .entry(level.key(level.value))
+                .entry(shard_sk(&level.key(level.value), contact.id))
                 .or_default()
                 .entry(kinds_mask(&contact.kind))
                 .or_default() += delta;
@@ -301,6 +303,8 @@ pub async fn total(
         .filter_map(|level| level.beyond(side))
         .collect();
     let buckets = ranges.into_iter().map(|(low, high)| {
+        // Up to the last bucket's last shard.
+        let high = shards_range(&high).1;
         let query = Query::table(&pk).sort(SortKey::Between(low, high));
         async move {
             let mut pages = db.pages(query);
@@ -488,13 +492,12 @@ mod tests {
             .filter_map(|i| i.update())
             .map(|u| u.key()["SK"].as_s().unwrap().clone())
             .collect();
-        // The same year, month, day and hour: their counts cancel, only the minutes move.
+        // The same year, month, day and hour: their counts cancel, only the minutes move,
+        // in the contact's shard of each bucket.
+        let sharded = |bucket: &str| shard_sk(&pool_count_sk(bucket), before.id);
         assert_eq!(
             updated,
-            vec![
-                pool_count_sk("I#2027-03-04T05:06"),
-                pool_count_sk("I#2027-03-04T05:59")
-            ]
+            vec![sharded("I#2027-03-04T05:06"), sharded("I#2027-03-04T05:59")]
         );
         assert_eq!(items.iter().filter(|i| i.put().is_some()).count(), 1);
         assert_eq!(items.iter().filter(|i| i.delete().is_some()).count(), 1);

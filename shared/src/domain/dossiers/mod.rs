@@ -368,6 +368,38 @@ mod tests {
         assert!(counters.contains(&(in_stage, "sts_active".to_string())));
     }
 
+    /// DynamoDB cancels transactions that overlap on an item rather than queuing them: one
+    /// counters item per organization let one of its concurrent creates through at a time.
+    /// Creates of different dossiers add to different items, 8 of them, evenly.
+    /// <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html>
+    #[test]
+    fn creates_spread_over_the_counters_shards() {
+        let (org, stage) = (new_id(), new_id());
+        let db = Db::offline();
+        let mut per_item: BTreeMap<String, usize> = BTreeMap::new();
+        for _ in 0..800 {
+            let d = dossier(DossierType::Sales, Status::Active, stage);
+            for update in counters_update(&db, org, None, Some(&d)) {
+                let sk = update.update().unwrap().key()["SK"].as_s().unwrap().clone();
+                *per_item.entry(sk).or_default() += 1;
+            }
+        }
+        let main = per_item
+            .keys()
+            .filter(|k| k.starts_with("COUNTERS#DOSSIERS"))
+            .count();
+        assert_eq!(main, 8);
+        assert_eq!(
+            per_item.len(),
+            16,
+            "8 of the dossier counters, 8 of the stage's"
+        );
+        assert!(
+            per_item.values().all(|n| (60..=140).contains(n)),
+            "{per_item:?}"
+        );
+    }
+
     #[test]
     fn unchanged_counters_are_not_written() {
         let org = new_id();
