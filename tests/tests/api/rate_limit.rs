@@ -96,7 +96,11 @@ async fn a_key_that_does_not_verify_costs_one_round_trip_and_writes_nothing() {
         .await;
     assert_eq!(reply.status, 404);
     assert_eq!(reply.header("x-ratelimit-remaining"), Some("598"));
-    assert_eq!(calls.take(), 2, "a new container: the count, then the plan");
+    assert_eq!(
+        calls.take(),
+        1,
+        "a new container: one write verifies, counts and answers the plan"
+    );
 
     let big = vec![b'a'; 4 * 1024 * 1024];
     let unknown = shared::web::auth::generate_key(uuid::Uuid::now_v7(), b"any pepper").plaintext;

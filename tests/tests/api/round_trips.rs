@@ -94,30 +94,6 @@ async fn warm_requests_cost_the_documented_round_trips() {
     println!("DynamoDB round trips: {}", measured.join(", "));
 }
 
-/// A cold container has read its secret at init; its first authenticated request then makes
-/// one round trip: the key's item verifies the key, counts the request and carries the plan.
-#[tokio::test]
-async fn a_cold_containers_first_authenticated_request_is_one_round_trip() {
-    let org = growth_org().await;
-    let stack = stack().await;
-    let clock = one_window();
-    // Another container has already started this minute's count.
-    Call::get("/api/v1/nope")
-        .key(&org.key)
-        .send(&flows::router(stack.core_at(clock)))
-        .await;
-    let (mut core, calls) = stack.counted_core();
-    core.clock = clock;
-    core.warm_up().await;
-    calls.take();
-    let reply = Call::get("/api/v1/nope")
-        .key(&org.key)
-        .send(&flows::router(core))
-        .await;
-    assert_eq!(reply.status, 404);
-    assert_eq!(calls.take(), 1);
-}
-
 #[tokio::test]
 async fn opening_a_connection_reads_one_key_and_finds_nothing() {
     let stack = stack().await;
