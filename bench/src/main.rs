@@ -971,7 +971,7 @@ async fn cold_starts(settings: &Settings, key: &str, dossier: Uuid) -> Value {
 /// a second commit, and whether any failed. Every create adds to the organization's
 /// counters in its transaction; split over shards, concurrent creates seldom conflict.
 async fn concurrent_creates(stack: &Stack, settings: &Settings) -> Value {
-    let org = seed(stack, 0, 0).await;
+    let org = seed(stack, 1, 0).await;
     let router = dossiers::router(stack.core(), stack.cvs());
     let clients = 16;
     let per_client = settings.concurrent_creates / clients;

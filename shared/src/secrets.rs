@@ -121,6 +121,8 @@ fn derive(root: &[u8], label: &[u8]) -> [u8; 32] {
 /// reaches every running container within this time, without a deploy (which would replace
 /// no container when nothing in the stack changed).
 pub const SECRET_MAX_AGE: Duration = Duration::from_secs(300);
+/// The longest init waits for a secret: Lambda's init phase has 10 s in all.
+const INIT_WAIT: Duration = Duration::from_secs(2);
 /// After a failed refresh, the stale value is served this long before the next try.
 const RETRY_AFTER_FAILED_REFRESH: Duration = Duration::from_secs(30);
 
@@ -173,10 +175,17 @@ impl<T: SecretMaterial> SecretSource<T> {
     }
 
     /// Reads the secret now, during a container's init, so that no request waits for it.
-    /// A failure is logged and left to the first request, which reads it again.
+    /// A failure, or a read slower than [`INIT_WAIT`], is logged and left to the first
+    /// request, which reads it again.
     pub async fn load(&self) {
-        if let Err(err) = self.get().await {
-            tracing::warn!(error = ?err, "reading a secret at init failed; the first request retries");
+        match tokio::time::timeout(INIT_WAIT, self.get()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => {
+                tracing::warn!(error = ?err, "reading a secret at init failed; the first request retries")
+            }
+            Err(_) => tracing::warn!(
+                "reading a secret at init took over 2 s; the first request waits for it"
+            ),
         }
     }
 
@@ -206,6 +215,15 @@ impl<T: SecretMaterial> SecretSource<T> {
     }
 
     async fn refresh(&self) {
+        // Cleared however the refresh ends, a panic included: else no refresh would start
+        // again in this container.
+        struct Done(Arc<AtomicBool>);
+        impl Drop for Done {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
+            }
+        }
+        let _done = Done(self.refreshing.clone());
         match self.read().await {
             Ok(value) => self.store(value, self.max_age),
             Err(err) => {
@@ -221,7 +239,6 @@ impl<T: SecretMaterial> SecretSource<T> {
                 }
             }
         }
-        self.refreshing.store(false, Ordering::Release);
     }
 
     fn store(&self, value: Arc<T>, fresh_for: Duration) {

@@ -104,21 +104,12 @@ pub struct Admin {
 /// organization and all of them in one transaction, which holds at most 100 items
 /// (DynamoDB's `TransactWriteItems` limit).
 pub const MAX_ACTIVE_KEYS: usize = 99;
+/// How many keys were ever made for the organization, on its item: a plan change holds
+/// only if none was made since it read the keys.
+const KEYS_MADE: &str = "keys_made";
 
 fn org_exists(db: &Db, org: Uuid) -> TransactWriteItem {
     txn::exists(db, &org_pk(org), ORG_SK)
-}
-
-/// Fails the transaction unless the organization exists with `plan`.
-fn plan_is(db: &Db, org: Uuid, plan: Plan) -> TransactWriteItem {
-    txn::check(
-        db,
-        &org_pk(org),
-        ORG_SK,
-        "#plan = :plan",
-        vec![("#plan", "plan")],
-        vec![(":plan", s(plan.as_str()))],
-    )
 }
 
 impl Admin {
@@ -179,37 +170,75 @@ impl Admin {
         }
     }
 
-    /// The organization's plan and the copy every active key carries, in one transaction.
+    /// The organization's plan and the copy every key that is not revoked carries, in one
+    /// transaction. It holds only if no key was made since the keys were read (the
+    /// organization's `keys_made` is unchanged), so a key made meanwhile is never left with
+    /// the old plan: the change reads the keys again and retries.
     pub async fn set_plan(&self, org: Uuid, plan: Plan) -> AdminResult<Org> {
-        self.get_org(org).await?;
-        let set_plan = |pk: String, sk: String| {
-            txn::update(
-                &self.db,
-                txn::UpdateSpec {
-                    pk,
-                    sk,
-                    expression: "SET #plan = :plan".into(),
-                    condition: Some("attribute_exists(PK)".into()),
-                    names: vec![("#plan".into(), "plan".into())],
-                    values: vec![(":plan".into(), s(plan.as_str()))],
-                },
-            )
-        };
-        let mut items = vec![set_plan(org_pk(org), ORG_SK.to_string())];
-        for key in self.active_keys(org).await? {
-            items.push(set_plan(org_pk(org), api_key_sk(key.id)));
+        let mut retry = txn::Retry::default();
+        while retry.next().await {
+            let found = self.db.get_item(&org_pk(org), ORG_SK).await?;
+            let Some(found) = found else {
+                return fail(format!("organization {org} does not exist"));
+            };
+            let keys_made = shared::table::store::counter(&found, KEYS_MADE);
+            let keys = self.active_keys(org).await?;
+            if keys.len() > MAX_ACTIVE_KEYS {
+                return fail(format!(
+                    "organization {org} has {} keys that are not revoked, more than one plan change can update ({MAX_ACTIVE_KEYS}); revoke some first",
+                    keys.len()
+                ));
+            }
+            let set_plan = |sk: String, condition: &str| {
+                let mut values = vec![(":plan".to_string(), s(plan.as_str()))];
+                if sk == ORG_SK {
+                    values.push((":made".into(), n(keys_made)));
+                }
+                txn::update(
+                    &self.db,
+                    txn::UpdateSpec {
+                        pk: org_pk(org),
+                        sk,
+                        expression: "SET #plan = :plan".into(),
+                        condition: Some(condition.into()),
+                        names: vec![
+                            ("#plan".into(), "plan".into()),
+                            ("#made".into(), KEYS_MADE.into()),
+                        ]
+                        .into_iter()
+                        .filter(|(placeholder, _): &(String, String)| {
+                            placeholder == "#plan" || condition.contains(placeholder.as_str())
+                        })
+                        .collect(),
+                        values,
+                    },
+                )
+            };
+            let unchanged = if keys_made == 0 {
+                "attribute_exists(PK) AND (attribute_not_exists(#made) OR #made = :made)"
+            } else {
+                "#made = :made"
+            };
+            let mut items = vec![set_plan(ORG_SK.to_string(), unchanged)];
+            for key in keys {
+                items.push(set_plan(api_key_sk(key.id), "attribute_exists(PK)"));
+            }
+            match txn::write(&self.db, items).await? {
+                Ok(()) => return self.get_org(org).await,
+                // A key made (or revoked and gone) meanwhile, or a concurrent write: again.
+                Err(txn::Outcome::ConditionFailed(_) | txn::Outcome::Conflict) => continue,
+            }
         }
-        self.transact(items, "org set-plan").await?;
-        self.get_org(org).await
+        fail(format!("org set-plan: {org} kept changing; retry"))
     }
 
-    /// The keys that are neither revoked nor expired: those whose item must carry the plan.
+    /// The keys that are not revoked: those whose item must carry the plan. (An expired
+    /// key is counted too: the API's clock, not this machine's, says when it expires.)
     async fn active_keys(&self, org: Uuid) -> AdminResult<Vec<ApiKeyRecord>> {
-        let now = clock::now();
         let keys: Vec<ApiKeyRecord> = self.db.query_prefix(&org_pk(org), API_KEY_PREFIX).await?;
         Ok(keys
             .into_iter()
-            .filter(|key| key.revoked_at.is_none() && key.expires_at.is_none_or(|at| at > now))
+            .filter(|key| key.revoked_at.is_none())
             .collect())
     }
 
@@ -278,7 +307,7 @@ impl Admin {
         let active = self.active_keys(org).await?.len();
         if active >= MAX_ACTIVE_KEYS {
             return fail(format!(
-                "organization {org} has {active} active keys, the most it may have; revoke one first"
+                "organization {org} has {active} keys that are not revoked, the most it may have; revoke one first"
             ));
         }
         let pepper = self.key_pepper.get().await?;
@@ -296,12 +325,30 @@ impl Admin {
             plan: Some(plan),
         };
         let item = to_item(&record, &org_pk(org), &api_key_sk(record.id), "api_key")?;
-        // The plan copied must still be the organization's when the key is written.
-        self.transact(
-            vec![plan_is(&self.db, org, plan), txn::put(&self.db, item, None)],
-            "key create",
-        )
-        .await?;
+        // The plan copied must still be the organization's when the key is written, and a
+        // plan change under way must see this key: it counts in `keys_made`.
+        let counted = txn::update(
+            &self.db,
+            txn::UpdateSpec {
+                pk: org_pk(org),
+                sk: ORG_SK.into(),
+                expression: "ADD #made :one".into(),
+                condition: Some("#plan = :plan".into()),
+                names: vec![
+                    ("#plan".into(), "plan".into()),
+                    ("#made".into(), KEYS_MADE.into()),
+                ],
+                values: vec![(":plan".into(), s(plan.as_str())), (":one".into(), n(1))],
+            },
+        );
+        match txn::write(&self.db, vec![counted, txn::put(&self.db, item, None)]).await? {
+            Ok(()) => {}
+            Err(_) => {
+                return fail(format!(
+                    "key create: organization {org} changed plan or does not exist; retry"
+                ))
+            }
+        }
         Ok(CreatedKey {
             id: record.id,
             key: new_key.plaintext,

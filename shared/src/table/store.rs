@@ -357,12 +357,23 @@ impl Db {
         for (placeholder, value) in &update.values {
             request = request.expression_attribute_values(*placeholder, value.clone());
         }
-        match request.send().await {
-            Ok(out) => Ok(Ok(out.attributes.unwrap_or_default())),
-            Err(err) => match err.into_service_error() {
-                UpdateItemError::ConditionalCheckFailedException(e) => Ok(Err(e.item)),
-                other => Err(ApiError::internal(format!("update: {other}"))),
-            },
+        // A write to an item a transaction is writing at that moment (an API key's count
+        // while a plan change stamps the key) is refused, not queued: try again shortly.
+        let mut conflicts = 0;
+        loop {
+            match request.clone().send().await {
+                Ok(out) => return Ok(Ok(out.attributes.unwrap_or_default())),
+                Err(err) => match err.into_service_error() {
+                    UpdateItemError::ConditionalCheckFailedException(e) => return Ok(Err(e.item)),
+                    UpdateItemError::TransactionConflictException(_)
+                        if conflicts < MAX_TRANSACTION_CONFLICTS =>
+                    {
+                        conflicts += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(10 << conflicts)).await;
+                    }
+                    other => return Err(ApiError::internal(format!("update: {other}"))),
+                },
+            }
         }
     }
 
@@ -572,7 +583,11 @@ struct Unprocessed {
     waits: u32,
 }
 
-/// Past this many waits (about 10 s in all) the batch call gives up.
+/// How often a single write meets an in-flight transaction before it gives up (waiting
+/// 20, 40, 80 and 160 ms in between).
+const MAX_TRANSACTION_CONFLICTS: u32 = 4;
+
+/// Past this many waits (about 5 s in all) the batch call gives up.
 const MAX_UNPROCESSED_WAITS: u32 = 8;
 
 impl Unprocessed {

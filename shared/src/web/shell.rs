@@ -53,8 +53,13 @@ impl Core {
     /// to the first request, which tries again.
     pub async fn warm_up(&self) {
         let connect = async {
-            if let Err(err) = self.db.open_connection().await {
-                tracing::warn!(error = ?err, "opening a DynamoDB connection at init failed");
+            let wait = std::time::Duration::from_secs(2);
+            match tokio::time::timeout(wait, self.db.open_connection()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    tracing::warn!(error = ?err, "opening a DynamoDB connection at init failed")
+                }
+                Err(_) => tracing::warn!("opening a DynamoDB connection at init took over 2 s"),
             }
         };
         tokio::join!(self.key_pepper.load(), connect);

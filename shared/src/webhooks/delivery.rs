@@ -363,7 +363,7 @@ impl Deliverer {
                 ..record.clone()
             };
             self.log(delivery, &given_up.with_error(&why)).await;
-            return Ok(Some(!self.dead_letter(raw).await));
+            return Ok(Some(!self.dead_letter(&delivery.redrivable(raw)).await));
         }
         let deferred = Delivery {
             deferrals: delivery.deferrals + 1,
@@ -440,7 +440,7 @@ impl Deliverer {
             None => {
                 record.outcome = Outcome::Failed;
                 self.log(delivery, &record).await;
-                Ok(!self.dead_letter(raw).await)
+                Ok(!self.dead_letter(&delivery.redrivable(raw)).await)
             }
         }
     }

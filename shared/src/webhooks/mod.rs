@@ -443,6 +443,19 @@ impl Delivery {
         })
     }
 
+    /// The message for the dead-letter queue: the delivery as it was first queued, so that
+    /// a redrive starts the retry schedule again. (`raw` if it cannot be written.)
+    pub fn redrivable(&self, raw: &str) -> String {
+        let fresh = Delivery {
+            attempts_before: 0,
+            deferrals: 0,
+            not_before: None,
+            slow: false,
+            ..self.clone()
+        };
+        serde_json::to_string(&fresh).unwrap_or_else(|_| raw.to_string())
+    }
+
     pub fn is_test(&self) -> bool {
         matches!(self.event_type, WebhookType::Test(_))
     }
@@ -469,8 +482,9 @@ impl RetrySchedule {
         Self(delays.iter().map(|s| Duration::from_secs(*s)).collect())
     }
 
-    /// `WEBHOOK_RETRY_SCHEDULE`: comma-separated seconds, at most 12 h each (SQS's limit
-    /// for hiding a message).
+    /// `WEBHOOK_RETRY_SCHEDULE`: comma-separated seconds, at most 12 h each (a wait longer
+    /// than SQS's 15-minute delay is delayed again on each receive, so each hour of it
+    /// costs four receives).
     pub fn parse(raw: &str) -> Result<Self, String> {
         let delays = raw
             .split(',')

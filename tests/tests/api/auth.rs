@@ -217,7 +217,7 @@ async fn a_key_made_before_keys_carried_the_plan_reads_the_organizations() {
 }
 
 #[tokio::test]
-async fn an_organization_has_at_most_99_active_keys_so_a_plan_change_is_one_transaction() {
+async fn an_organization_has_at_most_99_keys_not_revoked_so_a_plan_change_is_one_transaction() {
     let org = growth_org().await;
     let admin = stack().await.admin();
     for _ in 1..99 {
@@ -230,7 +230,7 @@ async fn an_organization_has_at_most_99_active_keys_so_a_plan_change_is_one_tran
         .create_key(org.id, vec![Scope::FlowsRead], None)
         .await
         .unwrap_err();
-    assert!(refused.to_string().contains("99 active keys"), "{refused}");
+    assert!(refused.to_string().contains("99 keys that are not revoked"), "{refused}");
     let revoked = admin.list_keys(org.id).await.unwrap()[1].id;
     admin.revoke_key(org.id, revoked).await.unwrap();
     admin
@@ -446,4 +446,24 @@ async fn unknown_routes_and_methods_answer_in_the_error_shape() {
         (reply.status.as_u16(), reply.error_code()),
         (405, "method_not_allowed")
     );
+}
+
+/// Keys made while a plan change runs carry the plan it sets, or were refused: none keeps
+/// the old plan (a plan change holds only if no key was made since it read the keys).
+#[tokio::test]
+async fn a_key_made_during_a_plan_change_never_keeps_the_old_plan() {
+    let org = growth_org().await;
+    let stack = stack().await;
+    let admin = stack.admin();
+    let creates = (0..8).map(|_| admin.create_key(org.id, vec![Scope::FlowsRead], None));
+    let (made, changed) = tokio::join!(
+        futures_util::future::join_all(creates),
+        admin.set_plan(org.id, Plan::Pro)
+    );
+    assert_eq!(changed.unwrap().plan, Plan::Pro);
+    let flows = flows_router().await;
+    for key in made.into_iter().flatten() {
+        let reply = Call::get("/api/v1/flows").key(&key.key).send(&flows).await;
+        assert_eq!(reply.status, 402, "a key made meanwhile");
+    }
 }

@@ -105,14 +105,17 @@ fn the_data_and_the_secrets_it_needs_outlive_the_stack() {
     }
 }
 
-/// A stage other than `$default` is part of the execute-api URL's path; a custom domain's
-/// API mapping with an empty key serves the stage at the domain's root, and a regional
-/// domain needs a certificate in the stack's region.
+/// An HTTP API passes a named stage in every request's `rawPath` (`/prod/api/v1/…`), which
+/// no route of the functions matches: the stage is `$default` only, and a custom domain
+/// (a regional one, with a certificate in the stack's region) gives the API another base
+/// URL, its stage mapped at the domain's root.
 /// <https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-stages.html>
 /// <https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-mappings.html>
 #[test]
-fn the_base_url_output_is_right_for_every_stage_and_domain() {
+fn the_base_url_output_is_right_with_and_without_a_custom_domain() {
     let template = template();
+    let stage = &template["Parameters"]["StageName"];
+    assert_eq!(list(&stage["AllowedValues"]), [&Value::from("$default")]);
     let value = &template["Outputs"]["ApiBaseUrl"]["Value"];
     let Value::Tagged(branch) = value else {
         panic!("ApiBaseUrl is {value:?}")
@@ -121,21 +124,9 @@ fn the_base_url_output_is_right_for_every_stage_and_domain() {
     let arms = branch.value.as_sequence().unwrap();
     assert_eq!(arms[0], "HasDomain");
     assert_eq!(reference(&arms[1]), "https://${DomainName}/api/v1");
-    let Value::Tagged(stage) = &arms[2] else {
-        panic!("no stage branch")
-    };
-    let stage = stage.value.as_sequence().unwrap();
-    assert_eq!(stage[0], "DefaultStage");
-    let host = "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}";
-    assert_eq!(reference(&stage[1]), format!("{host}/api/v1"));
     assert_eq!(
-        reference(&stage[2]),
-        format!("{host}/${{StageName}}/api/v1")
-    );
-    let conditions = &template["Conditions"];
-    assert_eq!(
-        serde_yaml_ng::to_string(&conditions["DefaultStage"]).unwrap(),
-        "!Equals\n- !Ref StageName\n- $default\n"
+        reference(&arms[2]),
+        "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api/v1"
     );
     let domains = of_type(&template, "AWS::ApiGatewayV2::DomainName");
     let [(domain, resource)] = domains.as_slice() else {
@@ -292,7 +283,8 @@ fn actions_without_a_resource_type_are_granted_on_every_resource() {
 }
 
 /// A table is encrypted at rest with an AWS owned key, free, unless `SSESpecification` asks
-/// for KMS: `SSEEnabled: true` alone picks the AWS managed key, billed per request.
+/// for KMS: `SSEEnabled: true` alone picks the AWS managed key, billed per request. Said as
+/// `SSEEnabled: false`, so that a stack deployed with `true` is moved back.
 /// <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/EncryptionAtRest.html>
 #[test]
 fn the_table_uses_the_free_owned_key_unless_a_customer_key_is_named() {
@@ -300,7 +292,7 @@ fn the_table_uses_the_free_owned_key_unless_a_customer_key_is_named() {
     for (name, table) in of_type(&template, "AWS::DynamoDB::Table") {
         let sse = &table["Properties"]["SSESpecification"];
         assert!(
-            sse.is_null() || !sse["KMSMasterKeyId"].is_null(),
+            sse["SSEEnabled"] == false || !sse["KMSMasterKeyId"].is_null(),
             "{name}: SSEEnabled without a key of our own is billed for nothing"
         );
     }
@@ -357,19 +349,28 @@ fn every_function_queue_and_index_has_its_alarms() {
         watched("DestinationDeliveryFailures", "FanoutFunction"),
         "the stream mapping's on-failure destination"
     );
-    let throttles = &template["Resources"]["TableThrottlesAlarm"]["Properties"]["Metrics"];
     let mut throttled = BTreeSet::new();
-    for metric in list(throttles) {
-        let stat = &metric["MetricStat"]["Metric"];
-        if stat.is_null() {
-            continue;
-        }
-        let index = list(&stat["Dimensions"])
+    for (name, alarm) in &alarms {
+        let metrics = list(&alarm["Properties"]["Metrics"]);
+        // CloudWatch refuses a metric-math alarm of more than 10 metrics.
+        // <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-limits.html>
+        let stats = metrics
             .iter()
-            .find(|d| d["Name"] == "GlobalSecondaryIndexName")
-            .map(|d| d["Value"].as_str().unwrap().to_string())
-            .unwrap_or_else(|| "table".into());
-        throttled.insert((index, stat["MetricName"].as_str().unwrap().to_string()));
+            .filter(|m| !m["MetricStat"].is_null())
+            .count();
+        assert!(stats <= 10, "{name} has {stats} metrics");
+        for metric in metrics {
+            let stat = &metric["MetricStat"]["Metric"];
+            if stat.is_null() || stat["Namespace"] != "AWS/DynamoDB" {
+                continue;
+            }
+            let index = list(&stat["Dimensions"])
+                .iter()
+                .find(|d| d["Name"] == "GlobalSecondaryIndexName")
+                .map(|d| d["Value"].as_str().unwrap().to_string())
+                .unwrap_or_else(|| "table".into());
+            throttled.insert((index, stat["MetricName"].as_str().unwrap().to_string()));
+        }
     }
     let table = &of_type(&template, "AWS::DynamoDB::Table")[0].1;
     let mut indexes: Vec<String> = list(&table["Properties"]["GlobalSecondaryIndexes"])
@@ -541,4 +542,55 @@ fn the_documented_direct_upload_limit_is_the_codes() {
             "{doc} does not quote {quoted} bytes"
         );
     }
+}
+
+/// The global secondary indexes `template.yaml` declares.
+fn indexes_of(template: &Value) -> BTreeSet<String> {
+    let (_, table) = of_type(template, "AWS::DynamoDB::Table")[0];
+    list(&table["Properties"]["GlobalSecondaryIndexes"])
+        .iter()
+        .map(|index| serde_yaml_ng::to_string(index).unwrap())
+        .collect()
+}
+
+/// One table update may create or delete one global secondary index, and CloudFormation
+/// makes one update of a template's whole change: two at once (or changing an index's keys
+/// or projection, which replaces it) fail the deploy. Held commit by commit: against the
+/// last commit that changed the template, at most one index is created or deleted.
+/// <https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-dynamodb-table.html#cfn-dynamodb-table-globalsecondaryindexes>
+#[test]
+fn each_change_of_the_template_touches_at_most_one_index() {
+    let root = format!("{}/..", env!("CARGO_MANIFEST_DIR"));
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(&root)
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| String::from_utf8_lossy(&out.stdout).to_string())
+    };
+    // The commit before the last one that changed the template, or before the working
+    // tree's change when the template has uncommitted edits.
+    let edited = git(&["diff", "--quiet", "HEAD", "--", "template.yaml"]).is_none();
+    let changes = git(&["log", "--format=%H", "-n", "2", "--", "template.yaml"])
+        .expect("git history (a clone of the repository)");
+    let changes: Vec<&str> = changes.lines().collect();
+    let before = if edited {
+        changes.first()
+    } else {
+        changes.get(1)
+    };
+    let Some(before) = before else {
+        return; // the template's first commit: nothing deployed to compare with
+    };
+    let old = git(&["show", &format!("{before}:template.yaml")]).unwrap();
+    let old = indexes_of(&serde_yaml_ng::from_str(&old).unwrap());
+    let new = indexes_of(&template());
+    // Changing an index's keys or projection replaces it: a deletion and a creation.
+    let changed = old.symmetric_difference(&new).count();
+    assert!(
+        changed <= 1,
+        "{changed} index creations or deletions since {before}: deploy them one at a time"
+    );
 }

@@ -896,7 +896,8 @@ async fn a_recount_rebuilds_the_stage_counters_from_the_dossiers() {
     }
     let db = stack().await.core().db;
     let pk = shared::table::keys::org_pk(org.id);
-    // As an earlier version left them: no stage counters, and shard 0 off by some.
+    // As an earlier version left them: no stage counters, the stage's counts in the
+    // dossier counters' item (now its shard 0).
     let base = shared::table::keys::stage_counters_base(stage);
     for shard in 0..shared::table::keys::COUNTER_SHARDS {
         let sk = shared::table::keys::shard_sk(&base, uuid::Uuid::from_u128(shard));
@@ -904,17 +905,39 @@ async fn a_recount_rebuilds_the_stage_counters_from_the_dossiers() {
             .await
             .unwrap();
     }
-    let mut legacy = shared::table::store::key(&pk, shared::table::keys::DOSSIER_COUNTERS_SK);
-    legacy.insert(format!("st_{stage}"), shared::table::store::n(3));
-    legacy.insert("all".into(), shared::table::store::n(7));
-    db.put_item(legacy).await.unwrap();
+    let legacy_names = [
+        ("#st", format!("st_{stage}")),
+        ("#stt", format!("stt_{stage}")),
+    ];
+    let names: Vec<(&str, &str)> = legacy_names.iter().map(|(p, n)| (*p, n.as_str())).collect();
+    let legacy = shared::table::store::Expression {
+        text: "SET #st = :three, #stt = :sales",
+        names: &names,
+        values: vec![
+            (":three", shared::table::store::n(3)),
+            (":sales", shared::table::store::s("sales")),
+        ],
+    };
+    let main = shared::table::keys::DOSSIER_COUNTERS_SK;
+    db.update_if(&pk, main, &legacy, None)
+        .await
+        .unwrap()
+        .unwrap();
     assert_ne!(list_all(&org, &format!("stage_id={stage}")).await.1, 3);
+    // Meanwhile a stage and type filter still shows the stage's dossiers.
+    let (shown, _) = list_all(&org, &format!("stage_id={stage}&type=sales")).await;
+    assert_eq!(shown.len(), 3);
 
     assert_eq!(
         shared::domain::dossiers::recount(&db, org.id)
             .await
             .unwrap(),
         3
+    );
+    let cleaned = db.get_item(&pk, main).await.unwrap().unwrap();
+    assert!(
+        cleaned.keys().all(|name| !name.starts_with("st")),
+        "{cleaned:?}"
     );
     assert_eq!(list_all(&org, "").await.1, 3);
     assert_eq!(list_all(&org, &format!("stage_id={stage}")).await.1, 3);

@@ -40,8 +40,11 @@ pub async fn list(
     );
     let (mut total, stage_kind, counter_capacity) = counters?;
     let (mut items, query_capacity) = page?;
-    // A stage holds dossiers of one type only: a mismatched `type` filter matches none.
-    if filter.stage.is_some() && filter.kind.is_some() && stage_kind != filter.kind {
+    // A stage holds dossiers of one type only: a mismatched `type` filter matches none. (A
+    // stage whose counters do not know the type yet, or have no dossier, is left alone:
+    // the page holds only dossiers of the filtered type either way.)
+    let mismatched = stage_kind.is_some_and(|kind| Some(kind) != filter.kind);
+    if filter.stage.is_some() && filter.kind.is_some() && mismatched {
         total = 0;
         items.clear();
     }

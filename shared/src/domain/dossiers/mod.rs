@@ -242,53 +242,79 @@ fn counters_update(
         .collect()
 }
 
-/// Sets every dossier and stage counter of the organization to what a full pass over its
-/// dossiers counts (in shard 0, the other shards emptied), and returns how many dossiers it
-/// counted: for counters written before stages had counters of their own. A dossier
-/// written during the pass can leave its change out, so run it while dossiers are not
-/// being written.
+/// Sets the organization's stage counters to what a full pass over its dossiers counts
+/// (in shard 0, the other shards emptied), and removes the per-stage attributes the
+/// dossier counters kept before stages had counters of their own; returns how many
+/// dossiers it counted. The dossier counters' totals are left as they are: they were and
+/// stay right. A dossier written during the pass can leave its change out of a stage's
+/// count, so run it while dossiers are not being written.
 pub async fn recount(db: &Db, org: Uuid) -> Result<u64, ApiError> {
-    use crate::table::keys::{shards_range, COUNTER_SHARDS, STAGE_COUNTERS_PREFIX};
+    use crate::table::keys::{COUNTER_SHARDS, STAGE_COUNTERS_PREFIX};
     use crate::table::store::{Query, SortKey};
-    let dossiers: Vec<Dossier> = db.query_prefix(&org_pk(org), DOSSIER_PREFIX).await?;
+    let pk = org_pk(org);
+    let dossiers: Vec<Dossier> = db.query_prefix(&pk, DOSSIER_PREFIX).await?;
     let mut items: BTreeMap<String, Item> = BTreeMap::new();
-    let (first, last) = shards_range(DOSSIER_COUNTERS_SK);
-    let counters = Query::table(&org_pk(org)).sort(SortKey::Between(first, last));
-    let stages = Query::table(&org_pk(org)).sort(SortKey::BeginsWith(STAGE_COUNTERS_PREFIX.into()));
-    for query in [counters, stages] {
-        let mut pages = db.pages(query);
-        while let Some(found) = pages.next(None).await? {
-            for item in found {
-                if let Some(aws_sdk_dynamodb::types::AttributeValue::S(sk)) = item.get("SK") {
-                    items.insert(sk.clone(), crate::table::store::key(&org_pk(org), sk));
-                }
+    let stages = Query::table(&pk).sort(SortKey::BeginsWith(STAGE_COUNTERS_PREFIX.into()));
+    let mut pages = db.pages(stages);
+    while let Some(found) = pages.next(None).await? {
+        for item in found {
+            if let Some(aws_sdk_dynamodb::types::AttributeValue::S(sk)) = item.get("SK") {
+                items.insert(sk.clone(), crate::table::store::key(&pk, sk));
             }
         }
     }
-    let mut bases: Vec<String> = vec![DOSSIER_COUNTERS_SK.to_string()];
     for dossier in &dossiers {
-        for (sk, name) in dossier.counters(org) {
-            let base = crate::table::keys::shard_base(&sk).to_string();
-            let item = items
-                .entry(base.clone())
-                .or_insert_with(|| crate::table::store::key(&org_pk(org), &base));
-            let count = crate::table::store::counter(item, &name) + 1;
-            item.insert(name, n(count));
-            if base.starts_with(STAGE_COUNTERS_PREFIX) {
-                item.insert("type".into(), s(dossier.kind.as_str()));
-            }
-            bases.push(base);
-        }
-    }
-    for base in bases {
-        for shard in 1..COUNTER_SHARDS {
+        let base = stage_counters_base(dossier.current_stage_id);
+        for shard in 0..COUNTER_SHARDS {
             let sk = shard_sk(&base, Uuid::from_u128(shard));
             items
                 .entry(sk.clone())
-                .or_insert_with(|| crate::table::store::key(&org_pk(org), &sk));
+                .or_insert_with(|| crate::table::store::key(&pk, &sk));
         }
+        let item = items.get_mut(&base).expect("shard 0 was just made");
+        for (sk, name) in dossier.counters(org) {
+            if sk.starts_with(&base) {
+                let count = crate::table::store::counter(item, &name) + 1;
+                item.insert(name, n(count));
+            }
+        }
+        item.insert("type".into(), s(dossier.kind.as_str()));
     }
     db.put_all(items.into_values().collect()).await?;
+    // Shard 0 of the dossier counters is the item that used to hold every stage's counts.
+    if let Some(legacy) = db.get_item(&pk, DOSSIER_COUNTERS_SK).await? {
+        let stale: Vec<&String> = legacy
+            .keys()
+            .filter(|name| ["st_", "sts_", "stt_"].iter().any(|p| name.starts_with(p)))
+            .collect();
+        for names in stale.chunks(50) {
+            let placeholders: Vec<(String, String)> = names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| (format!("#r{i}"), name.to_string()))
+                .collect();
+            let text = format!(
+                "REMOVE {}",
+                placeholders
+                    .iter()
+                    .map(|(p, _)| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let names: Vec<(&str, &str)> = placeholders
+                .iter()
+                .map(|(p, n)| (p.as_str(), n.as_str()))
+                .collect();
+            let remove = crate::table::store::Expression {
+                text: &text,
+                names: &names,
+                values: Vec::new(),
+            };
+            let _ = db
+                .update_if(&pk, DOSSIER_COUNTERS_SK, &remove, None)
+                .await?;
+        }
+    }
     Ok(dossiers.len() as u64)
 }
 
