@@ -230,7 +230,10 @@ async fn an_organization_has_at_most_99_keys_not_revoked_so_a_plan_change_is_one
         .create_key(org.id, vec![Scope::FlowsRead], None)
         .await
         .unwrap_err();
-    assert!(refused.to_string().contains("99 keys that are not revoked"), "{refused}");
+    assert!(
+        refused.to_string().contains("99 keys that are not revoked"),
+        "{refused}"
+    );
     let revoked = admin.list_keys(org.id).await.unwrap()[1].id;
     admin.revoke_key(org.id, revoked).await.unwrap();
     admin
