@@ -1191,7 +1191,7 @@ fn markdown(report: &Value, settings: &Settings) -> String {
     ));
     let burst = &report["concurrent_creates"];
     md.push_str(&format!(
-        "\n## Concurrent writes in one organization\n\n{} clients, each with its own key, sent {} `POST /dossiers` back to back through the router in process: {} created, {} failed, {:.0} creates a second against DynamoDB Local on this machine. Every create adds to the organization's dossier counters in its transaction; they are split over 8 items, so concurrent creates seldom cancel each other (DynamoDB does not queue transactions that touch one item). On AWS the bound is the organization's partition: 1,000 write units a second, at about 9 WCU (14 with index writes) a create, some 70-100 creates a second.\n",
+        "\n## Concurrent writes in one organization\n\n{} clients, each with its own key, sent {} `POST /dossiers` back to back through the router in process: {} created, {} failed, {:.0} creates a second against DynamoDB Local on this machine. Every create adds to the organization's dossier counters in its transaction; they are split over 8 items, so concurrent creates seldom cancel each other (DynamoDB does not queue transactions that touch one item). On AWS the bound is the organization's partition key, which DynamoDB serves at up to 1,000 write units a second: at about 20 WCU a JSON create with its index copies (`POST /dossiers (JSON)` above), some 50 creates a second.\n",
         burst["clients"], burst["requests"], burst["created"], burst["failed"],
         burst["per_second"].as_f64().unwrap_or(0.0),
     ));
