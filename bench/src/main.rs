@@ -4,6 +4,7 @@
 //! webhook latency through the local pollers. Writes `bench/REPORT.md` and
 //! `bench/report.json`. Run it through `leadgrid-local test --`, which provides the stack.
 
+mod cold_starts;
 mod meter;
 
 use std::collections::BTreeMap;
@@ -13,13 +14,13 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
-use integration_tests::runtime_api::Emulator;
 use integration_tests::{Call, Stack};
 use serde_json::{json, Value};
 use shared::web::auth::Scope;
 use shared::web::Core;
 use uuid::Uuid;
 
+use cold_starts::{cold_starts, peer_cold_starts};
 use meter::{CallMeter, DynamoMeter, Meter, Service, Tally};
 
 const FUNCTIONS: [&str; 6] = [
@@ -679,294 +680,6 @@ async fn cursor_to_page_20(path: &str, key: &str, router: &Router) -> String {
     cursor
 }
 
-fn api_event(function: &str, key: Option<&str>, dossier: Uuid) -> Value {
-    let text =
-        std::fs::read_to_string(root().join(format!("events/api-{function}-list.json"))).unwrap();
-    let sample_dossier = "01a217e8-2b69-729d-a2db-7e9aa4dc2465";
-    let mut event: Value =
-        serde_json::from_str(&text.replace(sample_dossier, &dossier.to_string())).unwrap();
-    match key {
-        Some(key) => event["headers"]["authorization"] = json!(format!("Bearer {key}")),
-        None => {
-            event["headers"]
-                .as_object_mut()
-                .unwrap()
-                .remove("authorization");
-        }
-    }
-    event
-}
-
-/// An authenticated request that needs nothing but its key: a `GET` of a path the function
-/// does not serve, answered 404 once the key is verified and counted (one `UpdateItem`).
-fn key_only_event(function: &str, key: &str, dossier: Uuid) -> Value {
-    let mut event = api_event(function, Some(key), dossier);
-    let path = "/api/v1/key-only-probe";
-    event["rawPath"] = json!(path);
-    event["rawQueryString"] = json!("");
-    event["routeKey"] = json!("$default");
-    event["requestContext"]["http"]["path"] = json!(path);
-    event
-        .as_object_mut()
-        .unwrap()
-        .remove("queryStringParameters");
-    event.as_object_mut().unwrap().remove("pathParameters");
-    event
-}
-
-fn function_event(function: &str, real: bool, key: &str, dossier: Uuid) -> Value {
-    match (function, real) {
-        ("fanout" | "delivery", false) => json!({"Records": []}),
-        ("fanout", true) => serde_json::from_str(
-            &std::fs::read_to_string(root().join("events/dynamodb-stream-outbox.json")).unwrap(),
-        )
-        .unwrap(),
-        ("delivery", true) => serde_json::from_str(
-            &std::fs::read_to_string(root().join("events/sqs-delivery-batch.json")).unwrap(),
-        )
-        .unwrap(),
-        (_, false) => api_event(function, None, dossier),
-        (_, true) => api_event(function, Some(key), dossier),
-    }
-}
-
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-/// Variables the local stack sets for the functions, as template.yaml does on AWS.
-fn is_function_setting(name: &str) -> bool {
-    (name.starts_with("AWS_") && name != "AWS_CA_BUNDLE")
-        || name.starts_with("EVENTS_")
-        || name.starts_with("SLOW_DELIVERIES_")
-        || name.starts_with("WEBHOOK_")
-        || matches!(
-            name,
-            "TABLE_NAME" | "CV_BUCKET" | "API_KEY_SECRET_ID" | "WEBHOOK_SECRET_ID"
-        )
-}
-
-/// The CA bundle Lambda's OS keeps its roots in has each certificate once. This machine's
-/// Debian layout adds a hashed directory with a second copy of each, which the SDK would
-/// read as well when no `SSL_CERT_*` variable narrows it.
-const CA_BUNDLES: [&str; 2] = [
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/certs/ca-certificates.crt",
-];
-
-/// Which environment a function process starts with.
-#[derive(Clone, Copy, PartialEq)]
-enum Environment {
-    /// What Lambda gives a function: its settings and the runtime's variables, none of
-    /// this shell's, and one CA bundle.
-    Lambda,
-    /// This shell's whole environment, as `cargo lambda watch` would pass it on.
-    Machine,
-}
-
-fn spawn_function(
-    binary: &Path,
-    function: &str,
-    runtime_api: &str,
-    environment: Environment,
-) -> tokio::process::Child {
-    let mut command = tokio::process::Command::new(binary);
-    if environment == Environment::Lambda {
-        command
-            .env_clear()
-            .envs(std::env::vars().filter(|(name, _)| is_function_setting(name)))
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-            .env("LANG", "en_US.UTF-8")
-            .env("TZ", ":UTC")
-            .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
-        if let Some(bundle) = CA_BUNDLES.iter().find(|p| Path::new(p).exists()) {
-            command.env("SSL_CERT_FILE", bundle);
-        }
-    }
-    command
-        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
-        .env("AWS_LAMBDA_FUNCTION_NAME", function)
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env(
-            "AWS_LAMBDA_LOG_GROUP_NAME",
-            format!("/aws/lambda/{function}"),
-        )
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
-        .env("RUST_LOG", "error")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e}", binary.display()))
-}
-
-/// One cold start: the process is spawned with `event` already queued.
-struct ColdStart {
-    emulator: Emulator,
-    child: tokio::process::Child,
-    init_ms: f64,
-    cold_ms: f64,
-    status: String,
-}
-
-async fn cold_start(
-    binary: &Path,
-    function: &str,
-    event: &Value,
-    environment: Environment,
-) -> ColdStart {
-    let mut emulator = Emulator::start().await;
-    emulator.send(event.clone());
-    let spawned = Instant::now();
-    let child = spawn_function(binary, function, &emulator.address, environment);
-    let Some((answered, response)) = emulator.response().await else {
-        panic!(
-            "{function} gave no response; runtime errors: {:?}",
-            emulator.failures()
-        );
-    };
-    let init_ms = emulator
-        .first_poll()
-        .map(|t| t.duration_since(spawned).as_secs_f64() * 1000.0)
-        .unwrap_or(f64::NAN);
-    ColdStart {
-        init_ms,
-        cold_ms: answered.duration_since(spawned).as_secs_f64() * 1000.0,
-        status: response
-            .get("statusCode")
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "batch".into()),
-        emulator,
-        child,
-    }
-}
-
-/// A sandbox Lambda initialized ahead of a request (its init is not seen by the caller):
-/// from the event's arrival, after the process's first poll of `/next`, to its response.
-async fn first_response_after_init(binary: &Path, function: &str, event: &Value) -> f64 {
-    let mut emulator = Emulator::start().await;
-    let mut child = spawn_function(binary, function, &emulator.address, Environment::Lambda);
-    let polled = Instant::now() + Duration::from_secs(30);
-    while emulator.first_poll().is_none() {
-        assert!(Instant::now() < polled, "{function} never polled /next");
-        tokio::time::sleep(Duration::from_micros(200)).await;
-    }
-    let sent = Instant::now();
-    emulator.send(event.clone());
-    let (answered, _) = emulator.response().await.expect("a response");
-    child.kill().await.ok();
-    answered.duration_since(sent).as_secs_f64() * 1000.0
-}
-
-/// Cold starts (process start to first response; process start to the first poll of
-/// `/next`), warm latency of the same request in the same process, and peak RSS, in
-/// Lambda's environment; and, for comparison, init in this machine's environment.
-async fn cold_starts(settings: &Settings, key: &str, dossier: Uuid) -> Value {
-    let mut out = serde_json::Map::new();
-    for function in FUNCTIONS {
-        let binary = root().join("target").join(settings.profile).join(function);
-        let mut per_kind = serde_json::Map::new();
-        for real in [false, true] {
-            let event = function_event(function, real, key, dossier);
-            let (mut inits, mut colds, mut warms) = (Vec::new(), Vec::new(), Vec::new());
-            let mut peak = None;
-            let mut statuses = std::collections::BTreeSet::new();
-            for run in 0..settings.cold_runs {
-                let ColdStart {
-                    mut emulator,
-                    mut child,
-                    init_ms,
-                    cold_ms,
-                    status,
-                } = cold_start(&binary, function, &event, Environment::Lambda).await;
-                inits.push(init_ms);
-                colds.push(cold_ms);
-                statuses.insert(status);
-                if run == 0 {
-                    for _ in 0..20 {
-                        let sent = Instant::now();
-                        emulator.send(event.clone());
-                        let (answered, _) = emulator.response().await.expect("warm response");
-                        warms.push(answered.duration_since(sent).as_secs_f64() * 1000.0);
-                    }
-                    for _ in 0..50 {
-                        emulator.send(event.clone());
-                    }
-                    for _ in 0..50 {
-                        emulator.response().await.expect("response under load");
-                    }
-                    peak = child.id().and_then(peak_rss_kib);
-                }
-                child.kill().await.ok();
-            }
-            let mut machine_inits = Vec::new();
-            if !real {
-                for _ in 0..settings.cold_runs {
-                    let mut run = cold_start(&binary, function, &event, Environment::Machine).await;
-                    machine_inits.push(run.init_ms);
-                    run.child.kill().await.ok();
-                }
-            }
-            let mut after_init = Vec::new();
-            if real && API_FUNCTIONS.contains(&function) {
-                for _ in 0..settings.cold_runs {
-                    after_init.push(first_response_after_init(&binary, function, &event).await);
-                }
-            }
-            let cold_p50 = median(colds.iter().copied());
-            let warm_p50 = median(warms.iter().copied());
-            let mut figures = json!({
-                "runs": colds.len(),
-                "init_to_first_poll_ms_p50": median(inits.iter().copied()),
-                "cold_first_response_ms_p50": cold_p50,
-                "warm_ms_p50": warm_p50,
-                "cold_over_warm": if warm_p50 > 0.0 { cold_p50 / warm_p50 } else { 0.0 },
-                "peak_rss_mib_after_50": peak.map(|k| k as f64 / 1024.0),
-                "responses": statuses,
-            });
-            if !after_init.is_empty() {
-                figures["first_response_after_init_ms_p50"] =
-                    json!(median(after_init.iter().copied()));
-            }
-            if !machine_inits.is_empty() {
-                figures["init_in_machine_environment_ms_p50"] =
-                    json!(median(machine_inits.iter().copied()));
-            }
-            per_kind.insert(if real { "real" } else { "trivial" }.into(), figures);
-            eprintln!(
-                "[bench] cold start {function} ({}): {cold_p50:.1} ms, warm {warm_p50:.2} ms",
-                if real { "real" } else { "trivial" }
-            );
-        }
-        if API_FUNCTIONS.contains(&function) {
-            let event = key_only_event(function, key, dossier);
-            let (mut colds, mut after_init) = (Vec::new(), Vec::new());
-            for _ in 0..settings.cold_runs {
-                let mut run = cold_start(&binary, function, &event, Environment::Lambda).await;
-                assert_eq!(run.status, "404", "{function}: the key-only probe");
-                colds.push(run.cold_ms);
-                run.child.kill().await.ok();
-                after_init.push(first_response_after_init(&binary, function, &event).await);
-            }
-            per_kind.insert(
-                "key_only".into(),
-                json!({
-                    "runs": colds.len(),
-                    "cold_first_response_ms_p50": median(colds.iter().copied()),
-                    "first_response_after_init_ms_p50": median(after_init.iter().copied()),
-                }),
-            );
-        }
-        out.insert(function.into(), Value::Object(per_kind));
-    }
-    Value::Object(out)
-}
-
 /// Concurrent `POST /dossiers` in one organization, each client with its own key: how many
 /// a second commit, and whether any failed. Every create adds to the organization's
 /// counters in its transaction; split over shards, concurrent creates seldom conflict.
@@ -1006,31 +719,6 @@ async fn concurrent_creates(stack: &Stack, settings: &Settings) -> Value {
         "failed": statuses.len() - created,
         "per_second": per_second,
     })
-}
-
-/// The yardstick for cold starts: `bare-peer` (bench/peer), a Rust Lambda that answers an
-/// HTTP API request with one DynamoDB `GetItem` and nothing else, started the same way.
-async fn peer_cold_starts(settings: &Settings, dossier: Uuid) -> Value {
-    let binary = root()
-        .join("target")
-        .join(settings.profile)
-        .join("bare-peer");
-    let event = api_event("flows", None, dossier);
-    let mut colds = Vec::new();
-    for _ in 0..settings.cold_runs {
-        let mut run = cold_start(&binary, "bare-peer", &event, Environment::Lambda).await;
-        assert_eq!(run.status, "200", "the peer answers 200");
-        colds.push(run.cold_ms);
-        run.child.kill().await.ok();
-    }
-    let mut after_init = Vec::new();
-    for _ in 0..settings.cold_runs {
-        after_init.push(first_response_after_init(&binary, "bare-peer", &event).await);
-    }
-    let cold_p50 = median(colds.iter().copied());
-    let after_init_p50 = median(after_init.iter().copied());
-    eprintln!("[bench] cold start bare-peer: {cold_p50:.1} ms, after init {after_init_p50:.1} ms");
-    json!({"runs": colds.len(), "cold_first_response_ms_p50": cold_p50, "first_response_after_init_ms_p50": after_init_p50})
 }
 
 async fn webhook_latency(stack: &Stack, settings: &Settings) -> Value {

@@ -189,39 +189,35 @@ impl Admin {
                     keys.len()
                 ));
             }
-            let set_plan = |sk: String, condition: &str| {
-                let mut values = vec![(":plan".to_string(), s(plan.as_str()))];
-                if sk == ORG_SK {
-                    values.push((":made".into(), n(keys_made)));
-                }
-                txn::update(
+            let plan_value = || vec![(":plan".to_string(), s(plan.as_str()))];
+            let plan_name = || ("#plan".to_string(), "plan".to_string());
+            let unchanged = txn::update(
+                &self.db,
+                txn::UpdateSpec {
+                    pk: org_pk(org),
+                    sk: ORG_SK.into(),
+                    expression: "SET #plan = :plan".into(),
+                    condition: Some(
+                        "attribute_exists(PK) AND (attribute_not_exists(#made) OR #made = :made)"
+                            .into(),
+                    ),
+                    names: vec![plan_name(), ("#made".into(), KEYS_MADE.into())],
+                    values: [plan_value(), vec![(":made".into(), n(keys_made))]].concat(),
+                },
+            );
+            let mut items = vec![unchanged];
+            for key in keys {
+                items.push(txn::update(
                     &self.db,
                     txn::UpdateSpec {
                         pk: org_pk(org),
-                        sk,
+                        sk: api_key_sk(key.id),
                         expression: "SET #plan = :plan".into(),
-                        condition: Some(condition.into()),
-                        names: vec![
-                            ("#plan".into(), "plan".into()),
-                            ("#made".into(), KEYS_MADE.into()),
-                        ]
-                        .into_iter()
-                        .filter(|(placeholder, _): &(String, String)| {
-                            placeholder == "#plan" || condition.contains(placeholder.as_str())
-                        })
-                        .collect(),
-                        values,
+                        condition: Some("attribute_exists(PK)".into()),
+                        names: vec![plan_name()],
+                        values: plan_value(),
                     },
-                )
-            };
-            let unchanged = if keys_made == 0 {
-                "attribute_exists(PK) AND (attribute_not_exists(#made) OR #made = :made)"
-            } else {
-                "#made = :made"
-            };
-            let mut items = vec![set_plan(ORG_SK.to_string(), unchanged)];
-            for key in keys {
-                items.push(set_plan(api_key_sk(key.id), "attribute_exists(PK)"));
+                ));
             }
             match txn::write(&self.db, items).await? {
                 Ok(()) => return self.get_org(org).await,

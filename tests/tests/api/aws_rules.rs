@@ -7,9 +7,7 @@ use std::process::{Command, Stdio};
 
 use serde_yaml_ng::Value;
 
-fn root_file(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/../{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
+use crate::routes::root_file;
 
 fn template() -> Value {
     serde_yaml_ng::from_str(&root_file("template.yaml")).expect("template.yaml parses")

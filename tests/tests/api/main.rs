@@ -6,6 +6,7 @@ mod aws_rules;
 mod contact_search;
 mod contacts;
 mod contract;
+mod counters;
 mod cvs;
 mod dossiers;
 mod entry_points;

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use http::Method;
 use integration_tests::{growth_org, stack, Call};
 
-fn root_file(name: &str) -> String {
+pub(crate) fn root_file(name: &str) -> String {
     std::fs::read_to_string(format!("{}/../{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
