@@ -11,8 +11,12 @@ use uuid::Uuid;
 use super::{median, root, Settings, API_FUNCTIONS, FUNCTIONS};
 
 fn api_event(function: &str, key: Option<&str>, dossier: Uuid) -> Value {
+    let resource = match function {
+        "webhooks" => "webhook-endpoints",
+        other => other,
+    };
     let text =
-        std::fs::read_to_string(root().join(format!("events/api-{function}-list.json"))).unwrap();
+        std::fs::read_to_string(root().join(format!("events/api-{resource}-list.json"))).unwrap();
     let sample_dossier = "01a217e8-2b69-729d-a2db-7e9aa4dc2465";
     let mut event: Value =
         serde_json::from_str(&text.replace(sample_dossier, &dossier.to_string())).unwrap();
@@ -95,6 +99,9 @@ enum Environment {
     /// What Lambda gives a function: its settings and the runtime's variables, none of
     /// this shell's, and one CA bundle.
     Lambda,
+    /// The same, in a sandbox of provisioned concurrency, which Lambda always initializes
+    /// ahead of requests.
+    Provisioned,
     /// This shell's whole environment, as `cargo lambda watch` would pass it on.
     Machine,
 }
@@ -106,14 +113,20 @@ fn spawn_function(
     environment: Environment,
 ) -> tokio::process::Child {
     let mut command = tokio::process::Command::new(binary);
-    if environment == Environment::Lambda {
+    if environment != Environment::Machine {
         command
             .env_clear()
             .envs(std::env::vars().filter(|(name, _)| is_function_setting(name)))
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("LANG", "en_US.UTF-8")
             .env("TZ", ":UTC")
-            .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+            .env(
+                "AWS_LAMBDA_INITIALIZATION_TYPE",
+                match environment {
+                    Environment::Provisioned => "provisioned-concurrency",
+                    _ => "on-demand",
+                },
+            );
         if let Some(bundle) = CA_BUNDLES.iter().find(|p| Path::new(p).exists()) {
             command.env("SSL_CERT_FILE", bundle);
         }
@@ -177,11 +190,17 @@ async fn cold_start(
     }
 }
 
-/// A sandbox Lambda initialized ahead of a request (its init is not seen by the caller):
-/// from the event's arrival, after the process's first poll of `/next`, to its response.
+/// A sandbox of provisioned concurrency, initialized ahead of a request (its init is not
+/// seen by the caller): from the event's arrival, after the process's first poll of
+/// `/next`, to its response.
 async fn first_response_after_init(binary: &Path, function: &str, event: &Value) -> f64 {
     let mut emulator = Emulator::start().await;
-    let mut child = spawn_function(binary, function, &emulator.address, Environment::Lambda);
+    let mut child = spawn_function(
+        binary,
+        function,
+        &emulator.address,
+        Environment::Provisioned,
+    );
     let polled = Instant::now() + Duration::from_secs(30);
     while emulator.first_poll().is_none() {
         assert!(Instant::now() < polled, "{function} never polled /next");
@@ -274,51 +293,75 @@ pub(super) async fn cold_starts(settings: &Settings, key: &str, dossier: Uuid) -
                 if real { "real" } else { "trivial" }
             );
         }
-        if API_FUNCTIONS.contains(&function) {
-            let event = key_only_event(function, key, dossier);
-            let (mut colds, mut after_init) = (Vec::new(), Vec::new());
-            for _ in 0..settings.cold_runs {
-                let mut run = cold_start(&binary, function, &event, Environment::Lambda).await;
-                assert_eq!(run.status, "404", "{function}: the key-only probe");
-                colds.push(run.cold_ms);
-                run.child.kill().await.ok();
-                after_init.push(first_response_after_init(&binary, function, &event).await);
-            }
-            per_kind.insert(
-                "key_only".into(),
-                json!({
-                    "runs": colds.len(),
-                    "cold_first_response_ms_p50": median(colds.iter().copied()),
-                    "first_response_after_init_ms_p50": median(after_init.iter().copied()),
-                }),
-            );
-        }
         out.insert(function.into(), Value::Object(per_kind));
     }
     Value::Object(out)
 }
 
-/// The yardstick for cold starts: `bare-peer` (bench/peer), a Rust Lambda that answers an
+/// The first authenticated response of a request that needs only its key, in each API
+/// function, against the yardstick `bare-peer` (bench/peer): a Rust Lambda that answers an
 /// HTTP API request with one DynamoDB `GetItem` and nothing else, started the same way.
-pub(super) async fn peer_cold_starts(settings: &Settings, dossier: Uuid) -> Value {
-    let binary = root()
+/// Peer and function runs alternate, so that both meet the machine in the same state: on a
+/// shared machine the same binary's cold start drifts by 2× over minutes.
+/// Each function gets its own key from `keys`, so that no run nears a key's rate limit.
+pub(super) async fn key_only_against_peer(
+    settings: &Settings,
+    keys: &[String],
+    dossier: Uuid,
+) -> Value {
+    let peer = root()
         .join("target")
         .join(settings.profile)
         .join("bare-peer");
-    let event = api_event("flows", None, dossier);
-    let mut colds = Vec::new();
-    for _ in 0..settings.cold_runs {
-        let mut run = cold_start(&binary, "bare-peer", &event, Environment::Lambda).await;
-        assert_eq!(run.status, "200", "the peer answers 200");
-        colds.push(run.cold_ms);
-        run.child.kill().await.ok();
+    let peer_event = api_event("flows", None, dossier);
+    // More runs than for the other cold starts: this is a ratio of two small medians.
+    let runs = settings.cold_runs * 3;
+    let mut out = serde_json::Map::new();
+    for (function, key) in API_FUNCTIONS.into_iter().zip(keys) {
+        let binary = root().join("target").join(settings.profile).join(function);
+        let event = key_only_event(function, key, dossier);
+        let [mut ours, mut theirs, mut ours_ahead, mut theirs_ahead, mut our_inits, mut their_inits] =
+            [(); 6].map(|_| Vec::new());
+        for _ in 0..runs {
+            let mut run = cold_start(&peer, "bare-peer", &peer_event, Environment::Lambda).await;
+            assert_eq!(run.status, "200", "the peer answers 200");
+            theirs.push(run.cold_ms);
+            their_inits.push(run.init_ms);
+            run.child.kill().await.ok();
+            let mut run = cold_start(&binary, function, &event, Environment::Lambda).await;
+            assert_eq!(run.status, "404", "{function}: the key-only probe");
+            ours.push(run.cold_ms);
+            our_inits.push(run.init_ms);
+            run.child.kill().await.ok();
+            theirs_ahead.push(first_response_after_init(&peer, "bare-peer", &peer_event).await);
+            ours_ahead.push(first_response_after_init(&binary, function, &event).await);
+        }
+        let [ours, theirs, ours_ahead, theirs_ahead, our_init, their_init] = [
+            ours,
+            theirs,
+            ours_ahead,
+            theirs_ahead,
+            our_inits,
+            their_inits,
+        ]
+        .map(|runs| median(runs.into_iter()));
+        eprintln!(
+            "[bench] key-only {function}: {ours:.1} ms on demand (peer {theirs:.1}), {ours_ahead:.1} ms initialized ahead (peer {theirs_ahead:.1})"
+        );
+        out.insert(
+            function.into(),
+            json!({
+                "runs": runs,
+                "on_demand_ms_p50": ours,
+                "on_demand_init_ms_p50": our_init,
+                "peer_on_demand_init_ms_p50": their_init,
+                "peer_on_demand_ms_p50": theirs,
+                "on_demand_over_peer": ours / theirs,
+                "initialized_ahead_ms_p50": ours_ahead,
+                "peer_initialized_ahead_ms_p50": theirs_ahead,
+                "initialized_ahead_over_peer": ours_ahead / theirs_ahead,
+            }),
+        );
     }
-    let mut after_init = Vec::new();
-    for _ in 0..settings.cold_runs {
-        after_init.push(first_response_after_init(&binary, "bare-peer", &event).await);
-    }
-    let cold_p50 = median(colds.iter().copied());
-    let after_init_p50 = median(after_init.iter().copied());
-    eprintln!("[bench] cold start bare-peer: {cold_p50:.1} ms, after init {after_init_p50:.1} ms");
-    json!({"runs": colds.len(), "cold_first_response_ms_p50": cold_p50, "first_response_after_init_ms_p50": after_init_p50})
+    Value::Object(out)
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use shared::domain::flows::{default_flows, DossierType, Flow, StageSpec};
 use shared::domain::orgs::{Member, Org, Plan, DEFAULT_POOL_DAYS};
 use shared::ids::new_id;
-use shared::secrets::{KeyPepper, SecretSource, WebhookMasterKey};
+use shared::secrets::{SecretSource, WebhookMasterKey};
 use shared::table::keys::{api_key_sk, member_sk, org_pk, API_KEY_PREFIX, ORG_SK};
 use shared::table::store::{n, s, to_item, Db, Expression};
 use shared::table::txn;
@@ -91,11 +91,9 @@ pub struct CreatedKey {
     pub expires_at: Option<OffsetDateTime>,
 }
 
-/// The operator's view: it reads both secrets, to make API keys and to show endpoints'
-/// signing secrets.
+/// The operator's view: it reads the webhook secret, to show endpoints' signing secrets.
 pub struct Admin {
     pub db: Db,
-    pub key_pepper: SecretSource<KeyPepper>,
     pub webhook_master_key: SecretSource<WebhookMasterKey>,
 }
 
@@ -113,7 +111,7 @@ fn org_exists(db: &Db, org: Uuid) -> TransactWriteItem {
 }
 
 impl Admin {
-    /// Reads the table and both secrets as `config` names them.
+    /// Reads the table and the webhook secret as `config` names them.
     pub fn from_config(
         sdk: &aws_config::SdkConfig,
         config: &shared::config::Config,
@@ -121,7 +119,6 @@ impl Admin {
         let secrets = aws_sdk_secretsmanager::Client::new(sdk);
         Ok(Self {
             db: Db::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
-            key_pepper: SecretSource::new(secrets.clone(), config.require_api_key_secret_id()?),
             webhook_master_key: SecretSource::new(secrets, config.require_webhook_secret_id()?),
         })
     }
@@ -306,8 +303,7 @@ impl Admin {
                 "organization {org} has {active} keys that are not revoked, the most it may have; revoke one first"
             ));
         }
-        let pepper = self.key_pepper.get().await?;
-        let new_key = generate_key(org, pepper.bytes());
+        let new_key = generate_key(org);
         let record = ApiKeyRecord {
             id: new_key.id,
             org_id: org,

@@ -5,10 +5,7 @@ async fn main() -> Result<(), lambda_http::Error> {
             aws_sdk_secretsmanager::Client::new(sdk),
             config.require_webhook_secret_id()?,
         );
-        // Only creating an endpoint or rotating its secret needs it: read in the
-        // background, so that init does not wait for it.
-        let reading = master_key.clone();
-        tokio::spawn(async move { reading.load().await });
+        // Read when first needed, by creating an endpoint or rotating its secret.
         Ok(webhooks::router(webhooks::Endpoints {
             core,
             master_key,

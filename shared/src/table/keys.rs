@@ -349,6 +349,13 @@ pub fn test_window_sk(endpoint: Uuid, minute: i64) -> String {
     format!("WHTEST#{endpoint}#{minute}")
 }
 
+// requeue claim
+/// Claimed by the first copy received of the delivery messages queued again from the SQS
+/// message `message`.
+pub fn requeued_from_sk(message: &str) -> String {
+    format!("WHCOPY#{message}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,6 +439,7 @@ mod tests {
                 egress_window_sk("<host>", 29_443_200),
             ),
             ("test window", org_pk(org), test_window_sk(a, 29_443_200)),
+            ("requeue claim", org_pk(org), requeued_from_sk("<message>")),
         ];
         assert_eq!(table.len(), items.len(), "one README row per item kind");
         for (row, (item, pk, sk)) in table.iter().zip(items) {

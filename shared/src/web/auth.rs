@@ -3,7 +3,12 @@
 //!
 //! A key is `lg_live_` followed by the URL-safe base64 of 64 bytes: the organization id (16),
 //! the key id (16) and 32 random bytes. The ids let us address the key's item directly; the
-//! random part is the secret. Only HMAC-SHA256(pepper, key) is stored.
+//! random part is the secret. Only `sha256:` and the hex SHA-256 of the key is stored.
+//!
+//! 256 random bits cannot be guessed, so hashing them with a secret pepper would add
+//! nothing but a Secrets Manager read before a new container's first request. Keys made
+//! before were stored as HMAC-SHA256(pepper, key); each is stored again in the new form at
+//! its first verified use, the only time the pepper is read.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -15,6 +20,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::domain::orgs::Plan;
+use crate::secrets::{KeyPepper, SecretSource};
 use crate::table::keys::{api_key_sk, org_pk};
 use crate::table::store::{from_item, n, s, Db, Expression};
 use crate::web::ratelimit::{window_start, RateStatus};
@@ -76,14 +82,14 @@ pub struct NewKey {
     pub hash: String,
 }
 
-pub fn generate_key(org: Uuid, pepper: &[u8]) -> NewKey {
+pub fn generate_key(org: Uuid) -> NewKey {
     let id = crate::ids::new_id();
     let mut raw = [0u8; RAW_KEY_LEN];
     raw[..16].copy_from_slice(org.as_bytes());
     raw[16..32].copy_from_slice(id.as_bytes());
     rand::rngs::OsRng.fill_bytes(&mut raw[32..]);
     let plaintext = format!("{KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(raw));
-    let hash = hash_key(pepper, &plaintext);
+    let hash = hash_key(&plaintext);
     NewKey {
         id,
         plaintext,
@@ -91,7 +97,18 @@ pub fn generate_key(org: Uuid, pepper: &[u8]) -> NewKey {
     }
 }
 
-pub fn hash_key(pepper: &[u8], key: &str) -> String {
+const HASH_PREFIX: &str = "sha256:";
+
+pub fn hash_key(key: &str) -> String {
+    use sha2::Digest;
+    format!(
+        "{HASH_PREFIX}{}",
+        hex::encode(Sha256::digest(key.as_bytes()))
+    )
+}
+
+/// How keys made before [`hash_key`] were stored.
+pub fn legacy_hash_key(pepper: &[u8], key: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(pepper).expect("HMAC accepts keys of any length");
     mac.update(key.as_bytes());
     hex::encode(mac.finalize().into_bytes())
@@ -184,12 +201,12 @@ const MAX_COUNT_ATTEMPTS: u32 = 4;
 /// hot path. A second round trip happens only on the first request of a new window.
 pub async fn authenticate(
     db: &Db,
-    pepper: &[u8],
+    legacy_pepper: &SecretSource<KeyPepper>,
     token: &str,
     now: OffsetDateTime,
 ) -> Result<Principal, ApiError> {
     let (org, key_id) = parse_key(token).ok_or_else(malformed)?;
-    let hash = hash_key(pepper, token);
+    let hash = hash_key(token);
     let epoch = now.unix_timestamp().max(0) as u64;
     // The window this request counts in: the one its clock names, or a newer one another
     // container (whose clock is ahead, or whose request came a moment later) has started.
@@ -218,7 +235,11 @@ pub async fn authenticate(
         };
         let old: ApiKeyRecord = from_item(old)?;
         if old.key_hash != hash {
-            return Err(invalid());
+            if old.key_hash.starts_with(HASH_PREFIX) {
+                return Err(invalid());
+            }
+            rehash_legacy_key(db, legacy_pepper, token, &old.key_hash, &hash, (&pk, &sk)).await?;
+            continue;
         }
         if old.rl_window > window {
             window = old.rl_window;
@@ -248,6 +269,34 @@ pub async fn authenticate(
     Err(ApiError::internal(
         "authenticate: the rate window kept moving while counting",
     ))
+}
+
+/// Stores a key made before [`hash_key`] in the new form, once it verifies against its
+/// pepper hash; the next count then finds it. A concurrent request may have done it first,
+/// which the condition lets through as done.
+async fn rehash_legacy_key(
+    db: &Db,
+    pepper: &SecretSource<KeyPepper>,
+    token: &str,
+    stored: &str,
+    hash: &str,
+    (pk, sk): (&str, &str),
+) -> Result<(), ApiError> {
+    let pepper = pepper.get().await?;
+    let legacy = legacy_hash_key(pepper.bytes(), token);
+    if legacy != stored {
+        return Err(invalid());
+    }
+    let rehash = Expression {
+        text: "SET key_hash = :hash",
+        values: vec![(":hash", s(hash)), (":legacy", s(&legacy))],
+        ..Default::default()
+    };
+    let condition = "key_hash = :legacy OR key_hash = :hash";
+    match db.update_if(pk, sk, &rehash, Some(condition)).await? {
+        Ok(_) => Ok(()),
+        Err(_) => Err(invalid()),
+    }
 }
 
 /// The caller a verified and counted key names, unless it is revoked or expired.
@@ -282,19 +331,20 @@ mod tests {
     #[test]
     fn generated_keys_parse_back_to_their_ids() {
         let org = Uuid::now_v7();
-        let key = generate_key(org, b"pepper");
+        let key = generate_key(org);
         assert!(key.plaintext.starts_with(KEY_PREFIX));
         assert_eq!(parse_key(&key.plaintext), Some((org, key.id)));
-        assert_eq!(key.hash, hash_key(b"pepper", &key.plaintext));
-        assert_ne!(key.hash, hash_key(b"other pepper", &key.plaintext));
+        assert_eq!(key.hash, hash_key(&key.plaintext));
+        assert!(key.hash.starts_with(HASH_PREFIX));
+        assert_ne!(key.hash, legacy_hash_key(b"pepper", &key.plaintext));
         assert!(!key.hash.contains(&key.plaintext[8..]));
     }
 
     #[test]
     fn keys_carry_32_random_bytes() {
         let org = Uuid::now_v7();
-        let a = generate_key(org, b"p");
-        let b = generate_key(org, b"p");
+        let a = generate_key(org);
+        let b = generate_key(org);
         assert_ne!(a.plaintext[8 + 43..], b.plaintext[8 + 43..]);
         assert_eq!(a.plaintext.len(), 8 + 86);
     }

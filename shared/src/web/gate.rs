@@ -266,14 +266,12 @@ async fn run_and_store(
 /// Verifies the key and counts the request: one `UpdateItem` on the key's own item, which
 /// also carries the plan. Nothing else is read or written for a request until its key
 /// verifies, so a forged key costs one round trip and names no partition it could write to.
-/// (A container reads the pepper at init.)
 async fn authorize(core: &Core, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let header = headers
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or_default());
     let token = bearer_token(header)?;
-    let pepper = core.key_pepper.get().await?;
-    let principal = authenticate(&core.db, pepper.bytes(), token, core.clock.now()).await?;
+    let principal = authenticate(&core.db, &core.legacy_pepper, token, core.clock.now()).await?;
     tracing::Span::current().record("org", tracing::field::display(principal.org_id));
     Ok(principal)
 }

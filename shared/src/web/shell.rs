@@ -29,7 +29,8 @@ pub const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelim
 #[derive(Clone)]
 pub struct Core {
     pub db: Db,
-    pub key_pepper: SecretSource<KeyPepper>,
+    /// Read only to verify a key made before keys were hashed without it.
+    pub legacy_pepper: SecretSource<KeyPepper>,
     pub plans: Arc<PlanCache>,
     pub clock: clock::Clock,
 }
@@ -38,7 +39,7 @@ impl Core {
     pub fn new(sdk: &aws_config::SdkConfig, config: &Config) -> Result<Self, String> {
         Ok(Self {
             db: Db::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
-            key_pepper: SecretSource::new(
+            legacy_pepper: SecretSource::new(
                 aws_sdk_secretsmanager::Client::new(sdk),
                 config.require_api_key_secret_id()?,
             ),
@@ -47,23 +48,28 @@ impl Core {
         })
     }
 
-    /// Does at init what a container's first request would otherwise wait for: reading the
-    /// pepper that checking its API key needs, and opening a DynamoDB connection. Lambda
-    /// runs init before it hands the sandbox a request, often ahead of one. A failure is left
-    /// to the first request, which tries again.
+    /// Opens the DynamoDB connection (on AWS, its TLS session) at init, which a container's
+    /// first request would otherwise wait for. A failure is left to the first request.
     pub async fn warm_up(&self) {
-        let connect = async {
-            let wait = std::time::Duration::from_secs(2);
-            match tokio::time::timeout(wait, self.db.open_connection()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(err)) => {
-                    tracing::warn!(error = ?err, "opening a DynamoDB connection at init failed")
-                }
-                Err(_) => tracing::warn!("opening a DynamoDB connection at init took over 2 s"),
+        let wait = std::time::Duration::from_secs(2);
+        match tokio::time::timeout(wait, self.db.open_connection()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                tracing::warn!(error = ?err, "opening a DynamoDB connection at init failed")
             }
-        };
-        tokio::join!(self.key_pepper.load(), connect);
+            Err(_) => tracing::warn!("opening a DynamoDB connection at init took over 2 s"),
+        }
     }
+}
+
+/// Whether Lambda runs this container's init ahead of any request, as it does for
+/// provisioned concurrency: opening a connection in init then hides it from every caller.
+/// An on-demand init is one a request usually waits for; a request made only to open the
+/// connection would add its round trip to that wait, while the request's own call opens it
+/// anyway. (Lambda also reports as on-demand the inits it runs ahead of demand.)
+fn initialized_ahead_of_requests() -> bool {
+    std::env::var("AWS_LAMBDA_INITIALIZATION_TYPE")
+        .is_ok_and(|kind| kind == "provisioned-concurrency")
 }
 
 /// A function's `main`: reads settings, builds the SDK configuration and the [`Core`] once
@@ -78,7 +84,9 @@ pub async fn serve(
     let core = Core::new(&sdk, &config)?;
     // A setting a function cannot work without stops it here, at init, not at a request.
     let router = build(core.clone(), &sdk, &config)?;
-    core.warm_up().await;
+    if initialized_ahead_of_requests() {
+        core.warm_up().await;
+    }
     lambda_http::run(router).await
 }
 

@@ -7,7 +7,9 @@
 //! retries hidden with `ChangeMessageVisibility` across every tenant's failing receivers
 //! would reach that. A retry is instead a new message, delayed (at most SQS's 15 minutes);
 //! one due later carries [`Delivery::not_before`] and is delayed again on each receive until
-//! then. Delayed messages do not count as in flight.
+//! then. Delayed messages do not count as in flight. A message is queued again before the
+//! one it comes from is deleted; of two copies that a missed deletion queues, only the first
+//! received goes on ([`copies`]).
 //!
 //! Two lanes keep one organization's slow receivers from holding up everyone's deliveries.
 //! In the fast lane (the events queue) an attempt gets [`FAST_LANE_BUDGET`] for the whole
@@ -27,6 +29,7 @@ use reqwest::StatusCode;
 
 use crate::secrets::{SecretSource, WebhookMasterKey};
 use crate::table::store::Db;
+use crate::webhooks::copies;
 use crate::webhooks::limits::{self, Budget};
 use crate::webhooks::{self, Attempt, Delivery, Destinations, Outcome, RetrySchedule};
 use crate::ApiError;
@@ -170,18 +173,35 @@ impl Deliverer {
 
     /// Returns whether the message must stay in the queue.
     async fn process(&self, message: &SqsMessage) -> bool {
-        let body = message.body.as_deref().unwrap_or_default();
-        let delivery: Delivery = match serde_json::from_str(body) {
+        let received = Received {
+            raw: message.body.as_deref().unwrap_or_default(),
+            id: message.message_id.as_deref(),
+        };
+        let delivery: Delivery = match serde_json::from_str(received.raw) {
             Ok(delivery) => delivery,
             Err(err) => {
                 tracing::error!(error = %err, "unreadable delivery message; moving it to the dead-letter queue");
-                return !self.dead_letter(body).await;
+                return !self.dead_letter(received.raw).await;
             }
         };
+        if let (Some(parent), Some(id)) = (delivery.requeued_from.as_deref(), received.id) {
+            let now = crate::clock::now();
+            match copies::goes_on(&self.db, delivery.org, parent, id, now).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::info!(event_id = %delivery.event_id, "a second copy of a message queued again; dropped");
+                    return false;
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, event_id = %delivery.event_id, "could not claim a message queued again");
+                    return true;
+                }
+            }
+        }
         let now = crate::clock::now().unix_timestamp();
         if let Some(due) = delivery.not_before.filter(|due| *due > now) {
             return match self
-                .requeue_until(&delivery, delivery.attempts_before, due)
+                .requeue_until(&delivery, delivery.attempts_before, due, received)
                 .await
             {
                 Ok(keep) => keep,
@@ -198,7 +218,7 @@ impl Deliverer {
                 return true;
             }
         };
-        match self.attempt(&delivery, attempt, body).await {
+        match self.attempt(&delivery, attempt, received).await {
             Ok(keep) => keep,
             Err(err) => {
                 tracing::error!(error = %err, event_id = %delivery.event_id, "delivery attempt failed to run");
@@ -241,7 +261,7 @@ impl Deliverer {
         &self,
         delivery: &Delivery,
         attempt: u32,
-        raw: &str,
+        received: Received<'_>,
     ) -> Result<bool, ApiError> {
         let started_at = crate::clock::now();
         let mut record = Attempt {
@@ -295,10 +315,10 @@ impl Deliverer {
             Err(why) => return self.finish(delivery, record.with_error(&why)).await,
         };
         if !delivery.slow && endpoint.slow_until.is_some_and(|until| until > started_at) {
-            return self.requeue(delivery, true, attempt - 1, 0).await;
+            return self.requeue(delivery, true, attempt - 1, 0, received).await;
         }
         if let Some(keep) = self
-            .wait_for_host_budget(delivery, &url, attempt, &record, raw)
+            .wait_for_host_budget(delivery, &url, attempt, &record, received)
             .await?
         {
             return Ok(keep);
@@ -306,7 +326,7 @@ impl Deliverer {
         let retry_after = self
             .post(&endpoint, url, delivery, started_at, &mut record)
             .await?;
-        if let Some(keep) = self.leave_fast_lane(delivery, &record).await? {
+        if let Some(keep) = self.leave_fast_lane(delivery, &record, received).await? {
             return Ok(keep);
         }
         let status = record.status.and_then(|s| StatusCode::from_u16(s).ok());
@@ -331,7 +351,7 @@ impl Deliverer {
             record.outcome = Outcome::Delivered;
             return self.finish(delivery, record).await;
         }
-        self.after_failure(delivery, &endpoint, record, retry_after, raw)
+        self.after_failure(delivery, &endpoint, record, retry_after, received)
             .await
     }
 
@@ -344,7 +364,7 @@ impl Deliverer {
         url: &url::Url,
         attempt: u32,
         record: &Attempt,
-        raw: &str,
+        received: Received<'_>,
     ) -> Result<Option<bool>, ApiError> {
         // `h.example.` and `h.example` are one host name.
         let host = url.host_str().unwrap_or_default().trim_end_matches('.');
@@ -363,7 +383,9 @@ impl Deliverer {
                 ..record.clone()
             };
             self.log(delivery, &given_up.with_error(&why)).await;
-            return Ok(Some(!self.dead_letter(&delivery.redrivable(raw)).await));
+            return Ok(Some(
+                !self.dead_letter(&delivery.redrivable(received.raw)).await,
+            ));
         }
         let deferred = Delivery {
             deferrals: delivery.deferrals + 1,
@@ -371,9 +393,15 @@ impl Deliverer {
         };
         // Spread over the next minute, so that a backlog does not all come back at once.
         let spread = rand::random::<u64>() % 30;
-        self.requeue(&deferred, delivery.slow, attempt - 1, wait + spread)
-            .await
-            .map(Some)
+        self.requeue(
+            &deferred,
+            delivery.slow,
+            attempt - 1,
+            wait + spread,
+            received,
+        )
+        .await
+        .map(Some)
     }
 
     /// A test is tried once, and its outcome changes nothing about the endpoint but that
@@ -406,7 +434,7 @@ impl Deliverer {
         endpoint: &webhooks::Endpoint,
         mut record: Attempt,
         retry_after: Option<Duration>,
-        raw: &str,
+        received: Received<'_>,
     ) -> Result<bool, ApiError> {
         let status = record.status.and_then(|s| StatusCode::from_u16(s).ok());
         let now = crate::clock::now();
@@ -435,12 +463,13 @@ impl Deliverer {
                 record.outcome = Outcome::Retrying;
                 self.log(delivery, &record).await;
                 let due = crate::clock::now().unix_timestamp() + delay.as_secs() as i64;
-                self.requeue_until(delivery, record.attempt, due).await
+                self.requeue_until(delivery, record.attempt, due, received)
+                    .await
             }
             None => {
                 record.outcome = Outcome::Failed;
                 self.log(delivery, &record).await;
-                Ok(!self.dead_letter(&delivery.redrivable(raw)).await)
+                Ok(!self.dead_letter(&delivery.redrivable(received.raw)).await)
             }
         }
     }
@@ -452,6 +481,7 @@ impl Deliverer {
         &self,
         delivery: &Delivery,
         record: &Attempt,
+        received: Received<'_>,
     ) -> Result<Option<bool>, ApiError> {
         if delivery.slow || !record.timed_out {
             return Ok(None);
@@ -471,7 +501,7 @@ impl Deliverer {
             ..record.clone()
         };
         self.log(delivery, &moved).await;
-        self.requeue(delivery, true, record.attempt, 0)
+        self.requeue(delivery, true, record.attempt, 0, received)
             .await
             .map(Some)
     }
@@ -483,6 +513,7 @@ impl Deliverer {
         delivery: &Delivery,
         attempts_before: u32,
         due: i64,
+        received: Received<'_>,
     ) -> Result<bool, ApiError> {
         let wait = due
             .saturating_sub(crate::clock::now().unix_timestamp())
@@ -491,24 +522,26 @@ impl Deliverer {
             not_before: (wait > MAX_DELAY_SECONDS).then_some(due),
             ..delivery.clone()
         };
-        self.requeue(&later, delivery.slow, attempts_before, wait)
+        self.requeue(&later, delivery.slow, attempts_before, wait, received)
             .await
     }
 
     /// Queues the message again, in the slow lane or the fast one, after `delay_seconds`
-    /// (at most SQS's 15 minutes), with `attempts_before` attempts already made; the copy
-    /// received now is then done with. Returns whether it must stay in the queue: only if
-    /// the new message could not be sent.
+    /// (at most SQS's 15 minutes), with `attempts_before` attempts already made, naming the
+    /// message `received` it comes from; that one is then done with. Returns whether it
+    /// must stay in the queue: only if the new message could not be sent.
     async fn requeue(
         &self,
         delivery: &Delivery,
         slow: bool,
         attempts_before: u32,
         delay_seconds: u64,
+        received: Received<'_>,
     ) -> Result<bool, ApiError> {
         let moved = Delivery {
             attempts_before,
             slow,
+            requeued_from: received.id.map(str::to_owned),
             ..delivery.clone()
         };
         let body = serde_json::to_string(&moved).map_err(ApiError::internal)?;
@@ -658,6 +691,15 @@ impl Deliverer {
             }
         }
     }
+}
+
+/// The queue message being handled: its body as received (what the dead-letter queue
+/// keeps when it cannot be read back) and its SQS id (what a message queued again from it
+/// names).
+#[derive(Clone, Copy)]
+struct Received<'a> {
+    raw: &'a str,
+    id: Option<&'a str>,
 }
 
 impl Attempt {

@@ -7,6 +7,8 @@
 
 pub mod attempts;
 #[cfg(feature = "delivery")]
+mod copies;
+#[cfg(feature = "delivery")]
 pub mod delivery;
 mod destinations;
 pub mod endpoints;
@@ -391,6 +393,10 @@ pub struct Delivery {
     /// delay a message: until then each receive only delays it again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before: Option<i64>,
+    /// The SQS id of the message this one was queued again from (see `delivery`): of two
+    /// copies queued from one message, only the first received goes on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requeued_from: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -417,6 +423,7 @@ impl Delivery {
             slow: false,
             deferrals: 0,
             not_before: None,
+            requeued_from: None,
         })
     }
 
@@ -440,6 +447,7 @@ impl Delivery {
             slow: false,
             deferrals: 0,
             not_before: None,
+            requeued_from: None,
         })
     }
 
@@ -451,6 +459,7 @@ impl Delivery {
             deferrals: 0,
             not_before: None,
             slow: false,
+            requeued_from: None,
             ..self.clone()
         };
         serde_json::to_string(&fresh).unwrap_or_else(|_| raw.to_string())

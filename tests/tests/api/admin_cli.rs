@@ -631,16 +631,15 @@ async fn carrying_the_pepper_over_keeps_keys_made_with_the_single_secret() {
     };
     let org = admin(&["org", "create", "--name", "Before The Split"]);
     let org_id = org["id"].as_str().unwrap();
-    // Before the split, keys were made with the single secret's pepper.
-    let key = with_secrets(
+    // Before the split, keys were hashed with the single secret's pepper.
+    let key = integration_tests::legacy_key(
+        org_id.parse().unwrap(),
+        &[shared::web::auth::Scope::FlowsRead],
         &single,
-        &["key", "create", "--org", org_id, "--scopes", "flows:read"],
-    )["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    )
+    .await;
     let reading = |secret: &str| shared::web::Core {
-        key_pepper: shared::secrets::SecretSource::new(client.clone(), secret),
+        legacy_pepper: shared::secrets::SecretSource::new(client.clone(), secret),
         ..stack.core()
     };
     let status = |core| async {

@@ -1,8 +1,10 @@
 //! Authentication, plans, scopes and tenancy (spec sections 02 and 08).
 
-use integration_tests::{flows_router, growth_org, org_with, stack, Call};
+use integration_tests::{
+    flows_router, growth_org, legacy_key, org_with, stack, stored_key_hash, Call,
+};
 use shared::domain::orgs::Plan;
-use shared::web::auth::{generate_key, Scope};
+use shared::web::auth::{generate_key, hash_key, Scope};
 
 async fn status_of(call: Call) -> (u16, String, serde_json::Value) {
     let reply = call.send(&flows_router().await).await;
@@ -20,8 +22,8 @@ async fn status_of(call: Call) -> (u16, String, serde_json::Value) {
 #[tokio::test]
 async fn every_401_case_answers_unauthorized() {
     let org = growth_org().await;
-    let other_pepper_key = generate_key(org.id, b"not the real pepper").plaintext;
-    let unknown_org_key = generate_key(uuid::Uuid::now_v7(), b"x").plaintext;
+    let unknown_key = generate_key(org.id).plaintext;
+    let unknown_org_key = generate_key(uuid::Uuid::now_v7()).plaintext;
     let cases = [
         ("missing header", Call::get("/api/v1/flows")),
         (
@@ -41,10 +43,7 @@ async fn every_401_case_answers_unauthorized() {
             "truncated",
             Call::get("/api/v1/flows").key(&org.key[..org.key.len() - 2]),
         ),
-        (
-            "unknown secret",
-            Call::get("/api/v1/flows").key(&other_pepper_key),
-        ),
+        ("unknown key", Call::get("/api/v1/flows").key(&unknown_key)),
         (
             "unknown org",
             Call::get("/api/v1/flows").key(&unknown_org_key),
@@ -469,4 +468,65 @@ async fn a_key_made_during_a_plan_change_never_keeps_the_old_plan() {
         let reply = Call::get("/api/v1/flows").key(&key.key).send(&flows).await;
         assert_eq!(reply.status, 402, "a key made meanwhile");
     }
+}
+
+/// A key made before keys were hashed without the pepper verifies with it at its first use,
+/// on whichever function sees it, and is stored anew: from then on no request of it needs
+/// the pepper. A key forged on a legacy key's ids is refused and changes nothing.
+#[tokio::test]
+async fn a_key_hashed_with_the_pepper_is_stored_anew_at_its_first_use() {
+    let stack = stack().await;
+    let org = growth_org().await;
+    let secret = stack.config.api_key_secret_id.clone().unwrap();
+    let probe = |key: &str| Call::get("/api/v1/key-only-probe").key(key);
+    for function in ["flows", "dossiers", "contacts", "notes", "webhooks"] {
+        let key = legacy_key(org.id, &Scope::ALL, &secret).await;
+        let legacy_hash = stored_key_hash(&key).await;
+        assert!(!legacy_hash.starts_with("sha256:"));
+        let forged = forge(&key);
+        let router = stack.router(function);
+        assert_eq!(probe(&forged).send(&router).await.status, 401, "{function}");
+        assert_eq!(stored_key_hash(&key).await, legacy_hash, "{function}");
+        assert_eq!(
+            probe(&key).send(&router).await.status,
+            404,
+            "{function}: the key verifies, and no route matches"
+        );
+        assert_eq!(stored_key_hash(&key).await, hash_key(&key), "{function}");
+    }
+
+    // Without a pepper to read, keys in the new form verify and forged ones are refused.
+    let legacy = legacy_key(org.id, &[Scope::FlowsRead], &secret).await;
+    let no_pepper = flows::router(shared::web::Core {
+        legacy_pepper: shared::secrets::SecretSource::new(
+            aws_sdk_secretsmanager::Client::new(&stack.sdk),
+            "no-such-secret",
+        ),
+        ..stack.core()
+    });
+    let status = |key: String| {
+        let router = no_pepper.clone();
+        async move {
+            Call::get("/api/v1/flows")
+                .key(&key)
+                .send(&router)
+                .await
+                .status
+        }
+    };
+    assert_eq!(status(org.key.clone()).await, 200);
+    assert_eq!(status(forge(&org.key)).await, 401);
+    assert_eq!(
+        status(legacy).await,
+        500,
+        "a legacy key needs the pepper, which this container cannot read"
+    );
+}
+
+/// The same organization and key ids with other random bytes.
+fn forge(key: &str) -> String {
+    let mut chars: Vec<char> = key.chars().collect();
+    let at = chars.len() - 10;
+    chars[at] = if chars[at] == 'A' { 'B' } else { 'A' };
+    chars.into_iter().collect()
 }

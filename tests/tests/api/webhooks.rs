@@ -664,6 +664,56 @@ async fn a_retry_hours_away_waits_delayed_not_in_flight() {
     assert_eq!(numbered, [(1, Outcome::Retrying), (2, Outcome::Failed)]);
 }
 
+/// A retry is queued before the message it comes from is deleted. When that deletion is
+/// missed (a batch that outran the timeout), the message comes back and queues a second
+/// copy: only the first copy received goes on, also when it is itself received again.
+#[tokio::test]
+async fn of_two_copies_of_a_retry_only_the_first_received_goes_on() {
+    let org = growth_org().await;
+    let stack = stack().await;
+    let failing = Receiver::start(|_, _| 500).await;
+    let (id, _) = endpoint(&org, &failing.url, None).await;
+    let (deliverer, queue) = stack
+        .deliverer_with_own_queue(shared::webhooks::RetrySchedule::seconds(&[0; 8]))
+        .await;
+    let delivery = shared::webhooks::Delivery::new(org.id, id, &note_created()).unwrap();
+    let sent = std::time::SystemTime::now();
+    let first = sqs_message(&delivery, sent, 1);
+    deliverer.handle(batch(first.clone())).await;
+    let mut received_again = first;
+    received_again
+        .attributes
+        .insert("ApproximateReceiveCount".into(), "2".into());
+    deliverer.handle(batch(received_again)).await;
+    assert_eq!(failing.requests().len(), 2);
+    let (copy, twin) = (queue.next().await, queue.next().await);
+    assert_eq!(copy.requeued_from, twin.requeued_from);
+    assert!(copy.requeued_from.is_some());
+
+    let copy = sqs_message(&copy, std::time::SystemTime::now(), 1);
+    let reply = deliverer.handle(batch(copy.clone())).await;
+    assert!(reply.batch_item_failures.is_empty());
+    assert_eq!(
+        failing.requests().len(),
+        3,
+        "the first copy received is sent"
+    );
+    let reply = deliverer
+        .handle(batch(sqs_message(&twin, std::time::SystemTime::now(), 1)))
+        .await;
+    assert!(
+        reply.batch_item_failures.is_empty(),
+        "the twin is done with"
+    );
+    assert_eq!(failing.requests().len(), 3, "the twin is not sent");
+    deliverer.handle(batch(copy)).await;
+    assert_eq!(
+        failing.requests().len(),
+        4,
+        "the first copy, received again, goes on"
+    );
+}
+
 #[tokio::test]
 async fn nothing_is_lost_when_a_third_of_deliveries_fail() {
     pipeline();
