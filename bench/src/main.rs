@@ -980,7 +980,7 @@ fn targets(report: &Value) -> Value {
     let over_peer = |measure: &str| {
         API_FUNCTIONS
             .iter()
-            .map(|f| against_peer[*f][measure].as_f64().unwrap_or(f64::NAN))
+            .map(|f| against_peer[*f][measure].as_f64().unwrap_or(f64::INFINITY))
             .fold(0.0, f64::max)
     };
     let worst_cold = over_peer("on_demand_over_peer");

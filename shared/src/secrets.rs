@@ -1,9 +1,10 @@
-//! The two application secrets, each read from Secrets Manager at a container's init and
-//! again every [`SECRET_MAX_AGE`], so that every function can read only the material it
-//! needs:
+//! The two application secrets, each read from Secrets Manager when first needed (or at a
+//! container's init) and again every [`SECRET_MAX_AGE`], so that every function can read
+//! only the material it needs:
 //!
-//! - the **API-key secret** (`API_KEY_SECRET_ID`) gives the pepper API keys are hashed
-//!   with: the API functions verify keys with it, `leadgrid-admin` makes them;
+//! - the **API-key secret** (`API_KEY_SECRET_ID`) gives the pepper API keys made before
+//!   keys were hashed with SHA-256 alone are hashed with: the API functions read it only
+//!   to verify such a key at its first use (see `web::auth`);
 //! - the **webhook secret** (`WEBHOOK_SECRET_ID`) gives the master key every endpoint's
 //!   signing secret derives from: `delivery` signs with it, `leadgrid-admin` shows secrets.
 //!

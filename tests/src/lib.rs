@@ -213,8 +213,8 @@ pub async fn legacy_key(org: Uuid, scopes: &[Scope], secret_id: &str) -> String 
     key
 }
 
-/// The hash the key's item holds.
-pub async fn stored_key_hash(key: &str) -> String {
+/// The hashes the key's item holds: `key_hash`, and `key_sha256` if it has one.
+pub async fn stored_key_hashes(key: &str) -> (String, Option<String>) {
     let (org, id) = shared::web::auth::parse_key(key).expect("a well-formed key");
     let item = stack()
         .await
@@ -227,7 +227,8 @@ pub async fn stored_key_hash(key: &str) -> String {
         .await
         .expect("GetItem")
         .expect("the key's item");
-    item["key_hash"].as_s().expect("a string").clone()
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    (text("key_hash").expect("a key_hash"), text("key_sha256"))
 }
 
 async fn set_key_hash(org: Uuid, id: Uuid, hash: &str) {

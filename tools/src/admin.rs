@@ -308,6 +308,7 @@ impl Admin {
             id: new_key.id,
             org_id: org,
             key_hash: new_key.hash,
+            key_sha256: None,
             scopes: scopes.clone(),
             created_at: clock::now(),
             expires_at,

@@ -7,8 +7,10 @@
 //!
 //! 256 random bits cannot be guessed, so hashing them with a secret pepper would add
 //! nothing but a Secrets Manager read before a new container's first request. Keys made
-//! before were stored as HMAC-SHA256(pepper, key); each is stored again in the new form at
-//! its first verified use, the only time the pepper is read.
+//! before were stored as HMAC-SHA256(pepper, key) in `key_hash`; at a key's first verified
+//! use, the only time the pepper is read, its SHA-256 is added beside it (`key_sha256`).
+//! The HMAC stays, so the version before this one still verifies every key it made, during
+//! a deploy and after a rollback.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -48,6 +50,10 @@ pub struct ApiKeyRecord {
     pub id: Uuid,
     pub org_id: Uuid,
     pub key_hash: String,
+    /// The SHA-256 of a key whose `key_hash` is its HMAC under the pepper, added at its
+    /// first verified use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_sha256: Option<String>,
     pub scopes: Vec<Scope>,
     #[serde(with = "crate::clock::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -197,8 +203,13 @@ fn count_one(window: u64) -> Expression<'static> {
 /// attempts always suffice in practice.
 const MAX_COUNT_ATTEMPTS: u32 = 4;
 
+/// Either hash verifies: `key_hash` for keys made since keys were hashed with SHA-256 alone,
+/// `key_sha256` for the older keys once first used.
+const HASH_MATCHES: &str = "(key_hash = :hash OR key_sha256 = :hash)";
+
 /// Verifies the key and counts the request against its window, in one `UpdateItem` on the
-/// hot path. A second round trip happens only on the first request of a new window.
+/// hot path. A second round trip happens only on the first request of a new window, and
+/// once for each key made before keys were hashed with SHA-256 alone.
 pub async fn authenticate(
     db: &Db,
     legacy_pepper: &SecretSource<KeyPepper>,
@@ -223,7 +234,7 @@ pub async fn authenticate(
                 &pk,
                 &sk,
                 &increment,
-                Some("key_hash = :hash AND rl_window = :window"),
+                Some(&format!("{HASH_MATCHES} AND rl_window = :window")),
             )
             .await?
         {
@@ -234,11 +245,16 @@ pub async fn authenticate(
             return Err(invalid());
         };
         let old: ApiKeyRecord = from_item(old)?;
-        if old.key_hash != hash {
-            if old.key_hash.starts_with(HASH_PREFIX) {
+        if old.key_hash != hash && old.key_sha256.as_ref() != Some(&hash) {
+            if old.key_hash.starts_with(HASH_PREFIX) || old.key_sha256.is_some() {
                 return Err(invalid());
             }
-            rehash_legacy_key(db, legacy_pepper, token, &old.key_hash, &hash, (&pk, &sk)).await?;
+            let pepper = legacy_pepper.get().await?;
+            if legacy_hash_key(pepper.bytes(), token) != old.key_hash {
+                return Err(invalid());
+            }
+            usable(&old, now)?;
+            add_sha256(db, &old.key_hash, &hash, (&pk, &sk)).await?;
             continue;
         }
         if old.rl_window > window {
@@ -257,9 +273,9 @@ pub async fn authenticate(
                 &pk,
                 &sk,
                 &restart,
-                Some(
-                    "key_hash = :hash AND (attribute_not_exists(rl_window) OR rl_window < :window)",
-                ),
+                Some(&format!(
+                    "{HASH_MATCHES} AND (attribute_not_exists(rl_window) OR rl_window < :window)"
+                )),
             )
             .await?
         {
@@ -271,32 +287,38 @@ pub async fn authenticate(
     ))
 }
 
-/// Stores a key made before [`hash_key`] in the new form, once it verifies against its
-/// pepper hash; the next count then finds it. A concurrent request may have done it first,
-/// which the condition lets through as done.
-async fn rehash_legacy_key(
+/// Adds the SHA-256 `hash` to a key that its pepper hash `legacy` verified; the next count
+/// then finds it. A concurrent request may have added it first, which counts as done.
+async fn add_sha256(
     db: &Db,
-    pepper: &SecretSource<KeyPepper>,
-    token: &str,
-    stored: &str,
+    legacy: &str,
     hash: &str,
     (pk, sk): (&str, &str),
 ) -> Result<(), ApiError> {
-    let pepper = pepper.get().await?;
-    let legacy = legacy_hash_key(pepper.bytes(), token);
-    if legacy != stored {
-        return Err(invalid());
-    }
-    let rehash = Expression {
-        text: "SET key_hash = :hash",
-        values: vec![(":hash", s(hash)), (":legacy", s(&legacy))],
+    let add = Expression {
+        text: "SET key_sha256 = :hash",
+        values: vec![(":hash", s(hash)), (":legacy", s(legacy))],
         ..Default::default()
     };
-    let condition = "key_hash = :legacy OR key_hash = :hash";
-    match db.update_if(pk, sk, &rehash, Some(condition)).await? {
+    let condition =
+        "key_hash = :legacy AND (attribute_not_exists(key_sha256) OR key_sha256 = :hash)";
+    match db.update_if(pk, sk, &add, Some(condition)).await? {
         Ok(_) => Ok(()),
         Err(_) => Err(invalid()),
     }
+}
+
+/// Refuses a revoked or expired key.
+fn usable(record: &ApiKeyRecord, now: OffsetDateTime) -> Result<(), ApiError> {
+    if record.revoked_at.is_some() {
+        return Err(ApiError::Unauthorized(
+            "This API key has been revoked.".into(),
+        ));
+    }
+    if record.expires_at.is_some_and(|at| at <= now) {
+        return Err(ApiError::Unauthorized("This API key has expired.".into()));
+    }
+    Ok(())
 }
 
 /// The caller a verified and counted key names, unless it is revoked or expired.
@@ -307,14 +329,7 @@ fn principal(
     epoch: u64,
     now: OffsetDateTime,
 ) -> Result<Principal, ApiError> {
-    if record.revoked_at.is_some() {
-        return Err(ApiError::Unauthorized(
-            "This API key has been revoked.".into(),
-        ));
-    }
-    if record.expires_at.is_some_and(|at| at <= now) {
-        return Err(ApiError::Unauthorized("This API key has expired.".into()));
-    }
+    usable(&record, now)?;
     Ok(Principal {
         org_id: org,
         key_id,

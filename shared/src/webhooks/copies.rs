@@ -3,8 +3,10 @@
 //! deletion never happens (the batch outran the function's timeout, the process died), the
 //! old message is received again and queues a second copy, which would start a second
 //! chain of attempts. Each copy names the message it was queued from, and only the first
-//! copy received goes on: it claims that name with its own message id, in one conditional
-//! PutItem. Only messages queued again pay for the claim; a first delivery does not.
+//! copy received goes on: it claims that name with its own `copy_id`, in one conditional
+//! PutItem. The `copy_id` is in the body, so the claimant still goes on when it comes back
+//! from the dead-letter queue (a redrive gives it a new SQS message id). Only messages
+//! queued again pay for the claim; a first delivery does not.
 
 use std::collections::HashMap;
 
@@ -16,31 +18,32 @@ use crate::table::schema::{PK, SK, TTL_ATTRIBUTE};
 use crate::table::store::{n, s, Db, Expression};
 use crate::ApiError;
 
-/// How long a claim is kept: far longer than two copies of one message can be received
-/// apart (each is delayed at most SQS's 15 minutes), and as long as the event it carries.
-const CLAIM_KEPT_FOR: time::Duration = time::Duration::days(7);
+/// How long a claim is kept: as long as the queues and their dead-letter queue keep a
+/// message (14 days, template.yaml), so that a twin is dropped and the claimant goes on
+/// whenever either is received.
+const CLAIM_KEPT_FOR: time::Duration = time::Duration::days(15);
 
-/// Whether the message `message_id`, queued again from the message `parent`, is the copy
-/// that goes on: the first copy received, or that same copy received again.
+/// Whether the copy `copy_id`, queued again from the message `parent`, is the one that
+/// goes on: the first copy received, or that same copy received again (or redriven).
 pub async fn goes_on(
     db: &Db,
     org: Uuid,
     parent: &str,
-    message_id: &str,
+    copy_id: &str,
     now: OffsetDateTime,
 ) -> Result<bool, ApiError> {
     let claim = HashMap::from([
         (PK.to_string(), s(org_pk(org))),
         (SK.to_string(), s(requeued_from_sk(parent))),
-        ("message_id".to_string(), s(message_id)),
+        ("copy_id".to_string(), s(copy_id)),
         (
             TTL_ATTRIBUTE.to_string(),
             n((now + CLAIM_KEPT_FOR).unix_timestamp()),
         ),
     ]);
     let first_or_same = Expression {
-        text: "attribute_not_exists(PK) OR message_id = :mine",
-        values: vec![(":mine", s(message_id))],
+        text: "attribute_not_exists(PK) OR copy_id = :mine",
+        values: vec![(":mine", s(copy_id))],
         ..Default::default()
     };
     Ok(db.put_if(claim, &first_or_same).await?.is_ok())

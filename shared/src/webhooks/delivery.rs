@@ -184,7 +184,7 @@ impl Deliverer {
                 return !self.dead_letter(received.raw).await;
             }
         };
-        if let (Some(parent), Some(id)) = (delivery.requeued_from.as_deref(), received.id) {
+        if let (Some(parent), Some(id)) = (&delivery.requeued_from, &delivery.copy_id) {
             let now = crate::clock::now();
             match copies::goes_on(&self.db, delivery.org, parent, id, now).await {
                 Ok(true) => {}
@@ -541,7 +541,11 @@ impl Deliverer {
         let moved = Delivery {
             attempts_before,
             slow,
-            requeued_from: received.id.map(str::to_owned),
+            copy_id: Some(crate::ids::new_id().to_string()),
+            requeued_from: delivery
+                .copy_id
+                .clone()
+                .or_else(|| received.id.map(str::to_owned)),
             ..delivery.clone()
         };
         let body = serde_json::to_string(&moved).map_err(ApiError::internal)?;

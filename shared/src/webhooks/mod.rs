@@ -393,8 +393,13 @@ pub struct Delivery {
     /// delay a message: until then each receive only delays it again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before: Option<i64>,
-    /// The SQS id of the message this one was queued again from (see `delivery`): of two
-    /// copies queued from one message, only the first received goes on.
+    /// This message's own id, given when it was queued again: unlike SQS's message id, it
+    /// stays the same when the message is redriven from the dead-letter queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_id: Option<String>,
+    /// The message this one was queued again from (its `copy_id`, or SQS's id for a
+    /// message never queued again): of two copies queued from one message, only the first
+    /// received goes on (see `delivery`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requeued_from: Option<String>,
 }
@@ -423,6 +428,7 @@ impl Delivery {
             slow: false,
             deferrals: 0,
             not_before: None,
+            copy_id: None,
             requeued_from: None,
         })
     }
@@ -447,6 +453,7 @@ impl Delivery {
             slow: false,
             deferrals: 0,
             not_before: None,
+            copy_id: None,
             requeued_from: None,
         })
     }
@@ -459,6 +466,7 @@ impl Delivery {
             deferrals: 0,
             not_before: None,
             slow: false,
+            copy_id: None,
             requeued_from: None,
             ..self.clone()
         };

@@ -642,18 +642,22 @@ async fn carrying_the_pepper_over_keeps_keys_made_with_the_single_secret() {
         legacy_pepper: shared::secrets::SecretSource::new(client.clone(), secret),
         ..stack.core()
     };
-    let status = |core| async {
+    let status = |core, key: String| async move {
         Call::get("/api/v1/flows")
             .key(&key)
             .send(&flows::router(core))
             .await
             .status
     };
-    assert_eq!(status(reading(&api_keys)).await, 401, "a fresh pepper");
+    assert_eq!(
+        status(reading(&api_keys), key.clone()).await,
+        401,
+        "a fresh pepper"
+    );
 
     let carried = with_secrets(&api_keys, &["secrets", "carry-over-pepper"]);
     assert_eq!(carried["carried_over"], true);
-    assert_eq!(status(reading(&api_keys)).await, 200);
+    assert_eq!(status(reading(&api_keys), key).await, 200);
     let stored = client
         .get_secret_value()
         .secret_id(&api_keys)
@@ -663,7 +667,13 @@ async fn carrying_the_pepper_over_keeps_keys_made_with_the_single_secret() {
         .secret_string
         .unwrap();
     assert!(!stored.contains(&"r".repeat(64)) && !stored.contains("root_key"));
-    // Again: nothing changes.
+    // Again: nothing changes, and a key not used yet still verifies with the pepper.
+    let unused = integration_tests::legacy_key(
+        org_id.parse().unwrap(),
+        &[shared::web::auth::Scope::FlowsRead],
+        &single,
+    )
+    .await;
     with_secrets(&api_keys, &["secrets", "carry-over-pepper"]);
-    assert_eq!(status(reading(&api_keys)).await, 200);
+    assert_eq!(status(reading(&api_keys), unused).await, 200);
 }

@@ -1,7 +1,7 @@
 //! Authentication, plans, scopes and tenancy (spec sections 02 and 08).
 
 use integration_tests::{
-    flows_router, growth_org, legacy_key, org_with, stack, stored_key_hash, Call,
+    flows_router, growth_org, legacy_key, org_with, stack, stored_key_hashes, Call,
 };
 use shared::domain::orgs::Plan;
 use shared::web::auth::{generate_key, hash_key, Scope};
@@ -471,29 +471,42 @@ async fn a_key_made_during_a_plan_change_never_keeps_the_old_plan() {
 }
 
 /// A key made before keys were hashed without the pepper verifies with it at its first use,
-/// on whichever function sees it, and is stored anew: from then on no request of it needs
-/// the pepper. A key forged on a legacy key's ids is refused and changes nothing.
+/// on whichever function sees it, and gains its SHA-256: from then on no request of it
+/// needs the pepper, and its pepper hash stays for the version before. A key forged on a
+/// legacy key's ids is refused and changes nothing; so is a revoked legacy key.
 #[tokio::test]
-async fn a_key_hashed_with_the_pepper_is_stored_anew_at_its_first_use() {
+async fn a_key_hashed_with_the_pepper_gains_its_sha256_at_its_first_use() {
     let stack = stack().await;
     let org = growth_org().await;
     let secret = stack.config.api_key_secret_id.clone().unwrap();
     let probe = |key: &str| Call::get("/api/v1/key-only-probe").key(key);
     for function in ["flows", "dossiers", "contacts", "notes", "webhooks"] {
         let key = legacy_key(org.id, &Scope::ALL, &secret).await;
-        let legacy_hash = stored_key_hash(&key).await;
-        assert!(!legacy_hash.starts_with("sha256:"));
+        let (legacy_hash, none) = stored_key_hashes(&key).await;
+        assert!(!legacy_hash.starts_with("sha256:") && none.is_none());
         let forged = forge(&key);
         let router = stack.router(function);
         assert_eq!(probe(&forged).send(&router).await.status, 401, "{function}");
-        assert_eq!(stored_key_hash(&key).await, legacy_hash, "{function}");
+        assert_eq!(stored_key_hashes(&key).await, (legacy_hash.clone(), None));
         assert_eq!(
             probe(&key).send(&router).await.status,
             404,
             "{function}: the key verifies, and no route matches"
         );
-        assert_eq!(stored_key_hash(&key).await, hash_key(&key), "{function}");
+        assert_eq!(
+            stored_key_hashes(&key).await,
+            (legacy_hash, Some(hash_key(&key))),
+            "{function}"
+        );
     }
+
+    let revoked = legacy_key(org.id, &Scope::ALL, &secret).await;
+    let (_, id) = shared::web::auth::parse_key(&revoked).unwrap();
+    stack.admin().revoke_key(org.id, id).await.unwrap();
+    let reply = probe(&revoked).send(&stack.router("flows")).await;
+    assert_eq!(reply.status, 401);
+    assert!(reply.body.to_string().contains("revoked"));
+    assert_eq!(stored_key_hashes(&revoked).await.1, None, "nothing written");
 
     // Without a pepper to read, keys in the new form verify and forged ones are refused.
     let legacy = legacy_key(org.id, &[Scope::FlowsRead], &secret).await;

@@ -666,7 +666,8 @@ async fn a_retry_hours_away_waits_delayed_not_in_flight() {
 
 /// A retry is queued before the message it comes from is deleted. When that deletion is
 /// missed (a batch that outran the timeout), the message comes back and queues a second
-/// copy: only the first copy received goes on, also when it is itself received again.
+/// copy: only the first copy received goes on, also when it is received again, or
+/// redriven from the dead-letter queue under a new SQS message id.
 #[tokio::test]
 async fn of_two_copies_of_a_retry_only_the_first_received_goes_on() {
     let org = growth_org().await;
@@ -677,8 +678,8 @@ async fn of_two_copies_of_a_retry_only_the_first_received_goes_on() {
         .deliverer_with_own_queue(shared::webhooks::RetrySchedule::seconds(&[0; 8]))
         .await;
     let delivery = shared::webhooks::Delivery::new(org.id, id, &note_created()).unwrap();
-    let sent = std::time::SystemTime::now();
-    let first = sqs_message(&delivery, sent, 1);
+    let now = std::time::SystemTime::now;
+    let first = sqs_message(&delivery, now(), 1);
     deliverer.handle(batch(first.clone())).await;
     let mut received_again = first;
     received_again
@@ -689,29 +690,31 @@ async fn of_two_copies_of_a_retry_only_the_first_received_goes_on() {
     let (copy, twin) = (queue.next().await, queue.next().await);
     assert_eq!(copy.requeued_from, twin.requeued_from);
     assert!(copy.requeued_from.is_some());
+    assert_ne!(copy.copy_id, twin.copy_id);
 
-    let copy = sqs_message(&copy, std::time::SystemTime::now(), 1);
-    let reply = deliverer.handle(batch(copy.clone())).await;
+    let copy_message = sqs_message(&copy, now(), 1);
+    let reply = deliverer.handle(batch(copy_message.clone())).await;
     assert!(reply.batch_item_failures.is_empty());
     assert_eq!(
         failing.requests().len(),
         3,
         "the first copy received is sent"
     );
-    let reply = deliverer
-        .handle(batch(sqs_message(&twin, std::time::SystemTime::now(), 1)))
-        .await;
+    let reply = deliverer.handle(batch(sqs_message(&twin, now(), 1))).await;
     assert!(
         reply.batch_item_failures.is_empty(),
         "the twin is done with"
     );
     assert_eq!(failing.requests().len(), 3, "the twin is not sent");
-    deliverer.handle(batch(copy)).await;
+    deliverer.handle(batch(copy_message)).await;
     assert_eq!(
         failing.requests().len(),
         4,
-        "the first copy, received again, goes on"
+        "the copy, received again, goes on"
     );
+    let redriven = sqs_message(&copy, now(), 1);
+    deliverer.handle(batch(redriven)).await;
+    assert_eq!(failing.requests().len(), 5, "the copy, redriven, goes on");
 }
 
 #[tokio::test]
