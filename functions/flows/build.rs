@@ -1,6 +1,5 @@
-//! The public documents this function serves, built from the repository so they cannot drift
-//! from it: `openapi.yaml` as JSON (`GET /api/v1/openapi.json`), and Redoc's standalone
-//! bundle from `node_modules` (`GET /api/v1/docs`), pinned by `package-lock.json`.
+//! `openapi.yaml` as JSON (`GET /api/v1/openapi.json`), built from the repository's document
+//! so that the two cannot drift.
 
 use std::path::Path;
 
@@ -18,14 +17,4 @@ fn main() {
         serde_json::to_string(&document).expect("JSON"),
     )
     .expect("write openapi.json");
-
-    let renderer = root.join("node_modules/redoc/bundles/redoc.standalone.js");
-    println!("cargo:rerun-if-changed={}", renderer.display());
-    if let Err(error) = std::fs::copy(&renderer, out.join("redoc.standalone.js")) {
-        panic!(
-            "{}: {error}. The API reference page embeds Redoc from node_modules: \
-             run `make setup` (npm ci) first.",
-            renderer.display()
-        );
-    }
 }

@@ -14,7 +14,8 @@ const RENDERER_PATH: &str = "/api/v1/docs/redoc.standalone.js";
 /// `openapi.yaml`, converted to JSON by `build.rs`.
 pub const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
-const RENDERER: &str = include_str!(concat!(env!("OUT_DIR"), "/redoc.standalone.js"));
+/// Redoc's standalone bundle, vendored (see `assets/README.md`).
+const RENDERER: &str = include_str!("../assets/redoc.standalone.js");
 
 // Relative URLs, so the page works under any stage or custom-domain base path.
 const PAGE: &str = r#"<!doctype html>
