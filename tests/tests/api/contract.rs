@@ -379,13 +379,29 @@ fn the_document_holds_no_shapes_that_generators_misread() {
     );
 }
 
-/// Every header a create answers with is declared on its 201, `ETag` included.
+/// Every header the creates of dossiers and contacts, and a dossier's archive, answer with
+/// is declared on that answer, `ETag` included.
 #[tokio::test]
-async fn every_header_a_create_answers_with_is_declared() {
+async fn every_header_a_write_answers_with_is_declared() {
     let org = growth_org().await;
     let stack = integration_tests::stack().await;
     let document = document();
-    let standard = ["content-type", "content-length", "cache-control"];
+    let undeclared = |reply: &integration_tests::Reply, path: &str, method: &str, status: &str| {
+        let declared: BTreeSet<String> = document["paths"][path][method]["responses"][status]
+            ["headers"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|name| name.to_ascii_lowercase())
+            .collect();
+        let standard = ["content-type", "content-length", "cache-control"];
+        reply
+            .headers
+            .keys()
+            .map(|name| name.as_str().to_string())
+            .filter(|name| !standard.contains(&name.as_str()) && !declared.contains(name))
+            .collect::<Vec<_>>()
+    };
     let creates = [
         (
             "/dossiers",
@@ -396,6 +412,7 @@ async fn every_header_a_create_answers_with_is_declared() {
             serde_json::json!({"full_name": "Declared Headers"}),
         ),
     ];
+    let mut dossier = None;
     for (path, body) in creates {
         let full = format!("/api/v1{path}");
         let reply = integration_tests::post(&full)
@@ -405,22 +422,31 @@ async fn every_header_a_create_answers_with_is_declared() {
             .send(&stack.router(integration_tests::function_for(&full)))
             .await;
         assert_eq!(reply.status, 201, "{path}: {}", reply.body);
-        let declared: BTreeSet<String> = document["paths"][path]["post"]["responses"]["201"]
-            ["headers"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(|name| name.to_ascii_lowercase())
-            .collect();
-        for name in reply.headers.keys() {
-            let name = name.as_str();
-            assert!(
-                standard.contains(&name) || declared.contains(name),
-                "POST {path} answers {name}, which its 201 does not declare"
-            );
-        }
         assert!(reply.header("etag").is_some(), "{path}");
+        assert_eq!(
+            undeclared(&reply, path, "post", "201"),
+            Vec::<String>::new(),
+            "POST {path}"
+        );
+        if path == "/dossiers" {
+            let etag = reply.header("etag").unwrap().to_string();
+            dossier = Some((reply.body["data"]["id"].as_str().unwrap().to_string(), etag));
+        }
     }
+    let (id, etag) = dossier.unwrap();
+    let full = format!("/api/v1/dossiers/{id}");
+    let reply = integration_tests::delete(&full)
+        .key(&org.key)
+        .header("if-match", &etag)
+        .send(&stack.router(integration_tests::function_for(&full)))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(reply.header("etag").is_some());
+    assert_eq!(
+        undeclared(&reply, "/dossiers/{id}", "delete", "200"),
+        Vec::<String>::new(),
+        "DELETE /dossiers/{{id}}"
+    );
 }
 
 /// One license, said the same in every place a user or a tool reads it.
@@ -432,4 +458,22 @@ fn the_license_is_apache_2_0_everywhere() {
     assert!(crate::routes::root_file("Cargo.toml").contains("\nlicense = \"Apache-2.0\"\n"));
     let package: Value = serde_json::from_str(&crate::routes::root_file("package.json")).unwrap();
     assert_eq!(package["license"], "Apache-2.0");
+    let crates = [
+        "shared",
+        "tools",
+        "tests",
+        "bench",
+        "bench/peer",
+        "functions/dossiers",
+        "functions/contacts",
+        "functions/flows",
+        "functions/notes",
+        "functions/webhooks",
+        "functions/fanout",
+        "functions/delivery",
+    ];
+    for krate in crates {
+        let manifest = crate::routes::root_file(&format!("{krate}/Cargo.toml"));
+        assert!(manifest.contains("\nlicense.workspace = true\n"), "{krate}");
+    }
 }
