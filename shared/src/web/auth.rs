@@ -204,8 +204,20 @@ fn count_one(window: u64) -> Expression<'static> {
 const MAX_COUNT_ATTEMPTS: u32 = 4;
 
 /// Either hash verifies: `key_hash` for keys made since keys were hashed with SHA-256 alone,
-/// `key_sha256` for the older keys once first used.
-const HASH_MATCHES: &str = "(key_hash = :hash OR key_sha256 = :hash)";
+/// `key_sha256` for the older keys once first used. Written out whole in both conditions,
+/// so that the hot path builds no string.
+macro_rules! hash_matches {
+    () => {
+        "(key_hash = :hash OR key_sha256 = :hash)"
+    };
+}
+/// The count goes into the window the request names.
+const COUNT_IF: &str = concat!(hash_matches!(), " AND rl_window = :window");
+/// The first request of a window starts it afresh.
+const RESTART_IF: &str = concat!(
+    hash_matches!(),
+    " AND (attribute_not_exists(rl_window) OR rl_window < :window)"
+);
 
 /// Verifies the key and counts the request against its window, in one `UpdateItem` on the
 /// hot path. A second round trip happens only on the first request of a new window, and
@@ -229,15 +241,7 @@ pub async fn authenticate(
     for _ in 0..MAX_COUNT_ATTEMPTS {
         let mut increment = count_one(window);
         increment.values.push((":hash", s(&hash)));
-        let old = match db
-            .update_if(
-                &pk,
-                &sk,
-                &increment,
-                Some(&format!("{HASH_MATCHES} AND rl_window = :window")),
-            )
-            .await?
-        {
+        let old = match db.update_if(&pk, &sk, &increment, Some(COUNT_IF)).await? {
             Ok(item) => return principal(org, key_id, from_item(item)?, epoch, now),
             Err(old) => old,
         };
@@ -268,17 +272,7 @@ pub async fn authenticate(
             values: vec![(":one", n(1)), (":hash", s(&hash)), (":window", n(window))],
             ..Default::default()
         };
-        if let Ok(item) = db
-            .update_if(
-                &pk,
-                &sk,
-                &restart,
-                Some(&format!(
-                    "{HASH_MATCHES} AND (attribute_not_exists(rl_window) OR rl_window < :window)"
-                )),
-            )
-            .await?
-        {
+        if let Ok(item) = db.update_if(&pk, &sk, &restart, Some(RESTART_IF)).await? {
             return principal(org, key_id, from_item(item)?, epoch, now);
         }
     }

@@ -8,14 +8,12 @@
 //! from the dead-letter queue (a redrive gives it a new SQS message id). Only messages
 //! queued again pay for the claim; a first delivery does not.
 
-use std::collections::HashMap;
-
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::table::keys::{org_pk, requeued_from_sk};
-use crate::table::schema::{PK, SK, TTL_ATTRIBUTE};
-use crate::table::store::{n, s, Db, Expression};
+use crate::table::schema::TTL_ATTRIBUTE;
+use crate::table::store::{key, n, s, Db, Expression};
 use crate::ApiError;
 
 /// How long a claim is kept: as long as the queues and their dead-letter queue keep a
@@ -32,15 +30,12 @@ pub async fn goes_on(
     copy_id: &str,
     now: OffsetDateTime,
 ) -> Result<bool, ApiError> {
-    let claim = HashMap::from([
-        (PK.to_string(), s(org_pk(org))),
-        (SK.to_string(), s(requeued_from_sk(parent))),
-        ("copy_id".to_string(), s(copy_id)),
-        (
-            TTL_ATTRIBUTE.to_string(),
-            n((now + CLAIM_KEPT_FOR).unix_timestamp()),
-        ),
-    ]);
+    let mut claim = key(&org_pk(org), &requeued_from_sk(parent));
+    claim.insert("copy_id".to_string(), s(copy_id));
+    claim.insert(
+        TTL_ATTRIBUTE.to_string(),
+        n((now + CLAIM_KEPT_FOR).unix_timestamp()),
+    );
     let first_or_same = Expression {
         text: "attribute_not_exists(PK) OR copy_id = :mine",
         values: vec![(":mine", s(copy_id))],
