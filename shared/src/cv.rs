@@ -213,11 +213,19 @@ impl CvStore {
     /// Checks a finished upload (its size, then its first bytes, both of one object
     /// version) and names exactly what was checked. A failed check removes the upload.
     pub async fn inspect(&self, staging: &str) -> Result<CheckedUpload, ApiError> {
-        let head = match self.s3.head_object().bucket(&self.bucket).key(staging).send().await {
+        let head = match self
+            .s3
+            .head_object()
+            .bucket(&self.bucket)
+            .key(staging)
+            .send()
+            .await
+        {
             Ok(head) => head,
             Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => {
-                return Err(ApiError::invalid(
-                    "Field `upload_id` names no finished upload; PUT the file to the upload URL first.",
+                return Err(ApiError::field(
+                    "upload_id",
+                    "names no finished upload; PUT the file to the upload URL first.",
                 ))
             }
             Err(err) => return Err(s3_error("checking upload")(err)),
@@ -286,8 +294,9 @@ impl CvStore {
                 .raw_response()
                 .is_some_and(|raw| raw.status().as_u16() == 412);
             if changed {
-                return Err(ApiError::invalid(
-                    "The upload changed while it was being checked; PUT the file again and complete again.",
+                return Err(ApiError::field(
+                    "upload_id",
+                    "names an upload that changed while it was being checked; PUT the file again and complete again.",
                 ));
             }
             return Err(s3_error("attaching upload")(err));

@@ -16,12 +16,20 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     MethodNotAllowed(String),
-    #[error("{0}")]
-    InvalidBody(String),
-    /// A well-formed query the API will not run as asked: today, an offset page beyond the
-    /// offset window, which `cursor` reaches instead.
-    #[error("{0}")]
-    InvalidQuery(String),
+    /// A body (or header) the API cannot act on; `param` names the field or header at
+    /// fault, when one is.
+    #[error("{message}")]
+    InvalidBody {
+        param: Option<String>,
+        message: String,
+    },
+    /// A query string the API cannot act on: an unknown, repeated or malformed parameter,
+    /// or an offset page beyond the offset window, which `cursor` reaches instead.
+    #[error("{message}")]
+    InvalidQuery {
+        param: Option<String>,
+        message: String,
+    },
     #[error("{0}")]
     DuplicateContact(String),
     #[error("{0}")]
@@ -66,7 +74,7 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Self::InvalidBody(_) | Self::InvalidQuery(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidBody { .. } | Self::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
             Self::DuplicateContact(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::LimitReached(_) => StatusCode::CONFLICT,
@@ -88,8 +96,8 @@ impl ApiError {
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
-            Self::InvalidBody(_) => "invalid_body",
-            Self::InvalidQuery(_) => "invalid_query",
+            Self::InvalidBody { .. } => "invalid_body",
+            Self::InvalidQuery { .. } => "invalid_query",
             Self::DuplicateContact(_) => "duplicate_contact",
             Self::PreconditionFailed(_) => "precondition_failed",
             Self::LimitReached(_) => "limit_reached",
@@ -109,8 +117,47 @@ impl ApiError {
         Self::Internal(detail.to_string())
     }
 
+    /// A body that is wrong as a whole (empty, not JSON, not an object).
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::InvalidBody(message.into())
+        Self::InvalidBody {
+            param: None,
+            message: message.into(),
+        }
+    }
+
+    /// A body field at fault: "Field `name` {problem}".
+    pub fn field(name: impl Into<String>, problem: impl std::fmt::Display) -> Self {
+        let name = name.into();
+        Self::InvalidBody {
+            message: format!("Field `{name}` {problem}"),
+            param: Some(name),
+        }
+    }
+
+    /// A header at fault: "Header `name` {problem}"; reported as `invalid_body`, the code
+    /// the reference gives every malformed request that is not about its query string.
+    pub fn header(name: &str, problem: impl std::fmt::Display) -> Self {
+        Self::InvalidBody {
+            message: format!("Header `{name}` {problem}"),
+            param: Some(name.to_string()),
+        }
+    }
+
+    /// A query parameter at fault: "Query parameter `name` {problem}".
+    pub fn query(name: impl Into<String>, problem: impl std::fmt::Display) -> Self {
+        let name = name.into();
+        Self::InvalidQuery {
+            message: format!("Query parameter `{name}` {problem}"),
+            param: Some(name),
+        }
+    }
+
+    /// The field, query parameter or header a 400 is about, when it is about one.
+    pub fn param(&self) -> Option<&str> {
+        match self {
+            Self::InvalidBody { param, .. } | Self::InvalidQuery { param, .. } => param.as_deref(),
+            _ => None,
+        }
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -122,9 +169,13 @@ impl ApiError {
         Self::not_found("Dossier not found.")
     }
 
-    /// The JSON body in the spec's error shape.
+    /// The JSON body in the spec's error shape, with `param` when the error names one.
     pub fn body(&self) -> serde_json::Value {
-        json!({ "error": { "code": self.code(), "message": self.to_string() } })
+        let mut error = json!({ "code": self.code(), "message": self.to_string() });
+        if let Some(param) = self.param() {
+            error["param"] = json!(param);
+        }
+        json!({ "error": error })
     }
 }
 
@@ -173,8 +224,13 @@ mod tests {
             (ApiError::PlanRequired("free".into()), 402, "plan_required"),
             (ApiError::Forbidden("x".into()), 403, "forbidden"),
             (ApiError::NotFound("x".into()), 404, "not_found"),
-            (ApiError::InvalidBody("x".into()), 400, "invalid_body"),
-            (ApiError::InvalidQuery("x".into()), 400, "invalid_query"),
+            (ApiError::invalid("x"), 400, "invalid_body"),
+            (ApiError::field("name", "is required."), 400, "invalid_body"),
+            (
+                ApiError::query("page", "must be a whole number."),
+                400,
+                "invalid_query",
+            ),
             (
                 ApiError::IdempotencyInProgress,
                 409,
@@ -208,6 +264,24 @@ mod tests {
             assert_eq!(body["error"]["code"], code);
             assert!(body["error"]["message"].is_string());
         }
+    }
+
+    #[test]
+    fn a_400_names_its_param_in_the_message_and_apart() {
+        let body = ApiError::field("name", "is required.").body();
+        assert_eq!(body["error"]["param"], "name");
+        assert_eq!(body["error"]["message"], "Field `name` is required.");
+        let body = ApiError::query("per_page", "must be from 1 to 100.").body();
+        assert_eq!(body["error"]["param"], "per_page");
+        assert_eq!(body["error"]["code"], "invalid_query");
+        let body = ApiError::header("Idempotency-Key", "must be ASCII.").body();
+        assert_eq!(body["error"]["param"], "Idempotency-Key");
+        assert!(ApiError::invalid("Malformed JSON.").body()["error"]
+            .get("param")
+            .is_none());
+        assert!(ApiError::not_found("Dossier not found.").body()["error"]
+            .get("param")
+            .is_none());
     }
 
     #[test]

@@ -117,7 +117,10 @@ async fn list_contacts(
     let mut kinds: Vec<Kind> = Vec::new();
     for raw in query.take_all("kind") {
         let kind = Kind::parse(&raw).ok_or_else(|| {
-            ApiError::invalid("Query parameter `kind` must be 'candidate', 'prospect', 'client', 'supplier' or 'partner'.")
+            ApiError::query(
+                "kind",
+                "must be 'candidate', 'prospect', 'client', 'supplier' or 'partner'.",
+            )
         })?;
         if !kinds.contains(&kind) {
             kinds.push(kind);
@@ -126,9 +129,8 @@ async fn list_contacts(
     let pool = query
         .take("pool")?
         .map(|raw| {
-            Pool::parse(&raw).ok_or_else(|| {
-                ApiError::invalid("Query parameter `pool` must be 'in_pool' or 'expired'.")
-            })
+            Pool::parse(&raw)
+                .ok_or_else(|| ApiError::query("pool", "must be 'in_pool' or 'expired'."))
         })
         .transpose()?;
     let search = query

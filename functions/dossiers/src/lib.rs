@@ -58,26 +58,22 @@ fn parse_filter(query: &mut QueryParams) -> ApiResult<Filter> {
     let kind = query
         .take("type")?
         .map(|raw| {
-            DossierType::parse(&raw).ok_or_else(|| {
-                ApiError::invalid("Query parameter `type` must be 'candidate' or 'sales'.")
-            })
+            DossierType::parse(&raw)
+                .ok_or_else(|| ApiError::query("type", "must be 'candidate' or 'sales'."))
         })
         .transpose()?;
     let status = query
         .take("status")?
         .map(|raw| {
             Status::parse(&raw).ok_or_else(|| {
-                ApiError::invalid(
-                    "Query parameter `status` must be 'active', 'won', 'lost' or 'archived'.",
-                )
+                ApiError::query("status", "must be 'active', 'won', 'lost' or 'archived'.")
             })
         })
         .transpose()?;
     let stage = query
         .take("stage_id")?
         .map(|raw| {
-            uuid::Uuid::parse_str(&raw)
-                .map_err(|_| ApiError::invalid("Query parameter `stage_id` must be a UUID."))
+            uuid::Uuid::parse_str(&raw).map_err(|_| ApiError::query("stage_id", "must be a UUID."))
         })
         .transpose()?;
     Ok(Filter {
@@ -146,7 +142,7 @@ async fn read_form(
         let name = field.name().unwrap_or_default().to_string();
         if name == "cv" {
             if cv_bytes.is_some() {
-                return Err(ApiError::invalid("Field `cv` may appear only once."));
+                return Err(ApiError::field("cv", "may appear only once."));
             }
             let cv = field_bytes(
                 field,
@@ -157,27 +153,26 @@ async fn read_form(
             continue;
         }
         if !text_fields {
-            return Err(ApiError::invalid(format!(
-                "Unknown form field `{name}`; send only `cv`."
-            )));
+            return Err(ApiError::field(
+                name,
+                "is not a field of this form; send only `cv`.",
+            ));
         }
         let raw = field_bytes(field, MAX_JSON_BYTES, || {
             ApiError::PayloadTooLarge("A form field is too large.".into())
         })
         .await?;
         let text = String::from_utf8(raw)
-            .map_err(|_| ApiError::invalid(format!("Field `{name}` must be UTF-8 text.")))?;
+            .map_err(|_| ApiError::field(name.as_str(), "must be UTF-8 text."))?;
         let value = if name == "deal_size" {
             serde_json::from_str::<serde_json::Number>(text.trim())
                 .map(Value::Number)
-                .map_err(|_| ApiError::invalid("Field `deal_size` must be a number."))?
+                .map_err(|_| ApiError::field("deal_size", "must be a number."))?
         } else {
             Value::String(text)
         };
         if fields.insert(name.clone(), value).is_some() {
-            return Err(ApiError::invalid(format!(
-                "Field `{name}` may appear only once."
-            )));
+            return Err(ApiError::field(name, "may appear only once."));
         }
     }
     Ok((fields, cv_bytes))
@@ -267,6 +262,9 @@ async fn update(
     IfMatch(precondition): IfMatch,
     JsonBody(patch): JsonBody<PatchDossier>,
 ) -> ApiResult<Response> {
+    if patch.reaches_primary_contact() {
+        principal.require(&[Scope::ContactsWrite])?;
+    }
     let dossier =
         dossiers::patch(&state.core.db, principal.org_id, id, patch, &precondition).await?;
     Ok(ok_versioned(dossier))
@@ -295,7 +293,7 @@ async fn upload_cv(
     let org = principal.org_id;
     let bytes = if is_multipart(request.headers()) {
         let (_, cv_bytes) = read_form(request, false).await?;
-        cv_bytes.ok_or_else(|| ApiError::invalid("Field `cv` is required."))?
+        cv_bytes.ok_or_else(|| ApiError::field("cv", "is required."))?
     } else {
         require_content_type(request.headers(), "application/pdf").map_err(|_| {
             ApiError::UnsupportedMediaType(
@@ -335,7 +333,7 @@ async fn start_upload(
 ) -> ApiResult<Response> {
     let org = principal.org_id;
     if body.size == 0 {
-        return Err(ApiError::invalid("Field `size` must be at least 1 byte."));
+        return Err(ApiError::field("size", "must be at least 1 byte."));
     }
     if body.size > MAX_CV_BYTES {
         return Err(cv::too_large());

@@ -28,9 +28,10 @@ async fn list_flows(
     mut query: QueryParams,
 ) -> ApiResult<Response> {
     let kind = match query.take("type")? {
-        Some(raw) => Some(DossierType::parse(&raw).ok_or_else(|| {
-            ApiError::invalid("Query parameter `type` must be 'candidate' or 'sales'.")
-        })?),
+        Some(raw) => Some(
+            DossierType::parse(&raw)
+                .ok_or_else(|| ApiError::query("type", "must be 'candidate' or 'sales'."))?,
+        ),
         None => None,
     };
     let page = query.page()?;

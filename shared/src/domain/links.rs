@@ -42,9 +42,7 @@ impl NewLink {
     /// existing link as it is (`currently_primary`) and makes a new one a non-primary.
     fn primary(&self, currently_primary: bool) -> Result<bool, ApiError> {
         match (self.is_primary, self.role_on_dossier == LinkRole::Primary) {
-            (Some(false), true) => Err(ApiError::invalid(
-                "Field `is_primary` cannot be false with `role_on_dossier` 'primary': that role is the primary contact's. Choose another role.",
-            )),
+            (Some(false), true) => Err(ApiError::field("is_primary", "cannot be false with `role_on_dossier` 'primary': that role is the primary contact's. Choose another role.")),
             (Some(flag), _) => Ok(flag),
             (None, true) => Ok(true),
             (None, false) => Ok(currently_primary),
@@ -154,8 +152,9 @@ pub async fn link(
         let contact = contacts::get(db, org, input.contact_id)
             .await?
             .ok_or_else(|| {
-                ApiError::invalid(
-                    "Field `contact_id` does not name a contact of your organization.",
+                ApiError::field(
+                    "contact_id",
+                    "does not name a contact of your organization.",
                 )
             })?;
         let existing: Option<Link> = db

@@ -38,7 +38,7 @@ use crate::table::keys::{note_counter_sk as counter_sk, note_prefix, note_sk};
 pub async fn create(db: &Db, org: Uuid, dossier: Uuid, input: NewNote) -> Result<Note, ApiError> {
     let content = input
         .content
-        .ok_or_else(|| ApiError::invalid("Field `content` is required."))?;
+        .ok_or_else(|| ApiError::field("content", "is required."))?;
     let content = validate::required_text("content", &content, MAX_TEXT)?;
     let now = clock::now();
     let note = Note {

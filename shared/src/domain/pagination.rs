@@ -22,10 +22,13 @@ impl PageParams {
         let page = parse_bounded(page, "page", 1, u32::MAX, 1)?;
         let per_page = parse_bounded(per_page, "per_page", 1, MAX_PER_PAGE, DEFAULT_PER_PAGE)?;
         if u64::from(page) * u64::from(per_page) > OFFSET_WINDOW {
-            return Err(ApiError::InvalidQuery(format!(
-                "Offset pagination reaches the first {OFFSET_WINDOW} items only (page × per_page ≤ {OFFSET_WINDOW}). \
-                 To read further, follow `meta.next_cursor` with the `cursor` parameter."
-            )));
+            return Err(ApiError::query(
+                "page",
+                format_args!(
+                    "reaches the first {OFFSET_WINDOW} items only (page × per_page ≤ {OFFSET_WINDOW}). \
+                     To read further, follow `meta.next_cursor` with the `cursor` parameter."
+                ),
+            ));
         }
         Ok(Self { page, per_page })
     }
@@ -66,9 +69,10 @@ fn parse_bounded(
         .ok()
         .filter(|v| (min..=max).contains(v))
         .ok_or_else(|| {
-            ApiError::invalid(format!(
-                "Query parameter `{name}` must be an integer from {min} to {max}."
-            ))
+            ApiError::query(
+                name,
+                format_args!("must be an integer from {min} to {max}."),
+            )
         })
 }
 
@@ -106,8 +110,9 @@ impl Position {
         let has_page = page.is_some();
         let page = PageParams::parse(page, per_page)?;
         match cursor {
-            Some(_) if has_page => Err(ApiError::invalid(
-                "Use either `cursor` or `page`, not both.",
+            Some(_) if has_page => Err(ApiError::query(
+                "cursor",
+                "cannot be used with `page`: use one or the other.",
             )),
             Some(raw) => Ok(Position::After {
                 cursor: Some(decode_cursor(&raw)?),
@@ -141,9 +146,7 @@ impl Position {
         let (skip, per_page, after) = self.bounds();
         let start = match after {
             Some(after) => 1 + all.iter().position(|item| id(item) == after).ok_or_else(|| {
-                ApiError::invalid(
-                    "Query parameter `cursor` names an item that is no longer in this list; list again from the first page.",
-                )
+                ApiError::query("cursor", "names an item that is no longer in this list; list again from the first page.")
             })?,
             None => skip,
         };
@@ -212,7 +215,7 @@ mod tests {
             "per_page=101",
             "per_page=1.5",
         ] {
-            assert_eq!(parse(bad).unwrap_err().code(), "invalid_body", "{bad}");
+            assert_eq!(parse(bad).unwrap_err().code(), "invalid_query", "{bad}");
         }
     }
 
@@ -232,7 +235,10 @@ mod tests {
             assert_eq!(err.code(), "invalid_query", "{beyond}");
             assert!(err.to_string().contains("`cursor`"), "{err}");
         }
-        assert_eq!(parse("page=4294967296").unwrap_err().code(), "invalid_body");
+        assert_eq!(
+            parse("page=4294967296").unwrap_err().code(),
+            "invalid_query"
+        );
     }
 
     #[test]
@@ -291,9 +297,7 @@ pub fn decode_cursor(raw: &str) -> Result<Cursor, ApiError> {
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| parse(&text))
-        .ok_or_else(|| {
-            ApiError::invalid("Query parameter `cursor` is not a cursor this API issued.")
-        })
+        .ok_or_else(|| ApiError::query("cursor", "is not a cursor this API issued."))
 }
 
 #[cfg(test)]

@@ -37,9 +37,10 @@ pub fn amount(
         Some(v) if v.is_finite() && (v == 0.0 || (DYNAMODB_MIN_MAGNITUDE..=max).contains(&v)) => {
             Ok(value.clone())
         }
-        _ => Err(ApiError::invalid(format!(
-            "Field `{field}` must be 0 or a number from 1e-130 to {max:e}."
-        ))),
+        _ => Err(ApiError::field(
+            field,
+            format_args!("must be 0 or a number from 1e-130 to {max:e}."),
+        )),
     }
 }
 
@@ -50,18 +51,22 @@ pub fn amount(
 pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
     let trimmed = value.trim();
     if trimmed.chars().count() > max {
-        return Err(ApiError::invalid(format!(
-            "Field `{field}` is longer than {max} characters."
-        )));
+        return Err(ApiError::field(
+            field,
+            format_args!("is longer than {max} characters."),
+        ));
     }
     let multiline = max >= MAX_TEXT;
     let refused = |c: char| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t'));
     if trimmed.chars().any(refused) {
-        return Err(ApiError::invalid(if multiline {
-            format!("Field `{field}` must not contain control characters other than line breaks and tabs.")
-        } else {
-            format!("Field `{field}` must be one line, without control characters.")
-        }));
+        return Err(ApiError::field(
+            field,
+            if multiline {
+                "must not contain control characters other than line breaks and tabs."
+            } else {
+                "must be one line, without control characters."
+            },
+        ));
     }
     Ok(trimmed.to_string())
 }
@@ -69,9 +74,7 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
 pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
     let value = text(field, value, max)?;
     if value.is_empty() {
-        return Err(ApiError::invalid(format!(
-            "Field `{field}` must not be empty."
-        )));
+        return Err(ApiError::field(field, "must not be empty."));
     }
     Ok(value)
 }
@@ -105,9 +108,7 @@ pub fn email(field: &str, value: &str) -> Result<String, ApiError> {
     if valid {
         Ok(crate::text::normalize(&value))
     } else {
-        Err(ApiError::invalid(format!(
-            "Field `{field}` must be a valid email address."
-        )))
+        Err(ApiError::field(field, "must be a valid email address."))
     }
 }
 
@@ -119,9 +120,10 @@ pub fn currency(field: &str, value: &str) -> Result<String, ApiError> {
     if code.len() == 3 && CURRENCIES.split(' ').any(|c| c == code) {
         Ok(code.to_string())
     } else {
-        Err(ApiError::invalid(format!(
-            "Field `{field}` must be an ISO 4217 currency code such as 'EUR'."
-        )))
+        Err(ApiError::field(
+            field,
+            "must be an ISO 4217 currency code such as 'EUR'.",
+        ))
     }
 }
 

@@ -113,7 +113,7 @@ impl<St: Send + Sync> FromRequestParts<St> for PathIds {
     }
 }
 
-/// A strict JSON body: `application/json`, well formed, no unknown fields.
+/// A strict JSON body: `application/json`, a well-formed object, no unknown fields.
 pub struct JsonBody<T>(pub T);
 
 impl<T: DeserializeOwned, St: Send + Sync> FromRequest<St> for JsonBody<T> {
@@ -173,25 +173,57 @@ pub fn require_content_type(headers: &HeaderMap, expected: &str) -> Result<(), A
     }
 }
 
+/// Every body the API takes is a JSON object. serde's derived structs also take an array,
+/// field by field in order, so anything else is refused here, before serde sees it.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::invalid(
-            "Request body is empty; send a JSON object.",
-        ));
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => {
+            return Err(ApiError::invalid(
+                "Request body is empty; send a JSON object.",
+            ))
+        }
+        Some(b'{') => {}
+        Some(_) => return Err(ApiError::invalid("Request body must be a JSON object.")),
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
-        let inner = err.into_inner();
-        if path == "." || inner.is_syntax() || inner.is_eof() {
-            ApiError::invalid(format!("Malformed JSON: {inner}."))
-        } else {
-            ApiError::invalid(format!("Invalid field `{path}`: {inner}."))
-        }
+        json_refusal(&path, err.into_inner())
     })?;
-    de.end()
-        .map_err(|err| ApiError::invalid(format!("Malformed JSON: {err}.")))?;
+    de.end().map_err(|err| json_refusal(".", err))?;
     Ok(value)
+}
+
+/// A serde error as the API states it: the field it is about as `param` (serde reports a
+/// missing field at the object that holds it, naming the field only in its message), and
+/// no "at line 1 column 35", which a client cannot act on.
+fn json_refusal(path: &str, err: serde_json::Error) -> ApiError {
+    let position = format!(" at line {} column {}", err.line(), err.column());
+    let text = err.to_string();
+    let problem = text.strip_suffix(&position).unwrap_or(&text);
+    if err.is_syntax() || err.is_eof() {
+        return ApiError::invalid(format!("Malformed JSON: {problem}."));
+    }
+    let within = |name: &str| match path {
+        "." => name.to_string(),
+        parent => format!("{parent}.{name}"),
+    };
+    let named = |prefix: &str| {
+        let rest = problem.strip_prefix(prefix)?;
+        rest.find('`').map(|end| &rest[..end])
+    };
+    if let Some(name) = named("missing field `") {
+        ApiError::field(within(name), "is required.")
+    } else if problem.starts_with("unknown field `") {
+        let expected = problem.split_once(", ").map_or("", |(_, rest)| rest);
+        ApiError::field(path, format_args!("is not known here ({expected})."))
+    } else if path == "." {
+        ApiError::invalid(format!(
+            "Request body is not what this operation takes: {problem}."
+        ))
+    } else {
+        ApiError::field(path, format_args!("is invalid: {problem}."))
+    }
 }
 
 /// The query string as name/value pairs. Handlers take the parameters they know, then
@@ -213,9 +245,7 @@ impl QueryParams {
         match values.len() {
             0 => Ok(None),
             1 => Ok(values.pop()),
-            _ => Err(ApiError::invalid(format!(
-                "Query parameter `{name}` may appear only once."
-            ))),
+            _ => Err(ApiError::query(name, "may appear only once.")),
         }
     }
 
@@ -242,8 +272,9 @@ impl QueryParams {
     /// count to number pages by.
     pub fn cursor_page(&mut self) -> Result<(Option<Cursor>, u32), ApiError> {
         if self.take("page")?.is_some() {
-            return Err(ApiError::invalid(
-                "This list pages by cursor only: follow `meta.next_cursor` with the `cursor` parameter.",
+            return Err(ApiError::query(
+                "page",
+                "is not taken here: this list pages by cursor only; follow `meta.next_cursor` with the `cursor` parameter.",
             ));
         }
         let per_page = PageParams::parse(None, self.take("per_page")?)?.per_page;
@@ -257,9 +288,7 @@ impl QueryParams {
     pub fn finish(self) -> Result<(), ApiError> {
         match self.0.first() {
             None => Ok(()),
-            Some((name, _)) => Err(ApiError::invalid(format!(
-                "Unknown query parameter `{name}`."
-            ))),
+            Some((name, _)) => Err(ApiError::query(name.as_str(), "is not known here.")),
         }
     }
 }
@@ -286,7 +315,7 @@ impl<St: Send + Sync> FromRequestParts<St> for IfMatch {
         };
         let raw = value
             .to_str()
-            .map_err(|_| ApiError::invalid("Header `If-Match` must be ASCII."))?;
+            .map_err(|_| ApiError::header("If-Match", "must be ASCII."))?;
         Ok(Self(Precondition::one_of(
             raw.split(',').map(|t| t.trim().to_string()).collect(),
         )))
@@ -308,7 +337,16 @@ mod tests {
 
     fn message(err: ApiError) -> String {
         assert_eq!(err.code(), "invalid_body");
-        err.to_string()
+        let message = err.to_string();
+        assert!(!message.contains(" line "), "{message}");
+        message
+    }
+
+    fn param(body: &[u8]) -> Option<String> {
+        parse_json::<Body>(body)
+            .unwrap_err()
+            .param()
+            .map(str::to_string)
     }
 
     #[test]
@@ -320,6 +358,22 @@ mod tests {
         assert!(message(parse_json::<Body>(b"{}").unwrap_err()).contains("name"));
         assert!(message(parse_json::<Body>(b"{\"name\":").unwrap_err()).contains("Malformed"));
         assert!(message(parse_json::<Body>(b"  ").unwrap_err()).contains("empty"));
+        message(parse_json::<Body>(b"{\"name\":\"a\"} x").unwrap_err());
+        for not_an_object in [&b"[\"a\"]"[..], b" [\"a\", 1]", b"\"a\"", b"1", b"null"] {
+            assert!(message(parse_json::<Body>(not_an_object).unwrap_err()).contains("object"));
+        }
+        assert_eq!(param(b"{\"name\":1}").as_deref(), Some("name"));
+        assert_eq!(param(b"{\"name\":\"a\",\"x\":1}").as_deref(), Some("x"));
+        assert_eq!(param(b"{\"size\":1}").as_deref(), Some("name"));
+        assert_eq!(
+            param(b"{\"name\":\"a\",\"size\":-1}").as_deref(),
+            Some("size")
+        );
+        assert_eq!(param(b"{\"name\":"), None);
+        assert_eq!(
+            message(parse_json::<Body>(b"{\"size\":1}").unwrap_err()),
+            "Field `name` is required."
+        );
         assert!(parse_json::<Body>(b"{\"name\":\"a\"} trailing").is_err());
         assert!(parse_json::<Body>(b"{\"name\":\"a\",\"size\":-1}").is_err());
         assert!(parse_json::<Body>(b"{\"name\":\"a\"}").is_ok());

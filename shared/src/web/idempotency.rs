@@ -45,7 +45,10 @@ pub fn key_from(headers: &HeaderMap) -> Option<Result<String, ApiError>> {
         .ok()
         .filter(|v| (1..=255).contains(&v.len()) && v.bytes().all(|b| (0x20..0x7f).contains(&b)));
     Some(valid.map(str::to_string).ok_or_else(|| {
-        ApiError::invalid("Header `Idempotency-Key` must be 1 to 255 printable ASCII characters.")
+        ApiError::header(
+            "Idempotency-Key",
+            "must be 1 to 255 printable ASCII characters.",
+        )
     }))
 }
 

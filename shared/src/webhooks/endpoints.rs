@@ -150,8 +150,9 @@ pub fn event_types(requested: Option<Vec<EventType>>) -> Result<Vec<EventType>, 
         }
     }
     if types.is_empty() {
-        return Err(ApiError::invalid(
-            "Field `events` must name at least one event type.",
+        return Err(ApiError::field(
+            "events",
+            "must name at least one event type.",
         ));
     }
     Ok(types)
@@ -286,7 +287,7 @@ fn checked_url(destinations: &Destinations, url: &str) -> Result<String, ApiErro
             url.set_fragment(None);
             String::from(url)
         })
-        .map_err(|why| ApiError::invalid(format!("Field `url` is refused: {why}")))
+        .map_err(|why| ApiError::field("url", format_args!("is refused: {why}")))
 }
 
 pub async fn list(db: &Db, org: Uuid, now: OffsetDateTime) -> Result<Vec<EndpointView>, ApiError> {
@@ -374,9 +375,10 @@ pub async fn rotate_secret(
     now: OffsetDateTime,
 ) -> Result<RotatedSecret, ApiError> {
     if grace_hours > MAX_GRACE_HOURS {
-        return Err(ApiError::invalid(format!(
-            "Field `grace_hours` must be from 0 to {MAX_GRACE_HOURS}."
-        )));
+        return Err(ApiError::field(
+            "grace_hours",
+            format_args!("must be from 0 to {MAX_GRACE_HOURS}."),
+        ));
     }
     let mut endpoint = get(db, org, id).await?;
     let grace_end = now + time::Duration::hours(grace_hours.into());
@@ -551,14 +553,18 @@ pub fn is_event_id(id: &str) -> bool {
         .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// Refuses what is not an event id; `named` says where it came from ("Field `event_id`").
-fn require_event_id(id: &str, named: &str) -> Result<(), ApiError> {
+/// Refuses what is not an event id, as a body field or as a query parameter.
+fn require_event_id(
+    id: &str,
+    refusal: fn(&'static str, &'static str) -> ApiError,
+) -> Result<(), ApiError> {
     if is_event_id(id) {
         Ok(())
     } else {
-        Err(ApiError::invalid(format!(
-            "{named} must be an event id: `evt_` and 32 hexadecimal digits."
-        )))
+        Err(refusal(
+            "event_id",
+            "must be an event id: `evt_` and 32 hexadecimal digits.",
+        ))
     }
 }
 
@@ -577,7 +583,7 @@ pub async fn replay(
     event_id: &str,
 ) -> Result<Queued, ApiError> {
     use crate::domain::outbox::OutboxItem;
-    require_event_id(event_id, "Field `event_id`")?;
+    require_event_id(event_id, ApiError::field)?;
     // Both reads at once; the endpoint's answer is judged first either way.
     let (pk, event_sk) = (org_pk(org), crate::table::keys::event_sk(event_id));
     let (endpoint, item) = tokio::join!(get(db, org, id), db.get::<OutboxItem>(&pk, &event_sk));
@@ -596,9 +602,10 @@ pub async fn replay(
         .envelope()
         .map_err(ApiError::internal)?;
     if let Some(why) = endpoint.ineligible(&envelope) {
-        return Err(ApiError::invalid(format!(
-            "Field `event_id`: event {event_id} {why}, so it is not replayed to it."
-        )));
+        return Err(ApiError::field(
+            "event_id",
+            format_args!("names event {event_id}, which {why}, so it is not replayed to it."),
+        ));
     }
     let delivery = super::Delivery {
         replay: true,
@@ -668,7 +675,7 @@ pub async fn attempts(
     per_page: usize,
 ) -> Result<(Vec<super::Attempt>, Option<Uuid>), ApiError> {
     if let Some(event_id) = event_id {
-        require_event_id(event_id, "Query parameter `event_id`")?;
+        require_event_id(event_id, ApiError::query)?;
     }
     // The endpoint's existence and the page, read at once; a missing endpoint answers 404
     // whatever the page held.

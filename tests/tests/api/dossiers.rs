@@ -174,7 +174,7 @@ async fn invalid_creates_are_400_naming_the_field_and_write_nothing() {
             json!({"type": "sales", "name": "x", "contact_id": uuid::Uuid::now_v7()}),
             "contact_id",
         ),
-        (json!(["type"]), "Invalid"),
+        (json!(["sales", "x"]), "object"),
     ];
     let router = dossiers_router().await;
     for (body, field) in cases {
@@ -190,6 +190,9 @@ async fn invalid_creates_are_400_naming_the_field_and_write_nothing() {
         );
         let message = reply.body["error"]["message"].as_str().unwrap();
         assert!(message.contains(field), "{body}: {message}");
+        if body.is_object() {
+            assert_eq!(reply.body["error"]["param"], field, "{body}");
+        }
     }
     let malformed = post("/api/v1/dossiers")
         .key(&org.key)
@@ -803,4 +806,110 @@ async fn amounts_dynamodb_cannot_store_are_a_400_naming_the_field() {
     .send(&router)
     .await;
     assert_eq!(read.body["data"]["deal_size"], 1e-129);
+}
+
+/// The reference's PATCH `email` is "Update primary contact email": the dossier's field and
+/// its primary contact's change in one transaction, or neither does.
+#[tokio::test]
+async fn patching_email_or_phone_changes_the_primary_contact_too() {
+    let org = growth_org().await;
+    let dossiers = dossiers_router().await;
+    let contacts = integration_tests::contacts_router().await;
+    let dossier = create(
+        &org,
+        json!({"type": "candidate", "name": "Pat Primary", "email": "pat@example.com", "phone": "+31 1"}),
+    )
+    .await;
+    let path = format!("/api/v1/dossiers/{}", dossier["id"].as_str().unwrap());
+    let contact_path = format!(
+        "/api/v1/contacts/{}",
+        dossier["primary_contact_id"].as_str().unwrap()
+    );
+    let contact = || async {
+        Call::get(&contact_path)
+            .key(&org.key)
+            .send(&contacts)
+            .await
+            .body["data"]
+            .clone()
+    };
+    let other = post("/api/v1/contacts")
+        .key(&org.key)
+        .json(&json!({"full_name": "Other Person", "email": "taken@example.com"}))
+        .send(&contacts)
+        .await;
+    assert_eq!(other.status, 201, "{}", other.body);
+
+    let patched = patch(&path)
+        .key(&org.key)
+        .json(&json!({"email": "pat.new@example.com", "phone": "+31 2"}))
+        .send(&dossiers)
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(patched.body["data"]["email"], "pat.new@example.com");
+    let now = contact().await;
+    assert_eq!(
+        (&now["email"], &now["phone"]),
+        (&json!("pat.new@example.com"), &json!("+31 2"))
+    );
+    let found = Call::get("/api/v1/contacts?search=pat.new@example.com")
+        .key(&org.key)
+        .send(&contacts)
+        .await;
+    assert_eq!(found.body["data"][0]["id"], now["id"], "{}", found.body);
+    let freed = post("/api/v1/contacts")
+        .key(&org.key)
+        .json(&json!({"full_name": "New Pat", "email": "PAT@example.com"}))
+        .send(&contacts)
+        .await;
+    assert_eq!(freed.status, 201, "the old address is free: {}", freed.body);
+
+    // An address another contact has: 409, and neither changes.
+    let etag = patched.header("etag").unwrap().to_string();
+    let taken = patch(&path)
+        .key(&org.key)
+        .json(&json!({"email": "TAKEN@example.com", "name": "Renamed"}))
+        .send(&dossiers)
+        .await;
+    assert_eq!(
+        (taken.status.as_u16(), taken.error_code()),
+        (409, "duplicate_contact"),
+        "{}",
+        taken.body
+    );
+    let unchanged = Call::get(&path).key(&org.key).send(&dossiers).await;
+    assert_eq!(unchanged.header("etag"), Some(etag.as_str()));
+    assert_eq!(unchanged.body["data"]["name"], "Pat Primary");
+    assert_eq!(contact().await, now);
+
+    // The contact changed on its own since: the same email again puts it back, and the
+    // dossier, unchanged, keeps its version.
+    let moved = patch(&contact_path)
+        .key(&org.key)
+        .json(&json!({"email": "elsewhere@example.com"}))
+        .send(&contacts)
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let again = patch(&path)
+        .key(&org.key)
+        .json(&json!({"email": "pat.new@example.com"}))
+        .send(&dossiers)
+        .await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.header("etag"), Some(etag.as_str()));
+    assert_eq!(contact().await["email"], "pat.new@example.com");
+
+    // A dossier without a primary contact changes its own fields only.
+    let sales = create(&org, json!({"type": "sales", "name": "No Primary"})).await;
+    assert_eq!(sales["primary_contact_id"], Value::Null);
+    let alone = patch(&format!(
+        "/api/v1/dossiers/{}",
+        sales["id"].as_str().unwrap()
+    ))
+    .key(&org.key)
+    .json(&json!({"email": "deal@example.com"}))
+    .send(&dossiers)
+    .await;
+    assert_eq!(alone.status, 200, "{}", alone.body);
+    assert_eq!(alone.body["data"]["email"], "deal@example.com");
 }

@@ -151,14 +151,15 @@ async fn bad_query_parameters_are_400_and_name_the_parameter() {
             .await;
         assert_eq!(
             (reply.status.as_u16(), reply.error_code()),
-            (400, "invalid_body"),
+            (400, "invalid_query"),
             "{query}"
         );
+        assert_eq!(reply.body["error"]["param"], param, "{query}");
         assert!(
             reply.body["error"]["message"]
                 .as_str()
                 .unwrap()
-                .contains(param),
+                .contains(&format!("`{param}`")),
             "{query}: {}",
             reply.body
         );

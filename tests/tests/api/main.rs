@@ -10,6 +10,7 @@ mod counters;
 mod cvs;
 mod dossiers;
 mod entry_points;
+mod errors;
 mod etags;
 mod flows;
 mod idempotency;

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant, SystemTime};
 use aws_sdk_dynamodb::types::AttributeValue;
 use http::Method;
 use integration_tests::{
-    dossiers_router, growth_org, org_with, outbox, pipeline, post, stack, webhooks_router, Call,
-    Receiver,
+    dossiers_router, growth_org, org_with, outbox, patch, pipeline, post, stack, webhooks_router,
+    Call, Receiver,
 };
 use serde_json::{json, Value};
 use shared::domain::orgs::Plan;
@@ -565,16 +565,16 @@ async fn a_waiting_repeat_reads_the_key_without_writing() {
 /// (method, path template) → the scopes its route needs.
 type ScopeTable = BTreeMap<(String, String), Vec<String>>;
 
-/// The scope table of docs/api-guide.md: (method, path) → scopes, with the conditional row
-/// of `POST /dossiers` kept apart.
-fn documented_scopes() -> (ScopeTable, Vec<String>) {
+/// The scope table of docs/api-guide.md: (method, path) → scopes, with the conditional rows
+/// (`… with …`) kept apart, by route.
+fn documented_scopes() -> (ScopeTable, BTreeMap<String, Vec<String>>) {
     let guide = include_str!("../../../docs/api-guide.md");
     let table = guide
         .split("### Scopes per route")
         .nth(1)
         .expect("the guide has the scope table");
     let mut routes = BTreeMap::new();
-    let mut linking = Vec::new();
+    let mut conditional = BTreeMap::new();
     for row in table
         .lines()
         .skip_while(|l| !l.starts_with("| route"))
@@ -589,21 +589,20 @@ fn documented_scopes() -> (ScopeTable, Vec<String>) {
             .map(|s| s.trim_matches('`').to_string())
             .collect();
         let route = cells[0].trim_matches('`');
-        if let Some(plain) = route.strip_suffix("` with `contact_id` or `email") {
-            assert_eq!(plain, "POST /dossiers");
-            linking = scopes;
+        if route.contains("` with `") {
+            conditional.insert(route.to_string(), scopes);
             continue;
         }
         let (method, path) = route.split_once(' ').unwrap();
         routes.insert((method.to_string(), path.to_string()), scopes);
     }
-    (routes, linking)
+    (routes, conditional)
 }
 
 /// Finding 6: the docs' table is what `openapi.yaml` declares and what the code enforces.
 #[tokio::test]
 async fn every_route_needs_exactly_the_scopes_the_docs_list() {
-    let (documented, linking) = documented_scopes();
+    let (documented, conditional) = documented_scopes();
     let document: Value = serde_json::from_str(flows::OPENAPI_JSON).unwrap();
     let mut declared = BTreeMap::new();
     for (path, item) in document["paths"].as_object().unwrap() {
@@ -651,7 +650,10 @@ async fn every_route_needs_exactly_the_scopes_the_docs_list() {
     let with_both = org
         .key_with(&[Scope::DossiersWrite, Scope::ContactsWrite])
         .await;
-    assert_eq!(linking, ["dossiers:write", "contacts:write"]);
+    assert_eq!(
+        conditional["POST /dossiers` with `contact_id` or `email"],
+        ["dossiers:write", "contacts:write"]
+    );
     for body in [
         json!({"type": "candidate", "name": "Ada", "email": "ada@example.com"}),
         json!({"type": "sales", "name": "Deal", "contact_id": uuid::Uuid::now_v7()}),
@@ -671,6 +673,42 @@ async fn every_route_needs_exactly_the_scopes_the_docs_list() {
         .send(&router)
         .await;
     assert_eq!(plain.status, 201, "{}", plain.body);
+
+    // With `email` or `phone`, a dossier PATCH changes its primary contact too.
+    assert_eq!(
+        conditional["PATCH /dossiers/{id}` with `email` or `phone"],
+        ["dossiers:read", "dossiers:write", "contacts:write"]
+    );
+    assert_eq!(conditional.len(), 2, "{conditional:?}");
+    let dossier_keys = org
+        .key_with(&[Scope::DossiersRead, Scope::DossiersWrite])
+        .await;
+    let all_three = org
+        .key_with(&[
+            Scope::DossiersRead,
+            Scope::DossiersWrite,
+            Scope::ContactsWrite,
+        ])
+        .await;
+    let path = format!(
+        "/api/v1/dossiers/{}",
+        plain.body["data"]["id"].as_str().unwrap()
+    );
+    for body in [
+        json!({"email": "grace@example.com"}),
+        json!({"phone": null}),
+    ] {
+        let change = |key: &str| patch(&path).key(key).json(&body);
+        let refused = change(&dossier_keys).send(&router).await;
+        assert_eq!(refused.status, 403, "{body}");
+        assert_eq!(change(&all_three).send(&router).await.status, 200, "{body}");
+    }
+    let renamed = patch(&path)
+        .key(&dossier_keys)
+        .json(&json!({"name": "Grace H."}))
+        .send(&router)
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
 }
 
 /// Finding 7: the file copied to the CV's key is the one checked, even if another is PUT to

@@ -613,7 +613,7 @@ async fn the_attempt_log_pages_newest_first_by_cursor() {
             .send(&router)
             .await;
         assert_eq!(reply.status, 400, "{query}: {}", reply.body);
-        assert_eq!(reply.error_code(), "invalid_body", "{query}");
+        assert_eq!(reply.error_code(), "invalid_query", "{query}");
     }
     let unknown = Call::get(&attempts_path(&uuid::Uuid::now_v7().to_string(), ""))
         .key(&org.key)

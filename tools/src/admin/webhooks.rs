@@ -60,7 +60,9 @@ impl Admin {
         .await
         .map_err(|err| match err {
             // Operators name the field by its flag.
-            ApiError::InvalidBody(message) => AdminError(message.replace("Field `url`", "--url")),
+            ApiError::InvalidBody { message, .. } => {
+                AdminError(message.replace("Field `url`", "--url"))
+            }
             other => other.into(),
         })
     }
@@ -84,7 +86,7 @@ impl Admin {
         endpoints::rotate_secret(&self.db, org, id, grace_hours, master.bytes(), clock::now())
             .await
             .map_err(|err| match err {
-                ApiError::InvalidBody(message) => {
+                ApiError::InvalidBody { message, .. } => {
                     AdminError(message.replace("Field `grace_hours`", "--grace-hours"))
                 }
                 other => other.into(),
@@ -103,7 +105,7 @@ impl Admin {
         endpoints::attempts(&self.db, org, id, event, before, limit)
             .await
             .map_err(|err| match err {
-                ApiError::InvalidBody(message) => {
+                ApiError::InvalidQuery { message, .. } => {
                     AdminError(message.replace("Query parameter `event_id`", "--event"))
                 }
                 other => other.into(),

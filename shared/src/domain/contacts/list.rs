@@ -110,8 +110,9 @@ pub async fn list(
     let (skip, per_page, after) = position.bounds_at();
     let order = Order::of(filter);
     if let (Order::Expiry(_), Some(Cursor { at: None, .. })) = (order, after) {
-        return Err(ApiError::invalid(
-            "Query parameter `cursor` comes from a listing without `pool`; list again from the first page.",
+        return Err(ApiError::query(
+            "cursor",
+            "comes from a listing without `pool`; list again from the first page.",
         ));
     }
     let chosen = match (&filter.search, filter.pool) {

@@ -9,7 +9,7 @@ pub mod search;
 mod write;
 
 pub use list::{by_ids, list, ContactFilter, Listing, Pool};
-pub use write::{create, creation, update, ContactInput, MAX_URL};
+pub use write::{create, creation, pool_days, update, ContactChange, ContactInput, MAX_URL};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};

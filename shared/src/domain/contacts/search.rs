@@ -122,9 +122,12 @@ impl Search {
         if raw.chars().count() > MAX_SEARCH_CHARS
             || search.emails.len() + search.prefixes.len() > MAX_SEARCH_WORDS
         {
-            return Err(ApiError::invalid(format!(
-                "Query parameter `search` takes at most {MAX_SEARCH_CHARS} characters and {MAX_SEARCH_WORDS} words."
-            )));
+            return Err(ApiError::query(
+                "search",
+                format_args!(
+                    "takes at most {MAX_SEARCH_CHARS} characters and {MAX_SEARCH_WORDS} words."
+                ),
+            ));
         }
         Ok(search)
     }

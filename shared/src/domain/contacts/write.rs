@@ -53,9 +53,7 @@ fn linkedin(value: &str) -> Result<String, ApiError> {
         {
             Ok(value)
         }
-        _ => Err(ApiError::invalid(
-            "Field `linkedin_url` must be an http(s) URL.",
-        )),
+        _ => Err(ApiError::field("linkedin_url", "must be an http(s) URL.")),
     }
 }
 
@@ -86,8 +84,7 @@ impl ContactInput {
         };
         let was_candidate = contact.kind.contains(&Kind::Candidate);
         if let Some(name) = self.full_name {
-            let name =
-                name.ok_or_else(|| ApiError::invalid("Field `full_name` cannot be null."))?;
+            let name = name.ok_or_else(|| ApiError::field("full_name", "cannot be null."))?;
             contact.full_name = required_text("full_name", &name, MAX_SHORT)?;
         }
         if let Some(value) = self.email {
@@ -114,9 +111,10 @@ impl ContactInput {
         if let Some(kinds) = self.kind {
             let kinds = kinds.unwrap_or_default();
             if kinds.len() > MAX_KIND_VALUES {
-                return Err(ApiError::invalid(format!(
-                    "Field `kind` lists at most {MAX_KIND_VALUES} values."
-                )));
+                return Err(ApiError::field(
+                    "kind",
+                    format_args!("lists at most {MAX_KIND_VALUES} values."),
+                ));
             }
             contact.kind = dedupe(kinds);
         }
@@ -125,14 +123,13 @@ impl ContactInput {
         match self.pool_expires_at {
             Some(Some(raw)) => {
                 let at = crate::clock::parse(&raw).ok_or_else(|| {
-                    ApiError::invalid(
-                        "Field `pool_expires_at` must be an RFC 3339 timestamp from year 0000 to 9999 in UTC, or null.",
+                    ApiError::field(
+                        "pool_expires_at",
+                        "must be an RFC 3339 timestamp from year 0000 to 9999 in UTC, or null.",
                     )
                 })?;
                 if !is_candidate {
-                    return Err(ApiError::invalid(
-                        "Field `pool_expires_at` applies to candidates only: give the contact the kind 'candidate', or send null.",
-                    ));
+                    return Err(ApiError::field("pool_expires_at", "applies to candidates only: give the contact the kind 'candidate', or send null."));
                 }
                 contact.pool_expires_at = Some(at);
             }
@@ -181,12 +178,9 @@ pub async fn creation(
     input: ContactInput,
 ) -> Result<(Contact, Vec<aws_sdk_dynamodb::types::TransactWriteItem>), ApiError> {
     if !matches!(input.full_name, Some(Some(_))) {
-        return Err(ApiError::invalid("Field `full_name` is required."));
+        return Err(ApiError::field("full_name", "is required."));
     }
-    let pool_days = crate::domain::orgs::get_org(db, org)
-        .await?
-        .map(|o| o.pool_days)
-        .unwrap_or(crate::domain::orgs::DEFAULT_POOL_DAYS);
+    let pool_days = pool_days(db, org).await?;
     let now = crate::clock::now();
     let mut contact = Contact {
         version: 1,
@@ -209,32 +203,39 @@ pub async fn creation(
     Ok((contact, items))
 }
 
-/// Applies a PATCH with a version check; a changed email moves its marker in the same
-/// transaction (freeing the old address, claiming the new one or answering 409).
-pub async fn update(
-    db: &Db,
-    org: Uuid,
-    id: Uuid,
-    patch: ContactInput,
-    precondition: &crate::table::txn::Precondition,
-) -> Result<Contact, ApiError> {
-    let pool_days = crate::domain::orgs::get_org(db, org)
+/// The talent-pool window an organization gives new candidates, in days.
+pub async fn pool_days(db: &Db, org: Uuid) -> Result<u32, ApiError> {
+    Ok(crate::domain::orgs::get_org(db, org)
         .await?
         .map(|o| o.pool_days)
-        .unwrap_or(crate::domain::orgs::DEFAULT_POOL_DAYS);
-    let mut retry = crate::table::txn::Retry::default();
-    while retry.next().await {
-        let current = get(db, org, id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("Contact not found."))?;
-        precondition.check(current.version, "contact")?;
+        .unwrap_or(crate::domain::orgs::DEFAULT_POOL_DAYS))
+}
+
+/// A contact's next version and the transaction items that write it: the contact under a
+/// version condition, its index entries, and a changed email's marker moved (the old
+/// address freed, the new one claimed). Its own transaction, or part of a dossier's.
+#[derive(Clone, Debug)]
+pub struct ContactChange {
+    pub next: Contact,
+    pub items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+}
+
+impl ContactChange {
+    /// `patch` applied to `current`; `None` when it alters nothing.
+    pub fn of(
+        db: &Db,
+        org: Uuid,
+        current: &Contact,
+        patch: ContactInput,
+        pool_days: u32,
+    ) -> Result<Option<Self>, ApiError> {
         let mut next = current.clone();
         let now = crate::clock::now();
-        patch.clone().apply(&mut next, now, pool_days)?;
+        patch.apply(&mut next, now, pool_days)?;
         let mut unchanged = next.clone();
         unchanged.updated_at = current.updated_at;
-        if unchanged == current {
-            return Ok(current);
+        if unchanged == *current {
+            return Ok(None);
         }
         next.updated_at = now;
         next.version = current.version + 1;
@@ -243,7 +244,7 @@ pub async fn update(
             next.item(org)?,
             current.version,
         )];
-        items.extend(index_writes(db, org, Some(&current), Some(&next))?);
+        items.extend(index_writes(db, org, Some(current), Some(&next))?);
         let old_email = current.email.as_deref().map(crate::text::fold);
         let new_email = next.email.as_deref().map(crate::text::fold);
         if old_email != new_email {
@@ -258,22 +259,54 @@ pub async fn update(
             if let Some(new) = &next.email {
                 items.push(crate::table::txn::put(
                     db,
-                    email_marker(org, new, id),
+                    email_marker(org, new, current.id),
                     Some("attribute_not_exists(PK)"),
                 ));
             }
         }
-        match crate::table::txn::write(db, items).await? {
-            Ok(()) => return Ok(next),
+        Ok(Some(Self { next, items }))
+    }
+
+    /// After a transaction with this change failed a condition: 409 `duplicate_contact`
+    /// when the new email belongs to another contact, `None` when the failure was a
+    /// concurrent write, which a fresh read resolves.
+    pub async fn refusal(&self, db: &Db, org: Uuid) -> Result<Option<ApiError>, ApiError> {
+        let Some(email) = self.next.email.as_deref() else {
+            return Ok(None);
+        };
+        Ok(marker_owner(db, org, email)
+            .await?
+            .filter(|owner| *owner != self.next.id)
+            .map(duplicate))
+    }
+}
+
+/// Applies a PATCH with a version check; a changed email moves its marker in the same
+/// transaction (freeing the old address, claiming the new one or answering 409).
+pub async fn update(
+    db: &Db,
+    org: Uuid,
+    id: Uuid,
+    patch: ContactInput,
+    precondition: &crate::table::txn::Precondition,
+) -> Result<Contact, ApiError> {
+    let pool_days = pool_days(db, org).await?;
+    let mut retry = crate::table::txn::Retry::default();
+    while retry.next().await {
+        let current = get(db, org, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("Contact not found."))?;
+        precondition.check(current.version, "contact")?;
+        let Some(change) = ContactChange::of(db, org, &current, patch.clone(), pool_days)? else {
+            return Ok(current);
+        };
+        match crate::table::txn::write(db, change.items.clone()).await? {
+            Ok(()) => return Ok(change.next),
             Err(crate::table::txn::Outcome::ConditionFailed(reasons))
                 if reasons.first().is_some_and(Option::is_none) =>
             {
-                let email = next.email.as_deref().unwrap_or_default();
-                if let Some(owner) = marker_owner(db, org, email)
-                    .await?
-                    .filter(|owner| *owner != id)
-                {
-                    return Err(duplicate(owner));
+                if let Some(refusal) = change.refusal(db, org).await? {
+                    return Err(refusal);
                 }
             }
             Err(_) => {}

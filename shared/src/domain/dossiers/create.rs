@@ -57,14 +57,17 @@ async fn flow_for(
     match flow_id {
         Some(id) => {
             let flow = flows::get(db, org.id, id).await?.ok_or_else(|| {
-                ApiError::invalid("Field `flow_id` does not name a flow of your organization.")
+                ApiError::field("flow_id", "does not name a flow of your organization.")
             })?;
             if flow.kind != kind {
-                return Err(ApiError::invalid(format!(
-                    "Field `flow_id` names a {} flow; this dossier is {}.",
-                    flow.kind.as_str(),
-                    kind.as_str()
-                )));
+                return Err(ApiError::field(
+                    "flow_id",
+                    format_args!(
+                        "names a {} flow; this dossier is {}.",
+                        flow.kind.as_str(),
+                        kind.as_str()
+                    ),
+                ));
             }
             Ok(flow)
         }
@@ -101,13 +104,13 @@ pub struct Prepared {
 pub async fn prepare(db: &Db, org_id: Uuid, input: CreateDossier) -> Result<Prepared, ApiError> {
     let kind = input
         .kind
-        .ok_or_else(|| ApiError::invalid("Field `type` is required ('candidate' or 'sales')."))?;
+        .ok_or_else(|| ApiError::field("type", "is required ('candidate' or 'sales')."))?;
     let name = validate::required_text(
         "name",
         input
             .name
             .as_deref()
-            .ok_or_else(|| ApiError::invalid("Field `name` is required."))?,
+            .ok_or_else(|| ApiError::field("name", "is required."))?,
         MAX_SHORT,
     )?;
     sales_only(
@@ -144,8 +147,9 @@ pub async fn prepare(db: &Db, org_id: Uuid, input: CreateDossier) -> Result<Prep
     require_member(db, org_id, input.assigned_to).await?;
     if let Some(id) = input.contact_id {
         if contacts::get(db, org_id, id).await?.is_none() {
-            return Err(ApiError::invalid(
-                "Field `contact_id` does not name a contact of your organization.",
+            return Err(ApiError::field(
+                "contact_id",
+                "does not name a contact of your organization.",
             ));
         }
     }
@@ -262,7 +266,10 @@ async fn plan_contact(
     };
     if let Some(id) = contact_id {
         let read = contacts::get(db, org_id, id).await?.ok_or_else(|| {
-            ApiError::invalid("Field `contact_id` does not name a contact of your organization.")
+            ApiError::field(
+                "contact_id",
+                "does not name a contact of your organization.",
+            )
         })?;
         let mut contact = read.clone();
         contact.join_dossier(contact_kind, now, org.pool_days);

@@ -325,9 +325,7 @@ fn deal_size(value: &serde_json::Number) -> Result<serde_json::Number, ApiError>
 fn sales_only(kind: DossierType, fields: &[(&str, bool)]) -> Result<(), ApiError> {
     if kind == DossierType::Candidate {
         if let Some((name, _)) = fields.iter().find(|(_, present)| *present) {
-            return Err(ApiError::invalid(format!(
-                "Field `{name}` applies to sales dossiers only."
-            )));
+            return Err(ApiError::field(*name, "applies to sales dossiers only."));
         }
     }
     Ok(())
@@ -336,8 +334,9 @@ fn sales_only(kind: DossierType, fields: &[(&str, bool)]) -> Result<(), ApiError
 async fn require_member(db: &Db, org: Uuid, user: Option<Uuid>) -> Result<(), ApiError> {
     if let Some(user) = user {
         if orgs::get_member(db, org, user).await?.is_none() {
-            return Err(ApiError::invalid(
-                "Field `assigned_to` must be the id of a member of your organization.",
+            return Err(ApiError::field(
+                "assigned_to",
+                "must be the id of a member of your organization.",
             ));
         }
     }

@@ -3,9 +3,11 @@
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::domain::contacts::{self, ContactChange, ContactInput};
 use crate::domain::flows::{self, Flow};
 use crate::domain::outbox::{outbox_item, EventType};
 use crate::domain::validate::{self, MAX_PHONE, MAX_SHORT, MAX_TEXT};
+use crate::table::keys::{dossier_sk, org_pk};
 use crate::table::store::Db;
 use crate::table::txn::Precondition;
 use crate::table::txn::{self};
@@ -50,6 +52,14 @@ pub struct PatchDossier {
     pub kind: Option<Option<serde_json::Value>>,
     #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub flow_id: Option<Option<serde_json::Value>>,
+}
+
+impl PatchDossier {
+    /// `email` and `phone` change the dossier's primary contact too, so such a PATCH needs
+    /// `contacts:write`, whether or not the dossier has one (as a create with `email`).
+    pub fn reaches_primary_contact(&self) -> bool {
+        self.email.is_some() || self.phone.is_some()
+    }
 }
 
 /// What a PATCH does to a dossier, validated against it.
@@ -123,8 +133,9 @@ fn apply_patch(
             let in_flow = flow
                 .is_some_and(|f| f.id == current.flow_id && f.stages.iter().any(|s| s.id == stage));
             if !in_flow {
-                return Err(ApiError::invalid(
-                    "Field `current_stage_id` must be a stage of the dossier's flow.",
+                return Err(ApiError::field(
+                    "current_stage_id",
+                    "must be a stage of the dossier's flow.",
                 ));
             }
         }
@@ -134,28 +145,54 @@ fn apply_patch(
 }
 
 fn cannot_be_null(field: &str) -> ApiError {
-    ApiError::invalid(format!("Field `{field}` cannot be null."))
+    ApiError::field(field, "cannot be null.")
 }
 
 pub fn check_immutable(patch: &PatchDossier) -> Result<(), ApiError> {
     if patch.kind.is_some() {
-        return Err(ApiError::invalid("Field `type` cannot be changed."));
+        return Err(ApiError::field("type", "cannot be changed."));
     }
     if patch.flow_id.is_some() {
-        return Err(ApiError::invalid("Field `flow_id` cannot be changed."));
+        return Err(ApiError::field("flow_id", "cannot be changed."));
     }
     Ok(())
 }
 
+/// What a dossier PATCH with `email` or `phone` also does to its primary contact.
+struct PrimaryContactPatch {
+    fields: ContactInput,
+    pool_days: u32,
+}
+
+impl PrimaryContactPatch {
+    /// The contact's change, if the dossier has a primary contact and the change alters it.
+    async fn change(
+        &self,
+        db: &Db,
+        org: Uuid,
+        dossier: &Dossier,
+    ) -> Result<Option<ContactChange>, ApiError> {
+        let Some(id) = dossier.primary_contact_id else {
+            return Ok(None);
+        };
+        let Some(contact) = contacts::get(db, org, id).await? else {
+            return Ok(None);
+        };
+        ContactChange::of(db, org, &contact, self.fields.clone(), self.pool_days)
+    }
+}
+
 /// Applies `change` to the current dossier and writes the result with its counters and
-/// events, retrying from a fresh read when a concurrent write got there first. A change
-/// that alters nothing writes nothing and emits nothing.
+/// events (and, for `email` and `phone`, its primary contact's change), retrying from a
+/// fresh read when a concurrent write got there first. A change that alters nothing
+/// writes nothing and emits nothing.
 async fn modify<F>(
     db: &Db,
     org: Uuid,
     id: Uuid,
     always_updated: bool,
     precondition: &Precondition,
+    primary_contact: Option<&PrimaryContactPatch>,
     change: F,
 ) -> Result<Dossier, ApiError>
 where
@@ -170,13 +207,42 @@ where
         // condition makes the check and the write one atomic step.
         precondition.check(current.version, "dossier")?;
         let mut next = change(&current)?;
-        if next.same_content(&current) && !always_updated {
+        let contact = match primary_contact {
+            Some(patch) => patch.change(db, org, &next).await?,
+            None => None,
+        };
+        let dossier_changes = !next.same_content(&current) || always_updated;
+        if !dossier_changes && contact.is_none() {
             return Ok(current);
+        }
+        let contact_items = contact.iter().flat_map(|c| c.items.iter().cloned());
+        if !dossier_changes {
+            // Only the contact differs (it was changed on its own since): the dossier
+            // keeps its version, and the write holds it to the version read.
+            let items = std::iter::once(txn::version_is(
+                db,
+                &org_pk(org),
+                &dossier_sk(id),
+                current.version,
+            ))
+            .chain(contact_items)
+            .collect();
+            match txn::write(db, items).await? {
+                Ok(()) => return Ok(current),
+                Err(_) => match contact.as_ref() {
+                    Some(change) => match change.refusal(db, org).await? {
+                        Some(refusal) => return Err(refusal),
+                        None => continue,
+                    },
+                    None => continue,
+                },
+            }
         }
         let now = clock::now();
         next.updated_at = now;
         next.version = current.version + 1;
         let mut items = vec![txn::put_versioned(db, next.item(org)?, current.version)];
+        items.extend(contact_items);
         items.extend(counters_update(db, org, Some(&current), Some(&next)));
         // Every change to the representation is a `dossier.updated`, archiving (a status
         // change) included; the stage and archive events come with it, not instead of it.
@@ -201,7 +267,13 @@ where
         }
         match txn::write(db, items).await? {
             Ok(()) => return Ok(next),
-            Err(_) => continue,
+            Err(_) => {
+                if let Some(change) = &contact {
+                    if let Some(refusal) = change.refusal(db, org).await? {
+                        return Err(refusal);
+                    }
+                }
+            }
         }
     }
     Err(ApiError::internal("dossier update kept conflicting"))
@@ -228,9 +300,29 @@ pub async fn patch(
         }
         _ => None,
     };
-    modify(db, org, id, false, precondition, |current| {
-        apply_patch(current, &patch, flow.as_ref())
-    })
+    // The reference: `email` is "Update primary contact email"; `phone` goes with it, as
+    // on create, where both are the primary contact's.
+    let primary_contact = if patch.reaches_primary_contact() {
+        Some(PrimaryContactPatch {
+            fields: ContactInput {
+                email: patch.email.clone(),
+                phone: patch.phone.clone(),
+                ..ContactInput::default()
+            },
+            pool_days: contacts::pool_days(db, org).await?,
+        })
+    } else {
+        None
+    };
+    modify(
+        db,
+        org,
+        id,
+        false,
+        precondition,
+        primary_contact.as_ref(),
+        |current| apply_patch(current, &patch, flow.as_ref()),
+    )
     .await
 }
 
@@ -241,7 +333,7 @@ pub async fn archive(
     id: Uuid,
     precondition: &Precondition,
 ) -> Result<Dossier, ApiError> {
-    modify(db, org, id, false, precondition, |current| {
+    modify(db, org, id, false, precondition, None, |current| {
         let mut next = current.clone();
         next.status = Status::Archived;
         Ok(next)
@@ -252,19 +344,35 @@ pub async fn archive(
 /// Records a CV stored under `key`: a new or replaced CV is always a `dossier.updated`.
 /// The dossier without its CV (a `dossier.updated` when it had one), for erasing the CV.
 pub async fn detach_cv(db: &Db, org: Uuid, id: Uuid) -> Result<Dossier, ApiError> {
-    modify(db, org, id, false, &Precondition::default(), |current| {
-        let mut next = current.clone();
-        next.cv_url = None;
-        Ok(next)
-    })
+    modify(
+        db,
+        org,
+        id,
+        false,
+        &Precondition::default(),
+        None,
+        |current| {
+            let mut next = current.clone();
+            next.cv_url = None;
+            Ok(next)
+        },
+    )
     .await
 }
 
 pub async fn attach_cv(db: &Db, org: Uuid, id: Uuid, key: &str) -> Result<Dossier, ApiError> {
-    modify(db, org, id, true, &Precondition::default(), |current| {
-        let mut next = current.clone();
-        next.cv_url = Some(key.to_string());
-        Ok(next)
-    })
+    modify(
+        db,
+        org,
+        id,
+        true,
+        &Precondition::default(),
+        None,
+        |current| {
+            let mut next = current.clone();
+            next.cv_url = Some(key.to_string());
+            Ok(next)
+        },
+    )
     .await
 }
