@@ -10,14 +10,7 @@ use crate::ApiError;
 
 /// 10 MiB: exactly this many bytes are accepted, one more is refused.
 pub const MAX_CV_BYTES: usize = 10 * 1024 * 1024;
-/// Lambda's limit on a synchronous invocation's request, 6 MB (6,291,456 bytes): the most
-/// API Gateway can hand a function.
-/// <https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html>
-pub const LAMBDA_REQUEST_BYTES: usize = 6 * 1024 * 1024;
-/// The largest CV sent through the API itself, 4,669,440 bytes: binary bodies reach Lambda
-/// base64-encoded (4 bytes for every 3), beside up to 64 KiB of event (headers, request
-/// context, multipart framing, other form fields). Larger CVs take the presigned upload.
-pub const DIRECT_UPLOAD_MAX_BYTES: usize = (LAMBDA_REQUEST_BYTES - 64 * 1024) / 4 * 3;
+pub use crate::web::{too_large_to_send_directly, DIRECT_UPLOAD_MAX_BYTES, LAMBDA_REQUEST_BYTES};
 pub const PDF_SIGNATURE: &[u8] = b"%PDF-";
 /// How long presigned download links stay valid.
 pub const LINK_LIFETIME: Duration = Duration::from_secs(15 * 60);
@@ -42,16 +35,6 @@ pub fn check(bytes: &[u8]) -> Result<(), ApiError> {
 pub fn too_large() -> ApiError {
     ApiError::PayloadTooLarge(format!(
         "Field `cv` is larger than {MAX_CV_BYTES} bytes (10 MiB)."
-    ))
-}
-
-/// A CV too large to pass through API Gateway and Lambda: on AWS such a request never
-/// reaches the function, so it is refused everywhere, pointing to the upload that takes it.
-pub fn too_large_to_send_directly() -> ApiError {
-    ApiError::PayloadTooLarge(format!(
-        "Field `cv` is larger than {DIRECT_UPLOAD_MAX_BYTES} bytes, the most a request \
-         through the API can carry (Lambda's 6 MB limit, after base64); upload CVs of up to \
-         {MAX_CV_BYTES} bytes with POST /api/v1/dossiers/{{id}}/cv/upload."
     ))
 }
 

@@ -105,7 +105,7 @@ fn is_multipart(headers: &HeaderMap) -> bool {
 
 fn multipart_error(err: axum::extract::multipart::MultipartError) -> ApiError {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        cv::too_large()
+        cv::too_large_to_send_directly()
     } else {
         ApiError::invalid(format!("Malformed multipart body: {}", err.body_text()))
     }
@@ -301,7 +301,10 @@ async fn upload_cv(
                     .into(),
             )
         })?;
-        let body = read_body(request, &()).await?;
+        let body = read_body(request, &()).await.map_err(|err| match err {
+            ApiError::PayloadTooLarge(_) => cv::too_large_to_send_directly(),
+            other => other,
+        })?;
         if body.len() > DIRECT_UPLOAD_MAX_BYTES {
             return Err(cv::too_large_to_send_directly());
         }

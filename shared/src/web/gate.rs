@@ -95,9 +95,13 @@ async fn claim_and_run(
     let body = axum::body::to_bytes(body, MAX_REQUEST_BYTES)
         .await
         .map_err(|_| {
-            ApiError::PayloadTooLarge(format!(
-                "Request bodies are limited to {MAX_REQUEST_BYTES} bytes."
-            ))
+            if carries_a_file(&parts.headers) {
+                super::too_large_to_send_directly()
+            } else {
+                ApiError::PayloadTooLarge(format!(
+                    "Request bodies are limited to {MAX_REQUEST_BYTES} bytes."
+                ))
+            }
         })?;
     let fingerprint = fingerprint(&parts, &body);
     let slot = idempotency::Slot::new(principal.org_id, principal.key_id, &idempotency_key);
@@ -301,4 +305,13 @@ async fn gate(core: &Core, principal: &Principal) -> Result<(), ApiError> {
 fn set_rate_headers(headers: &mut HeaderMap, rate: RateStatus) {
     headers.insert(X_RATELIMIT_LIMIT, HeaderValue::from(rate.limit));
     headers.insert(X_RATELIMIT_REMAINING, HeaderValue::from(rate.remaining));
+}
+
+/// Whether a body is a CV's (a form or a raw PDF): too large, it is pointed to the upload.
+fn carries_a_file(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.to_ascii_lowercase())
+        .is_some_and(|v| v.starts_with("multipart/form-data") || v.starts_with("application/pdf"))
 }

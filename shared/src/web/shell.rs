@@ -21,6 +21,25 @@ use crate::{clock, ApiError};
 pub const API_PREFIX: &str = "/api/v1";
 /// The largest body any route accepts: a 10 MiB CV with its multipart envelope.
 pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024 + 256 * 1024;
+/// Lambda's limit on a synchronous invocation's request, 6 MB (6,291,456 bytes): the most
+/// API Gateway can hand a function.
+/// <https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html>
+pub const LAMBDA_REQUEST_BYTES: usize = 6 * 1024 * 1024;
+/// The largest file sent through the API itself, 4,669,440 bytes: binary bodies reach
+/// Lambda base64-encoded (4 bytes for every 3), beside up to 64 KiB of event (headers,
+/// request context, multipart framing, other form fields). Larger CVs take the presigned
+/// upload.
+pub const DIRECT_UPLOAD_MAX_BYTES: usize = (LAMBDA_REQUEST_BYTES - 64 * 1024) / 4 * 3;
+
+/// A CV too large to pass through API Gateway and Lambda: on AWS such a request never
+/// reaches the function, so it is refused everywhere, pointing to the upload that takes it.
+pub fn too_large_to_send_directly() -> ApiError {
+    ApiError::PayloadTooLarge(format!(
+        "Field `cv` is larger than {DIRECT_UPLOAD_MAX_BYTES} bytes, the most a request \
+         through the API can carry (Lambda's 6 MB limit, after base64); upload CVs of up to \
+         10 MiB with POST /api/v1/dossiers/{{id}}/cv/upload."
+    ))
+}
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 pub const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");

@@ -280,6 +280,42 @@ async fn cv_uploads_replace_accept_exactly_10_mib_and_refuse_one_byte_more() {
         "{}",
         over.body
     );
+    // Past every body limit, with or without an Idempotency-Key (which reads the body
+    // first, to fingerprint it), a CV is still pointed to the upload.
+    let huge = shared::web::MAX_REQUEST_BYTES + 1;
+    for (what, call) in [
+        (
+            "raw",
+            post(&path).key(&org.key).raw("application/pdf", pdf(huge)),
+        ),
+        (
+            "raw, keyed",
+            post(&path)
+                .key(&org.key)
+                .header("idempotency-key", "huge-cv")
+                .raw("application/pdf", pdf(huge)),
+        ),
+        (
+            "form",
+            multipart(&path, &org.key, form(&[], Some(&pdf(huge)))),
+        ),
+        (
+            "form, keyed",
+            multipart(&path, &org.key, form(&[], Some(&pdf(huge))))
+                .header("idempotency-key", "huge-form"),
+        ),
+    ] {
+        let over = call.send(&router).await;
+        assert_eq!(over.status, 413, "{what}: {}", over.body);
+        assert!(
+            over.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .ends_with("cv/upload."),
+            "{what}: {}",
+            over.body
+        );
+    }
     let exact = multipart(
         &path,
         &org.key,

@@ -606,13 +606,25 @@ async fn concurrent_stage_moves_keep_every_total_exact() {
             by_stage.get(&stage.id.to_string()).copied().unwrap_or(0)
         );
     }
-    for status in ["active", "won", "lost"] {
+    // Without `status` the list holds every dossier, archived, won and lost included
+    // (docs/api-guide.md, "How this API reads the reference").
+    let archived = delete(&format!("/api/v1/dossiers/{}", ids[0]))
+        .key(&org.key)
+        .send(&router)
+        .await;
+    assert_eq!(archived.status, 200, "{}", archived.body);
+    let (all, total) = list_all(&org, "").await;
+    assert_eq!(total, 10);
+    for status in ["active", "won", "lost", "archived"] {
         let (items, total) = list_all(&org, &format!("status={status}")).await;
         assert_eq!(
             total,
             all.iter().filter(|d| d["status"] == status).count() as u64
         );
         assert_eq!(items.len() as u64, total);
+        if status != "active" {
+            assert!(total > 0, "{status} is in the unfiltered list");
+        }
     }
 }
 
