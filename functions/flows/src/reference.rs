@@ -9,6 +9,9 @@ use axum::Router;
 
 const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 const PAGE_PATH: &str = "/api/v1/docs";
+/// The page's address as people also type it. API Gateway routes it to `$default`, this
+/// function.
+const PAGE_PATH_SLASHED: &str = "/api/v1/docs/";
 const RENDERER_PATH: &str = "/api/v1/docs/redoc.standalone.js";
 
 /// `openapi.yaml`, converted to JSON by `build.rs`.
@@ -44,6 +47,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route(OPENAPI_PATH, get(openapi))
         .route(PAGE_PATH, get(page))
+        .route(PAGE_PATH_SLASHED, get(to_page))
         .route(RENDERER_PATH, get(renderer))
         .method_not_allowed_fallback(shared::web::method_not_allowed)
 }
@@ -59,6 +63,17 @@ async fn page() -> Response {
             (CONTENT_SECURITY_POLICY, PAGE_POLICY),
         ],
         PAGE,
+    )
+        .into_response()
+}
+
+/// A permanent redirect to the page, by a relative URL (`../docs` from `…/docs/`), so that
+/// it holds under any stage or custom-domain base path; serving the page here instead
+/// would resolve its relative script URL under `docs/docs/`.
+async fn to_page() -> Response {
+    (
+        axum::http::StatusCode::PERMANENT_REDIRECT,
+        [(axum::http::header::LOCATION, "../docs")],
     )
         .into_response()
 }

@@ -106,6 +106,22 @@ async fn the_page_is_public_and_keeps_to_its_own_origin() {
         renderer.bytes().await.unwrap().len() > 500_000,
         "the whole bundle"
     );
+
+    // `…/docs/`, as people type it, leads to the page (reqwest follows redirects), with no
+    // key, by a relative URL that holds under any base path.
+    let slashed = reqwest::get(format!("{base}/docs/")).await.unwrap();
+    assert_eq!(slashed.status(), 200);
+    assert_eq!(slashed.url().as_str(), format!("{base}/docs"));
+    let redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{base}/docs/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redirect.status(), 308);
+    assert_eq!(header(&redirect, "location"), "../docs");
 }
 
 /// Renders the page in Chromium and finds each operation and webhook of the served document
@@ -180,6 +196,22 @@ async fn chromium_renders_every_operation_and_webhook() {
     for name in document["webhooks"].as_object().unwrap().keys() {
         assert!(dom.contains(name.as_str()), "webhook {name} is not named");
     }
+    // Every operation shows its request samples: a tab per language, curl's open.
+    let operations = document["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter(|operation| operation.get("operationId").is_some())
+        .count();
+    for tab in [">curl<", ">TypeScript<", ">Python<"] {
+        let shown = dom.matches(tab).count();
+        assert!(
+            shown >= operations,
+            "sample tabs {tab}: {shown} for {operations}"
+        );
+    }
+    assert!(dom.contains("LEADGRID_KEY"), "a sample's source is shown");
 
     let screenshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/api-reference.png");
     let shot = tokio::task::spawn_blocking({
