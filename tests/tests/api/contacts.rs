@@ -1,4 +1,4 @@
-//! Contacts (spec section 04): create, read, update, and race-free email uniqueness.
+//! Contacts: create, read, update, and race-free email uniqueness.
 
 use integration_tests::{contacts_router, growth_org, patch, post, Call, TestOrg};
 use serde_json::{json, Value};

@@ -622,3 +622,46 @@ fn the_license_is_apache_2_0_everywhere() {
         assert!(manifest.contains("\nlicense.workspace = true\n"), "{krate}");
     }
 }
+
+/// A reader of the repository or of the served page needs no file outside them: no doc,
+/// verifier or description points to the product reference's file or its section numbers,
+/// and the served document names no repository file.
+#[test]
+fn the_docs_and_the_served_document_stand_alone() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = vec![root.join("README.md"), root.join("openapi.yaml")];
+    for dir in [
+        "docs",
+        "docs/webhooks",
+        "tests/fixtures",
+        "tests/typescript",
+    ] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() && path.extension().is_some_and(|e| e != "png") {
+                files.push(path);
+            }
+        }
+    }
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for outside in ["../shared", "shared/spec", "section 0"] {
+            assert!(
+                !text.contains(outside),
+                "{} cites {outside:?}",
+                path.display()
+            );
+        }
+    }
+    let served = flows::OPENAPI_JSON;
+    for file in [
+        ".md",
+        "docs/api-",
+        "docs/webhooks",
+        "tests/",
+        "functions/",
+        "README",
+    ] {
+        assert!(!served.contains(file), "the served document names {file:?}");
+    }
+}

@@ -1,4 +1,4 @@
-//! Dossiers (spec section 03): create, read, update, archive, list with exact totals.
+//! Dossiers: create, read, update, archive, list with exact totals.
 
 use std::collections::HashMap;
 

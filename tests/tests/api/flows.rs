@@ -1,4 +1,4 @@
-//! `GET /flows` and `GET /flows/{id}/stages` (spec section 05), and query validation.
+//! `GET /flows` and `GET /flows/{id}/stages`, and query validation.
 
 use integration_tests::{flows_router, growth_org, stack, Call};
 use serde_json::json;

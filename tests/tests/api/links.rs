@@ -1,4 +1,4 @@
-//! Dossier links (spec section 04) and the contact delete cascade.
+//! Dossier links and the contact delete cascade.
 
 use integration_tests::{
     contacts_router, delete, dossiers_router, growth_org, outbox, post, Call, TestOrg,

@@ -1,4 +1,4 @@
-//! Notes (spec section 06).
+//! Notes.
 
 use integration_tests::{
     delete, dossiers_router, growth_org, notes_router, outbox, post, Call, TestOrg,

@@ -1,4 +1,4 @@
-//! 600 requests per minute per key, counted in DynamoDB (spec section 08).
+//! 600 requests per minute per key, counted in DynamoDB.
 
 use std::collections::BTreeSet;
 
