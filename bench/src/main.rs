@@ -87,7 +87,7 @@ async fn seed(stack: &Stack, dossiers: usize, contacts: usize) -> Org {
     for _ in 0..32 {
         keys.push(
             admin
-                .create_key(org.id, Scope::ALL.to_vec(), None)
+                .create_key(org.id, Scope::ALL.to_vec(), None, None)
                 .await
                 .unwrap()
                 .key,

@@ -11,7 +11,7 @@ pub async fn legacy_key(org: Uuid, scopes: &[Scope], secret_id: &str) -> String 
     let stack = stack().await;
     let key = stack
         .admin()
-        .create_key(org, scopes.to_vec(), None)
+        .create_key(org, scopes.to_vec(), None, None)
         .await
         .expect("key create")
         .key;

@@ -168,7 +168,7 @@ pub async fn org_with(plan: Plan, scopes: &[Scope]) -> TestOrg {
         .await
         .expect("org create");
     let key = admin
-        .create_key(org.id, scopes.to_vec(), None)
+        .create_key(org.id, scopes.to_vec(), None, None)
         .await
         .expect("key create");
     TestOrg {
@@ -186,7 +186,7 @@ impl TestOrg {
     pub async fn key_with(&self, scopes: &[Scope]) -> String {
         let admin = stack().await.admin();
         admin
-            .create_key(self.id, scopes.to_vec(), None)
+            .create_key(self.id, scopes.to_vec(), None, None)
             .await
             .expect("key create")
             .key

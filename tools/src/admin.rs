@@ -14,7 +14,10 @@ use shared::domain::flows::{default_flows, DossierType, Flow, StageSpec};
 use shared::domain::orgs::{Member, Org, Plan, DEFAULT_POOL_DAYS};
 use shared::ids::new_id;
 use shared::secrets::{SecretSource, WebhookMasterKey};
-use shared::table::keys::{api_key_sk, member_sk, org_pk, API_KEY_PREFIX, ORG_SK};
+use shared::table::keys::{
+    api_key_sk, member_sk, org_directory_sk, org_pk, API_KEY_PREFIX, ORG_DIRECTORY,
+    ORG_DIRECTORY_PK, ORG_SK,
+};
 use shared::table::store::{n, s, to_item, Db, Expression};
 use shared::table::txn;
 use shared::web::auth::{generate_key, ApiKeyRecord, Scope};
@@ -60,6 +63,7 @@ fn fail<T>(message: impl Into<String>) -> AdminResult<T> {
 #[derive(Debug, Serialize)]
 pub struct KeyView {
     pub id: Uuid,
+    pub name: Option<String>,
     pub scopes: Vec<Scope>,
     #[serde(with = "shared::clock::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -73,6 +77,7 @@ impl From<ApiKeyRecord> for KeyView {
     fn from(record: ApiKeyRecord) -> Self {
         Self {
             id: record.id,
+            name: record.name,
             scopes: record.scopes,
             created_at: record.created_at,
             expires_at: record.expires_at,
@@ -84,6 +89,7 @@ impl From<ApiKeyRecord> for KeyView {
 #[derive(Debug, Serialize)]
 pub struct CreatedKey {
     pub id: Uuid,
+    pub name: Option<String>,
     /// The full secret, shown this once.
     pub key: String,
     pub scopes: Vec<Scope>,
@@ -102,6 +108,8 @@ pub struct Admin {
 /// organization and all of them in one transaction, which holds at most 100 items
 /// (DynamoDB's `TransactWriteItems` limit).
 pub const MAX_ACTIVE_KEYS: usize = 99;
+/// A key's name is a label for people, not a description.
+pub const MAX_KEY_NAME: usize = 100;
 /// How many keys were ever made for the organization, on its item: a plan change holds
 /// only if none was made since it read the keys.
 const KEYS_MADE: &str = "keys_made";
@@ -148,16 +156,58 @@ impl Admin {
             pool_days: DEFAULT_POOL_DAYS,
             created_at: now,
         };
-        let mut items = vec![txn::put(
-            &self.db,
-            to_item(&org, &org_pk(org.id), ORG_SK, "org")?,
-            Some("attribute_not_exists(PK)"),
-        )];
+        let mut item = to_item(&org, &org_pk(org.id), ORG_SK, "org")?;
+        item.extend(Self::in_directory(org.id));
+        let mut items = vec![txn::put(&self.db, item, Some("attribute_not_exists(PK)"))];
         for flow in default_flows(now) {
             items.push(txn::put(&self.db, flow.item(org.id)?, None));
         }
         self.transact(items, "org create").await?;
         Ok(org)
+    }
+
+    /// The attributes that list an organization in `org list`.
+    fn in_directory(org: Uuid) -> [(String, aws_sdk_dynamodb::types::AttributeValue); 2] {
+        [
+            (ORG_DIRECTORY.pk.to_string(), s(ORG_DIRECTORY_PK)),
+            (ORG_DIRECTORY.sk.to_string(), s(org_directory_sk(org))),
+        ]
+    }
+
+    /// Every organization, oldest first.
+    pub async fn list_orgs(&self) -> AdminResult<Vec<Org>> {
+        Ok(self.db.query_index(ORG_DIRECTORY, ORG_DIRECTORY_PK).await?)
+    }
+
+    /// Lists in `org list` the organizations made before it existed; how many it added.
+    pub async fn index_orgs(&self) -> AdminResult<usize> {
+        let missing = self.db.scan_for_missing(ORG_SK, ORG_DIRECTORY.pk).await?;
+        let mut indexed = 0;
+        for item in missing {
+            let Some(org) = item
+                .get("PK")
+                .and_then(|pk| pk.as_s().ok())
+                .and_then(|pk| shared::table::keys::parse_org_pk(pk))
+            else {
+                continue;
+            };
+            let [(pk_name, pk_value), (sk_name, sk_value)] = Self::in_directory(org);
+            let names = [("#dpk", pk_name.as_str()), ("#dsk", sk_name.as_str())];
+            let update = Expression {
+                text: "SET #dpk = :value, #dsk = :sk",
+                names: &names,
+                values: vec![(":value", pk_value), (":sk", sk_value)],
+            };
+            if self
+                .db
+                .update_if(&org_pk(org), ORG_SK, &update, Some("attribute_exists(PK)"))
+                .await?
+                .is_ok()
+            {
+                indexed += 1;
+            }
+        }
+        Ok(indexed)
     }
 
     pub async fn get_org(&self, org: Uuid) -> AdminResult<Org> {
@@ -292,9 +342,18 @@ impl Admin {
         org: Uuid,
         scopes: Vec<Scope>,
         expires_at: Option<OffsetDateTime>,
+        name: Option<&str>,
     ) -> AdminResult<CreatedKey> {
         if scopes.is_empty() {
             return fail("--scopes needs at least one scope");
+        }
+        let name = name.map(str::trim).filter(|name| !name.is_empty());
+        if name.is_some_and(|name| {
+            name.chars().count() > MAX_KEY_NAME || name.chars().any(char::is_control)
+        }) {
+            return fail(format!(
+                "--name must be one line of at most {MAX_KEY_NAME} characters"
+            ));
         }
         let plan = self.get_org(org).await?.plan;
         let active = self.active_keys(org).await?.len();
@@ -316,6 +375,7 @@ impl Admin {
             rl_window: 0,
             rl_count: 0,
             plan: Some(plan),
+            name: name.map(str::to_string),
         };
         let item = to_item(&record, &org_pk(org), &api_key_sk(record.id), "api_key")?;
         // The plan copied must still be the organization's when the key is written, and a
@@ -344,6 +404,7 @@ impl Admin {
         }
         Ok(CreatedKey {
             id: record.id,
+            name: record.name,
             key: new_key.plaintext,
             scopes,
             expires_at,

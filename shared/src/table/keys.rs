@@ -50,6 +50,15 @@ pub fn parse_org_pk(pk: &str) -> Option<Uuid> {
 
 pub const ORG_SK: &str = "ORG";
 
+/// Every organization, for operators (`org list`): each organization's item is in this
+/// GSI1 partition, sorted by its id, which is time-ordered (UUIDv7).
+pub const ORG_DIRECTORY: Index = GSI1;
+pub const ORG_DIRECTORY_PK: &str = "ORGS";
+
+pub fn org_directory_sk(org: Uuid) -> String {
+    org.to_string()
+}
+
 // member
 pub fn member_sk(user: Uuid) -> String {
     format!("MEMBER#{user}")

@@ -157,6 +157,30 @@ impl Db {
         self.query_all(Query::index(index, value)).await
     }
 
+    /// Every item of the table whose sort key is `sk` and that lacks `attribute`: a Scan of
+    /// the whole table, for one-time upgrades run by operators, never for requests.
+    pub async fn scan_for_missing(&self, sk: &str, attribute: &str) -> Result<Vec<Item>, ApiError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("SK = :sk AND attribute_not_exists(#missing)")
+                .expression_attribute_names("#missing", attribute)
+                .expression_attribute_values(":sk", s(sk))
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            found.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+
     /// Every item under `pk` whose sort key starts with `prefix`, in sort-key order.
     pub async fn query_prefix<T: DeserializeOwned>(
         &self,

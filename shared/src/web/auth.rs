@@ -79,6 +79,9 @@ pub struct ApiKeyRecord {
     /// made before it was kept here: those read the organization's item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<Plan>,
+    /// What the key is for, as the operator named it (`key create --name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 pub struct NewKey {

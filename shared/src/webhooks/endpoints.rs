@@ -445,6 +445,16 @@ pub struct EndpointChanges {
     pub disabled: Option<bool>,
 }
 
+impl EndpointChanges {
+    /// Disabling or enabling, and nothing else.
+    pub fn disabled(disabled: bool) -> Self {
+        Self {
+            disabled: Some(disabled),
+            ..Self::default()
+        }
+    }
+}
+
 /// Applies `changes` to the endpoint if its current version is one `precondition` names.
 /// Enabling a disabled endpoint resumes delivery of the events made from then on only;
 /// disabling one stops every delivery to it, queued ones included.

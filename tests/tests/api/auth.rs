@@ -113,12 +113,12 @@ async fn expired_keys_are_refused() {
     let admin = stack().await.admin();
     let past = shared::clock::now() - time::Duration::seconds(1);
     let expired = admin
-        .create_key(org.id, vec![Scope::FlowsRead], Some(past))
+        .create_key(org.id, vec![Scope::FlowsRead], Some(past), None)
         .await
         .unwrap();
     let future = shared::clock::now() + time::Duration::hours(1);
     let live = admin
-        .create_key(org.id, vec![Scope::FlowsRead], Some(future))
+        .create_key(org.id, vec![Scope::FlowsRead], Some(future), None)
         .await
         .unwrap();
     let router = flows_router().await;
@@ -221,12 +221,12 @@ async fn an_organization_has_at_most_99_keys_not_revoked_so_a_plan_change_is_one
     let admin = stack().await.admin();
     for _ in 1..99 {
         admin
-            .create_key(org.id, vec![Scope::FlowsRead], None)
+            .create_key(org.id, vec![Scope::FlowsRead], None, None)
             .await
             .unwrap();
     }
     let refused = admin
-        .create_key(org.id, vec![Scope::FlowsRead], None)
+        .create_key(org.id, vec![Scope::FlowsRead], None, None)
         .await
         .unwrap_err();
     assert!(
@@ -236,7 +236,7 @@ async fn an_organization_has_at_most_99_keys_not_revoked_so_a_plan_change_is_one
     let revoked = admin.list_keys(org.id).await.unwrap()[1].id;
     admin.revoke_key(org.id, revoked).await.unwrap();
     admin
-        .create_key(org.id, vec![Scope::FlowsRead], None)
+        .create_key(org.id, vec![Scope::FlowsRead], None, None)
         .await
         .unwrap();
     admin.set_plan(org.id, Plan::Pro).await.unwrap();
@@ -457,7 +457,7 @@ async fn a_key_made_during_a_plan_change_never_keeps_the_old_plan() {
     let org = growth_org().await;
     let stack = stack().await;
     let admin = stack.admin();
-    let creates = (0..8).map(|_| admin.create_key(org.id, vec![Scope::FlowsRead], None));
+    let creates = (0..8).map(|_| admin.create_key(org.id, vec![Scope::FlowsRead], None, None));
     let (made, changed) = tokio::join!(
         futures_util::future::join_all(creates),
         admin.set_plan(org.id, Plan::Pro)

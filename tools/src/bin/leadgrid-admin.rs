@@ -1,5 +1,6 @@
 //! `leadgrid-admin`: the operator's CLI for organizations, members, API keys and flows.
-//! Every command prints one JSON object on stdout; errors go to stderr with a non-zero exit.
+//! Every command prints one JSON object on stdout (`--pretty` indents it); errors go to
+//! stderr with a non-zero exit.
 
 use std::process::ExitCode;
 
@@ -9,6 +10,7 @@ use leadgrid_tools::admin::{parse_scopes, Admin, AdminError, AdminResult};
 use serde_json::{json, Value};
 use shared::domain::flows::{DossierType, StageSpec};
 use shared::domain::orgs::Plan;
+use shared::webhooks::endpoints::EndpointChanges;
 use shared::webhooks::Destinations;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -16,13 +18,17 @@ use uuid::Uuid;
 /// Settings come from the environment (TABLE_NAME, API_KEY_SECRET_ID, WEBHOOK_SECRET_ID, EVENTS_QUEUE_URL,
 /// STREAM_FAILURE_QUEUE_URL, WEBHOOK_ALLOWED_DESTINATIONS, WEBHOOK_REQUIRE_HTTPS, AWS_*), or from --env-file.
 /// Without either, .leadgrid/local.env (written by `make dev`) is used when it exists.
-/// Variables set in the environment win over the file's.
+/// Variables set in the environment win over the file's. `--org` defaults to $LEADGRID_ORG.
 #[derive(Parser)]
 #[command(name = "leadgrid-admin", version)]
 struct Cli {
-    /// Read settings from this KEY=VALUE file (variables already set win).
+    /// Read settings from this dotenv file (`KEY=value`, `export KEY=value`, quoted values;
+    /// variables already set win). It may set LEADGRID_ORG too.
     #[arg(long, global = true, value_name = "PATH")]
     env_file: Option<String>,
+    /// Indent the JSON printed.
+    #[arg(long, global = true)]
+    pretty: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -85,7 +91,7 @@ enum CvCommand {
     /// `dossier.updated`), then every version of it and of its uploads is deleted from the
     /// versioned bucket. Safe to run again.
     Erase {
-        #[arg(long, value_parser = id)]
+        #[arg(long, env = "LEADGRID_ORG", value_parser = id)]
         org: Uuid,
         #[arg(long, value_parser = id)]
         dossier: Uuid,
@@ -98,7 +104,7 @@ enum DossiersCommand {
     /// organization after upgrading from a version that kept every stage's counts in one
     /// item. Safe to run again; run it while dossiers are not being written.
     Recount {
-        #[arg(long, value_parser = id)]
+        #[arg(long, env = "LEADGRID_ORG", value_parser = id)]
         org: Uuid,
     },
 }
@@ -110,7 +116,7 @@ enum ContactsCommand {
     /// recounts its kinds totals and pool counters. Safe to run again; run it while contacts are not being
     /// written. Progress goes to stderr; `--after` resumes after the last id printed.
     Reindex {
-        #[arg(long, value_parser = id)]
+        #[arg(long, env = "LEADGRID_ORG", value_parser = id)]
         org: Uuid,
         /// Start after this contact id.
         #[arg(long, value_parser = id)]
@@ -120,6 +126,11 @@ enum ContactsCommand {
 
 #[derive(Subcommand)]
 enum OrgCommand {
+    /// Every organization, oldest first.
+    List,
+    /// Once, after upgrading from a version without `org list`: lists the organizations
+    /// made before it (reads the whole table once). Safe to run again.
+    Index,
     /// Creates an organization with the default flows.
     Create {
         #[arg(long)]
@@ -128,13 +139,13 @@ enum OrgCommand {
         plan: Plan,
     },
     SetPlan {
-        #[arg(long, value_parser = id)]
+        #[arg(long, env = "LEADGRID_ORG", value_parser = id)]
         org: Uuid,
         #[arg(long, value_parser = plan)]
         plan: Plan,
     },
     SetPoolDays {
-        #[arg(long, value_parser = id)]
+        #[arg(long, env = "LEADGRID_ORG", value_parser = id)]
         org: Uuid,
         #[arg(long)]
         days: u32,
@@ -144,7 +155,7 @@ enum OrgCommand {
 #[derive(Subcommand)]
 enum MemberCommand {
     Add {
-        #[arg(long, value_parser = id)]
+        #[arg(long, env = "LEADGRID_ORG", value_parser = id)]
         org: Uuid,
         #[arg(long)]
         email: String,
@@ -157,22 +168,25 @@ enum MemberCommand {
 enum KeyCommand {
     /// Prints the key's secret this once.
     Create {
-        #[arg(long, value_parser = id)]
+        #[arg(long, env = "LEADGRID_ORG", value_parser = id)]
         org: Uuid,
         /// Comma-separated, e.g. dossiers:read,notes:write.
         #[arg(long)]
         scopes: String,
         #[arg(long, value_parser = timestamp, value_name = "RFC3339")]
         expires_at: Option<OffsetDateTime>,
+        /// What the key is for, shown by `key list` (e.g. "Zapier sync").
+        #[arg(long)]
+        name: Option<String>,
     },
     Revoke {
-        #[arg(long, value_parser = id)]
+        #[arg(long, env = "LEADGRID_ORG", value_parser = id)]
         org: Uuid,
         #[arg(long, value_parser = id)]
         id: Uuid,
     },
     List {
-        #[arg(long, value_parser = id)]
+        #[arg(long, env = "LEADGRID_ORG", value_parser = id)]
         org: Uuid,
     },
 }
@@ -180,7 +194,7 @@ enum KeyCommand {
 #[derive(Subcommand)]
 enum FlowCommand {
     Create {
-        #[arg(long, value_parser = id)]
+        #[arg(long, env = "LEADGRID_ORG", value_parser = id)]
         org: Uuid,
         #[arg(long = "type", value_parser = dossier_type)]
         kind: DossierType,
@@ -196,7 +210,7 @@ enum FlowCommand {
 enum WebhookCommand {
     /// Prints the endpoint's signing secret this once.
     Create {
-        #[arg(long, value_parser = id)]
+        #[arg(long, env = "LEADGRID_ORG", value_parser = id)]
         org: Uuid,
         #[arg(long)]
         url: String,
@@ -205,19 +219,48 @@ enum WebhookCommand {
         events: Option<String>,
     },
     List {
-        #[arg(long, value_parser = id)]
+        #[arg(long, env = "LEADGRID_ORG", value_parser = id)]
         org: Uuid,
+    },
+    /// Changes the endpoint's URL, event types or description, as PATCH does.
+    Update {
+        #[arg(long, env = "LEADGRID_ORG", value_parser = id)]
+        org: Uuid,
+        #[arg(long, value_parser = id)]
+        id: Uuid,
+        #[arg(long)]
+        url: Option<String>,
+        /// Comma-separated event types.
+        #[arg(long)]
+        events: Option<String>,
+        /// An empty value clears it.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Resumes deliveries to a disabled endpoint, for events made from now on.
+    Enable {
+        #[arg(long, env = "LEADGRID_ORG", value_parser = id)]
+        org: Uuid,
+        #[arg(long, value_parser = id)]
+        id: Uuid,
+    },
+    /// Stops every delivery to the endpoint, queued ones included.
+    Disable {
+        #[arg(long, env = "LEADGRID_ORG", value_parser = id)]
+        org: Uuid,
+        #[arg(long, value_parser = id)]
+        id: Uuid,
     },
     /// Deletes the endpoint; queued deliveries to it are dropped.
     Delete {
-        #[arg(long, value_parser = id)]
+        #[arg(long, env = "LEADGRID_ORG", value_parser = id)]
         org: Uuid,
         #[arg(long, value_parser = id)]
         id: Uuid,
     },
     /// A new secret; the old one keeps signing for the grace period.
     RotateSecret {
-        #[arg(long, value_parser = id)]
+        #[arg(long, env = "LEADGRID_ORG", value_parser = id)]
         org: Uuid,
         #[arg(long, value_parser = id)]
         id: Uuid,
@@ -226,7 +269,7 @@ enum WebhookCommand {
     },
     /// The attempt log, newest first; `next_before` continues it with `--before`.
     Attempts {
-        #[arg(long, value_parser = id)]
+        #[arg(long, env = "LEADGRID_ORG", value_parser = id)]
         org: Uuid,
         #[arg(long, value_parser = id)]
         id: Uuid,
@@ -241,14 +284,14 @@ enum WebhookCommand {
     },
     /// Queues a signed `ping` to the endpoint, even a disabled one; it is tried once.
     Test {
-        #[arg(long, value_parser = id)]
+        #[arg(long, env = "LEADGRID_ORG", value_parser = id)]
         org: Uuid,
         #[arg(long, value_parser = id)]
         id: Uuid,
     },
     /// Queues a fresh delivery of a past event (kept 7 days).
     Replay {
-        #[arg(long, value_parser = id)]
+        #[arg(long, env = "LEADGRID_ORG", value_parser = id)]
         org: Uuid,
         #[arg(long, value_parser = id)]
         id: Uuid,
@@ -283,6 +326,24 @@ fn stages(raw: &str) -> Result<Stages, String> {
     })
 }
 
+/// `--env-file`'s value, read before the command line is parsed, so that the file can
+/// supply defaults (`LEADGRID_ORG`) to it.
+fn env_file_argument() -> Option<String> {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            break;
+        }
+        if arg == "--env-file" {
+            return args.next();
+        }
+        if let Some(path) = arg.strip_prefix("--env-file=") {
+            return Some(path.to_string());
+        }
+    }
+    None
+}
+
 /// Loads `--env-file`, or `.leadgrid/local.env` when the environment names no table, into
 /// the environment. A variable already set wins over the file, so one setting (say
 /// `WEBHOOK_REQUIRE_HTTPS=true`) can be tried against the local stack.
@@ -293,15 +354,10 @@ fn load_settings(env_file: Option<String>) -> Result<(), String> {
             .then(|| ".leadgrid/local.env".to_string())
             .filter(|p| std::path::Path::new(p).is_file())
     });
-    if let Some(path) = file {
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-        for (key, value) in leadgrid_tools::local::parse_env_file(&text) {
-            if std::env::var_os(&key).is_none() {
-                std::env::set_var(key, value);
-            }
-        }
+    match file {
+        Some(path) => dotenvy::from_path(&path).map_err(|e| format!("{path}: {e}")),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn to_json(value: impl serde::Serialize) -> AdminResult<Value> {
@@ -377,6 +433,8 @@ async fn run(command: Command) -> AdminResult<Value> {
 
 async fn org(admin: &Admin, command: OrgCommand) -> AdminResult<Value> {
     Ok(match command {
+        OrgCommand::List => json!({ "data": admin.list_orgs().await? }),
+        OrgCommand::Index => json!({ "indexed": admin.index_orgs().await? }),
         OrgCommand::Create { name, plan } => {
             let org = admin.create_org(&name, plan).await?;
             json!({ "id": org.id, "name": org.name, "plan": org.plan })
@@ -398,9 +456,10 @@ async fn key(admin: &Admin, command: KeyCommand) -> AdminResult<Value> {
             org,
             scopes,
             expires_at,
+            name,
         } => to_json(
             admin
-                .create_key(org, parse_scopes(&scopes)?, expires_at)
+                .create_key(org, parse_scopes(&scopes)?, expires_at, name.as_deref())
                 .await?,
         ),
         KeyCommand::Revoke { org, id } => {
@@ -428,6 +487,34 @@ async fn webhook(
             )
         }
         WebhookCommand::List { org } => Ok(json!({ "data": admin.list_webhooks(org).await? })),
+        WebhookCommand::Update {
+            org,
+            id,
+            url,
+            events,
+            description,
+        } => {
+            let changes = EndpointChanges {
+                url,
+                events: events
+                    .as_deref()
+                    .map(|events| parse_event_types(Some(events)))
+                    .transpose()?,
+                description: description.map(|d| Some(d).filter(|d| !d.is_empty())),
+                disabled: None,
+            };
+            to_json(admin.update_webhook(org, id, changes).await?)
+        }
+        WebhookCommand::Enable { org, id } => to_json(
+            admin
+                .update_webhook(org, id, EndpointChanges::disabled(false))
+                .await?,
+        ),
+        WebhookCommand::Disable { org, id } => to_json(
+            admin
+                .update_webhook(org, id, EndpointChanges::disabled(true))
+                .await?,
+        ),
         WebhookCommand::Delete { org, id } => {
             admin.delete_webhook(org, id).await?;
             Ok(json!({ "id": id, "deleted": true }))
@@ -467,12 +554,13 @@ async fn webhook(
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    // Settings are loaded into the environment before any thread starts.
-    if let Err(err) = load_settings(cli.env_file) {
+    // Settings are loaded into the environment before any thread starts, and before the
+    // command line is parsed, whose defaults they may hold.
+    if let Err(err) = load_settings(env_file_argument()) {
         eprintln!("leadgrid-admin: {err}");
         return ExitCode::FAILURE;
     }
+    let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -484,6 +572,10 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli.command)) {
+        Ok(out) if cli.pretty => {
+            println!("{out:#}");
+            ExitCode::SUCCESS
+        }
         Ok(out) => {
             println!("{out}");
             ExitCode::SUCCESS

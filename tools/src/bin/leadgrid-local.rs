@@ -50,7 +50,7 @@ async fn seed_demo(state: &Path) -> Result<Demo, String> {
         if admin.get_org(demo.org_id).await.is_ok() {
             if demo.scopes != Scope::ALL {
                 demo.key = admin
-                    .create_key(demo.org_id, Scope::ALL.to_vec(), None)
+                    .create_key(demo.org_id, Scope::ALL.to_vec(), None, None)
                     .await
                     .map_err(|e| e.0)?
                     .key;
@@ -69,7 +69,7 @@ async fn seed_demo(state: &Path) -> Result<Demo, String> {
         .await
         .map_err(|e| e.0)?;
     let key = admin
-        .create_key(org.id, Scope::ALL.to_vec(), None)
+        .create_key(org.id, Scope::ALL.to_vec(), None, None)
         .await
         .map_err(|e| e.0)?;
     let demo = Demo {

@@ -25,10 +25,12 @@ impl StackEnv {
             .map(|(_, value)| value.as_str())
     }
 
+    /// `KEY='value'` lines, as shells and dotenv readers (`leadgrid-admin --env-file`)
+    /// read them: single quotes keep a value as it is.
     pub fn to_env_file(&self) -> String {
         self.vars
             .iter()
-            .map(|(key, value)| format!("{key}={value}\n"))
+            .map(|(key, value)| format!("{key}='{}'\n", value.replace('\'', r"'\''")))
             .collect()
     }
 
@@ -39,16 +41,6 @@ impl StackEnv {
             std::env::set_var(key, value);
         }
     }
-}
-
-/// Reads `KEY=VALUE` lines; blank lines and `#` comments are skipped.
-pub fn parse_env_file(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .filter_map(|line| line.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect()
 }
 
 /// One step of starting the stack, as `tools/step` shows the Makefile's: named as it starts,
@@ -87,10 +79,14 @@ mod tests {
             vars: vec![
                 ("TABLE_NAME".into(), "leadgrid".into()),
                 ("A".into(), "b=c".into()),
+                ("QUOTED".into(), r#"{"a": "it's # not a comment"}"#.into()),
             ],
         };
         let text = format!("# comment\n\n{}", env.to_env_file());
-        assert_eq!(parse_env_file(&text), env.vars);
+        let read: Vec<(String, String)> = dotenvy::from_read_iter(text.as_bytes())
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(read, env.vars);
         assert_eq!(env.get("A"), Some("b=c"));
     }
 }
