@@ -99,7 +99,7 @@ impl<'a> Request<'a> {
             Answer::Json
         };
         Self {
-            method: &method[..],
+            method,
             path,
             ids,
             body,
