@@ -252,56 +252,42 @@ impl<'a> Request<'a> {
     }
 }
 
-/// JSON as a TypeScript object literal, keys unquoted where they are identifiers.
+/// JSON as a TypeScript literal, as TypeScript formatters write it: `{ key: value }`, keys
+/// unquoted where they are identifiers.
 fn typescript_literal(value: &Value) -> String {
     match value {
-        Value::Object(map) => object(
-            map,
-            |key| {
-                if key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    key.to_string()
-                } else {
-                    Value::from(key).to_string()
-                }
-            },
-            typescript_literal,
-        ),
-        Value::Array(items) => {
-            format!(
-                "[{}]",
-                items
-                    .iter()
-                    .map(typescript_literal)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }
+        Value::Object(map) => format!("{{ {} }}", fields(map, typescript_key, typescript_literal)),
+        Value::Array(items) => list(items, typescript_literal),
         other => other.to_string(),
     }
 }
 
-/// JSON as a Python literal: `None`, `True` and `False` for `null`, `true` and `false`.
+fn typescript_key(key: &str) -> String {
+    if key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        key.to_string()
+    } else {
+        Value::from(key).to_string()
+    }
+}
+
+/// JSON as a Python literal, as Python formatters write it: `{"key": value}`, with `None`,
+/// `True` and `False` for `null`, `true` and `false`.
 fn python_literal(value: &Value) -> String {
     match value {
         Value::Null => "None".into(),
         Value::Bool(true) => "True".into(),
         Value::Bool(false) => "False".into(),
-        Value::Object(map) => object(map, |key| Value::from(key).to_string(), python_literal),
-        Value::Array(items) => {
-            format!(
-                "[{}]",
-                items
-                    .iter()
-                    .map(python_literal)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }
+        Value::Object(map) => format!(
+            "{{{}}}",
+            fields(map, |key| Value::from(key).to_string(), python_literal)
+        ),
+        Value::Array(items) => list(items, python_literal),
         other => other.to_string(),
     }
 }
 
-fn object(
+/// An object's `key: value` pairs, comma-separated.
+fn fields(
     map: &Map<String, Value>,
     key: impl Fn(&str) -> String,
     value: fn(&Value) -> String,
@@ -310,5 +296,10 @@ fn object(
         .iter()
         .map(|(k, v)| format!("{}: {}", key(k), value(v)))
         .collect();
-    format!("{{ {} }}", fields.join(", "))
+    fields.join(", ")
+}
+
+fn list(items: &[Value], item: fn(&Value) -> String) -> String {
+    let items: Vec<String> = items.iter().map(item).collect();
+    format!("[{}]", items.join(", "))
 }
