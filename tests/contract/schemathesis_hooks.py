@@ -47,5 +47,11 @@ def after_call(context, case, response):
         "pdf_magic": body is not None and body.startswith(PDF_MAGIC),
         "raw_bytes": body is not None,
     }
+    if response.status_code == 429:
+        # Which limit answered: the key's, or one of a kind of request (test pings).
+        try:
+            entry["message"] = response.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            entry["message"] = None
     with open(_LOG, "a", encoding="utf-8") as log:
         log.write(json.dumps(entry) + "\n")

@@ -88,6 +88,7 @@ impl From<ApiKeyRecord> for KeyView {
 
 #[derive(Debug, Serialize)]
 pub struct CreatedKey {
+    pub org: Uuid,
     pub id: Uuid,
     pub name: Option<String>,
     /// The full secret, shown this once.
@@ -403,6 +404,7 @@ impl Admin {
             }
         }
         Ok(CreatedKey {
+            org,
             id: record.id,
             name: record.name,
             key: new_key.plaintext,

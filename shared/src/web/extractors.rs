@@ -215,7 +215,10 @@ fn json_refusal(path: &str, err: serde_json::Error) -> ApiError {
     if let Some(name) = named("missing field `") {
         ApiError::field(within(name), "is required.")
     } else if problem.starts_with("unknown field `") {
-        let expected = problem.split_once(", ").map_or("", |(_, rest)| rest);
+        // After the field's name, which may itself hold ", ".
+        let expected = problem
+            .rfind("`, expected")
+            .map_or("", |at| &problem[at + 3..]);
         ApiError::field(path, format_args!("is not known here ({expected})."))
     } else if path == "." {
         ApiError::invalid(format!(

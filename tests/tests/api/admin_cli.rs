@@ -752,6 +752,7 @@ async fn operators_get_dotenv_files_a_default_org_names_and_endpoint_changes() {
         &[("LEADGRID_ORG", &org_id)],
     ));
     assert_eq!(key["name"], "Zapier sync");
+    assert_eq!(key["org"], org_id.as_str());
     let keys = json(run(&["key", "list"], &[("LEADGRID_ORG", &org_id)]));
     assert_eq!(keys["data"][0]["name"], "Zapier sync", "{keys}");
     let missing = Command::new(admin_bin())

@@ -55,10 +55,10 @@ pub struct PatchDossier {
 }
 
 impl PatchDossier {
-    /// `email` and `phone` change the dossier's primary contact too, so such a PATCH needs
+    /// `email` changes the dossier's primary contact too, so such a PATCH needs
     /// `contacts:write`, whether or not the dossier has one (as a create with `email`).
     pub fn reaches_primary_contact(&self) -> bool {
-        self.email.is_some() || self.phone.is_some()
+        self.email.is_some()
     }
 }
 
@@ -158,7 +158,7 @@ pub fn check_immutable(patch: &PatchDossier) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// What a dossier PATCH with `email` or `phone` also does to its primary contact.
+/// What a dossier PATCH with `email` also does to its primary contact.
 struct PrimaryContactPatch {
     fields: ContactInput,
     pool_days: u32,
@@ -183,7 +183,7 @@ impl PrimaryContactPatch {
 }
 
 /// Applies `change` to the current dossier and writes the result with its counters and
-/// events (and, for `email` and `phone`, its primary contact's change), retrying from a
+/// events (and, for `email`, its primary contact's change), retrying from a
 /// fresh read when a concurrent write got there first. A change that alters nothing
 /// writes nothing and emits nothing.
 async fn modify<F>(
@@ -300,13 +300,12 @@ pub async fn patch(
         }
         _ => None,
     };
-    // The reference: `email` is "Update primary contact email"; `phone` goes with it, as
-    // on create, where both are the primary contact's.
+    // The reference: `email` is "Update primary contact email"; `phone` is "Update
+    // phone", the dossier's own.
     let primary_contact = if patch.reaches_primary_contact() {
         Some(PrimaryContactPatch {
             fields: ContactInput {
                 email: patch.email.clone(),
-                phone: patch.phone.clone(),
                 ..ContactInput::default()
             },
             pool_days: contacts::pool_days(db, org).await?,
