@@ -2,7 +2,9 @@
 //! alike by serde (JSON bodies, stored items), query strings, keys and counters.
 
 /// Defines an enum whose variants each have one wire name, with `ALL` (every variant, in
-/// order), `as_str` and `parse`, and serde that reads and writes the same names.
+/// order), `as_str` and `parse`, and serde that reads and writes the same names. It reads
+/// strings only: serde's derived enums also take the tagged form `{"sales": null}`, one
+/// more spelling of each value.
 #[macro_export]
 macro_rules! wire_enum {
     (
@@ -12,9 +14,25 @@ macro_rules! wire_enum {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
         $vis enum $name {
             $( $(#[$vmeta])* #[serde(rename = $wire)] $variant ),+
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Name;
+                impl serde::de::Visitor<'_> for Name {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("a string")
+                    }
+                    fn visit_str<E: serde::de::Error>(self, raw: &str) -> Result<$name, E> {
+                        $name::parse(raw).ok_or_else(|| E::unknown_variant(raw, &[$($wire),+]))
+                    }
+                }
+                deserializer.deserialize_str(Name)
+            }
         }
 
         impl $name {
@@ -51,5 +69,21 @@ mod tests {
             assert_eq!(serde_json::from_str::<Sample>(&json).unwrap(), value);
         }
         assert_eq!(Sample::parse("Second_One"), None);
+    }
+
+    #[test]
+    fn only_strings_name_a_value() {
+        for tagged in [r#"{"first": null}"#, r#"["first"]"#, "0", "null"] {
+            let err = serde_json::from_str::<Sample>(tagged).unwrap_err();
+            assert!(
+                err.to_string().contains("expected a string"),
+                "{tagged}: {err}"
+            );
+        }
+        let err = serde_json::from_str::<Sample>(r#""third""#).unwrap_err();
+        assert!(
+            err.to_string().contains("expected `first` or `second_one`"),
+            "{err}"
+        );
     }
 }

@@ -73,7 +73,12 @@ fn parse_filter(query: &mut QueryParams) -> ApiResult<Filter> {
     let stage = query
         .take("stage_id")?
         .map(|raw| {
-            uuid::Uuid::parse_str(&raw).map_err(|_| ApiError::query("stage_id", "must be a UUID."))
+            shared::ids::parse(&raw).ok_or_else(|| {
+                ApiError::query(
+                    "stage_id",
+                    "must be an id (36 characters, lowercase and hyphenated).",
+                )
+            })
         })
         .transpose()?;
     Ok(Filter {
@@ -355,7 +360,7 @@ async fn start_upload(
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CompleteUpload {
-    upload_id: uuid::Uuid,
+    upload_id: shared::ids::Id,
 }
 
 /// `POST /dossiers/{id}/cv/complete`: checks the uploaded file and attaches it.
@@ -372,7 +377,7 @@ async fn complete_upload(
     let key = cv::key(org, id);
     state
         .cvs
-        .promote(&cv::staging_key(org, id, body.upload_id), &key)
+        .promote(&cv::staging_key(org, id, body.upload_id.uuid()), &key)
         .await?;
     let dossier = dossiers::attach_cv(&state.core.db, org, id, &key).await?;
     Ok(ok(json!({ "id": dossier.id, "cv_url": dossier.cv_url })))

@@ -6,6 +6,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::ids::Id;
+
 use crate::domain::contacts::{
     self, contact_sk, email_sk, link_prefix, link_sk, Contact, Link, LinkRole,
 };
@@ -31,7 +33,7 @@ pub struct LinkedContact {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewLink {
-    pub contact_id: Uuid,
+    pub contact_id: Id,
     pub role_on_dossier: LinkRole,
     pub is_primary: Option<bool>,
 }
@@ -149,7 +151,7 @@ pub async fn link(
         let dossier = dossiers::get(db, org, dossier_id)
             .await?
             .ok_or_else(ApiError::dossier_not_found)?;
-        let contact = contacts::get(db, org, input.contact_id)
+        let contact = contacts::get(db, org, input.contact_id.uuid())
             .await?
             .ok_or_else(|| {
                 ApiError::field(

@@ -83,7 +83,7 @@ async fn path_uuids<St: Send + Sync>(
         .map_err(|_| not_found())?;
     params
         .iter()
-        .map(|(_, value)| uuid::Uuid::parse_str(value).map_err(|_| not_found()))
+        .map(|(_, value)| crate::ids::parse(value).ok_or_else(not_found))
         .collect()
 }
 

@@ -22,6 +22,7 @@ mod reference;
 mod round_trips;
 mod routes;
 mod sample_events;
+mod strict_input;
 mod table;
 mod tenancy;
 mod webhook_endpoints;

@@ -40,21 +40,40 @@ pub struct ContactInput {
 
 pub const MAX_URL: usize = 500;
 
+/// A LinkedIn profile's address, parsed as a URL: https, on linkedin.com or one of its
+/// subdomains, without credentials or a port, and stored as the URL serializes (so that
+/// what a page shows is what the parser understood, never markup or a script URL).
 fn linkedin(value: &str) -> Result<String, ApiError> {
     let value = crate::domain::validate::text("linkedin_url", value, MAX_URL)?;
-    let rest = value
-        .strip_prefix("https://")
-        .or_else(|| value.strip_prefix("http://"));
-    match rest {
-        Some(host)
-            if !host.is_empty()
-                && !host.starts_with('/')
-                && !value.chars().any(char::is_whitespace) =>
-        {
-            Ok(value)
-        }
-        _ => Err(ApiError::field("linkedin_url", "must be an http(s) URL.")),
+    let refused = || {
+        ApiError::field(
+            "linkedin_url",
+            "must be an https URL on linkedin.com, such as https://www.linkedin.com/in/name.",
+        )
+    };
+    let url = url::Url::parse(&value).map_err(|_| refused())?;
+    let on_linkedin = url.host_str().is_some_and(|host| {
+        host == "linkedin.com"
+            || host
+                .strip_suffix(".linkedin.com")
+                .is_some_and(|sub| !sub.is_empty())
+    });
+    if url.scheme() != "https"
+        || !on_linkedin
+        || url.port().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(refused());
     }
+    let stored = url.to_string();
+    if stored.chars().count() > MAX_URL {
+        return Err(ApiError::field(
+            "linkedin_url",
+            format_args!("is longer than {MAX_URL} characters once written as a URL."),
+        ));
+    }
+    Ok(stored)
 }
 
 /// Twice the number of kinds: room for repeats, none for a list no person wrote.
@@ -313,4 +332,41 @@ pub async fn update(
         }
     }
     Err(ApiError::internal("contact update kept conflicting"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::linkedin;
+
+    #[test]
+    fn a_linkedin_url_is_an_https_url_on_linkedin_stored_as_parsed() {
+        assert_eq!(
+            linkedin("https://www.linkedin.com/in/sophie").unwrap(),
+            "https://www.linkedin.com/in/sophie"
+        );
+        assert_eq!(
+            linkedin("https://WWW.LinkedIn.com/in/sophie van dijk").unwrap(),
+            "https://www.linkedin.com/in/sophie%20van%20dijk"
+        );
+        assert_eq!(
+            linkedin("https://linkedin.com").unwrap(),
+            "https://linkedin.com/"
+        );
+        for refused in [
+            r#"https://x"><svg/onload=alert(1)>"#,
+            "http://javascript:alert(1)//",
+            "javascript:alert(1)",
+            "https://evil.example/login",
+            "https://linkedin.com.evil.example/in/x",
+            "https://evillinkedin.com/in/x",
+            "https://.linkedin.com/in/x",
+            "http://www.linkedin.com/in/x",
+            "https://user:pass@www.linkedin.com/in/x",
+            "https://www.linkedin.com:8443/in/x",
+            "linkedin.com/in/x",
+        ] {
+            let err = linkedin(refused).unwrap_err();
+            assert_eq!(err.param(), Some("linkedin_url"), "{refused}");
+        }
+    }
 }

@@ -5,6 +5,8 @@
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::ids::Id;
+
 use crate::domain::contacts::{self, Contact, Kind, Link, LinkRole};
 use crate::domain::flows::{self, DossierType, Flow};
 use crate::domain::orgs::{self, Org};
@@ -29,9 +31,9 @@ pub struct CreateDossier {
     pub phone: Option<String>,
     pub company: Option<String>,
     pub role: Option<String>,
-    pub contact_id: Option<Uuid>,
-    pub flow_id: Option<Uuid>,
-    pub assigned_to: Option<Uuid>,
+    pub contact_id: Option<Id>,
+    pub flow_id: Option<Id>,
+    pub assigned_to: Option<Id>,
     pub intake_notes: Option<String>,
     pub contact_person: Option<String>,
     pub deal_size: Option<serde_json::Number>,
@@ -143,10 +145,10 @@ pub async fn prepare(db: &Db, org_id: Uuid, input: CreateDossier) -> Result<Prep
     let org = orgs::get_org(db, org_id)
         .await?
         .ok_or_else(|| ApiError::internal("organization vanished"))?;
-    let flow = flow_for(db, &org, kind, input.flow_id).await?;
-    require_member(db, org_id, input.assigned_to).await?;
+    let flow = flow_for(db, &org, kind, input.flow_id.map(Id::uuid)).await?;
+    require_member(db, org_id, input.assigned_to.map(Id::uuid)).await?;
     if let Some(id) = input.contact_id {
-        if contacts::get(db, org_id, id).await?.is_none() {
+        if contacts::get(db, org_id, id.uuid()).await?.is_none() {
             return Err(ApiError::field(
                 "contact_id",
                 "does not name a contact of your organization.",
@@ -168,7 +170,7 @@ pub async fn prepare(db: &Db, org_id: Uuid, input: CreateDossier) -> Result<Prep
         status: Status::Active,
         flow_id: flow.id,
         current_stage_id: flow.first_stage().id,
-        assigned_to: input.assigned_to,
+        assigned_to: input.assigned_to.map(Id::uuid),
         intake_notes,
         cv_url: None,
         primary_contact_id: None,
@@ -213,7 +215,7 @@ pub async fn commit(
     let now = dossier.created_at;
     let mut retry = txn::Retry::default();
     while retry.next().await {
-        let plan = plan_contact(db, org_id, input.contact_id, &dossier, &org).await?;
+        let plan = plan_contact(db, org_id, input.contact_id.map(Id::uuid), &dossier, &org).await?;
         let (mut items, primary) = contact_writes(db, org_id, plan, now)?;
         dossier.primary_contact_id = primary;
         if let Some(contact_id) = primary {

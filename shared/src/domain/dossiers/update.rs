@@ -3,6 +3,8 @@
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::ids::Id;
+
 use crate::domain::contacts::{self, ContactChange, ContactInput};
 use crate::domain::flows::{self, Flow};
 use crate::domain::outbox::{outbox_item, EventType};
@@ -38,11 +40,11 @@ pub struct PatchDossier {
     #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub status: Option<Option<Status>>,
     #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub assigned_to: Option<Option<Uuid>>,
+    pub assigned_to: Option<Option<Id>>,
     #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
     pub intake_notes: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub current_stage_id: Option<Option<Uuid>>,
+    pub current_stage_id: Option<Option<Id>>,
     /// Present only to answer with a precise message: neither can change.
     #[serde(
         rename = "type",
@@ -122,13 +124,15 @@ fn apply_patch(
         next.status = status.ok_or_else(|| cannot_be_null("status"))?;
     }
     if let Some(assigned) = &patch.assigned_to {
-        next.assigned_to = *assigned;
+        next.assigned_to = assigned.map(Id::uuid);
     }
     if let Some(notes) = &patch.intake_notes {
         next.intake_notes = validate::optional_text("intake_notes", notes.as_deref(), MAX_TEXT)?;
     }
     if let Some(stage) = patch.current_stage_id {
-        let stage = stage.ok_or_else(|| cannot_be_null("current_stage_id"))?;
+        let stage = stage
+            .ok_or_else(|| cannot_be_null("current_stage_id"))?
+            .uuid();
         if stage != current.current_stage_id {
             let in_flow = flow
                 .is_some_and(|f| f.id == current.flow_id && f.stages.iter().any(|s| s.id == stage));
@@ -288,7 +292,7 @@ pub async fn patch(
 ) -> Result<Dossier, ApiError> {
     check_immutable(&patch)?;
     if let Some(Some(user)) = patch.assigned_to {
-        require_member(db, org, Some(user)).await?;
+        require_member(db, org, Some(user.uuid())).await?;
     }
     // A dossier never changes flow, so its flow can be read once, before the write cycle.
     let flow = match patch.current_stage_id {
