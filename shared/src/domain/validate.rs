@@ -14,7 +14,7 @@ where
 
 /// Longest name, company, role or similar one-line field.
 pub const MAX_SHORT: usize = 200;
-/// Longest email, per RFC 5321.
+/// Longest email, per RFC 5321: in bytes of UTF-8, and so in characters too.
 pub const MAX_EMAIL: usize = 254;
 pub const MAX_PHONE: usize = 50;
 /// Longest free text (intake notes, contact notes, note content). Keeps items far below
@@ -91,8 +91,17 @@ pub fn optional_text(
 }
 
 /// A syntactically valid address: one `@`, a non-empty local part, a dotted domain.
+/// An email address: at most [`MAX_EMAIL`] bytes (RFC 5321 counts an address in octets),
+/// which also keeps its marker's sort key, `EMAIL#` and the folded address (at most three
+/// times as long: case folding expands some letters), under DynamoDB's 1,024 bytes.
 pub fn email(field: &str, value: &str) -> Result<String, ApiError> {
     let value = text(field, value, MAX_EMAIL)?;
+    if value.len() > MAX_EMAIL {
+        return Err(ApiError::field(
+            field,
+            format_args!("is longer than {MAX_EMAIL} bytes of UTF-8 (RFC 5321 counts octets)."),
+        ));
+    }
     let valid = match value.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
@@ -130,6 +139,19 @@ pub fn currency(field: &str, value: &str) -> Result<String, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_email_is_bounded_in_bytes_and_its_marker_key_fits() {
+        let wide = |n: usize| format!("{}@ex.co", "\u{1d400}".repeat(n));
+        assert_eq!(wide(62).len(), 254);
+        assert!(email("email", &wide(62)).is_ok());
+        let refused = email("email", &wide(63)).unwrap_err();
+        assert_eq!(refused.param(), Some("email"));
+        // A letter whose folding grows it (U+1F88 folds to two letters).
+        let growing = format!("{}@ex.co", "\u{1f88}".repeat(82));
+        let stored = email("email", &growing).unwrap();
+        assert!(crate::table::keys::email_sk(&stored).len() <= 1024);
+    }
 
     #[test]
     fn emails() {

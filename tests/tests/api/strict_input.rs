@@ -270,3 +270,104 @@ async fn a_linkedin_url_is_an_https_url_on_linkedin() {
         "https://www.linkedin.com/in/linked"
     );
 }
+
+/// Text within its documented limits is stored and found, however many bytes its keys
+/// would take; beyond them, a 400 naming the field. Before, these were 500s that every
+/// retry repeated: a sort key over DynamoDB's 1,024 bytes.
+#[tokio::test]
+async fn text_within_its_limits_is_stored_and_found_whatever_its_bytes() {
+    let org = growth_org().await;
+    // 120 Hangul syllables: 1,080 bytes once decomposed into the jamo words are made of.
+    let hangul: String = std::iter::repeat_n('\u{d55c}', 120).collect();
+    let contact = created(&org, "/api/v1/contacts", json!({"full_name": hangul})).await;
+    created(
+        &org,
+        "/api/v1/dossiers",
+        json!({"type": "candidate", "name": hangul}),
+    )
+    .await;
+    let search = format!(
+        "/api/v1/contacts?search={}",
+        form_urlencoded::byte_serialize(hangul.as_bytes()).collect::<String>()
+    );
+    let found = call(&org, Method::GET, &search, None).await;
+    assert_eq!(
+        found.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&found.body)
+    );
+    let ids: Vec<Value> = found.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].clone())
+        .collect();
+    assert!(ids.contains(&json!(contact)), "{ids:?}");
+
+    // An email within 254 bytes whose folded form is longer (U+1F88 folds to two letters).
+    let growing = format!("{}@example.com", "\u{1f88}".repeat(80));
+    created(
+        &org,
+        "/api/v1/contacts",
+        json!({"full_name": "Grows", "email": growing}),
+    )
+    .await;
+    let by_email = format!(
+        "/api/v1/contacts?search={}",
+        form_urlencoded::byte_serialize(growing.to_lowercase().as_bytes()).collect::<String>()
+    );
+    let found = call(&org, Method::GET, &by_email, None).await;
+    assert_eq!(
+        found.json()["meta"]["total"],
+        1,
+        "{}",
+        String::from_utf8_lossy(&found.body)
+    );
+
+    // Over 254 bytes: 400 naming the field, on every path that takes an email.
+    let wide = format!("{}@ex.co", "\u{1d400}".repeat(63));
+    let reply = call(
+        &org,
+        Method::POST,
+        "/api/v1/contacts",
+        Some(json!({"full_name": "Wide", "email": wide})),
+    )
+    .await;
+    refused(
+        &org,
+        reply,
+        "invalid_body",
+        Some("email"),
+        "a 258-byte email",
+    )
+    .await;
+    let reply = call(
+        &org,
+        Method::POST,
+        "/api/v1/dossiers",
+        Some(json!({"type": "candidate", "name": "Wide", "email": wide})),
+    )
+    .await;
+    refused(
+        &org,
+        reply,
+        "invalid_body",
+        Some("email"),
+        "a dossier's 258-byte email",
+    )
+    .await;
+    let query = format!(
+        "/api/v1/contacts?search={}",
+        form_urlencoded::byte_serialize(wide.as_bytes()).collect::<String>()
+    );
+    let reply = call(&org, Method::GET, &query, None).await;
+    refused(
+        &org,
+        reply,
+        "invalid_query",
+        Some("search"),
+        "a search for a 258-byte email",
+    )
+    .await;
+}
