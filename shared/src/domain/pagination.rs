@@ -288,7 +288,7 @@ pub fn decode_cursor(raw: &str) -> Result<Cursor, ApiError> {
             ),
         };
         Some(Cursor {
-            id: uuid::Uuid::parse_str(id).ok()?,
+            id: crate::ids::parse(id)?,
             at,
         })
     };

@@ -147,10 +147,16 @@ mod tests {
         assert!(email("email", &wide(62)).is_ok());
         let refused = email("email", &wide(63)).unwrap_err();
         assert_eq!(refused.param(), Some("email"));
-        // A letter whose folding grows it (U+1F88 folds to two letters).
-        let growing = format!("{}@ex.co", "\u{1f88}".repeat(82));
-        let stored = email("email", &growing).unwrap();
+        // U+1F88 folds to two letters: 3 bytes become 5. At 254 bytes the marker's key
+        // fits; at 254 characters (750 bytes) it would not, and is refused.
+        let growing = |n: usize| format!("{}@ex.co", "\u{1f88}".repeat(n));
+        let stored = email("email", &growing(82)).unwrap();
         assert!(crate::table::keys::email_sk(&stored).len() <= 1024);
+        assert!(crate::table::keys::email_sk(&growing(248)).len() > 1024);
+        assert!(email("email", &growing(248)).is_err());
+        // A `search` email is at most 200 characters: its marker's key always fits.
+        let searched = format!("{}@x", "\u{1f88}".repeat(198));
+        assert!(crate::table::keys::email_sk(&searched).len() <= 1024);
     }
 
     #[test]

@@ -12,6 +12,8 @@ use url::{Host, Url};
 
 /// The longest endpoint URL accepted.
 pub const MAX_URL_CHARS: usize = 2048;
+/// The longest DNS name (RFC 1035, 2.3.4: 255 octets on the wire, 253 as text).
+pub const MAX_HOST_BYTES: usize = 253;
 
 /// What an address is, for the policy. Public is everything not listed in [`RANGES`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,6 +178,11 @@ impl Destinations {
             Some(Host::Ipv4(v4)) => IpAddr::V4(v4),
             Some(Host::Ipv6(v6)) => IpAddr::V6(v6),
             Some(Host::Domain(name)) if is_localhost(name) => IpAddr::from([127, 0, 0, 1]),
+            // DNS names are at most 253 bytes (RFC 1035); the URL parser takes longer ones,
+            // which no resolver answers and which would not fit the per-host budget's key.
+            Some(Host::Domain(name)) if name.len() > MAX_HOST_BYTES => {
+                return Err(format!("the host is longer than {MAX_HOST_BYTES} bytes"))
+            }
             Some(Host::Domain(_)) => return Ok(url),
             None => return Err("the URL has no host".into()),
         };
@@ -201,6 +208,22 @@ fn is_localhost(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A DNS name is at most 253 bytes; the URL parser takes longer ones, which would not
+    /// fit the per-host budget's sort key (1,024 bytes).
+    #[test]
+    fn hosts_longer_than_dns_allows_are_refused() {
+        let public = Destinations::parse("public").unwrap();
+        let host = |labels: usize| vec!["a".repeat(62); labels].join(".");
+        assert!(public
+            .check_url(&format!("https://{}.com/", host(3)))
+            .is_ok());
+        let long = format!("https://{}.com/", host(5));
+        assert!(
+            public.check_url(&long).unwrap_err().contains("253 bytes"),
+            "{long}"
+        );
+    }
 
     #[test]
     fn hosts_the_client_reads_as_internal_literals_are_refused() {

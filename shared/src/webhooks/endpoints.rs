@@ -559,8 +559,9 @@ pub async fn update(
 /// Whether `id` looks like an event id (`evt_` and 32 hex digits), so that nothing else is
 /// ever built into a key.
 pub fn is_event_id(id: &str) -> bool {
-    id.strip_prefix("evt_")
-        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    id.strip_prefix("evt_").is_some_and(|hex| {
+        hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
 }
 
 /// Refuses what is not an event id, as a body field or as a query parameter.
@@ -707,6 +708,10 @@ mod tests {
     fn only_event_ids_are_built_into_keys() {
         assert!(is_event_id("evt_01a24a3f258272afbcd964ff29a50437"));
         assert!(!is_event_id("evt_missing"));
+        assert!(
+            !is_event_id("evt_01A24A3F258272AFBCD964FF29A50437"),
+            "one spelling"
+        );
         assert!(!is_event_id("evt_01a24a3f258272afbcd964ff29a5043"));
         assert!(!is_event_id("evt_01a24a3f258272afbcd964ff29a50437#"));
         assert!(!is_event_id("01a24a3f258272afbcd964ff29a50437"));

@@ -119,19 +119,6 @@ impl Search {
     /// The query `raw` asks for, if it is within the limits.
     pub fn from_query(raw: &str) -> Result<Self, ApiError> {
         let search = Self::parse(raw);
-        // An address no stored email can be, whose marker's key DynamoDB would refuse.
-        if raw
-            .split_whitespace()
-            .any(|word| word.contains('@') && word.len() > crate::domain::validate::MAX_EMAIL)
-        {
-            return Err(ApiError::query(
-                "search",
-                format_args!(
-                    "holds an email longer than {} bytes, which no contact can have.",
-                    crate::domain::validate::MAX_EMAIL
-                ),
-            ));
-        }
         if raw.chars().count() > MAX_SEARCH_CHARS
             || search.emails.len() + search.prefixes.len() > MAX_SEARCH_WORDS
         {
