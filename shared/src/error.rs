@@ -152,10 +152,12 @@ impl ApiError {
         }
     }
 
-    /// The field, query parameter or header a 400 is about, when it is about one.
+    /// The field, query parameter or header a 400 is about, when it is about one; and the
+    /// field a 409 `duplicate_contact` is about, `email`.
     pub fn param(&self) -> Option<&str> {
         match self {
             Self::InvalidBody { param, .. } | Self::InvalidQuery { param, .. } => param.as_deref(),
+            Self::DuplicateContact(_) => Some("email"),
             _ => None,
         }
     }
@@ -276,6 +278,8 @@ mod tests {
         assert_eq!(body["error"]["code"], "invalid_query");
         let body = ApiError::header("Idempotency-Key", "must be ASCII.").body();
         assert_eq!(body["error"]["param"], "Idempotency-Key");
+        let body = ApiError::DuplicateContact("taken".into()).body();
+        assert_eq!(body["error"]["param"], "email");
         assert!(ApiError::invalid("Malformed JSON.").body()["error"]
             .get("param")
             .is_none());

@@ -182,6 +182,13 @@ async fn operator_mistakes_fail_with_a_message_and_no_output() {
     assert!(
         admin_fails(&["member", "add", "--org", "not-a-uuid", "--email", "a@b.c"]).contains("UUID")
     );
+    // A member's email is held to the API's rule for emails.
+    let org = admin(&["org", "create", "--name", "Member Mistakes"]);
+    let org_id = org["id"].as_str().unwrap();
+    for bad in ["a@b", "a b@c.com", "@b.com"] {
+        let message = admin_fails(&["member", "add", "--org", org_id, "--email", bad]);
+        assert!(message.contains("--email"), "{bad}: {message}");
+    }
     assert!(
         admin_fails(&["org", "set-plan", "--org", &missing_org, "--plan", "pro"])
             .contains("does not exist")

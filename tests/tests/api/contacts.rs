@@ -96,6 +96,7 @@ async fn unicode_equal_emails_are_one_contact_stored_in_nfc() {
             (409, "duplicate_contact"),
             "{other}"
         );
+        assert_eq!(dup.body["error"]["param"], "email");
     }
     // Search folds the same way, whichever form the query is typed in.
     for query in ["jos%C3%A9.garc", "JOSE%CC%81.GARCI%CC%81A", "Jos%C3%89"] {
