@@ -91,12 +91,14 @@ fn dedupe(kinds: Vec<Kind>) -> Vec<Kind> {
 
 impl ContactInput {
     /// Applies the input to `contact`; `now` and `pool_days` start the talent-pool window
-    /// of a contact that becomes a candidate without an explicit `pool_expires_at`.
+    /// of a contact that becomes a candidate without an explicit `pool_expires_at`. Only
+    /// an input with `kind` can do that, so only such an input needs `pool_days` (the
+    /// organization's, a read).
     pub fn apply(
         self,
         contact: &mut Contact,
         now: OffsetDateTime,
-        pool_days: u32,
+        pool_days: Option<u32>,
     ) -> Result<(), ApiError> {
         use crate::domain::validate::{
             email, optional_text, required_text, MAX_PHONE, MAX_SHORT, MAX_TEXT,
@@ -155,7 +157,10 @@ impl ContactInput {
             Some(None) => contact.pool_expires_at = None,
             None if !is_candidate => contact.pool_expires_at = None,
             None if !was_candidate => {
-                contact.pool_expires_at = Some(now + time::Duration::days(pool_days as i64));
+                let days = pool_days.ok_or_else(|| {
+                    ApiError::internal("a contact became a candidate without its pool days")
+                })?;
+                contact.pool_expires_at = Some(now + time::Duration::days(days as i64));
             }
             None => {}
         }
@@ -205,7 +210,7 @@ pub async fn creation(
         version: 1,
         ..Contact::new(String::new(), now)
     };
-    input.apply(&mut contact, now, pool_days)?;
+    input.apply(&mut contact, now, Some(pool_days))?;
     let mut items = vec![crate::table::txn::put(
         db,
         contact.item(org)?,
@@ -246,7 +251,7 @@ impl ContactChange {
         org: Uuid,
         current: &Contact,
         patch: ContactInput,
-        pool_days: u32,
+        pool_days: Option<u32>,
     ) -> Result<Option<Self>, ApiError> {
         let mut next = current.clone();
         let now = crate::clock::now();
@@ -316,7 +321,8 @@ pub async fn update(
             .await?
             .ok_or_else(|| ApiError::not_found("Contact not found."))?;
         precondition.check(current.version, "contact")?;
-        let Some(change) = ContactChange::of(db, org, &current, patch.clone(), pool_days)? else {
+        let Some(change) = ContactChange::of(db, org, &current, patch.clone(), Some(pool_days))?
+        else {
             return Ok(current);
         };
         match crate::table::txn::write(db, change.items.clone()).await? {

@@ -162,41 +162,61 @@ pub fn check_immutable(patch: &PatchDossier) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// What a dossier PATCH with `email` also does to its primary contact.
-struct PrimaryContactPatch {
-    fields: ContactInput,
-    pool_days: u32,
+/// What a dossier PATCH with `email` also does to its primary contact, if the dossier has
+/// one and the change alters it. An email alone never makes a contact a candidate, so the
+/// organization's pool days are not needed (nor read).
+async fn primary_contact_change(
+    db: &Db,
+    org: Uuid,
+    dossier: &Dossier,
+    fields: &ContactInput,
+) -> Result<Option<ContactChange>, ApiError> {
+    let Some(id) = dossier.primary_contact_id else {
+        return Ok(None);
+    };
+    let Some(contact) = contacts::get(db, org, id).await? else {
+        return Ok(None);
+    };
+    ContactChange::of(db, org, &contact, fields.clone(), None)
 }
 
-impl PrimaryContactPatch {
-    /// The contact's change, if the dossier has a primary contact and the change alters it.
-    async fn change(
-        &self,
-        db: &Db,
-        org: Uuid,
-        dossier: &Dossier,
-    ) -> Result<Option<ContactChange>, ApiError> {
-        let Some(id) = dossier.primary_contact_id else {
-            return Ok(None);
-        };
-        let Some(contact) = contacts::get(db, org, id).await? else {
-            return Ok(None);
-        };
-        ContactChange::of(db, org, &contact, self.fields.clone(), self.pool_days)
+/// The items that write `next` over `current`: the dossier under its version condition,
+/// its counters, and its events. Every change to the representation is a
+/// `dossier.updated`, archiving (a status change) included; the stage and archive events
+/// come with it, not instead of it.
+fn dossier_writes(
+    db: &Db,
+    org: Uuid,
+    current: &Dossier,
+    next: &Dossier,
+) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, ApiError> {
+    let now = next.updated_at;
+    let mut items = vec![txn::put_versioned(db, next.item(org)?, current.version)];
+    items.extend(counters_update(db, org, Some(current), Some(next)));
+    let mut events = vec![EventType::DossierUpdated];
+    if next.current_stage_id != current.current_stage_id {
+        events.push(EventType::DossierStageChanged);
     }
+    if next.status == Status::Archived && current.status != Status::Archived {
+        events.push(EventType::DossierDeleted);
+    }
+    for event in events {
+        items.push(txn::put(db, outbox_item(org, event, next, now)?, None));
+    }
+    Ok(items)
 }
 
 /// Applies `change` to the current dossier and writes the result with its counters and
-/// events (and, for `email`, its primary contact's change), retrying from a
-/// fresh read when a concurrent write got there first. A change that alters nothing
-/// writes nothing and emits nothing.
+/// events (and, for `email`, its primary contact's change), retrying from a fresh read
+/// when a concurrent write got there first. A change that alters nothing writes nothing
+/// and emits nothing.
 async fn modify<F>(
     db: &Db,
     org: Uuid,
     id: Uuid,
     always_updated: bool,
     precondition: &Precondition,
-    primary_contact: Option<&PrimaryContactPatch>,
+    primary_contact: Option<&ContactInput>,
     change: F,
 ) -> Result<Dossier, ApiError>
 where
@@ -212,65 +232,25 @@ where
         precondition.check(current.version, "dossier")?;
         let mut next = change(&current)?;
         let contact = match primary_contact {
-            Some(patch) => patch.change(db, org, &next).await?,
+            Some(fields) => primary_contact_change(db, org, &next, fields).await?,
             None => None,
         };
         let dossier_changes = !next.same_content(&current) || always_updated;
-        if !dossier_changes && contact.is_none() {
-            return Ok(current);
-        }
-        let contact_items = contact.iter().flat_map(|c| c.items.iter().cloned());
-        if !dossier_changes {
+        let (mut items, written) = if dossier_changes {
+            next.updated_at = clock::now();
+            next.version = current.version + 1;
+            (dossier_writes(db, org, &current, &next)?, next)
+        } else if contact.is_some() {
             // Only the contact differs (it was changed on its own since): the dossier
             // keeps its version, and the write holds it to the version read.
-            let items = std::iter::once(txn::version_is(
-                db,
-                &org_pk(org),
-                &dossier_sk(id),
-                current.version,
-            ))
-            .chain(contact_items)
-            .collect();
-            match txn::write(db, items).await? {
-                Ok(()) => return Ok(current),
-                Err(_) => match contact.as_ref() {
-                    Some(change) => match change.refusal(db, org).await? {
-                        Some(refusal) => return Err(refusal),
-                        None => continue,
-                    },
-                    None => continue,
-                },
-            }
-        }
-        let now = clock::now();
-        next.updated_at = now;
-        next.version = current.version + 1;
-        let mut items = vec![txn::put_versioned(db, next.item(org)?, current.version)];
-        items.extend(contact_items);
-        items.extend(counters_update(db, org, Some(&current), Some(&next)));
-        // Every change to the representation is a `dossier.updated`, archiving (a status
-        // change) included; the stage and archive events come with it, not instead of it.
-        items.push(txn::put(
-            db,
-            outbox_item(org, EventType::DossierUpdated, &next, now)?,
-            None,
-        ));
-        if next.current_stage_id != current.current_stage_id {
-            items.push(txn::put(
-                db,
-                outbox_item(org, EventType::DossierStageChanged, &next, now)?,
-                None,
-            ));
-        }
-        if next.status == Status::Archived && current.status != Status::Archived {
-            items.push(txn::put(
-                db,
-                outbox_item(org, EventType::DossierDeleted, &next, now)?,
-                None,
-            ));
-        }
+            let unchanged = txn::version_is(db, &org_pk(org), &dossier_sk(id), current.version);
+            (vec![unchanged], current)
+        } else {
+            return Ok(current);
+        };
+        items.extend(contact.iter().flat_map(|c| c.items.iter().cloned()));
         match txn::write(db, items).await? {
-            Ok(()) => return Ok(next),
+            Ok(()) => return Ok(written),
             Err(_) => {
                 if let Some(change) = &contact {
                     if let Some(refusal) = change.refusal(db, org).await? {
@@ -306,17 +286,10 @@ pub async fn patch(
     };
     // The reference: `email` is "Update primary contact email"; `phone` is "Update
     // phone", the dossier's own.
-    let primary_contact = if patch.reaches_primary_contact() {
-        Some(PrimaryContactPatch {
-            fields: ContactInput {
-                email: patch.email.clone(),
-                ..ContactInput::default()
-            },
-            pool_days: contacts::pool_days(db, org).await?,
-        })
-    } else {
-        None
-    };
+    let primary_contact = patch.reaches_primary_contact().then(|| ContactInput {
+        email: patch.email.clone(),
+        ..ContactInput::default()
+    });
     modify(
         db,
         org,
