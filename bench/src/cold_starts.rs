@@ -8,7 +8,8 @@ use integration_tests::runtime_api::Emulator;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{median, root, Settings, API_FUNCTIONS, FUNCTIONS};
+use crate::measure::median;
+use crate::{root, Settings, API_FUNCTIONS, FUNCTIONS};
 
 fn api_event(function: &str, key: Option<&str>, dossier: Uuid) -> Value {
     let resource = match function {
@@ -238,30 +239,16 @@ pub(super) async fn cold_starts(settings: &Settings, key: &str, dossier: Uuid) -
                 colds.push(cold_ms);
                 statuses.insert(status);
                 if run == 0 {
-                    for _ in 0..20 {
-                        let sent = Instant::now();
-                        emulator.send(event.clone());
-                        let (answered, _) = emulator.response().await.expect("warm response");
-                        warms.push(answered.duration_since(sent).as_secs_f64() * 1000.0);
-                    }
-                    for _ in 0..50 {
-                        emulator.send(event.clone());
-                    }
-                    for _ in 0..50 {
-                        emulator.response().await.expect("response under load");
-                    }
-                    peak = child.id().and_then(peak_rss_kib);
+                    (warms, peak) =
+                        warm_latencies_and_peak_rss(&mut emulator, &child, &event).await;
                 }
                 child.kill().await.ok();
             }
-            let mut machine_inits = Vec::new();
-            if !real {
-                for _ in 0..settings.cold_runs {
-                    let mut run = cold_start(&binary, function, &event, Environment::Machine).await;
-                    machine_inits.push(run.init_ms);
-                    run.child.kill().await.ok();
-                }
-            }
+            let machine_inits = if real {
+                Vec::new()
+            } else {
+                inits_in_machine_environment(settings, &binary, function, &event).await
+            };
             let mut after_init = Vec::new();
             if real && API_FUNCTIONS.contains(&function) {
                 for _ in 0..settings.cold_runs {
@@ -296,6 +283,45 @@ pub(super) async fn cold_starts(settings: &Settings, key: &str, dossier: Uuid) -
         out.insert(function.into(), Value::Object(per_kind));
     }
     Value::Object(out)
+}
+
+/// Warm latencies of 20 requests in a started function process, then its peak RSS after
+/// 50 more sent at once.
+async fn warm_latencies_and_peak_rss(
+    emulator: &mut Emulator,
+    child: &tokio::process::Child,
+    event: &Value,
+) -> (Vec<f64>, Option<u64>) {
+    let mut warms = Vec::new();
+    for _ in 0..20 {
+        let sent = Instant::now();
+        emulator.send(event.clone());
+        let (answered, _) = emulator.response().await.expect("warm response");
+        warms.push(answered.duration_since(sent).as_secs_f64() * 1000.0);
+    }
+    for _ in 0..50 {
+        emulator.send(event.clone());
+    }
+    for _ in 0..50 {
+        emulator.response().await.expect("response under load");
+    }
+    (warms, child.id().and_then(peak_rss_kib))
+}
+
+/// Init of `settings.cold_runs` cold starts in this machine's whole environment.
+async fn inits_in_machine_environment(
+    settings: &Settings,
+    binary: &Path,
+    function: &str,
+    event: &Value,
+) -> Vec<f64> {
+    let mut inits = Vec::new();
+    for _ in 0..settings.cold_runs {
+        let mut run = cold_start(binary, function, event, Environment::Machine).await;
+        inits.push(run.init_ms);
+        run.child.kill().await.ok();
+    }
+    inits
 }
 
 /// The first authenticated response of a request that needs only its key, in each API

@@ -52,7 +52,7 @@ pub fn normalize(text: &str) -> String {
 mod tests {
     use super::*;
 
-    /// What `validate::email` relies on to keep an email marker's key under 1,024 bytes.
+    /// What `fields::Email` relies on to keep an email marker's key under 1,024 bytes.
     #[test]
     fn folding_grows_text_at_most_threefold_in_bytes() {
         for c in (0..=0x10ffff).filter_map(char::from_u32) {

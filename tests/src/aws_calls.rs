@@ -105,42 +105,8 @@ struct Call<'a> {
 fn needs(service: &str, operation: &str, call: &Call<'_>) -> Vec<(String, String)> {
     let body = call.body;
     let service = service.to_ascii_lowercase().replace([' ', '-'], "");
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
     match service.as_str() {
-        "dynamodb" => {
-            let table = |v: &Value| format!("table/{}", text(&v["TableName"]));
-            match operation {
-                "TransactWriteItems" => body["TransactItems"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .flat_map(|item| {
-                        [
-                            ("Put", "PutItem"),
-                            ("Update", "UpdateItem"),
-                            ("Delete", "DeleteItem"),
-                            ("ConditionCheck", "ConditionCheckItem"),
-                        ]
-                        .into_iter()
-                        .filter(|(kind, _)| item.get(*kind).is_some())
-                        .map(|(kind, action)| (format!("dynamodb:{action}"), table(&item[kind])))
-                    })
-                    .collect(),
-                "BatchGetItem" | "BatchWriteItem" => body["RequestItems"]
-                    .as_object()
-                    .into_iter()
-                    .flat_map(|tables| tables.keys())
-                    .map(|name| (format!("dynamodb:{operation}"), format!("table/{name}")))
-                    .collect(),
-                _ => {
-                    let mut resource = table(body);
-                    if let Some(index) = body["IndexName"].as_str() {
-                        resource = format!("{resource}/index/{index}");
-                    }
-                    vec![(format!("dynamodb:{operation}"), resource)]
-                }
-            }
-        }
+        "dynamodb" => dynamodb_needs(operation, body),
         "dynamodbstreams" => vec![(format!("dynamodb:{operation}"), "stream".to_string())],
         "sqs" => {
             let queue = text(&body["QueueUrl"]);
@@ -153,39 +119,79 @@ fn needs(service: &str, operation: &str, call: &Call<'_>) -> Vec<(String, String
             format!("secretsmanager:{operation}"),
             format!("secret/{}", text(&body["SecretId"])),
         )],
-        "s3" => {
-            // Path style: /<bucket>/<key>.
-            let path = call
-                .uri
-                .split("://")
-                .nth(1)
-                .and_then(|rest| rest.find('/').map(|at| &rest[at + 1..]))
-                .unwrap_or_default();
-            let path = path.split('?').next().unwrap_or_default();
-            let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
-            let object = format!("object/{bucket}/{}", shape(key));
-            let action = match operation {
-                "HeadObject" | "GetObject" => "s3:GetObject",
-                "PutObject" => "s3:PutObject",
-                "DeleteObject" => "s3:DeleteObject",
-                "CopyObject" => {
-                    let source = call.copy_source.unwrap_or_default();
-                    let (source_bucket, source_key) =
-                        source.split_once('/').unwrap_or((source, ""));
-                    return vec![
-                        ("s3:PutObject".into(), object),
-                        (
-                            "s3:GetObject".into(),
-                            format!("object/{source_bucket}/{}", shape(source_key)),
-                        ),
-                    ];
-                }
-                other => return vec![(format!("s3:{other}"), format!("bucket/{bucket}"))],
-            };
-            vec![(action.to_string(), object)]
-        }
+        "s3" => s3_needs(operation, call),
         other => vec![(format!("{other}:{operation}"), "?".into())],
     }
+}
+
+fn text(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_string()
+}
+
+fn dynamodb_needs(operation: &str, body: &Value) -> Vec<(String, String)> {
+    let table = |v: &Value| format!("table/{}", text(&v["TableName"]));
+    match operation {
+        "TransactWriteItems" => body["TransactItems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|item| {
+                [
+                    ("Put", "PutItem"),
+                    ("Update", "UpdateItem"),
+                    ("Delete", "DeleteItem"),
+                    ("ConditionCheck", "ConditionCheckItem"),
+                ]
+                .into_iter()
+                .filter(|(kind, _)| item.get(*kind).is_some())
+                .map(|(kind, action)| (format!("dynamodb:{action}"), table(&item[kind])))
+            })
+            .collect(),
+        "BatchGetItem" | "BatchWriteItem" => body["RequestItems"]
+            .as_object()
+            .into_iter()
+            .flat_map(|tables| tables.keys())
+            .map(|name| (format!("dynamodb:{operation}"), format!("table/{name}")))
+            .collect(),
+        _ => {
+            let mut resource = table(body);
+            if let Some(index) = body["IndexName"].as_str() {
+                resource = format!("{resource}/index/{index}");
+            }
+            vec![(format!("dynamodb:{operation}"), resource)]
+        }
+    }
+}
+
+fn s3_needs(operation: &str, call: &Call<'_>) -> Vec<(String, String)> {
+    // Path style: /<bucket>/<key>.
+    let path = call
+        .uri
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.find('/').map(|at| &rest[at + 1..]))
+        .unwrap_or_default();
+    let path = path.split('?').next().unwrap_or_default();
+    let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
+    let object = format!("object/{bucket}/{}", shape(key));
+    let action = match operation {
+        "HeadObject" | "GetObject" => "s3:GetObject",
+        "PutObject" => "s3:PutObject",
+        "DeleteObject" => "s3:DeleteObject",
+        "CopyObject" => {
+            let source = call.copy_source.unwrap_or_default();
+            let (source_bucket, source_key) = source.split_once('/').unwrap_or((source, ""));
+            return vec![
+                ("s3:PutObject".into(), object),
+                (
+                    "s3:GetObject".into(),
+                    format!("object/{source_bucket}/{}", shape(source_key)),
+                ),
+            ];
+        }
+        other => return vec![(format!("s3:{other}"), format!("bucket/{bucket}"))],
+    };
+    vec![(action.to_string(), object)]
 }
 
 /// A key with each id replaced by `{id}`, so that a log line stands for every key of the

@@ -1,9 +1,10 @@
 //! API keys as stored before keys were hashed with SHA-256 alone, and what a key's item
 //! holds: for the tests of the upgrade at a key's first use.
 
+use shared::web::auth::Scope;
 use uuid::Uuid;
 
-use crate::{stack, Scope};
+use crate::stack;
 
 /// A key stored as keys were before they were hashed without a pepper: HMAC-SHA256
 /// under the pepper `secret_id` holds.

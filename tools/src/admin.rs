@@ -5,11 +5,11 @@ pub mod events;
 pub mod secrets;
 pub mod webhooks;
 
-use aws_sdk_dynamodb::types::TransactWriteItem;
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use shared::domain::fields::Email;
 use shared::domain::flows::{default_flows, DossierType, Flow, StageSpec};
 use shared::domain::orgs::{Member, Org, Plan, DEFAULT_POOL_DAYS};
 use shared::ids::new_id;
@@ -115,8 +115,8 @@ pub const MAX_KEY_NAME: usize = 100;
 /// only if none was made since it read the keys.
 const KEYS_MADE: &str = "keys_made";
 
-fn org_exists(db: &Db, org: Uuid) -> TransactWriteItem {
-    txn::exists(db, &org_pk(org), ORG_SK)
+fn org_exists(org: Uuid) -> txn::Write {
+    txn::exists(&org_pk(org), ORG_SK)
 }
 
 impl Admin {
@@ -132,15 +132,21 @@ impl Admin {
         })
     }
 
-    /// Runs `items` as one transaction; a failed condition means the organization (or the
-    /// item `what` names) does not exist.
-    async fn transact(&self, items: Vec<TransactWriteItem>, what: &str) -> AdminResult<()> {
-        match txn::write(&self.db, items).await? {
+    /// Runs `items` as one transaction, whose conditions say that the organization (or
+    /// the item `what` names) exists.
+    async fn transact(&self, items: Vec<txn::Write>, what: &str) -> AdminResult<()> {
+        let missing = format!("{what}: the organization does not exist");
+        let mut transaction = txn::Transaction::new();
+        for write in items {
+            transaction.push_refusing(write, missing.clone());
+        }
+        match txn::read_modify_write(&self.db, what, || async {
+            Ok(txn::Step::Write((), transaction.clone()))
+        })
+        .await?
+        {
             Ok(()) => Ok(()),
-            Err(txn::Outcome::ConditionFailed(_)) => {
-                fail(format!("{what}: the organization does not exist"))
-            }
-            Err(txn::Outcome::Conflict) => fail(format!("{what}: a concurrent change; retry")),
+            Err(missing) => fail(missing),
         }
     }
 
@@ -159,9 +165,9 @@ impl Admin {
         };
         let mut item = to_item(&org, &org_pk(org.id), ORG_SK, "org")?;
         item.extend(Self::in_directory(org.id));
-        let mut items = vec![txn::put(&self.db, item, Some("attribute_not_exists(PK)"))];
+        let mut items = vec![txn::put(item, Some("attribute_not_exists(PK)"))];
         for flow in default_flows(now) {
-            items.push(txn::put(&self.db, flow.item(org.id)?, None));
+            items.push(txn::put(flow.item(org.id)?, None));
         }
         self.transact(items, "org create").await?;
         Ok(org)
@@ -223,25 +229,22 @@ impl Admin {
     /// organization's `keys_made` is unchanged), so a key made meanwhile is never left with
     /// the old plan: the change reads the keys again and retries.
     pub async fn set_plan(&self, org: Uuid, plan: Plan) -> AdminResult<Org> {
-        let mut retry = txn::Retry::default();
-        while retry.next().await {
+        let refused = txn::until_written(&self.db, "org set-plan", || async {
             let found = self.db.get_item(&org_pk(org), ORG_SK).await?;
             let Some(found) = found else {
-                return fail(format!("organization {org} does not exist"));
+                return Err(ApiError::not_found(format!("organization {org} does not exist")));
             };
             let keys_made = shared::table::store::counter(&found, KEYS_MADE);
             let keys = self.active_keys(org).await?;
             if keys.len() > MAX_ACTIVE_KEYS {
-                return fail(format!(
+                return Err(ApiError::LimitReached(format!(
                     "organization {org} has {} keys that are not revoked, more than one plan change can update ({MAX_ACTIVE_KEYS}); revoke some first",
                     keys.len()
-                ));
+                )));
             }
             let plan_value = || vec![(":plan".to_string(), s(plan.as_str()))];
             let plan_name = || ("#plan".to_string(), "plan".to_string());
-            let unchanged = txn::update(
-                &self.db,
-                txn::UpdateSpec {
+            let unchanged = txn::update(txn::UpdateSpec {
                     pk: org_pk(org),
                     sk: ORG_SK.into(),
                     expression: "SET #plan = :plan".into(),
@@ -253,11 +256,10 @@ impl Admin {
                     values: [plan_value(), vec![(":made".into(), n(keys_made))]].concat(),
                 },
             );
-            let mut items = vec![unchanged];
+            // A key made (or revoked and gone) meanwhile fails a condition: read again.
+            let mut items: txn::Transaction = std::iter::once(unchanged).collect();
             for key in keys {
-                items.push(txn::update(
-                    &self.db,
-                    txn::UpdateSpec {
+                items.push(txn::update(txn::UpdateSpec {
                         pk: org_pk(org),
                         sk: api_key_sk(key.id),
                         expression: "SET #plan = :plan".into(),
@@ -267,18 +269,16 @@ impl Admin {
                     },
                 ));
             }
-            match txn::write(&self.db, items).await? {
-                Ok(()) => return self.get_org(org).await,
-                // A key made (or revoked and gone) meanwhile, or a concurrent write: again.
-                Err(txn::Outcome::ConditionFailed(_) | txn::Outcome::Conflict) => continue,
-            }
-        }
-        fail(format!("org set-plan: {org} kept changing; retry"))
+            Ok(txn::Step::Write((), items))
+        })
+        .await;
+        refused.map_err(|err| AdminError(err.to_string()))?;
+        self.get_org(org).await
     }
 
     /// The keys that are not revoked: those whose item must carry the plan. (An expired
     /// key is counted too: the API's clock, not this machine's, says when it expires.)
-    async fn active_keys(&self, org: Uuid) -> AdminResult<Vec<ApiKeyRecord>> {
+    async fn active_keys(&self, org: Uuid) -> Result<Vec<ApiKeyRecord>, ApiError> {
         let keys: Vec<ApiKeyRecord> = self.db.query_prefix(&org_pk(org), API_KEY_PREFIX).await?;
         Ok(keys
             .into_iter()
@@ -320,8 +320,9 @@ impl Admin {
         name: Option<&str>,
     ) -> AdminResult<Member> {
         // The API's own rule for an email, so that a member's reads as a contact's does.
-        let email = shared::domain::validate::email("email", email)
-            .map_err(|err| AdminError(err.to_string().replace("Field `email`", "--email")))?;
+        let email = Email::parse(email)
+            .map_err(|problem| AdminError(format!("--email {problem}")))?
+            .into_string();
         let member = Member {
             id: new_id(),
             email,
@@ -329,11 +330,8 @@ impl Admin {
             created_at: clock::now(),
         };
         let item = to_item(&member, &org_pk(org), &member_sk(member.id), "member")?;
-        self.transact(
-            vec![org_exists(&self.db, org), txn::put(&self.db, item, None)],
-            "member add",
-        )
-        .await?;
+        self.transact(vec![org_exists(org), txn::put(item, None)], "member add")
+            .await?;
         Ok(member)
     }
 
@@ -380,27 +378,22 @@ impl Admin {
         let item = to_item(&record, &org_pk(org), &api_key_sk(record.id), "api_key")?;
         // The plan copied must still be the organization's when the key is written, and a
         // plan change under way must see this key: it counts in `keys_made`.
-        let counted = txn::update(
-            &self.db,
-            txn::UpdateSpec {
-                pk: org_pk(org),
-                sk: ORG_SK.into(),
-                expression: "ADD #made :one".into(),
-                condition: Some("#plan = :plan".into()),
-                names: vec![
-                    ("#plan".into(), "plan".into()),
-                    ("#made".into(), KEYS_MADE.into()),
-                ],
-                values: vec![(":plan".into(), s(plan.as_str())), (":one".into(), n(1))],
-            },
-        );
-        match txn::write(&self.db, vec![counted, txn::put(&self.db, item, None)]).await? {
-            Ok(()) => {}
-            Err(_) => {
-                return fail(format!(
-                    "key create: organization {org} changed plan or does not exist; retry"
-                ))
-            }
+        let counted = txn::update(txn::UpdateSpec {
+            pk: org_pk(org),
+            sk: ORG_SK.into(),
+            expression: "ADD #made :one".into(),
+            condition: Some("#plan = :plan".into()),
+            names: vec![
+                ("#plan".into(), "plan".into()),
+                ("#made".into(), KEYS_MADE.into()),
+            ],
+            values: vec![(":plan".into(), s(plan.as_str())), (":one".into(), n(1))],
+        });
+        let transaction: txn::Transaction = [counted, txn::put(item, None)].into_iter().collect();
+        if txn::commit(&self.db, &transaction).await?.is_err() {
+            return fail(format!(
+                "key create: organization {org} changed plan or does not exist; retry"
+            ));
         }
         Ok(CreatedKey {
             org,
@@ -413,17 +406,14 @@ impl Admin {
     }
 
     pub async fn revoke_key(&self, org: Uuid, id: Uuid) -> AdminResult<()> {
-        let items = vec![txn::update(
-            &self.db,
-            txn::UpdateSpec {
-                pk: org_pk(org),
-                sk: api_key_sk(id),
-                expression: "SET revoked_at = if_not_exists(revoked_at, :now)".into(),
-                condition: Some("attribute_exists(PK)".into()),
-                names: Vec::new(),
-                values: vec![(":now".into(), s(clock::format(clock::now())))],
-            },
-        )];
+        let items = vec![txn::update(txn::UpdateSpec {
+            pk: org_pk(org),
+            sk: api_key_sk(id),
+            expression: "SET revoked_at = if_not_exists(revoked_at, :now)".into(),
+            condition: Some("attribute_exists(PK)".into()),
+            names: Vec::new(),
+            values: vec![(":now".into(), s(clock::format(clock::now())))],
+        })];
         self.transact(items, "key revoke")
             .await
             .map_err(|_| AdminError(format!("key {id} does not exist in organization {org}")))
@@ -444,10 +434,7 @@ impl Admin {
     ) -> AdminResult<Flow> {
         let flow = Flow::new(name, kind, false, stages, clock::now()).map_err(AdminError)?;
         self.transact(
-            vec![
-                org_exists(&self.db, org),
-                txn::put(&self.db, flow.item(org)?, None),
-            ],
+            vec![org_exists(org), txn::put(flow.item(org)?, None)],
             "flow create",
         )
         .await?;

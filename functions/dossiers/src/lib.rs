@@ -6,14 +6,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 use shared::cv::{self, CvStore, DIRECT_UPLOAD_MAX_BYTES, MAX_CV_BYTES};
 use shared::domain::dossiers::{self, CreateDossier, Filter, PatchDossier, Status};
 use shared::domain::flows::DossierType;
 use shared::web::auth::{Principal, Scope};
 use shared::web::{
-    api, created, created_versioned, ok, ok_versioned, parse_json, read_body, require_content_type,
-    scopes, with_etag, Authorized, Core, IfMatch, JsonBody, PathId, QueryParams,
+    api, created, created_versioned, ok, ok_versioned, parse_form, parse_json, read_body,
+    require_content_type, scopes, with_etag, Authorized, Core, IfMatch, JsonBody, PathId,
+    QueryParams,
 };
 use shared::{ApiError, ApiResult};
 
@@ -132,16 +133,16 @@ async fn field_bytes(
     Ok(bytes)
 }
 
-/// A multipart form's `cv` file, if one was sent, and its text fields (numbers where the
-/// field is numeric) when `text_fields` allows them; any other field is refused.
+/// A multipart form's `cv` file, if one was sent, and its text fields when `text_fields`
+/// allows them; any other field is refused.
 async fn read_form(
     request: Request,
     text_fields: bool,
-) -> ApiResult<(Map<String, Value>, Option<Vec<u8>>)> {
+) -> ApiResult<(Vec<(String, String)>, Option<Vec<u8>>)> {
     let mut form = Multipart::from_request(request, &())
         .await
         .map_err(|e| ApiError::invalid(e.body_text()))?;
-    let mut fields = Map::new();
+    let mut fields: Vec<(String, String)> = Vec::new();
     let mut cv_bytes = None;
     while let Some(field) = form.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_string();
@@ -169,16 +170,10 @@ async fn read_form(
         .await?;
         let text = String::from_utf8(raw)
             .map_err(|_| ApiError::field(name.as_str(), "must be UTF-8 text."))?;
-        let value = if name == "deal_size" {
-            serde_json::from_str::<serde_json::Number>(text.trim())
-                .map(Value::Number)
-                .map_err(|_| ApiError::field("deal_size", "must be a number."))?
-        } else {
-            Value::String(text)
-        };
-        if fields.insert(name.clone(), value).is_some() {
+        if fields.iter().any(|(seen, _)| *seen == name) {
             return Err(ApiError::field(name, "may appear only once."));
         }
+        fields.push((name, text));
     }
     Ok((fields, cv_bytes))
 }
@@ -203,8 +198,7 @@ async fn create(
         return Ok(created_versioned(dossier));
     }
     let (fields, cv_bytes) = read_form(request, true).await?;
-    let input: CreateDossier =
-        parse_json(&serde_json::to_vec(&Value::Object(fields)).map_err(ApiError::internal)?)?;
+    let input: CreateDossier = parse_form(&fields)?;
     require_contact_scopes(&principal, &input)?;
     if let Some(bytes) = &cv_bytes {
         cv::check(bytes)?;

@@ -148,25 +148,52 @@ impl<'a> Request<'a> {
     }
 
     fn typescript(&self) -> String {
+        let mut source = self.typescript_client();
+        if matches!(self.body, Body::Cv) {
+            source.push_str("const pdf = await readFile(\"resume.pdf\");\n");
+        }
+        let init = self.typescript_init();
+        let call = format!("client.{}(\"{}\"", self.method.to_uppercase(), self.path);
+        let call = if init.is_empty() {
+            format!("{call})")
+        } else {
+            format!("{call}, {{\n  {},\n}})", init.join(",\n  "))
+        };
+        match self.answer {
+            Answer::Redirect => source.push_str(&format!(
+                "const {{ response }} = await {call};\nconsole.log(response.headers.get(\"Location\"));\n"
+            )),
+            _ => source.push_str(&format!(
+                "const {{ data, error }} = await {call};\nconsole.log(data ?? error);\n"
+            )),
+        }
+        source
+    }
+
+    /// The imports and the client the TypeScript sample calls.
+    fn typescript_client(&self) -> String {
         let mut source = String::new();
         if matches!(self.body, Body::Cv) {
             source.push_str("import { readFile } from \"node:fs/promises\";\n");
         }
-        source.push_str(
-            "import createClient from \"openapi-fetch\";\n\
-             // npx openapi-typescript \"$LEADGRID_API/openapi.json\" -o leadgrid.d.ts\n\
-             import type { paths } from \"./leadgrid.js\";\n\n\
-             const client = createClient<paths>({\n  \
-             baseUrl: process.env.LEADGRID_API ?? \"http://127.0.0.1:3000/api/v1\",\n",
-        );
+        source.push_str(concat!(
+            "import createClient from \"openapi-fetch\";\n",
+            "// npx openapi-typescript \"$LEADGRID_API/openapi.json\" -o leadgrid.d.ts\n",
+            "import type { paths } from \"./leadgrid.js\";\n\n",
+            "const client = createClient<paths>({\n",
+            "  baseUrl: process.env.LEADGRID_API ?? \"http://127.0.0.1:3000/api/v1\",\n",
+        ));
         if self.authorized {
             source
                 .push_str("  headers: { Authorization: `Bearer ${process.env.LEADGRID_KEY}` },\n");
         }
         source.push_str("});\n\n");
-        if matches!(self.body, Body::Cv) {
-            source.push_str("const pdf = await readFile(\"resume.pdf\");\n");
-        }
+        source
+    }
+
+    /// The fields of the TypeScript call's second argument: ids, body and how to read the
+    /// answer.
+    fn typescript_init(&self) -> Vec<String> {
         let mut init = Vec::new();
         if !self.ids.is_empty() {
             let ids: Vec<String> = self
@@ -195,21 +222,7 @@ impl<'a> Request<'a> {
             Answer::Text => init.push("parseAs: \"text\"".into()),
             Answer::Redirect => init.push("redirect: \"manual\"".into()),
         }
-        let call = format!("client.{}(\"{}\"", self.method.to_uppercase(), self.path);
-        let call = if init.is_empty() {
-            format!("{call})")
-        } else {
-            format!("{call}, {{\n  {},\n}})", init.join(",\n  "))
-        };
-        match self.answer {
-            Answer::Redirect => source.push_str(&format!(
-                "const {{ response }} = await {call};\nconsole.log(response.headers.get(\"Location\"));\n"
-            )),
-            _ => source.push_str(&format!(
-                "const {{ data, error }} = await {call};\nconsole.log(data ?? error);\n"
-            )),
-        }
-        source
+        init
     }
 
     fn python(&self) -> String {

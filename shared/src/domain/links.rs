@@ -16,7 +16,7 @@ use crate::domain::outbox::{outbox_item, EventType};
 use crate::table::keys::org_pk;
 use crate::table::keys::{links_of_contact_pk, LINKS_BY_CONTACT};
 use crate::table::store::{n, Db};
-use crate::table::txn::{self, UpdateSpec};
+use crate::table::txn::{self, Step, Transaction, UpdateSpec};
 use crate::{clock, ApiError};
 
 /// A linked contact as `GET /dossiers/{id}/contacts` shows it.
@@ -84,11 +84,10 @@ pub async fn list(db: &Db, org: Uuid, dossier: Uuid) -> Result<Vec<LinkedContact
 
 /// The dossier with a new primary contact, written with a version check, and its event.
 fn dossier_write(
-    db: &Db,
     org: Uuid,
     current: &Dossier,
     primary: Option<Uuid>,
-    items: &mut Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+    items: &mut Transaction,
 ) -> Result<(), ApiError> {
     let now = clock::now();
     let mut next = current.clone();
@@ -96,7 +95,6 @@ fn dossier_write(
     if next.primary_contact_id == current.primary_contact_id {
         // Still serialise against other link changes on this dossier.
         items.push(txn::version_is(
-            db,
             &org_pk(org),
             &dossier_sk(current.id),
             current.version,
@@ -105,9 +103,8 @@ fn dossier_write(
     }
     next.updated_at = now;
     next.version = current.version + 1;
-    items.push(txn::put_versioned(db, next.item(org)?, current.version));
+    items.push(txn::put_versioned(next.item(org)?, current.version));
     items.push(txn::put(
-        db,
         outbox_item(org, EventType::DossierUpdated, &next, now)?,
         None,
     ));
@@ -116,25 +113,22 @@ fn dossier_write(
 
 /// The previous primary's link, no longer primary. Its role `primary` would now say
 /// something false, so it becomes `other`; any other role stays.
-fn demote(db: &Db, org: Uuid, link: &Link) -> aws_sdk_dynamodb::types::TransactWriteItem {
+fn demote(org: Uuid, link: &Link) -> txn::Write {
     let role = match link.role_on_dossier {
         LinkRole::Primary => LinkRole::Other,
         kept => kept,
     };
-    txn::update(
-        db,
-        UpdateSpec {
-            pk: org_pk(org),
-            sk: link_sk(link.dossier_id, link.contact_id),
-            expression: "SET is_primary = :no, role_on_dossier = :role".into(),
-            condition: Some("attribute_exists(PK)".into()),
-            names: Vec::new(),
-            values: vec![
-                (":no".into(), AttributeValue::Bool(false)),
-                (":role".into(), crate::table::store::s(role.as_str())),
-            ],
-        },
-    )
+    txn::update(UpdateSpec {
+        pk: org_pk(org),
+        sk: link_sk(link.dossier_id, link.contact_id),
+        expression: "SET is_primary = :no, role_on_dossier = :role".into(),
+        condition: Some("attribute_exists(PK)".into()),
+        names: Vec::new(),
+        values: vec![
+            (":no".into(), AttributeValue::Bool(false)),
+            (":role".into(), crate::table::store::s(role.as_str())),
+        ],
+    })
 }
 
 /// Links (or re-links) a contact. Making it primary demotes the previous primary in the
@@ -146,8 +140,7 @@ pub async fn link(
     dossier_id: Uuid,
     input: NewLink,
 ) -> Result<(Link, bool), ApiError> {
-    let mut retry = txn::Retry::default();
-    while retry.next().await {
+    txn::until_written(db, "link", || async {
         let dossier = dossiers::get(db, org, dossier_id)
             .await?
             .ok_or_else(ApiError::dossier_not_found)?;
@@ -172,23 +165,19 @@ pub async fn link(
             is_primary,
             created_at: existing.as_ref().map(|l| l.created_at).unwrap_or(now),
         };
-        let mut items = Vec::new();
+        let mut items = Transaction::new();
         match &existing {
             Some(_) => {
-                items.push(txn::put(db, link.item(org)?, Some("attribute_exists(PK)")));
-                items.push(txn::exists(db, &org_pk(org), &contact_sk(contact.id)));
+                items.push(txn::put(link.item(org)?, Some("attribute_exists(PK)")));
+                items.push(txn::exists(&org_pk(org), &contact_sk(contact.id)));
             }
             None => {
-                items.push(txn::put(
-                    db,
-                    link.item(org)?,
-                    Some("attribute_not_exists(PK)"),
-                ));
+                items.push(txn::put(link.item(org)?, Some("attribute_not_exists(PK)")));
                 let mut counted = contact.clone();
                 counted.dossier_count += 1;
                 counted.version += 1;
                 counted.updated_at = now;
-                items.push(txn::put_versioned(db, counted.item(org)?, contact.version));
+                items.push(txn::put_versioned(counted.item(org)?, contact.version));
             }
         }
         let primary = if is_primary {
@@ -205,16 +194,13 @@ pub async fn link(
             let previous_link: Option<Link> =
                 db.get(&org_pk(org), &link_sk(dossier_id, previous)).await?;
             if let Some(previous_link) = previous_link {
-                items.push(demote(db, org, &previous_link));
+                items.push(demote(org, &previous_link));
             }
         }
-        dossier_write(db, org, &dossier, primary, &mut items)?;
-        match txn::write(db, items).await? {
-            Ok(()) => return Ok((link, existing.is_none())),
-            Err(_) => continue,
-        }
-    }
-    Err(ApiError::internal("link kept conflicting"))
+        dossier_write(org, &dossier, primary, &mut items)?;
+        Ok(Step::Write((link, existing.is_none()), items))
+    })
+    .await
 }
 
 pub async fn unlink(
@@ -223,8 +209,7 @@ pub async fn unlink(
     dossier_id: Uuid,
     contact_id: Uuid,
 ) -> Result<(), ApiError> {
-    let mut retry = txn::Retry::default();
-    while retry.next().await {
+    txn::until_written(db, "unlink", || async {
         let dossier = dossiers::get(db, org, dossier_id)
             .await?
             .ok_or_else(ApiError::dossier_not_found)?;
@@ -232,33 +217,28 @@ pub async fn unlink(
             .get(&org_pk(org), &link_sk(dossier_id, contact_id))
             .await?
             .ok_or_else(|| ApiError::not_found("This contact is not linked to the dossier."))?;
-        let mut items = vec![
+        let mut items: Transaction = [
             txn::delete(
-                db,
                 &org_pk(org),
                 &link_sk(dossier_id, contact_id),
                 Some("attribute_exists(PK)"),
             ),
-            txn::update(
-                db,
-                UpdateSpec {
-                    pk: org_pk(org),
-                    sk: contact_sk(contact_id),
-                    expression: "ADD dossier_count :minus, version :one".into(),
-                    condition: Some("attribute_exists(PK)".into()),
-                    names: Vec::new(),
-                    values: vec![(":minus".into(), n(-1)), (":one".into(), n(1))],
-                },
-            ),
-        ];
+            txn::update(UpdateSpec {
+                pk: org_pk(org),
+                sk: contact_sk(contact_id),
+                expression: "ADD dossier_count :minus, version :one".into(),
+                condition: Some("attribute_exists(PK)".into()),
+                names: Vec::new(),
+                values: vec![(":minus".into(), n(-1)), (":one".into(), n(1))],
+            }),
+        ]
+        .into_iter()
+        .collect();
         let primary = dossier.primary_contact_id.filter(|p| *p != contact_id);
-        dossier_write(db, org, &dossier, primary, &mut items)?;
-        match txn::write(db, items).await? {
-            Ok(()) => return Ok(()),
-            Err(_) => continue,
-        }
-    }
-    Err(ApiError::internal("unlink kept conflicting"))
+        dossier_write(org, &dossier, primary, &mut items)?;
+        Ok(Step::Write((), items))
+    })
+    .await
 }
 
 /// How many links a contact deletion removes in its own transaction; beyond that the
@@ -280,8 +260,7 @@ pub async fn delete_contact(
     id: Uuid,
     precondition: &crate::table::txn::Precondition,
 ) -> Result<(), ApiError> {
-    let mut retry = txn::Retry::default();
-    while retry.next().await {
+    txn::until_written(db, "contact delete", || async {
         let contact = contacts::get_any(db, org, id)
             .await?
             .ok_or_else(|| ApiError::not_found("Contact not found."))?;
@@ -294,40 +273,33 @@ pub async fn delete_contact(
             // Too many links for one transaction: hide the contact at once, then clean
             // up from a fresh read.
             contacts::hide(db, org, &contact).await?;
-            continue;
+            return Ok(Step::ReadAgain);
         }
         // The contact's own removal goes first: if it fails the contact changed, and the
         // whole deletion starts again from a fresh read.
-        let mut removal = vec![txn::delete_versioned(
-            db,
+        let mut removal = Transaction::new();
+        removal.push(txn::delete_versioned(
             &org_pk(org),
             &contact_sk(id),
             contact.version,
-        )];
+        ));
         if let Some(email) = &contact.email {
-            removal.push(txn::delete(db, &org_pk(org), &email_sk(email), None));
+            removal.push(txn::delete(&org_pk(org), &email_sk(email), None));
         }
-        removal.extend(contacts::index_writes(db, org, Some(&contact), None)?);
-        if contact.deleting {
-            let mut batches_written = true;
-            for batch in links.chunks(LINKS_PER_TRANSACTION) {
-                let items = unlink_items(db, org, id, batch).await?;
-                if !write_retrying(db, items).await? {
-                    batches_written = false;
-                    break;
-                }
+        removal.extend(contacts::index_writes(org, Some(&contact), None)?);
+        if !contact.deleting {
+            removal.append(unlink_items(db, org, id, &links).await?);
+            return Ok(Step::Write((), removal));
+        }
+        for batch in links.chunks(LINKS_PER_TRANSACTION) {
+            let batch = unlink_items(db, org, id, batch).await?;
+            if txn::commit(db, &batch).await?.is_err() {
+                return Ok(Step::ReadAgain);
             }
-            if !batches_written {
-                continue;
-            }
-        } else {
-            removal.extend(unlink_items(db, org, id, &links).await?);
         }
-        if write_retrying(db, removal).await? {
-            return Ok(());
-        }
-    }
-    Err(ApiError::internal("contact delete kept conflicting"))
+        Ok(Step::Write((), removal))
+    })
+    .await
 }
 
 /// The contact's links, from [`LINKS_BY_CONTACT`]. The index may lag a link committed a moment ago, and
@@ -355,10 +327,10 @@ async fn unlink_items(
     org: Uuid,
     contact: Uuid,
     links: &[Link],
-) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, ApiError> {
-    let mut items: Vec<_> = links
+) -> Result<Transaction, ApiError> {
+    let mut items: Transaction = links
         .iter()
-        .map(|link| txn::delete(db, &org_pk(org), &link_sk(link.dossier_id, contact), None))
+        .map(|link| txn::delete(&org_pk(org), &link_sk(link.dossier_id, contact), None))
         .collect();
     let primary_on = futures_util::future::try_join_all(
         links
@@ -369,25 +341,8 @@ async fn unlink_items(
     .await?;
     for dossier in primary_on.into_iter().flatten() {
         if dossier.primary_contact_id == Some(contact) {
-            dossier_write(db, org, &dossier, None, &mut items)?;
+            dossier_write(org, &dossier, None, &mut items)?;
         }
     }
     Ok(items)
-}
-
-/// Writes `items`, retrying conflicts. Returns `false` when a condition failed: something
-/// read for them changed, and they must be built again from a fresh read.
-async fn write_retrying(
-    db: &Db,
-    items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
-) -> Result<bool, ApiError> {
-    let mut retry = txn::Retry::default();
-    while retry.next().await {
-        match txn::write(db, items.clone()).await? {
-            Ok(()) => return Ok(true),
-            Err(txn::Outcome::Conflict) => continue,
-            Err(txn::Outcome::ConditionFailed(_)) => return Ok(false),
-        }
-    }
-    Err(ApiError::internal("contact delete kept conflicting"))
 }

@@ -5,10 +5,10 @@
 
 pub mod contacts;
 pub mod dossiers;
+pub mod fields;
 pub mod flows;
 pub mod links;
 pub mod notes;
 pub mod orgs;
 pub mod outbox;
 pub mod pagination;
-pub mod validate;

@@ -5,13 +5,13 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::domain::dossiers::dossier_sk;
+use crate::domain::fields::{Filled, MAX_TEXT};
 use crate::domain::outbox::{outbox_item, EventType};
 use crate::domain::pagination::Position;
-use crate::domain::validate::{self, MAX_TEXT};
 use crate::ids::new_id;
 use crate::table::keys::org_pk;
 use crate::table::store::{from_item, n, to_item, Db, Query, SortKey};
-use crate::table::txn::{self, Outcome, UpdateSpec};
+use crate::table::txn::{self, Step, Transaction, UpdateSpec};
 use crate::{clock, ApiError};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -27,7 +27,7 @@ pub struct Note {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewNote {
-    pub content: Option<String>,
+    pub content: Option<Filled<MAX_TEXT>>,
     pub is_internal: Option<bool>,
 }
 
@@ -39,7 +39,7 @@ pub async fn create(db: &Db, org: Uuid, dossier: Uuid, input: NewNote) -> Result
     let content = input
         .content
         .ok_or_else(|| ApiError::field("content", "is required."))?;
-    let content = validate::required_text("content", &content, MAX_TEXT)?;
+    let content = content.into_string();
     let now = clock::now();
     let note = Note {
         id: new_id(),
@@ -49,39 +49,31 @@ pub async fn create(db: &Db, org: Uuid, dossier: Uuid, input: NewNote) -> Result
         created_at: now,
     };
     let pk = org_pk(org);
-    let items = vec![
-        txn::exists(db, &pk, &dossier_sk(dossier)),
-        txn::put(
-            db,
-            to_item(&note, &pk, &note_sk(dossier, note.id), "note")?,
-            None,
-        ),
-        txn::update(
-            db,
-            UpdateSpec {
-                pk: pk.clone(),
-                sk: counter_sk(dossier),
-                expression: "ADD notes :one".into(),
-                condition: None,
-                names: Vec::new(),
-                values: vec![(":one".into(), n(1))],
-            },
-        ),
-        txn::put(
-            db,
-            outbox_item(org, EventType::NoteCreated, &note, now)?,
-            None,
-        ),
-    ];
-    let mut retry = txn::Retry::default();
-    while retry.next().await {
-        match txn::write(db, items.clone()).await? {
-            Ok(()) => return Ok(note),
-            Err(Outcome::ConditionFailed(_)) => return Err(ApiError::dossier_not_found()),
-            Err(Outcome::Conflict) => continue,
-        }
-    }
-    Err(ApiError::internal("note create kept conflicting"))
+    let mut transaction = Transaction::new();
+    transaction.push_refusing(
+        txn::exists(&pk, &dossier_sk(dossier)),
+        ApiError::dossier_not_found(),
+    );
+    transaction.push(txn::put(
+        to_item(&note, &pk, &note_sk(dossier, note.id), "note")?,
+        None,
+    ));
+    transaction.push(txn::update(UpdateSpec {
+        pk: pk.clone(),
+        sk: counter_sk(dossier),
+        expression: "ADD notes :one".into(),
+        condition: None,
+        names: Vec::new(),
+        values: vec![(":one".into(), n(1))],
+    }));
+    transaction.push(txn::put(
+        outbox_item(org, EventType::NoteCreated, &note, now)?,
+        None,
+    ));
+    txn::read_modify_write(db, "note create", || async {
+        Ok(Step::Write(note.clone(), transaction.clone()))
+    })
+    .await?
 }
 
 pub struct NotePage {

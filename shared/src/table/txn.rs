@@ -1,6 +1,10 @@
-//! Building and running DynamoDB transactions: one place that knows how a cancelled
-//! transaction is told apart from a conflicting one, and how conflicts are retried.
+//! Transactions as values: the writes of one DynamoDB transaction, each condition labelled
+//! with the refusal its failing means, built without a client so that domain code returns
+//! them and tests inspect them; one place that runs them, tells a refusal from a conflict,
+//! and retries a read-modify-write cycle.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -11,122 +15,389 @@ use aws_sdk_dynamodb::types::{
 use crate::table::store::{key, Db, Item};
 use crate::ApiError;
 
-pub fn put(db: &Db, item: Item, condition: Option<&str>) -> TransactWriteItem {
-    let put = Put::builder()
-        .table_name(&db.table)
-        .set_item(Some(item))
-        .set_condition_expression(condition.map(str::to_string))
-        .build()
-        .expect("put has table and item");
-    TransactWriteItem::builder().put(put).build()
+/// A condition with its placeholders.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Condition {
+    pub text: String,
+    pub names: Vec<(String, String)>,
+    pub values: Vec<(String, AttributeValue)>,
+}
+
+impl Condition {
+    pub fn new(text: &str) -> Self {
+        Self {
+            text: text.to_string(),
+            ..Self::default()
+        }
+    }
+
+    /// The item is at `version`, or (for 0) does not exist yet.
+    pub fn version(version: u64) -> Self {
+        if version == 0 {
+            return Self::new("attribute_not_exists(PK)");
+        }
+        Self::at_version(version)
+    }
+
+    /// The item exists at `version`.
+    pub fn at_version(version: u64) -> Self {
+        Self {
+            values: vec![(
+                ":expected_version".into(),
+                AttributeValue::N(version.to_string()),
+            )],
+            ..Self::new("version = :expected_version")
+        }
+    }
+}
+
+impl From<&crate::table::store::Expression<'_>> for Condition {
+    fn from(expression: &crate::table::store::Expression<'_>) -> Self {
+        Self {
+            text: expression.text.to_string(),
+            names: expression
+                .names
+                .iter()
+                .map(|(placeholder, name)| (placeholder.to_string(), name.to_string()))
+                .collect(),
+            values: expression
+                .values
+                .iter()
+                .map(|(placeholder, value)| (placeholder.to_string(), value.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// One write of a transaction.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Write {
+    Put {
+        item: Item,
+        condition: Option<Condition>,
+    },
+    Delete {
+        pk: String,
+        sk: String,
+        condition: Option<Condition>,
+    },
+    /// Fails the transaction unless the item meets the condition, writing nothing.
+    Check {
+        pk: String,
+        sk: String,
+        condition: Condition,
+    },
+    Update(UpdateSpec),
+}
+
+pub fn put(item: Item, condition: Option<&str>) -> Write {
+    Write::Put {
+        item,
+        condition: condition.map(Condition::new),
+    }
+}
+
+/// A put under a condition with placeholders of its own.
+pub fn put_when(item: Item, condition: &crate::table::store::Expression<'_>) -> Write {
+    Write::Put {
+        item,
+        condition: Some(condition.into()),
+    }
 }
 
 /// A put that must replace exactly the version it was computed from (or create a new item
 /// when `version` is 0).
-/// A put under a condition with placeholders of its own.
-pub fn put_when(
-    db: &Db,
-    item: Item,
-    condition: &crate::table::store::Expression<'_>,
-) -> TransactWriteItem {
-    let mut put = Put::builder()
-        .table_name(&db.table)
-        .set_item(Some(item))
-        .condition_expression(condition.text);
-    for (placeholder, name) in condition.names {
-        put = put.expression_attribute_names(*placeholder, *name);
+pub fn put_versioned(item: Item, version: u64) -> Write {
+    Write::Put {
+        item,
+        condition: Some(Condition::version(version)),
     }
-    for (placeholder, value) in &condition.values {
-        put = put.expression_attribute_values(*placeholder, value.clone());
-    }
-    TransactWriteItem::builder()
-        .put(put.build().expect("put has table and item"))
-        .build()
 }
 
-pub fn put_versioned(db: &Db, item: Item, version: u64) -> TransactWriteItem {
-    let put = Put::builder()
-        .table_name(&db.table)
-        .set_item(Some(item))
-        .condition_expression(if version == 0 {
-            "attribute_not_exists(PK)"
-        } else {
-            "version = :expected_version"
-        })
-        .set_expression_attribute_values((version > 0).then(|| {
-            [(
-                ":expected_version".to_string(),
-                AttributeValue::N(version.to_string()),
-            )]
-            .into()
-        }))
-        .build()
-        .expect("put has table and item");
-    TransactWriteItem::builder().put(put).build()
-}
-
-pub fn delete(db: &Db, pk: &str, sk: &str, condition: Option<&str>) -> TransactWriteItem {
-    let delete = Delete::builder()
-        .table_name(&db.table)
-        .set_key(Some(key(pk, sk)))
-        .set_condition_expression(condition.map(str::to_string))
-        .build()
-        .expect("delete has table and key");
-    TransactWriteItem::builder().delete(delete).build()
+pub fn delete(pk: &str, sk: &str, condition: Option<&str>) -> Write {
+    Write::Delete {
+        pk: pk.to_string(),
+        sk: sk.to_string(),
+        condition: condition.map(Condition::new),
+    }
 }
 
 /// A delete that must remove exactly the version it was decided on.
-pub fn delete_versioned(db: &Db, pk: &str, sk: &str, version: u64) -> TransactWriteItem {
-    let delete = Delete::builder()
-        .table_name(&db.table)
-        .set_key(Some(key(pk, sk)))
-        .condition_expression("version = :v")
-        .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
-        .build()
-        .expect("delete has table and key");
-    TransactWriteItem::builder().delete(delete).build()
+pub fn delete_versioned(pk: &str, sk: &str, version: u64) -> Write {
+    Write::Delete {
+        pk: pk.to_string(),
+        sk: sk.to_string(),
+        condition: Some(Condition::at_version(version)),
+    }
 }
 
-pub fn exists(db: &Db, pk: &str, sk: &str) -> TransactWriteItem {
-    check(db, pk, sk, "attribute_exists(PK)", Vec::new(), Vec::new())
+pub fn exists(pk: &str, sk: &str) -> Write {
+    check(pk, sk, Condition::new("attribute_exists(PK)"))
 }
 
 /// Fails the transaction unless the item meets `condition`, without writing it.
-pub fn check(
-    db: &Db,
-    pk: &str,
-    sk: &str,
-    condition: &str,
-    names: Vec<(&str, &str)>,
-    values: Vec<(&str, AttributeValue)>,
-) -> TransactWriteItem {
-    let mut check = ConditionCheck::builder()
-        .table_name(&db.table)
-        .set_key(Some(key(pk, sk)))
-        .condition_expression(condition);
-    for (name, value) in names {
-        check = check.expression_attribute_names(name, value);
+pub fn check(pk: &str, sk: &str, condition: Condition) -> Write {
+    Write::Check {
+        pk: pk.to_string(),
+        sk: sk.to_string(),
+        condition,
     }
-    for (name, value) in values {
-        check = check.expression_attribute_values(name, value);
-    }
-    let check = check
-        .build()
-        .expect("condition check has table, key and condition");
-    TransactWriteItem::builder().condition_check(check).build()
 }
 
 /// Fails the transaction unless the item is still at `version`, without writing it.
-pub fn version_is(db: &Db, pk: &str, sk: &str, version: u64) -> TransactWriteItem {
-    let version = AttributeValue::N(version.to_string());
-    check(
-        db,
-        pk,
-        sk,
-        "version = :v",
-        Vec::new(),
-        vec![(":v", version)],
-    )
+pub fn version_is(pk: &str, sk: &str, version: u64) -> Write {
+    check(pk, sk, Condition::at_version(version))
+}
+
+/// An update built from an expression and its placeholders.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpdateSpec {
+    pub pk: String,
+    pub sk: String,
+    pub expression: String,
+    pub condition: Option<String>,
+    pub names: Vec<(String, String)>,
+    pub values: Vec<(String, AttributeValue)>,
+}
+
+pub fn update(spec: UpdateSpec) -> Write {
+    Write::Update(spec)
+}
+
+impl Write {
+    fn into_sdk(self, table: &str) -> TransactWriteItem {
+        let builder = TransactWriteItem::builder();
+        match self {
+            Write::Put { item, condition } => {
+                let condition = condition.unwrap_or_default();
+                let put = Put::builder()
+                    .table_name(table)
+                    .set_item(Some(item))
+                    .set_condition_expression(
+                        (!condition.text.is_empty()).then_some(condition.text),
+                    )
+                    .set_expression_attribute_names(placeholders(condition.names))
+                    .set_expression_attribute_values(placeholders(condition.values));
+                builder.put(put.build().expect("put has table and item"))
+            }
+            Write::Delete { pk, sk, condition } => {
+                let condition = condition.unwrap_or_default();
+                let delete = Delete::builder()
+                    .table_name(table)
+                    .set_key(Some(key(&pk, &sk)))
+                    .set_condition_expression(
+                        (!condition.text.is_empty()).then_some(condition.text),
+                    )
+                    .set_expression_attribute_names(placeholders(condition.names))
+                    .set_expression_attribute_values(placeholders(condition.values));
+                builder.delete(delete.build().expect("delete has table and key"))
+            }
+            Write::Check { pk, sk, condition } => {
+                let check = ConditionCheck::builder()
+                    .table_name(table)
+                    .set_key(Some(key(&pk, &sk)))
+                    .condition_expression(condition.text)
+                    .set_expression_attribute_names(placeholders(condition.names))
+                    .set_expression_attribute_values(placeholders(condition.values));
+                builder.condition_check(
+                    check
+                        .build()
+                        .expect("condition check has table, key and condition"),
+                )
+            }
+            Write::Update(spec) => {
+                let update = Update::builder()
+                    .table_name(table)
+                    .set_key(Some(key(&spec.pk, &spec.sk)))
+                    .update_expression(spec.expression)
+                    .set_condition_expression(spec.condition)
+                    .set_expression_attribute_names(placeholders(spec.names))
+                    .set_expression_attribute_values(placeholders(spec.values));
+                builder.update(
+                    update
+                        .build()
+                        .expect("update has table, key and expression"),
+                )
+            }
+        }
+        .build()
+    }
+}
+
+/// An expression's placeholders as the SDK takes them (none: not set at all, which
+/// DynamoDB requires of an empty map).
+fn placeholders<V>(pairs: Vec<(String, V)>) -> Option<std::collections::HashMap<String, V>> {
+    (!pairs.is_empty()).then(|| pairs.into_iter().collect())
+}
+
+/// The writes of one transaction, and what the failing of each labelled condition means:
+/// a refusal `R` for the client. A failed condition without a label means that what was
+/// read has changed since: read again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transaction<R = Infallible> {
+    writes: Vec<Write>,
+    refusals: Vec<Option<R>>,
+}
+
+impl<R> Default for Transaction<R> {
+    fn default() -> Self {
+        Self {
+            writes: Vec::new(),
+            refusals: Vec::new(),
+        }
+    }
+}
+
+impl<R> Transaction<R> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds writes whose failing conditions mean "read again".
+    pub fn push(&mut self, write: Write) {
+        self.writes.push(write);
+        self.refusals.push(None);
+    }
+
+    /// Adds a write whose condition failing means `refusal`.
+    pub fn push_refusing(&mut self, write: Write, refusal: R) {
+        self.writes.push(write);
+        self.refusals.push(Some(refusal));
+    }
+
+    /// Adds another transaction's writes, their refusals kept.
+    pub fn append(&mut self, other: Transaction<R>) {
+        self.writes.extend(other.writes);
+        self.refusals.extend(other.refusals);
+    }
+
+    pub fn writes(&self) -> &[Write] {
+        &self.writes
+    }
+
+    /// The refusal labelled on the `index`-th write, if any.
+    pub fn refusal(&self, index: usize) -> Option<&R> {
+        self.refusals.get(index).and_then(Option::as_ref)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+}
+
+impl<R: Clone> Transaction<R> {
+    /// What the failed conditions (a code per write, in order) mean. A refusal is decided
+    /// on what was read; if any of that changed meanwhile (an unlabelled condition failed),
+    /// the refusal may not hold either, so the answer is to read again.
+    fn judge(&self, codes: &[Option<String>]) -> NotWritten<R> {
+        let failed: Vec<usize> = codes
+            .iter()
+            .enumerate()
+            .filter(|(_, code)| code.as_deref() == Some("ConditionalCheckFailed"))
+            .map(|(index, _)| index)
+            .collect();
+        if failed.iter().any(|index| self.refusal(*index).is_none()) {
+            return NotWritten::Stale;
+        }
+        failed
+            .iter()
+            .find_map(|index| self.refusal(*index))
+            .cloned()
+            .map_or(NotWritten::Stale, NotWritten::Refused)
+    }
+}
+
+impl<R> Extend<Write> for Transaction<R> {
+    fn extend<I: IntoIterator<Item = Write>>(&mut self, writes: I) {
+        for write in writes {
+            self.push(write);
+        }
+    }
+}
+
+impl<R> FromIterator<Write> for Transaction<R> {
+    fn from_iter<I: IntoIterator<Item = Write>>(writes: I) -> Self {
+        let mut transaction = Self::new();
+        transaction.extend(writes);
+        transaction
+    }
+}
+
+/// Why a transaction did not commit.
+#[derive(Debug, PartialEq)]
+pub enum NotWritten<R> {
+    /// A labelled condition failed: the first, in the order the writes were added.
+    Refused(R),
+    /// An unlabelled condition failed, or another transaction got in the way: read again.
+    Stale,
+}
+
+/// Runs the transaction once.
+pub async fn commit<R: Clone>(
+    db: &Db,
+    transaction: &Transaction<R>,
+) -> Result<Result<(), NotWritten<R>>, ApiError> {
+    let items = transaction
+        .writes
+        .iter()
+        .map(|write| write.clone().into_sdk(&db.table))
+        .collect();
+    match write(db, items).await? {
+        Ok(()) => Ok(Ok(())),
+        Err(Outcome::Conflict) => Ok(Err(NotWritten::Stale)),
+        Err(Outcome::ConditionFailed(codes)) => Ok(Err(transaction.judge(&codes))),
+    }
+}
+
+/// What one read decided: nothing (more) to write, answering `T`; or a transaction that,
+/// once committed, makes `T` true.
+pub enum Step<T, R> {
+    Done(T),
+    Write(T, Transaction<R>),
+    /// Something read changed while deciding (a step that writes on its way): read again.
+    ReadAgain,
+}
+
+/// Reads, decides and writes until the write commits (answering its `T`) or is refused
+/// (answering its `R`), reading again each time what was read has changed since, within
+/// [`Retry`]'s budget. `what` names the write in the error past that budget.
+pub async fn read_modify_write<T, R, F, Fut>(
+    db: &Db,
+    what: &str,
+    mut decide: F,
+) -> Result<Result<T, R>, ApiError>
+where
+    R: Clone,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Step<T, R>, ApiError>>,
+{
+    let mut retry = Retry::default();
+    while retry.next().await {
+        let (answer, transaction) = match decide().await? {
+            Step::Done(answer) => return Ok(Ok(answer)),
+            Step::Write(answer, transaction) => (answer, transaction),
+            Step::ReadAgain => continue,
+        };
+        match commit(db, &transaction).await? {
+            Ok(()) => return Ok(Ok(answer)),
+            Err(NotWritten::Refused(refusal)) => return Ok(Err(refusal)),
+            Err(NotWritten::Stale) => continue,
+        }
+    }
+    Err(ApiError::internal(format!("{what} kept conflicting")))
+}
+
+/// [`read_modify_write`] of a write that nothing refuses: every failed condition means
+/// that what was read changed, and is read again.
+pub async fn until_written<T, F, Fut>(db: &Db, what: &str, decide: F) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Step<T, Infallible>, ApiError>>,
+{
+    match read_modify_write(db, what, decide).await? {
+        Ok(answer) => Ok(answer),
+        Err(never) => match never {},
+    }
 }
 
 /// The versions of an item a write may replace: any (no precondition), or those a client
@@ -164,50 +435,16 @@ impl Precondition {
     }
 }
 
-/// An update built from an expression and its placeholders.
-pub struct UpdateSpec {
-    pub pk: String,
-    pub sk: String,
-    pub expression: String,
-    pub condition: Option<String>,
-    pub names: Vec<(String, String)>,
-    pub values: Vec<(String, AttributeValue)>,
-}
-
-pub fn update(db: &Db, spec: UpdateSpec) -> TransactWriteItem {
-    let mut update = Update::builder()
-        .table_name(&db.table)
-        .set_key(Some(key(&spec.pk, &spec.sk)))
-        .update_expression(spec.expression)
-        .set_condition_expression(spec.condition);
-    for (name, value) in spec.names {
-        update = update.expression_attribute_names(name, value);
-    }
-    for (name, value) in spec.values {
-        update = update.expression_attribute_values(name, value);
-    }
-    TransactWriteItem::builder()
-        .update(
-            update
-                .build()
-                .expect("update has table, key and expression"),
-        )
-        .build()
-}
-
 /// How a transaction ended when it did not commit.
 #[derive(Debug)]
-pub enum Outcome {
+enum Outcome {
     /// A condition failed; the codes are per item, in order (`None` where it passed).
     ConditionFailed(Vec<Option<String>>),
     /// Another transaction touched the same items; the caller should read again and retry.
     Conflict,
 }
 
-pub async fn write(
-    db: &Db,
-    items: Vec<TransactWriteItem>,
-) -> Result<Result<(), Outcome>, ApiError> {
+async fn write(db: &Db, items: Vec<TransactWriteItem>) -> Result<Result<(), Outcome>, ApiError> {
     let result = db
         .client()
         .transact_write_items()
@@ -357,6 +594,37 @@ mod tests {
             ),
         ]);
         assert_eq!(refused.unwrap_err().code(), "internal");
+    }
+
+    #[test]
+    fn a_refusal_is_the_first_labelled_condition_and_only_when_nothing_read_changed() {
+        use super::{delete, put, NotWritten, Transaction};
+        let mut transaction = Transaction::new();
+        transaction.push(put(Default::default(), Some("version = :v")));
+        transaction.push_refusing(delete("PK", "limit", Some("n < :max")), "limit");
+        transaction.push_refusing(
+            put(Default::default(), Some("attribute_not_exists(PK)")),
+            "taken",
+        );
+        let failed = |at: &[usize]| -> Vec<Option<String>> {
+            (0..3)
+                .map(|i| {
+                    at.contains(&i)
+                        .then(|| "ConditionalCheckFailed".to_string())
+                })
+                .collect()
+        };
+        assert_eq!(
+            transaction.judge(&failed(&[2])),
+            NotWritten::Refused("taken")
+        );
+        assert_eq!(
+            transaction.judge(&failed(&[1, 2])),
+            NotWritten::Refused("limit")
+        );
+        assert_eq!(transaction.judge(&failed(&[0, 2])), NotWritten::Stale);
+        assert_eq!(transaction.judge(&failed(&[0])), NotWritten::Stale);
+        assert_eq!(transaction.writes().len(), 3);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
+use crate::domain::fields;
 use crate::domain::pagination::{decode_cursor, Cursor, PageParams, Position};
 use crate::table::txn::Precondition;
 use crate::web::auth::{Principal, Scope};
@@ -204,6 +205,12 @@ fn json_refusal(path: &str, err: serde_json::Error) -> ApiError {
     if err.is_syntax() || err.is_eof() {
         return ApiError::invalid(format!("Malformed JSON: {problem}."));
     }
+    refusal(path, problem)
+}
+
+/// What a body's reader found wrong at `path`: a field rule broken ([`fields::RULE`]), a
+/// field missing or unknown, or a value of the wrong type.
+fn refusal(path: &str, problem: &str) -> ApiError {
     let within = |name: &str| match path {
         "." => name.to_string(),
         parent => format!("{parent}.{name}"),
@@ -212,7 +219,9 @@ fn json_refusal(path: &str, err: serde_json::Error) -> ApiError {
         let rest = problem.strip_prefix(prefix)?;
         rest.find('`').map(|end| &rest[..end])
     };
-    if let Some(name) = named("missing field `") {
+    if let Some(rule) = problem.strip_prefix(fields::RULE) {
+        ApiError::field(path, rule)
+    } else if let Some(name) = named("missing field `") {
         ApiError::field(within(name), "is required.")
     } else if problem.starts_with("unknown field `") {
         // After the field's name, which may itself hold ", ".
@@ -227,6 +236,19 @@ fn json_refusal(path: &str, err: serde_json::Error) -> ApiError {
     } else {
         ApiError::field(path, format_args!("is invalid: {problem}."))
     }
+}
+
+/// A form's text fields read as `T`, each field's type parsing its own text (a number
+/// field reads the number the text writes), with the errors a JSON body would get.
+pub fn parse_form<T: DeserializeOwned>(fields: &[(String, String)]) -> Result<T, ApiError> {
+    let encoded = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        refusal(&path, &err.into_inner().to_string())
+    })
 }
 
 /// The query string as name/value pairs. Handlers take the parameters they know, then

@@ -14,43 +14,25 @@
 //! Two lanes keep one organization's slow receivers from holding up everyone's deliveries.
 //! In the fast lane (the events queue) an attempt gets [`FAST_LANE_BUDGET`] for the whole
 //! request; one that runs out of it is logged as failed, its endpoint is marked slow for
-//! [`SLOW_LANE_STAY`], and the message moves to the slow lane (its own queue and
+//! [`verdict::SLOW_LANE_STAY`], and the message moves to the slow lane (its own queue and
 //! concurrency), where attempts get the full [`TIMEOUT`]. The fast lane sends a slow
 //! endpoint's messages straight on without a request. Before any request, the
 //! organization's budget for the destination host is taken ([`limits`]); a message over it
 //! waits in the queue for the next minute.
 
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use reqwest::header::{CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
-use reqwest::StatusCode;
 
 use crate::secrets::{SecretSource, WebhookMasterKey};
 use crate::table::store::Db;
 use crate::webhooks::copies;
 use crate::webhooks::limits::{self, Budget};
+use crate::webhooks::request::Sender;
+use crate::webhooks::verdict::{self, Before, Next, FAST_LANE_BUDGET};
 use crate::webhooks::{self, Attempt, Delivery, Destinations, Outcome, RetrySchedule};
 use crate::ApiError;
 
-/// "5 days", "6 hours" or "30 seconds".
-fn spoken(window: Duration) -> String {
-    let seconds = window.as_secs();
-    match seconds {
-        s if s >= 86_400 && s % 86_400 == 0 => format!("{} days", s / 86_400),
-        s if s >= 3_600 && s % 3_600 == 0 => format!("{} hours", s / 3_600),
-        s => format!("{s} seconds"),
-    }
-}
-
-/// A delivery succeeds only with a 2xx within this time.
-pub const TIMEOUT: Duration = Duration::from_secs(15);
-/// The most one attempt may take in the fast lane, connecting and reading included.
-pub const FAST_LANE_BUDGET: Duration = Duration::from_secs(2);
-/// How long an endpoint found slow stays in the slow lane, unless an attempt there answers
-/// within the fast lane's budget first.
-pub const SLOW_LANE_STAY: Duration = Duration::from_secs(3600);
 /// How many times a delivery may wait for its host's budget (about a minute each) before
 /// it is given up on, to the dead-letter queue, from where an operator can redrive it.
 pub const MAX_DEFERRALS: u32 = 60;
@@ -59,7 +41,6 @@ const MAX_DELAY_SECONDS: u64 = 900;
 
 pub struct Deliverer {
     pub db: Db,
-    pub master_key: SecretSource<WebhookMasterKey>,
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: String,
     pub slow_queue_url: String,
@@ -68,28 +49,7 @@ pub struct Deliverer {
     pub schedule: RetrySchedule,
     pub destinations: Destinations,
     pub disable_after_failing: Duration,
-    http: reqwest::Client,
-}
-
-/// Resolves host names but hands out only addresses deliveries may reach, so a name that
-/// points at an internal address (or is re-pointed there later) is refused at connect time.
-struct GuardedResolver(Destinations);
-
-impl reqwest::dns::Resolve for GuardedResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let allowed = self.0;
-        let host = name.as_str().to_string();
-        Box::pin(async move {
-            let permitted: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|addr| allowed.refuses(addr.ip()).is_none())
-                .collect();
-            if permitted.is_empty() {
-                return Err(format!("{host} resolves to no address deliveries may reach").into());
-            }
-            Ok(Box::new(permitted.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
+    sender: Sender,
 }
 
 pub struct Settings {
@@ -142,18 +102,9 @@ impl Deliverer {
         sqs: aws_sdk_sqs::Client,
         settings: Settings,
     ) -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            // A proxy would connect on our behalf, past the resolver's guard.
-            .no_proxy()
-            .timeout(TIMEOUT)
-            .connect_timeout(Duration::from_secs(5))
-            .dns_resolver(GuardedResolver(settings.destinations))
-            .build()
-            .expect("the HTTP client's settings are valid");
+        let sender = Sender::new(master_key, settings.destinations);
         Self {
             db,
-            master_key,
             sqs,
             queue_url: settings.queue_url,
             slow_queue_url: settings.slow_queue_url,
@@ -162,7 +113,7 @@ impl Deliverer {
             schedule: settings.schedule,
             destinations: settings.destinations,
             disable_after_failing: settings.disable_after_failing,
-            http,
+            sender,
         }
     }
 
@@ -257,6 +208,9 @@ impl Deliverer {
         Ok(delivery.attempts_before + since_sent)
     }
 
+    /// Makes attempt number `attempt` of `delivery`, as [`verdict`] decides: reads the
+    /// endpoint, sends the request, records what the answer taught about the endpoint, and
+    /// logs the attempt. Returns whether the message must stay in the queue.
     async fn attempt(
         &self,
         delivery: &Delivery,
@@ -280,79 +234,75 @@ impl Deliverer {
             timed_out: false,
         };
         let endpoint = webhooks::get(&self.db, delivery.org, delivery.endpoint_id).await?;
-        // A test is sent even to a disabled endpoint: its receiver can be checked before the
-        // endpoint is enabled again.
-        let endpoint = match endpoint {
-            Some(endpoint) if endpoint.disabled_at.is_none() || delivery.is_test() => endpoint,
-            Some(_) => {
-                return self
-                    .finish(delivery, record.with_error("endpoint disabled"))
-                    .await
-            }
-            None => {
-                return self
-                    .finish(delivery, record.with_error("endpoint deleted"))
-                    .await
-            }
-        };
-        record.url = Some(endpoint.url.clone());
-        // Only an endpoint enabled again needs the event's age, read from its payload.
-        if delivery.fanned_out()
-            && endpoint.enabled_at.is_some()
-            && endpoint.predates_enabling(&delivery.created_at())
-        {
-            return self
-                .finish(
-                    delivery,
-                    record.with_error("made before the endpoint was enabled again"),
-                )
-                .await;
-        }
-        // Checked at every attempt: the policy may have tightened since the endpoint was
-        // stored, and a literal address never reaches the resolver's guard.
-        let url = match self.destinations.check_url(&endpoint.url) {
-            Ok(url) => url,
-            Err(why) => return self.finish(delivery, record.with_error(&why)).await,
-        };
-        if !delivery.slow && endpoint.slow_until.is_some_and(|until| until > started_at) {
-            return self.requeue(delivery, true, attempt - 1, 0, received).await;
-        }
+        record.url = endpoint.as_ref().map(|endpoint| endpoint.url.clone());
+        let (endpoint, url) =
+            match verdict::before_sending(delivery, endpoint, &self.destinations, started_at) {
+                Before::Skip(why) => return self.finish(delivery, record.with_error(&why)).await,
+                Before::ToSlowLane => {
+                    return self.requeue(delivery, true, attempt - 1, 0, received).await
+                }
+                Before::Send(endpoint, url) => (endpoint, url),
+            };
         if let Some(keep) = self
             .wait_for_host_budget(delivery, &url, attempt, &record, received)
             .await?
         {
             return Ok(keep);
         }
-        let retry_after = self
+        let answer = self
+            .sender
             .post(&endpoint, url, delivery, started_at, &mut record)
             .await?;
-        if let Some(keep) = self.leave_fast_lane(delivery, &record, received).await? {
-            return Ok(keep);
+        let verdict = verdict::after_answer(
+            delivery,
+            &endpoint,
+            attempt,
+            &answer,
+            &self.schedule,
+            self.disable_after_failing,
+            crate::clock::now(),
+        );
+        for learned in &verdict.health {
+            learned
+                .record(&self.db, delivery.org, delivery.endpoint_id)
+                .await?;
         }
-        let status = record.status.and_then(|s| StatusCode::from_u16(s).ok());
-        if delivery.slow
-            && endpoint.slow_until.is_some()
-            && status.is_some()
-            && Duration::from_millis(record.duration_ms) < FAST_LANE_BUDGET
-        {
-            webhooks::set_slow_until(&self.db, delivery.org, delivery.endpoint_id, None).await?;
-        }
-        let delivered = status.is_some_and(|s| s.is_success());
-        if delivery.is_test() {
-            return self
-                .finish_test(delivery, &endpoint, record, delivered)
-                .await;
-        }
-        if delivered {
-            if endpoint.failing_since.is_some() || endpoint.first_delivered_at.is_none() {
-                let now = crate::clock::now();
-                webhooks::note_success(&self.db, delivery.org, delivery.endpoint_id, now).await?;
-            }
-            record.outcome = Outcome::Delivered;
-            return self.finish(delivery, record).await;
-        }
-        self.after_failure(delivery, &endpoint, record, retry_after, received)
+        record.outcome = verdict.outcome;
+        self.carry_out(delivery, record, verdict.next, received)
             .await
+    }
+
+    /// Does what the verdict on an attempt says comes next, logging the attempt. Returns
+    /// whether the message must stay in the queue.
+    async fn carry_out(
+        &self,
+        delivery: &Delivery,
+        mut record: Attempt,
+        next: Next,
+        received: Received<'_>,
+    ) -> Result<bool, ApiError> {
+        match next {
+            Next::Done => self.finish(delivery, record).await,
+            Next::ToSlowLane => {
+                record.error = Some(format!(
+                    "no answer within the fast lane's {} s; sent again at once from the slow lane",
+                    FAST_LANE_BUDGET.as_secs()
+                ));
+                self.log(delivery, &record).await;
+                self.requeue(delivery, true, record.attempt, 0, received)
+                    .await
+            }
+            Next::RetryAfter(delay) => {
+                self.log(delivery, &record).await;
+                let due = crate::clock::now().unix_timestamp() + delay.as_secs() as i64;
+                self.requeue_until(delivery, record.attempt, due, received)
+                    .await
+            }
+            Next::GiveUp => {
+                self.log(delivery, &record).await;
+                Ok(!self.dead_letter(&delivery.redrivable(received.raw)).await)
+            }
+        }
     }
 
     /// Takes one request from the organization's budget for the URL's host. Over it, the
@@ -402,108 +352,6 @@ impl Deliverer {
         )
         .await
         .map(Some)
-    }
-
-    /// A test is tried once, and its outcome changes nothing about the endpoint but that
-    /// its receiver has answered.
-    async fn finish_test(
-        &self,
-        delivery: &Delivery,
-        endpoint: &webhooks::Endpoint,
-        mut record: Attempt,
-        delivered: bool,
-    ) -> Result<bool, ApiError> {
-        if delivered && endpoint.first_delivered_at.is_none() {
-            let now = crate::clock::now();
-            webhooks::note_answered(&self.db, delivery.org, delivery.endpoint_id, now).await?;
-        }
-        record.outcome = if delivered {
-            Outcome::Delivered
-        } else {
-            Outcome::Failed
-        };
-        self.finish(delivery, record).await
-    }
-
-    /// A failed attempt of an event: the endpoint is disabled (410, or failing for too
-    /// long), or the next attempt is scheduled, or after the last the message goes to the
-    /// dead-letter queue. Returns whether the message must stay in the queue.
-    async fn after_failure(
-        &self,
-        delivery: &Delivery,
-        endpoint: &webhooks::Endpoint,
-        mut record: Attempt,
-        retry_after: Option<Duration>,
-        received: Received<'_>,
-    ) -> Result<bool, ApiError> {
-        let status = record.status.and_then(|s| StatusCode::from_u16(s).ok());
-        let now = crate::clock::now();
-        let gone = status == Some(StatusCode::GONE);
-        let failing_too_long = endpoint
-            .failing_since
-            .filter(|since| (now - *since).unsigned_abs() >= self.disable_after_failing);
-        if gone || failing_too_long.is_some() {
-            let reason = match failing_too_long {
-                Some(since) if !gone => format!(
-                    "Every delivery failed from {} on, for over {}.",
-                    crate::clock::format(since),
-                    spoken(self.disable_after_failing)
-                ),
-                _ => "The receiver answered 410 Gone.".to_string(),
-            };
-            webhooks::disable(&self.db, delivery.org, delivery.endpoint_id, now, &reason).await?;
-            record.outcome = Outcome::Disabled;
-            return self.finish(delivery, record).await;
-        }
-        if endpoint.failing_since.is_none() {
-            webhooks::note_failure(&self.db, delivery.org, delivery.endpoint_id, now).await?;
-        }
-        match self.schedule.next_delay(record.attempt, retry_after) {
-            Some(delay) => {
-                record.outcome = Outcome::Retrying;
-                self.log(delivery, &record).await;
-                let due = crate::clock::now().unix_timestamp() + delay.as_secs() as i64;
-                self.requeue_until(delivery, record.attempt, due, received)
-                    .await
-            }
-            None => {
-                record.outcome = Outcome::Failed;
-                self.log(delivery, &record).await;
-                Ok(!self.dead_letter(&delivery.redrivable(received.raw)).await)
-            }
-        }
-    }
-
-    /// A fast-lane attempt that ran out of the lane's budget: logged as failed, its endpoint
-    /// marked slow, and the message moved to the slow lane at once, the attempt counted.
-    /// `None` for any other attempt. Returns whether the message must stay in the queue.
-    async fn leave_fast_lane(
-        &self,
-        delivery: &Delivery,
-        record: &Attempt,
-        received: Received<'_>,
-    ) -> Result<Option<bool>, ApiError> {
-        if delivery.slow || !record.timed_out {
-            return Ok(None);
-        }
-        // A test changes nothing about the endpoint: only a delivery marks it slow.
-        if !delivery.is_test() {
-            let until = crate::clock::now() + SLOW_LANE_STAY;
-            webhooks::set_slow_until(&self.db, delivery.org, delivery.endpoint_id, Some(until))
-                .await?;
-        }
-        let moved = Attempt {
-            outcome: Outcome::Retrying,
-            error: Some(format!(
-                "no answer within the fast lane's {} s; sent again at once from the slow lane",
-                FAST_LANE_BUDGET.as_secs()
-            )),
-            ..record.clone()
-        };
-        self.log(delivery, &moved).await;
-        self.requeue(delivery, true, record.attempt, 0, received)
-            .await
-            .map(Some)
     }
 
     /// Queues the message again in its lane, to be tried at `due` (Unix seconds): delayed
@@ -571,81 +419,6 @@ impl Deliverer {
         }
     }
 
-    /// Signs and POSTs the event to the endpoint, recording the response (status, the start
-    /// of its body, duration) or the error in `record`. Answers the receiver's `Retry-After`
-    /// on 429 and 503.
-    async fn post(
-        &self,
-        endpoint: &webhooks::Endpoint,
-        url: url::Url,
-        delivery: &Delivery,
-        started_at: time::OffsetDateTime,
-        record: &mut Attempt,
-    ) -> Result<Option<Duration>, ApiError> {
-        let master_key = self.master_key.get().await?;
-        let signature = webhooks::signature_header(
-            &endpoint.signing_secrets(master_key.bytes(), started_at),
-            started_at.unix_timestamp(),
-            delivery.payload.as_bytes(),
-        );
-        let started = Instant::now();
-        let sent = self
-            .http
-            .post(url)
-            .timeout(if delivery.slow {
-                TIMEOUT
-            } else {
-                FAST_LANE_BUDGET
-            })
-            .header(CONTENT_TYPE, "application/json")
-            .header(USER_AGENT, webhooks::USER_AGENT)
-            .header(webhooks::SIGNATURE_HEADER, signature)
-            .header(webhooks::EVENT_ID_HEADER, &delivery.event_id)
-            .header(webhooks::EVENT_TYPE_HEADER, delivery.event_type.as_str())
-            .body(delivery.payload.clone())
-            .send()
-            .await;
-        let mut retry_after = None;
-        match sent {
-            Ok(mut response) => {
-                let status = response.status();
-                record.status = Some(status.as_u16());
-                if matches!(
-                    status,
-                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-                ) {
-                    retry_after = response
-                        .headers()
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
-                }
-                let mut body = Vec::new();
-                while body.len() < webhooks::attempts::LOGGED_BODY_BYTES {
-                    match response.chunk().await {
-                        Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                        // The status has arrived and decides the attempt; a body cut off by
-                        // the budget is only logged shorter.
-                        _ => break,
-                    }
-                }
-                body.truncate(webhooks::attempts::LOGGED_BODY_BYTES);
-                // Until a receiver has answered 2xx, what its host answers is not kept: the
-                // API is not a way to read back the answers of any host.
-                if status.is_success() || endpoint.first_delivered_at.is_some() {
-                    record.response_body = Some(String::from_utf8_lossy(&body).into_owned());
-                }
-            }
-            Err(err) => {
-                record.timed_out = err.is_timeout();
-                record.error = Some(describe(&err, delivery.slow));
-            }
-        }
-        record.duration_ms = started.elapsed().as_millis() as u64;
-        Ok(retry_after)
-    }
-
     /// Logs a final attempt; the message is done with.
     async fn finish(&self, delivery: &Delivery, record: Attempt) -> Result<bool, ApiError> {
         self.log(delivery, &record).await;
@@ -711,26 +484,6 @@ impl Attempt {
         self.error = Some(error.to_string());
         self
     }
-}
-
-fn describe(err: &reqwest::Error, slow_lane: bool) -> String {
-    use std::error::Error;
-    if err.is_timeout() {
-        let budget = if slow_lane { TIMEOUT } else { FAST_LANE_BUDGET };
-        return format!("no response within {} s", budget.as_secs());
-    }
-    let mut text = String::from(if err.is_connect() {
-        "connection failed"
-    } else {
-        "request failed"
-    });
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Runs `process` on every message at once; the messages it keeps (answers `true` for),

@@ -8,12 +8,12 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Destinations, Endpoint, SecretVersion};
+use crate::domain::fields::{Patch, Text};
 use crate::domain::outbox::EventType;
-use crate::domain::validate;
 use crate::ids::new_id;
 use crate::table::keys::{endpoint_sk, endpoint_url_sk, org_pk, ORG_SK, WEBHOOK_COUNTERS_SK};
 use crate::table::store::{n, s, Db, Expression};
-use crate::table::txn::{self, Outcome, Precondition, Retry, UpdateSpec};
+use crate::table::txn::{self, Precondition, Step, Transaction, UpdateSpec};
 use crate::ApiError;
 
 /// The most endpoints one organization may have: enough for every integration it runs,
@@ -31,7 +31,7 @@ pub struct NewEndpoint {
     #[serde(default)]
     pub events: Option<Vec<EventType>>,
     #[serde(default)]
-    pub description: Option<String>,
+    pub description: Option<Text<MAX_DESCRIPTION>>,
 }
 
 /// An endpoint as it is shown: never a secret.
@@ -170,11 +170,7 @@ pub async fn create(
         id: new_id(),
         url: checked_url(destinations, &input.url)?,
         events: event_types(input.events)?,
-        description: validate::optional_text(
-            "description",
-            input.description.as_deref(),
-            MAX_DESCRIPTION,
-        )?,
+        description: input.description.and_then(Option::from),
         created_at: now,
         disabled_at: None,
         disabled_reason: None,
@@ -195,49 +191,34 @@ pub async fn create(
         values: vec![(":one".into(), n(1)), (":max".into(), n(MAX_ENDPOINTS))],
     };
     refuse_duplicate_url(db, org, None, &endpoint.url).await?;
-    let items = vec![
-        txn::exists(db, &org_pk(org), ORG_SK),
-        txn::update(db, count),
-        txn::put(db, endpoint.item(org)?, Some("attribute_not_exists(PK)")),
-        txn::put(
-            db,
-            url_marker(org, &endpoint),
-            Some("attribute_not_exists(PK)"),
-        ),
-    ];
-    let mut retry = Retry::default();
-    while retry.next().await {
-        match txn::write(db, items.clone()).await? {
-            Ok(()) => {
-                let secret = endpoint.secrets[0].secret(master_key);
-                let secret_version = endpoint.secrets[0].digest();
-                return Ok(CreatedEndpoint {
-                    endpoint: EndpointView::of(endpoint, now),
-                    secret,
-                    secret_version,
-                });
-            }
-            Err(Outcome::ConditionFailed(reasons))
-                if reasons.first().is_some_and(Option::is_some) =>
-            {
-                return Err(ApiError::not_found(format!(
-                    "Organization {org} does not exist."
-                )));
-            }
-            Err(Outcome::ConditionFailed(reasons))
-                if reasons.get(3).is_some_and(Option::is_some) =>
-            {
-                return Err(duplicate_url(&endpoint.url));
-            }
-            Err(Outcome::ConditionFailed(_)) => {
-                return Err(ApiError::LimitReached(format!(
-                    "An organization may have at most {MAX_ENDPOINTS} webhook endpoints; delete one first."
-                )));
-            }
-            Err(Outcome::Conflict) => {}
-        }
-    }
-    Err(ApiError::internal("webhook endpoint create: conflicts"))
+    let mut transaction = Transaction::new();
+    transaction.push_refusing(
+        txn::exists(&org_pk(org), ORG_SK),
+        ApiError::not_found(format!("Organization {org} does not exist.")),
+    );
+    transaction.push_refusing(
+        txn::put(url_marker(org, &endpoint), Some("attribute_not_exists(PK)")),
+        duplicate_url(&endpoint.url),
+    );
+    transaction.push_refusing(
+        txn::update(count),
+        ApiError::LimitReached(format!(
+            "An organization may have at most {MAX_ENDPOINTS} webhook endpoints; delete one first."
+        )),
+    );
+    transaction.push(txn::put(
+        endpoint.item(org)?,
+        Some("attribute_not_exists(PK)"),
+    ));
+    txn::read_modify_write(db, "webhook endpoint create", || async {
+        Ok(Step::Write((), transaction.clone()))
+    })
+    .await??;
+    Ok(CreatedEndpoint {
+        secret: endpoint.secrets[0].secret(master_key),
+        secret_version: endpoint.secrets[0].digest(),
+        endpoint: EndpointView::of(endpoint, now),
+    })
 }
 
 /// The item that keeps an organization's endpoint URLs unique: at most one endpoint per URL,
@@ -314,53 +295,51 @@ pub async fn delete(
     id: Uuid,
     precondition: &Precondition,
 ) -> Result<(), ApiError> {
-    let uncount = txn::update(
-        db,
-        UpdateSpec {
-            pk: org_pk(org),
-            sk: WEBHOOK_COUNTERS_SK.into(),
-            expression: "ADD endpoints :minus_one".into(),
-            condition: Some("endpoints > :zero".into()),
-            names: Vec::new(),
-            values: vec![(":minus_one".into(), n(-1)), (":zero".into(), n(0))],
-        },
-    );
-    let mut retry = Retry::default();
-    while retry.next().await {
+    let uncount = txn::update(UpdateSpec {
+        pk: org_pk(org),
+        sk: WEBHOOK_COUNTERS_SK.into(),
+        expression: "ADD endpoints :minus_one".into(),
+        condition: Some("endpoints > :zero".into()),
+        names: Vec::new(),
+        values: vec![(":minus_one".into(), n(-1)), (":zero".into(), n(0))],
+    });
+    let uncount = &uncount;
+    let removal = |counted: bool| async move {
         let read = get(db, org, id).await?;
         precondition.check(read.version, "webhook endpoint")?;
-        let gone = if read.version == 0 {
+        let mut transaction = Transaction::new();
+        transaction.push(if read.version == 0 {
             txn::delete(
-                db,
                 &org_pk(org),
                 &endpoint_sk(id),
                 Some("attribute_exists(PK) AND attribute_not_exists(version)"),
             )
         } else {
-            txn::delete_versioned(db, &org_pk(org), &endpoint_sk(id), read.version)
-        };
-        let unmark = txn::delete(
-            db,
+            txn::delete_versioned(&org_pk(org), &endpoint_sk(id), read.version)
+        });
+        transaction.push(txn::delete(
             &org_pk(org),
             &endpoint_url_sk(&url_digest(&read.url)),
             None,
-        );
-        match txn::write(db, vec![gone.clone(), uncount.clone(), unmark.clone()]).await? {
-            Ok(()) => return Ok(()),
-            // Made before endpoints were counted: nothing to give back.
-            Err(Outcome::ConditionFailed(reasons))
-                if reasons.first().is_some_and(Option::is_none) =>
-            {
-                if txn::write(db, vec![gone, unmark]).await?.is_ok() {
-                    return Ok(());
-                }
-            }
-            // Changed or deleted meanwhile: read it again.
-            Err(_) => {}
+        ));
+        if counted {
+            transaction.push_refusing(uncount.clone(), Uncounted);
         }
+        Ok(Step::Write((), transaction))
+    };
+    let what = "webhook endpoint delete";
+    if let Err(Uncounted) = txn::read_modify_write(db, what, || removal(true)).await? {
+        // Made before endpoints were counted: nothing to give back.
+        let uncounted = txn::read_modify_write(db, what, || removal(false)).await?;
+        uncounted.map_err(|Uncounted| ApiError::internal("an uncounted removal refused"))?;
     }
-    Err(ApiError::internal("webhook endpoint delete: conflicts"))
+    Ok(())
 }
+
+/// The refusal of an endpoint's deletion that gives back a place it never took: it was
+/// made before endpoints were counted.
+#[derive(Clone, Debug)]
+struct Uncounted;
 
 /// A new current secret. The one it replaces keeps signing for `grace_hours` (0: stops
 /// now, at most [`MAX_GRACE_HOURS`]); any secret rotated out before that stops at once, so
@@ -439,8 +418,8 @@ pub struct EndpointChanges {
     pub url: Option<String>,
     #[serde(default)]
     pub events: Option<Vec<EventType>>,
-    #[serde(default, deserialize_with = "validate::nullable")]
-    pub description: Option<Option<String>>,
+    #[serde(default)]
+    pub description: Patch<Text<MAX_DESCRIPTION>>,
     #[serde(default)]
     pub disabled: Option<bool>,
 }
@@ -476,84 +455,68 @@ pub async fn update(
         .events
         .map(|events| event_types(Some(events)))
         .transpose()?;
-    let description = changes
-        .description
-        .as_ref()
-        .map(|text| validate::optional_text("description", text.as_deref(), MAX_DESCRIPTION))
-        .transpose()?;
-    let mut retry = Retry::default();
-    while retry.next().await {
+    txn::read_modify_write(db, "webhook endpoint update", || async {
         let read = get(db, org, id).await?;
         precondition.check(read.version, "webhook endpoint")?;
         let mut endpoint = read.clone();
         if let Some(url) = url.as_ref().filter(|url| **url != read.url) {
-            endpoint.url.clone_from(url);
-            // Another receiver: it has answered nothing yet, and is not known to be slow.
-            endpoint.first_delivered_at = None;
-            endpoint.slow_until = None;
-            endpoint.eligible_since = Some(now);
+            endpoint.point_to(url, now);
         }
         if let Some(events) = events.as_ref().filter(|events| **events != read.events) {
             endpoint.events.clone_from(events);
             endpoint.eligible_since = Some(now);
         }
-        if let Some(description) = &description {
-            endpoint.description.clone_from(description);
-        }
+        changes
+            .description
+            .clone()
+            .update(&mut endpoint.description);
         match changes.disabled {
-            Some(true) if endpoint.disabled_at.is_none() => {
-                endpoint.disabled_at = Some(now);
-                endpoint.disabled_reason = Some("Disabled through the API.".into());
-            }
-            Some(false) if endpoint.disabled_at.is_some() => {
-                endpoint.disabled_at = None;
-                endpoint.disabled_reason = None;
-                endpoint.failing_since = None;
-                endpoint.enabled_at = Some(now);
-            }
-            _ => {}
+            Some(true) => endpoint.disable(now),
+            Some(false) => endpoint.enable(now),
+            None => {}
         }
         if endpoint == read {
-            return Ok(read);
+            return Ok(Step::Done(read));
         }
         endpoint.version = read.version + 1;
-        if endpoint.url == read.url {
+        moved(db, org, &read, endpoint).await
+    })
+    .await?
+}
+
+/// Writes `endpoint` over `read`, exactly as read. Another URL moves its marker in the same
+/// transaction; the same URL is one conditional put.
+async fn moved(
+    db: &Db,
+    org: Uuid,
+    read: &Endpoint,
+    endpoint: Endpoint,
+) -> Result<Step<Endpoint, ApiError>, ApiError> {
+    if endpoint.url == read.url {
+        return Ok(
             match db
-                .put_if(endpoint.item(org)?, &unchanged_since(&read))
+                .put_if(endpoint.item(org)?, &unchanged_since(read))
                 .await?
             {
-                Ok(()) => return Ok(endpoint),
+                Ok(()) => Step::Done(endpoint),
                 // Deleted, rotated or changed meanwhile: read it again.
-                Err(_) => continue,
-            }
-        }
-        refuse_duplicate_url(db, org, Some(id), &endpoint.url).await?;
-        let items = vec![
-            txn::put_when(db, endpoint.item(org)?, &unchanged_since(&read)),
-            txn::delete(
-                db,
-                &org_pk(org),
-                &endpoint_url_sk(&url_digest(&read.url)),
-                None,
-            ),
-            txn::put(
-                db,
-                url_marker(org, &endpoint),
-                Some("attribute_not_exists(PK)"),
-            ),
-        ];
-        match txn::write(db, items).await? {
-            Ok(()) => return Ok(endpoint),
-            Err(Outcome::ConditionFailed(reasons))
-                if reasons.get(2).is_some_and(Option::is_some) =>
-            {
-                return Err(duplicate_url(&endpoint.url));
-            }
-            // Deleted, rotated or changed meanwhile: read it again.
-            Err(_) => continue,
-        }
+                Err(_) => Step::ReadAgain,
+            },
+        );
     }
-    Err(ApiError::internal("webhook endpoint update: conflicts"))
+    refuse_duplicate_url(db, org, Some(endpoint.id), &endpoint.url).await?;
+    let mut transaction = Transaction::new();
+    transaction.push(txn::put_when(endpoint.item(org)?, &unchanged_since(read)));
+    transaction.push(txn::delete(
+        &org_pk(org),
+        &endpoint_url_sk(&url_digest(&read.url)),
+        None,
+    ));
+    transaction.push_refusing(
+        txn::put(url_marker(org, &endpoint), Some("attribute_not_exists(PK)")),
+        duplicate_url(&endpoint.url),
+    );
+    Ok(Step::Write(endpoint, transaction))
 }
 
 /// Whether `id` looks like an event id (`evt_` and 32 hex digits), so that nothing else is

@@ -4,6 +4,7 @@
 use uuid::Uuid;
 
 use super::{fail, Admin, AdminError, AdminResult};
+use shared::domain::fields::{Patch, Text};
 use shared::domain::outbox::EventType;
 use shared::table::txn::Precondition;
 use shared::webhooks::endpoints::{
@@ -169,4 +170,28 @@ impl Admin {
     ) -> AdminResult<Queued> {
         Ok(endpoints::replay(&self.db, sqs, queue_url, org, id, event_id).await?)
     }
+}
+
+/// The changes `webhook update` asks for, held to the API's rules: an empty description
+/// removes it.
+pub fn endpoint_changes(
+    url: Option<String>,
+    events: Option<String>,
+    description: Option<String>,
+) -> AdminResult<EndpointChanges> {
+    Ok(EndpointChanges {
+        url,
+        events: events
+            .as_deref()
+            .map(|events| parse_event_types(Some(events)))
+            .transpose()?,
+        description: match description {
+            None => Patch::Absent,
+            Some(text) => Patch::Set(
+                Text::parse(&text)
+                    .map_err(|problem| AdminError(format!("--description {problem}")))?,
+            ),
+        },
+        disabled: None,
+    })
 }

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use leadgrid_tools::admin::webhooks::parse_event_types;
+use leadgrid_tools::admin::webhooks::{endpoint_changes, parse_event_types};
 use leadgrid_tools::admin::{parse_scopes, Admin, AdminError, AdminResult};
 use serde_json::{json, Value};
 use shared::domain::flows::{DossierType, StageSpec};
@@ -494,15 +494,7 @@ async fn webhook(
             events,
             description,
         } => {
-            let changes = EndpointChanges {
-                url,
-                events: events
-                    .as_deref()
-                    .map(|events| parse_event_types(Some(events)))
-                    .transpose()?,
-                description: description.map(|d| Some(d).filter(|d| !d.is_empty())),
-                disabled: None,
-            };
+            let changes = endpoint_changes(url, events, description)?;
             to_json(admin.update_webhook(org, id, changes).await?)
         }
         WebhookCommand::Enable { org, id } => to_json(

@@ -161,16 +161,7 @@ async fn serve(root: &Path, state: &Path, port: u16, stack: &mut Stack) -> Resul
         seed_demo(state),
     )
     .await?;
-    // For shells: `. .leadgrid/demo.env` names the base URL, the key and the organization.
-    let demo_env = state.join("demo.env");
-    std::fs::write(
-        &demo_env,
-        format!(
-            "LEADGRID_API=http://127.0.0.1:{port}/api/v1\nLEADGRID_KEY={}\nLEADGRID_ORG={}\n",
-            demo.key, demo.org_id
-        ),
-    )
-    .map_err(|e| format!("{}: {e}", demo_env.display()))?;
+    let demo_env = write_demo_env(state, port, &demo)?;
     let env_file = state.join("local.env");
     std::fs::write(&env_file, stack.env.to_env_file())
         .map_err(|e| format!("{}: {e}", env_file.display()))?;
@@ -182,6 +173,43 @@ async fn serve(root: &Path, state: &Path, port: u16, stack: &mut Stack) -> Resul
     )
     .await?;
 
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let pollers = start_pollers(state, port, stack, stop_rx).await?;
+    print_welcome(port, &demo, &env_file, &demo_env);
+
+    let exited = wait_for_exit(stack).await;
+    let _ = stop_tx.send(true);
+    for poller in pollers {
+        let _ = poller.await;
+    }
+    match exited {
+        Some(reason) => Err(reason),
+        None => Ok(()),
+    }
+}
+
+/// For shells: `. .leadgrid/demo.env` names the base URL, the key and the organization.
+fn write_demo_env(state: &Path, port: u16, demo: &Demo) -> Result<PathBuf, String> {
+    let demo_env = state.join("demo.env");
+    std::fs::write(
+        &demo_env,
+        format!(
+            "LEADGRID_API=http://127.0.0.1:{port}/api/v1\nLEADGRID_KEY={}\nLEADGRID_ORG={}\n",
+            demo.key, demo.org_id
+        ),
+    )
+    .map_err(|e| format!("{}: {e}", demo_env.display()))?;
+    Ok(demo_env)
+}
+
+/// The stream poller feeding `fanout` and a queue poller feeding `delivery` for each lane,
+/// invoking the functions through `cargo lambda watch` on `port` until `stop`.
+async fn start_pollers(
+    state: &Path,
+    port: u16,
+    stack: &Stack,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
     let sdk = shared::config::aws().await;
     let invoke_base = format!("http://127.0.0.1:{port}");
     let table = stack.env.get("TABLE_NAME").unwrap_or_default().to_string();
@@ -191,7 +219,6 @@ async fn serve(root: &Path, state: &Path, port: u16, stack: &mut Stack) -> Resul
         .unwrap_or_default()
         .to_string();
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stream_poller = StreamPoller::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         aws_sdk_dynamodbstreams::Client::new(&sdk),
@@ -215,7 +242,7 @@ async fn serve(root: &Path, state: &Path, port: u16, stack: &mut Stack) -> Resul
         .get("SLOW_DELIVERIES_QUEUE_URL")
         .unwrap_or_default()
         .to_string();
-    let mut pollers = vec![tokio::spawn(stream_poller.run(stop_rx.clone()))];
+    let mut pollers = vec![tokio::spawn(stream_poller.run(stop.clone()))];
     for queue_url in [queue_url, slow_queue_url] {
         let queue_poller = QueuePoller {
             queue_arn: queue_arn(&sqs, &queue_url).await?,
@@ -225,9 +252,12 @@ async fn serve(root: &Path, state: &Path, port: u16, stack: &mut Stack) -> Resul
             function: "delivery".into(),
             invoker: HttpInvoker::new(&invoke_base),
         };
-        pollers.push(tokio::spawn(queue_poller.run(stop_rx.clone())));
+        pollers.push(tokio::spawn(queue_poller.run(stop.clone())));
     }
+    Ok(pollers)
+}
 
+fn print_welcome(port: u16, demo: &Demo, env_file: &Path, demo_env: &Path) {
     println!(
         "\nLeadGrid API running at http://127.0.0.1:{port}/api/v1\n\
          organization: {org}\n\
@@ -244,8 +274,11 @@ async fn serve(root: &Path, state: &Path, port: u16, stack: &mut Stack) -> Resul
         env = env_file.display(),
         demo_env = demo_env.display(),
     );
+}
 
-    let exited = loop {
+/// Waits for Ctrl-C or SIGTERM (`None`), or for a service to exit (why it did).
+async fn wait_for_exit(stack: &mut Stack) -> Option<String> {
+    loop {
         tokio::select! {
             _ = shutdown_signal() => break None,
             _ = tokio::time::sleep(Duration::from_secs(1)) => {
@@ -254,14 +287,6 @@ async fn serve(root: &Path, state: &Path, port: u16, stack: &mut Stack) -> Resul
                 }
             }
         }
-    };
-    let _ = stop_tx.send(true);
-    for poller in pollers {
-        let _ = poller.await;
-    }
-    match exited {
-        Some(reason) => Err(reason),
-        None => Ok(()),
     }
 }
 

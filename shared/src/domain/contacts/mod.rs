@@ -9,7 +9,7 @@ pub mod search;
 mod write;
 
 pub use list::{by_ids, list, ContactFilter, Listing, Pool};
-pub use write::{create, creation, pool_days, update, ContactChange, ContactInput, MAX_URL};
+pub use write::{create, creation, pool_days, update, ContactChange, ContactInput, Refusal};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::table::keys::org_pk;
 use crate::table::keys::{contacts_of_kind_pk, Index, CONTACTS_BY_KIND, LINKS_BY_CONTACT};
 use crate::table::store::{s, to_item, Db, Item};
+use crate::table::txn::{self, Transaction};
 use crate::ApiError;
 
 crate::wire_enum! {
@@ -217,13 +218,10 @@ pub async fn hide(db: &Db, org: Uuid, contact: &Contact) -> Result<(), ApiError>
     let mut hidden = contact.clone();
     hidden.deleting = true;
     hidden.version += 1;
-    let mut items = vec![crate::table::txn::put_versioned(
-        db,
-        hidden.item(org)?,
-        contact.version,
-    )];
-    items.extend(index_writes(db, org, Some(contact), None)?);
-    let _changed_meanwhile = crate::table::txn::write(db, items).await?;
+    let mut transaction: Transaction = Transaction::new();
+    transaction.push(txn::put_versioned(hidden.item(org)?, contact.version));
+    transaction.extend(index_writes(org, Some(contact), None)?);
+    let _changed_meanwhile = txn::commit(db, &transaction).await?;
     Ok(())
 }
 
@@ -231,14 +229,13 @@ pub async fn hide(db: &Db, org: Uuid, contact: &Contact) -> Result<(), ApiError>
 /// being deleted), in the same transaction: its per-kinds counter, its search entries,
 /// its pool entries and pool counters.
 pub fn index_writes(
-    db: &Db,
     org: Uuid,
     before: Option<&Contact>,
     after: Option<&Contact>,
-) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, ApiError> {
-    let mut items: Vec<_> = count_change(db, org, before, after).into_iter().collect();
-    items.extend(search::entry_changes(db, org, before, after)?);
-    items.extend(pool::changes(db, org, before, after));
+) -> Result<Vec<txn::Write>, ApiError> {
+    let mut items: Vec<_> = count_change(org, before, after).into_iter().collect();
+    items.extend(search::entry_changes(org, before, after)?);
+    items.extend(pool::changes(org, before, after));
     Ok(items)
 }
 
@@ -251,23 +248,19 @@ pub async fn reindex(db: &Db, org: Uuid, contact: &Contact) -> Result<bool, ApiE
     if contact.deleting {
         return Ok(true);
     }
-    let mut items = vec![crate::table::txn::put_versioned(
-        db,
-        contact.item(org)?,
-        contact.version,
-    )];
-    items.extend(search::entry_changes(db, org, None, Some(contact))?);
-    items.extend(pool::entries(db, org, contact));
-    Ok(crate::table::txn::write(db, items).await?.is_ok())
+    let mut transaction: Transaction = Transaction::new();
+    transaction.push(txn::put_versioned(contact.item(org)?, contact.version));
+    transaction.extend(search::entry_changes(org, None, Some(contact))?);
+    transaction.extend(pool::entries(org, contact));
+    Ok(txn::commit(db, &transaction).await?.is_ok())
 }
 
 /// Keeps the per-kinds totals exact, in the counters' shard the contact's id picks.
 fn count_change(
-    db: &Db,
     org: Uuid,
     before: Option<&Contact>,
     after: Option<&Contact>,
-) -> Option<aws_sdk_dynamodb::types::TransactWriteItem> {
+) -> Option<txn::Write> {
     let id = before.or(after)?.id;
     let mask = |c: Option<&Contact>| c.filter(|c| !c.deleting).map(|c| kinds_mask(&c.kind));
     let (before, after) = (mask(before), mask(after));
@@ -284,17 +277,14 @@ fn count_change(
         changes.push(format!("{} :plus", mask_counter(mask)));
         values.push((":plus".to_string(), crate::table::store::n(1)));
     }
-    Some(crate::table::txn::update(
-        db,
-        crate::table::txn::UpdateSpec {
-            pk: org_pk(org),
-            sk: crate::table::keys::contact_counters_sk(id),
-            expression: format!("ADD {}", changes.join(", ")),
-            condition: None,
-            names: Vec::new(),
-            values,
-        },
-    ))
+    Some(txn::update(txn::UpdateSpec {
+        pk: org_pk(org),
+        sk: crate::table::keys::contact_counters_sk(id),
+        expression: format!("ADD {}", changes.join(", ")),
+        condition: None,
+        names: Vec::new(),
+        values,
+    }))
 }
 
 /// Sets the per-kinds totals and the pool counters to what a full, consistent pass over

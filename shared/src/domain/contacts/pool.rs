@@ -13,7 +13,6 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::types::TransactWriteItem;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -107,22 +106,21 @@ fn levels(at: OffsetDateTime) -> [Level; BUCKET_LEVELS] {
 /// to `after`, for its transaction. A transaction may touch an item once, so the counts
 /// of both sides are merged per bucket first.
 pub fn changes(
-    db: &Db,
     org: Uuid,
     before: Option<&Contact>,
     after: Option<&Contact>,
-) -> Vec<TransactWriteItem> {
+) -> Vec<crate::table::txn::Write> {
     let pk = org_pk(org);
     let (old, new) = (entry_keys(before), entry_keys(after));
-    let mut items: Vec<TransactWriteItem> = old
+    let mut items: Vec<crate::table::txn::Write> = old
         .iter()
         .filter(|key| !new.contains(key))
-        .map(|sk| txn::delete(db, &pk, sk, None))
+        .map(|sk| txn::delete(&pk, sk, None))
         .collect();
     for sk in new.iter().filter(|key| !old.contains(key)) {
         let mut entry = crate::table::store::key(&pk, sk);
         entry.insert("entity".into(), crate::table::store::s("contact_pool"));
-        items.push(txn::put(db, entry, None));
+        items.push(txn::put(entry, None));
     }
     let mut deltas: BTreeMap<String, BTreeMap<u8, i64>> = BTreeMap::new();
     for (contact, delta) in [(before, -1), (after, 1)] {
@@ -155,27 +153,24 @@ pub fn changes(
                 )
             })
             .unzip::<_, _, Vec<_>, Vec<_>>();
-        items.push(txn::update(
-            db,
-            txn::UpdateSpec {
-                pk: pk.clone(),
-                sk,
-                expression: format!("ADD {}", changes.join(", ")),
-                condition: None,
-                names: Vec::new(),
-                values,
-            },
-        ));
+        items.push(txn::update(txn::UpdateSpec {
+            pk: pk.clone(),
+            sk,
+            expression: format!("ADD {}", changes.join(", ")),
+            condition: None,
+            names: Vec::new(),
+            values,
+        }));
     }
     items
 }
 
 /// The pool entry puts a contact's transactions write, for re-indexing it; its counters
 /// are rebuilt by [`recount`].
-pub fn entries(db: &Db, org: Uuid, contact: &Contact) -> Vec<TransactWriteItem> {
-    changes(db, org, None, Some(contact))
+pub fn entries(org: Uuid, contact: &Contact) -> Vec<crate::table::txn::Write> {
+    changes(org, None, Some(contact))
         .into_iter()
-        .filter(|item| item.put().is_some())
+        .filter(|write| matches!(write, crate::table::txn::Write::Put { .. }))
         .collect()
 }
 
@@ -479,18 +474,19 @@ mod tests {
 
     #[test]
     fn one_transaction_touches_each_bucket_once() {
-        let db = Db::offline();
         let org = Uuid::from_u128(1);
         let mut before = Contact::new("Ada".into(), datetime!(2026-01-01 0:00 UTC));
         before.kind = vec![Kind::Candidate];
         before.pool_expires_at = Some(datetime!(2027-03-04 05:06:07 UTC));
         let mut after = before.clone();
         after.pool_expires_at = Some(datetime!(2027-03-04 05:59:00 UTC));
-        let items = changes(&db, org, Some(&before), Some(&after));
+        let items = changes(org, Some(&before), Some(&after));
         let updated: Vec<String> = items
             .iter()
-            .filter_map(|i| i.update())
-            .map(|u| u.key()["SK"].as_s().unwrap().clone())
+            .filter_map(|write| match write {
+                crate::table::txn::Write::Update(spec) => Some(spec.sk.clone()),
+                _ => None,
+            })
             .collect();
         // The same year, month, day and hour: their counts cancel, only the minutes move,
         // in the contact's shard of each bucket.
@@ -499,8 +495,16 @@ mod tests {
             updated,
             vec![sharded("I#2027-03-04T05:06"), sharded("I#2027-03-04T05:59")]
         );
-        assert_eq!(items.iter().filter(|i| i.put().is_some()).count(), 1);
-        assert_eq!(items.iter().filter(|i| i.delete().is_some()).count(), 1);
-        assert!(changes(&db, org, Some(&before), Some(&before)).is_empty());
+        let count =
+            |kind: fn(&crate::table::txn::Write) -> bool| items.iter().filter(|w| kind(w)).count();
+        assert_eq!(
+            count(|w| matches!(w, crate::table::txn::Write::Put { .. })),
+            1
+        );
+        assert_eq!(
+            count(|w| matches!(w, crate::table::txn::Write::Delete { .. })),
+            1
+        );
+        assert!(changes(org, Some(&before), Some(&before)).is_empty());
     }
 }

@@ -74,11 +74,10 @@ impl Entry {
 /// being deleted), to be written in the same transaction: nothing when no entry changes,
 /// else every entry of `after` and the removal of words it no longer has.
 pub fn entry_changes(
-    db: &Db,
     org: Uuid,
     before: Option<&Contact>,
     after: Option<&Contact>,
-) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, ApiError> {
+) -> Result<Vec<crate::table::txn::Write>, ApiError> {
     let entry = |c: Option<&Contact>| c.filter(|c| !c.deleting).map(Entry::of);
     let (old, new) = (entry(before), entry(after));
     if old == new {
@@ -89,7 +88,7 @@ pub fn entry_changes(
     if let Some(old) = &old {
         let kept = |word: &String| new.as_ref().is_some_and(|n| n.words.contains(word));
         for word in old.words.iter().filter(|w| !kept(w)) {
-            items.push(txn::delete(db, &pk, &search_sk(word, old.contact_id), None));
+            items.push(txn::delete(&pk, &search_sk(word, old.contact_id), None));
         }
     }
     if let Some(new) = &new {
@@ -100,7 +99,7 @@ pub fn entry_changes(
                 &search_sk(word, new.contact_id),
                 "contact_search",
             )?;
-            items.push(txn::put(db, item, None));
+            items.push(txn::put(item, None));
         }
     }
     Ok(items)

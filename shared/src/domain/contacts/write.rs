@@ -5,8 +5,12 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::domain::fields::{
+    not_null, Email, Instant, Line, LinkedInUrl, Name, Patch, Phone, Prose,
+};
 use crate::table::keys::org_pk;
 use crate::table::store::Db;
+use crate::table::txn::{self, Step, Transaction};
 use crate::ApiError;
 
 use super::{email_marker, email_sk, get, index_writes, marker_owner, Contact, Kind};
@@ -16,77 +20,55 @@ use super::{email_marker, email_sk, get, index_writes, marker_owner, Contact, Ki
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContactInput {
-    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub full_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub linkedin_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub company: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub role: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub city: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub kind: Option<Option<Vec<Kind>>>,
-    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub notes: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub pool_expires_at: Option<Option<String>>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub full_name: Option<Name>,
+    #[serde(default)]
+    pub email: Patch<Email>,
+    #[serde(default)]
+    pub phone: Patch<Phone>,
+    #[serde(default)]
+    pub linkedin_url: Patch<LinkedInUrl>,
+    #[serde(default)]
+    pub company: Patch<Line>,
+    #[serde(default)]
+    pub role: Patch<Line>,
+    #[serde(default)]
+    pub city: Patch<Line>,
+    #[serde(default)]
+    pub kind: Patch<Kinds>,
+    #[serde(default)]
+    pub notes: Patch<Prose>,
+    #[serde(default)]
+    pub pool_expires_at: Patch<Instant>,
 }
 
-pub const MAX_URL: usize = 500;
+/// A contact's kinds as given: repeats dropped, at most [`Kinds::MAX_VALUES`] values.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Kinds(Vec<Kind>);
 
-/// A LinkedIn profile's address, parsed as a URL: https, on linkedin.com or one of its
-/// subdomains, without credentials or a port, and stored as the URL serializes (so that
-/// what a page shows is what the parser understood, never markup or a script URL).
-fn linkedin(value: &str) -> Result<String, ApiError> {
-    let value = crate::domain::validate::text("linkedin_url", value, MAX_URL)?;
-    let refused = || {
-        ApiError::field(
-            "linkedin_url",
-            "must be an https URL on linkedin.com, such as https://www.linkedin.com/in/name.",
-        )
-    };
-    let url = url::Url::parse(&value).map_err(|_| refused())?;
-    let on_linkedin = url.host_str().is_some_and(|host| {
-        host == "linkedin.com"
-            || host
-                .strip_suffix(".linkedin.com")
-                .is_some_and(|sub| !sub.is_empty())
-    });
-    if url.scheme() != "https"
-        || !on_linkedin
-        || url.port().is_some()
-        || !url.username().is_empty()
-        || url.password().is_some()
-    {
-        return Err(refused());
-    }
-    let stored = url.to_string();
-    if stored.chars().count() > MAX_URL {
-        return Err(ApiError::field(
-            "linkedin_url",
-            format_args!("is longer than {MAX_URL} characters once written as a URL."),
-        ));
-    }
-    Ok(stored)
+impl Kinds {
+    /// Twice the number of kinds: room for repeats, none for a list no person wrote.
+    pub const MAX_VALUES: usize = 2 * Kind::ALL.len();
 }
 
-/// Twice the number of kinds: room for repeats, none for a list no person wrote.
-const MAX_KIND_VALUES: usize = 2 * Kind::ALL.len();
-
-fn dedupe(kinds: Vec<Kind>) -> Vec<Kind> {
-    let mut out = Vec::new();
-    for kind in kinds {
-        if !out.contains(&kind) {
-            out.push(kind);
+impl<'de> Deserialize<'de> for Kinds {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let given = Vec::<Kind>::deserialize(deserializer)?;
+        if given.len() > Self::MAX_VALUES {
+            return Err(serde::de::Error::custom(format_args!(
+                "{}lists at most {} values.",
+                crate::domain::fields::RULE,
+                Self::MAX_VALUES
+            )));
         }
+        let mut kinds = Vec::new();
+        for kind in given {
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+        Ok(Self(kinds))
     }
-    out
 }
 
 impl ContactInput {
@@ -100,108 +82,86 @@ impl ContactInput {
         now: OffsetDateTime,
         pool_days: Option<u32>,
     ) -> Result<(), ApiError> {
-        use crate::domain::validate::{
-            email, optional_text, required_text, MAX_PHONE, MAX_SHORT, MAX_TEXT,
-        };
         let was_candidate = contact.kind.contains(&Kind::Candidate);
         if let Some(name) = self.full_name {
-            let name = name.ok_or_else(|| ApiError::field("full_name", "cannot be null."))?;
-            contact.full_name = required_text("full_name", &name, MAX_SHORT)?;
+            contact.full_name = name.into_string();
         }
-        if let Some(value) = self.email {
-            contact.email = value.as_deref().map(|e| email("email", e)).transpose()?;
-        }
-        if let Some(value) = self.phone {
-            contact.phone = optional_text("phone", value.as_deref(), MAX_PHONE)?;
-        }
-        if let Some(value) = self.linkedin_url {
-            contact.linkedin_url = value.as_deref().map(linkedin).transpose()?;
-        }
-        if let Some(value) = self.company {
-            contact.company = optional_text("company", value.as_deref(), MAX_SHORT)?;
-        }
-        if let Some(value) = self.role {
-            contact.role = optional_text("role", value.as_deref(), MAX_SHORT)?;
-        }
-        if let Some(value) = self.city {
-            contact.city = optional_text("city", value.as_deref(), MAX_SHORT)?;
-        }
-        if let Some(value) = self.notes {
-            contact.notes = optional_text("notes", value.as_deref(), MAX_TEXT)?;
-        }
-        if let Some(kinds) = self.kind {
-            let kinds = kinds.unwrap_or_default();
-            if kinds.len() > MAX_KIND_VALUES {
-                return Err(ApiError::field(
-                    "kind",
-                    format_args!("lists at most {MAX_KIND_VALUES} values."),
-                ));
-            }
-            contact.kind = dedupe(kinds);
+        self.email.update(&mut contact.email);
+        self.phone.update(&mut contact.phone);
+        self.linkedin_url.update(&mut contact.linkedin_url);
+        self.company.update(&mut contact.company);
+        self.role.update(&mut contact.role);
+        self.city.update(&mut contact.city);
+        self.notes.update(&mut contact.notes);
+        match self.kind {
+            Patch::Absent => {}
+            Patch::Null => contact.kind = Vec::new(),
+            Patch::Set(Kinds(kinds)) => contact.kind = kinds,
         }
         // The talent pool holds candidates only: a contact that is not one has no window.
         let is_candidate = contact.kind.contains(&Kind::Candidate);
         match self.pool_expires_at {
-            Some(Some(raw)) => {
-                let at = crate::clock::parse(&raw).ok_or_else(|| {
-                    ApiError::field(
-                        "pool_expires_at",
-                        "must be an RFC 3339 timestamp from year 0000 to 9999 in UTC, or null.",
-                    )
-                })?;
+            Patch::Set(Instant(at)) => {
                 if !is_candidate {
                     return Err(ApiError::field("pool_expires_at", "applies to candidates only: give the contact the kind 'candidate', or send null."));
                 }
                 contact.pool_expires_at = Some(at);
             }
-            Some(None) => contact.pool_expires_at = None,
-            None if !is_candidate => contact.pool_expires_at = None,
-            None if !was_candidate => {
+            Patch::Null => contact.pool_expires_at = None,
+            Patch::Absent if !is_candidate => contact.pool_expires_at = None,
+            Patch::Absent if !was_candidate => {
                 let days = pool_days.ok_or_else(|| {
                     ApiError::internal("a contact became a candidate without its pool days")
                 })?;
                 contact.pool_expires_at = Some(now + time::Duration::days(days as i64));
             }
-            None => {}
+            Patch::Absent => {}
         }
         Ok(())
     }
 }
 
-fn duplicate(existing: Uuid) -> ApiError {
-    ApiError::DuplicateContact(format!(
-        "A contact with this email already exists in your organization: {existing}."
-    ))
+/// What a contact's write may be refused for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Refusal {
+    /// Another contact has this email.
+    EmailTaken(String),
+}
+
+impl Refusal {
+    /// The error for the client: 409 `duplicate_contact`, naming the contact that has the
+    /// email (if it still does: one deleted since is not named).
+    pub async fn explain(self, db: &Db, org: Uuid) -> Result<ApiError, ApiError> {
+        let Refusal::EmailTaken(email) = self;
+        let owner = marker_owner(db, org, &email).await?;
+        let holder = owner.map_or_else(String::new, |id| format!(": {id}"));
+        Ok(ApiError::DuplicateContact(format!(
+            "A contact with this email already exists in your organization{holder}."
+        )))
+    }
 }
 
 /// Creates a contact and its email marker in one transaction: of two racing creates with
 /// the same email, exactly one commits; the other gets 409 `duplicate_contact`.
 pub async fn create(db: &Db, org: Uuid, input: ContactInput) -> Result<Contact, ApiError> {
-    let (contact, items) = creation(db, org, input).await?;
-    let mut retry = crate::table::txn::Retry::default();
-    while retry.next().await {
-        match crate::table::txn::write(db, items.clone()).await? {
-            Ok(()) => return Ok(contact),
-            Err(crate::table::txn::Outcome::ConditionFailed(_)) => {
-                let email = contact.email.as_deref().unwrap_or_default();
-                let owner = marker_owner(db, org, email).await?;
-                return Err(owner
-                    .map(duplicate)
-                    .unwrap_or_else(|| ApiError::internal("contact create condition failed")));
-            }
-            Err(crate::table::txn::Outcome::Conflict) => continue,
-        }
+    let (contact, transaction) = creation(db, org, input).await?;
+    let written = txn::read_modify_write(db, "contact create", || async {
+        Ok(Step::Write(contact.clone(), transaction.clone()))
+    })
+    .await?;
+    match written {
+        Ok(contact) => Ok(contact),
+        Err(refusal) => Err(refusal.explain(db, org).await?),
     }
-    Err(ApiError::internal("contact create kept conflicting"))
 }
 
-/// A new contact from `input`, and the items of the transaction that creates it.
+/// A new contact from `input`, and the transaction that creates it.
 pub async fn creation(
     db: &Db,
     org: Uuid,
     input: ContactInput,
-) -> Result<(Contact, Vec<aws_sdk_dynamodb::types::TransactWriteItem>), ApiError> {
-    if !matches!(input.full_name, Some(Some(_))) {
+) -> Result<(Contact, Transaction<Refusal>), ApiError> {
+    if input.full_name.is_none() {
         return Err(ApiError::field("full_name", "is required."));
     }
     let pool_days = pool_days(db, org).await?;
@@ -211,20 +171,22 @@ pub async fn creation(
         ..Contact::new(String::new(), now)
     };
     input.apply(&mut contact, now, Some(pool_days))?;
-    let mut items = vec![crate::table::txn::put(
-        db,
+    let mut transaction = Transaction::new();
+    transaction.push(txn::put(
         contact.item(org)?,
         Some("attribute_not_exists(PK)"),
-    )];
-    items.extend(index_writes(db, org, None, Some(&contact))?);
+    ));
+    transaction.extend(index_writes(org, None, Some(&contact))?);
     if let Some(email) = &contact.email {
-        items.push(crate::table::txn::put(
-            db,
-            email_marker(org, email, contact.id),
-            Some("attribute_not_exists(PK)"),
-        ));
+        transaction.push_refusing(
+            txn::put(
+                email_marker(org, email, contact.id),
+                Some("attribute_not_exists(PK)"),
+            ),
+            Refusal::EmailTaken(email.clone()),
+        );
     }
-    Ok((contact, items))
+    Ok((contact, transaction))
 }
 
 /// The talent-pool window an organization gives new candidates, in days.
@@ -235,19 +197,19 @@ pub async fn pool_days(db: &Db, org: Uuid) -> Result<u32, ApiError> {
         .unwrap_or(crate::domain::orgs::DEFAULT_POOL_DAYS))
 }
 
-/// A contact's next version and the transaction items that write it: the contact under a
+/// A contact's next version and the transaction that writes it: the contact under a
 /// version condition, its index entries, and a changed email's marker moved (the old
-/// address freed, the new one claimed). Its own transaction, or part of a dossier's.
+/// address freed, the new one claimed, refused if another contact has it). Its own
+/// transaction, or part of a dossier's.
 #[derive(Clone, Debug)]
 pub struct ContactChange {
     pub next: Contact,
-    pub items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+    pub transaction: Transaction<Refusal>,
 }
 
 impl ContactChange {
     /// `patch` applied to `current`; `None` when it alters nothing.
     pub fn of(
-        db: &Db,
         org: Uuid,
         current: &Contact,
         patch: ContactInput,
@@ -263,45 +225,26 @@ impl ContactChange {
         }
         next.updated_at = now;
         next.version = current.version + 1;
-        let mut items = vec![crate::table::txn::put_versioned(
-            db,
-            next.item(org)?,
-            current.version,
-        )];
-        items.extend(index_writes(db, org, Some(current), Some(&next))?);
+        let mut transaction = Transaction::new();
+        transaction.push(txn::put_versioned(next.item(org)?, current.version));
+        transaction.extend(index_writes(org, Some(current), Some(&next))?);
         let old_email = current.email.as_deref().map(crate::text::fold);
         let new_email = next.email.as_deref().map(crate::text::fold);
         if old_email != new_email {
             if let Some(old) = &current.email {
-                items.push(crate::table::txn::delete(
-                    db,
-                    &org_pk(org),
-                    &email_sk(old),
-                    None,
-                ));
+                transaction.push(txn::delete(&org_pk(org), &email_sk(old), None));
             }
             if let Some(new) = &next.email {
-                items.push(crate::table::txn::put(
-                    db,
-                    email_marker(org, new, current.id),
-                    Some("attribute_not_exists(PK)"),
-                ));
+                transaction.push_refusing(
+                    txn::put(
+                        email_marker(org, new, current.id),
+                        Some("attribute_not_exists(PK)"),
+                    ),
+                    Refusal::EmailTaken(new.clone()),
+                );
             }
         }
-        Ok(Some(Self { next, items }))
-    }
-
-    /// After a transaction with this change failed a condition: 409 `duplicate_contact`
-    /// when the new email belongs to another contact, `None` when the failure was a
-    /// concurrent write, which a fresh read resolves.
-    pub async fn refusal(&self, db: &Db, org: Uuid) -> Result<Option<ApiError>, ApiError> {
-        let Some(email) = self.next.email.as_deref() else {
-            return Ok(None);
-        };
-        Ok(marker_owner(db, org, email)
-            .await?
-            .filter(|owner| *owner != self.next.id)
-            .map(duplicate))
+        Ok(Some(Self { next, transaction }))
     }
 }
 
@@ -315,64 +258,21 @@ pub async fn update(
     precondition: &crate::table::txn::Precondition,
 ) -> Result<Contact, ApiError> {
     let pool_days = pool_days(db, org).await?;
-    let mut retry = crate::table::txn::Retry::default();
-    while retry.next().await {
+    let written = txn::read_modify_write(db, "contact update", || async {
         let current = get(db, org, id)
             .await?
             .ok_or_else(|| ApiError::not_found("Contact not found."))?;
         precondition.check(current.version, "contact")?;
-        let Some(change) = ContactChange::of(db, org, &current, patch.clone(), Some(pool_days))?
-        else {
-            return Ok(current);
-        };
-        match crate::table::txn::write(db, change.items.clone()).await? {
-            Ok(()) => return Ok(change.next),
-            Err(crate::table::txn::Outcome::ConditionFailed(reasons))
-                if reasons.first().is_some_and(Option::is_none) =>
-            {
-                if let Some(refusal) = change.refusal(db, org).await? {
-                    return Err(refusal);
-                }
-            }
-            Err(_) => {}
-        }
-    }
-    Err(ApiError::internal("contact update kept conflicting"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::linkedin;
-
-    #[test]
-    fn a_linkedin_url_is_an_https_url_on_linkedin_stored_as_parsed() {
-        assert_eq!(
-            linkedin("https://www.linkedin.com/in/sophie").unwrap(),
-            "https://www.linkedin.com/in/sophie"
-        );
-        assert_eq!(
-            linkedin("https://WWW.LinkedIn.com/in/sophie van dijk").unwrap(),
-            "https://www.linkedin.com/in/sophie%20van%20dijk"
-        );
-        assert_eq!(
-            linkedin("https://linkedin.com").unwrap(),
-            "https://linkedin.com/"
-        );
-        for refused in [
-            r#"https://x"><svg/onload=alert(1)>"#,
-            "http://javascript:alert(1)//",
-            "javascript:alert(1)",
-            "https://evil.example/login",
-            "https://linkedin.com.evil.example/in/x",
-            "https://evillinkedin.com/in/x",
-            "https://.linkedin.com/in/x",
-            "http://www.linkedin.com/in/x",
-            "https://user:pass@www.linkedin.com/in/x",
-            "https://www.linkedin.com:8443/in/x",
-            "linkedin.com/in/x",
-        ] {
-            let err = linkedin(refused).unwrap_err();
-            assert_eq!(err.param(), Some("linkedin_url"), "{refused}");
-        }
+        Ok(
+            match ContactChange::of(org, &current, patch.clone(), Some(pool_days))? {
+                None => Step::Done(current),
+                Some(change) => Step::Write(change.next, change.transaction),
+            },
+        )
+    })
+    .await?;
+    match written {
+        Ok(contact) => Ok(contact),
+        Err(refusal) => Err(refusal.explain(db, org).await?),
     }
 }

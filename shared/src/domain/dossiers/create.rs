@@ -8,17 +8,16 @@ use uuid::Uuid;
 use crate::ids::Id;
 
 use crate::domain::contacts::{self, Contact, Kind, Link, LinkRole};
+use crate::domain::fields::{Currency, DealSize, Email, Line, Name, Phone, Prose};
 use crate::domain::flows::{self, DossierType, Flow};
 use crate::domain::orgs::{self, Org};
 use crate::domain::outbox::{outbox_item, EventType};
-use crate::domain::validate::{self, MAX_PHONE, MAX_SHORT, MAX_TEXT};
 use crate::ids::new_id;
 use crate::table::store::Db;
-use crate::table::txn::{self, Outcome};
+use crate::table::txn::{self, Step, Transaction};
 use crate::{clock, ApiError};
-use aws_sdk_dynamodb::types::TransactWriteItem;
 
-use super::{counters_update, deal_size, require_member, sales_only, Dossier, Status};
+use super::{counters_update, require_member, sales_only, Dossier, Status};
 
 /// `POST /dossiers` as JSON (and the text fields of the multipart form).
 #[derive(Debug, Default, Deserialize)]
@@ -26,18 +25,18 @@ use super::{counters_update, deal_size, require_member, sales_only, Dossier, Sta
 pub struct CreateDossier {
     #[serde(rename = "type")]
     pub kind: Option<DossierType>,
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub company: Option<String>,
-    pub role: Option<String>,
+    pub name: Option<Name>,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+    pub company: Option<Line>,
+    pub role: Option<Line>,
     pub contact_id: Option<Id>,
     pub flow_id: Option<Id>,
     pub assigned_to: Option<Id>,
-    pub intake_notes: Option<String>,
-    pub contact_person: Option<String>,
-    pub deal_size: Option<serde_json::Number>,
-    pub deal_currency: Option<String>,
+    pub intake_notes: Option<Prose>,
+    pub contact_person: Option<Line>,
+    pub deal_size: Option<DealSize>,
+    pub deal_currency: Option<Currency>,
 }
 
 impl CreateDossier {
@@ -107,14 +106,11 @@ pub async fn prepare(db: &Db, org_id: Uuid, input: CreateDossier) -> Result<Prep
     let kind = input
         .kind
         .ok_or_else(|| ApiError::field("type", "is required ('candidate' or 'sales')."))?;
-    let name = validate::required_text(
-        "name",
-        input
-            .name
-            .as_deref()
-            .ok_or_else(|| ApiError::field("name", "is required."))?,
-        MAX_SHORT,
-    )?;
+    let name = input
+        .name
+        .clone()
+        .ok_or_else(|| ApiError::field("name", "is required."))?
+        .into_string();
     sales_only(
         kind,
         &[
@@ -123,24 +119,7 @@ pub async fn prepare(db: &Db, org_id: Uuid, input: CreateDossier) -> Result<Prep
             ("deal_currency", input.deal_currency.is_some()),
         ],
     )?;
-    let email = input
-        .email
-        .as_deref()
-        .map(|e| validate::email("email", e))
-        .transpose()?;
-    let phone = validate::optional_text("phone", input.phone.as_deref(), MAX_PHONE)?;
-    let company = validate::optional_text("company", input.company.as_deref(), MAX_SHORT)?;
-    let role = validate::optional_text("role", input.role.as_deref(), MAX_SHORT)?;
-    let contact_person =
-        validate::optional_text("contact_person", input.contact_person.as_deref(), MAX_SHORT)?;
-    let intake_notes =
-        validate::optional_text("intake_notes", input.intake_notes.as_deref(), MAX_TEXT)?;
-    let deal_size = input.deal_size.as_ref().map(deal_size).transpose()?;
-    let deal_currency = input
-        .deal_currency
-        .as_deref()
-        .map(|c| validate::currency("deal_currency", c))
-        .transpose()?;
+    let optional = |field: &Option<Line>| field.clone().and_then(Option::from);
 
     let org = orgs::get_org(db, org_id)
         .await?
@@ -160,18 +139,18 @@ pub async fn prepare(db: &Db, org_id: Uuid, input: CreateDossier) -> Result<Prep
         id: new_id(),
         kind,
         name,
-        email,
-        phone,
-        company,
-        role,
-        contact_person,
-        deal_size,
-        deal_currency,
+        email: input.email.clone().map(Email::into_string),
+        phone: input.phone.clone().and_then(Option::from),
+        company: optional(&input.company),
+        role: optional(&input.role),
+        contact_person: optional(&input.contact_person),
+        deal_size: input.deal_size.clone().and_then(Option::from),
+        deal_currency: input.deal_currency.clone().and_then(Option::from),
         status: Status::Active,
         flow_id: flow.id,
         current_stage_id: flow.first_stage().id,
         assigned_to: input.assigned_to.map(Id::uuid),
-        intake_notes,
+        intake_notes: input.intake_notes.clone().and_then(Option::from),
         cv_url: None,
         primary_contact_id: None,
         created_at: now,
@@ -213,10 +192,12 @@ pub async fn commit(
     } = prepared;
     dossier.cv_url = cv_url;
     let now = dossier.created_at;
-    let mut retry = txn::Retry::default();
-    while retry.next().await {
+    // A failed condition means the contact changed, or someone created one with this email
+    // meanwhile: read again and link to what is there now. Nothing refuses a create here.
+    txn::until_written(db, "dossier create", || async {
+        let mut dossier = dossier.clone();
         let plan = plan_contact(db, org_id, input.contact_id.map(Id::uuid), &dossier, &org).await?;
-        let (mut items, primary) = contact_writes(db, org_id, plan, now)?;
+        let (mut transaction, primary) = contact_writes(org_id, plan, now)?;
         dossier.primary_contact_id = primary;
         if let Some(contact_id) = primary {
             let link = Link {
@@ -226,28 +207,18 @@ pub async fn commit(
                 is_primary: true,
                 created_at: now,
             };
-            items.push(txn::put(db, link.item(org_id)?, None));
+            transaction.push(txn::put(link.item(org_id)?, None));
         }
-        items.push(txn::put(
-            db,
+        transaction.push(txn::put(
             dossier.item(org_id)?,
             Some("attribute_not_exists(PK)"),
         ));
-        items.extend(counters_update(db, org_id, None, Some(&dossier)));
-        items.push(txn::put(
-            db,
-            outbox_item(org_id, EventType::DossierCreated, &dossier, now)?,
-            None,
-        ));
-
-        match txn::write(db, items).await? {
-            Ok(()) => return Ok(dossier),
-            // The contact changed, or someone created one with this email meanwhile:
-            // read again and link to what is there now.
-            Err(Outcome::Conflict) | Err(Outcome::ConditionFailed(_)) => continue,
-        }
-    }
-    Err(ApiError::internal("dossier create kept conflicting"))
+        transaction.extend(counters_update(org_id, None, Some(&dossier)));
+        let created = outbox_item(org_id, EventType::DossierCreated, &dossier, now)?;
+        transaction.push(txn::put(created, None));
+        Ok(Step::Write(dossier, transaction))
+    })
+    .await
 }
 
 /// Who becomes the new dossier's primary contact, as the table stands now: the contact
@@ -310,12 +281,11 @@ async fn plan_contact(
 
 /// The writes that give the planned contact one more dossier, and the contact's id.
 fn contact_writes(
-    db: &Db,
     org_id: Uuid,
     plan: ContactPlan,
     now: time::OffsetDateTime,
-) -> Result<(Vec<TransactWriteItem>, Option<Uuid>), ApiError> {
-    let mut items = Vec::new();
+) -> Result<(Transaction, Option<Uuid>), ApiError> {
+    let mut items = Transaction::new();
     let contact = match plan {
         ContactPlan::None => return Ok((items, None)),
         ContactPlan::Existing(plan) => {
@@ -323,13 +293,8 @@ fn contact_writes(
             contact.version += 1;
             contact.dossier_count += 1;
             contact.updated_at = now;
-            items.push(txn::put_versioned(db, contact.item(org_id)?, read.version));
-            items.extend(contacts::index_writes(
-                db,
-                org_id,
-                Some(&read),
-                Some(&contact),
-            )?);
+            items.push(txn::put_versioned(contact.item(org_id)?, read.version));
+            items.extend(contacts::index_writes(org_id, Some(&read), Some(&contact))?);
             contact
         }
         ContactPlan::New(contact) => {
@@ -337,14 +302,12 @@ fn contact_writes(
             contact.version = 1;
             contact.dossier_count = 1;
             items.push(txn::put(
-                db,
                 contact.item(org_id)?,
                 Some("attribute_not_exists(PK)"),
             ));
-            items.extend(contacts::index_writes(db, org_id, None, Some(&contact))?);
+            items.extend(contacts::index_writes(org_id, None, Some(&contact))?);
             if let Some(email) = &contact.email {
                 items.push(txn::put(
-                    db,
                     contacts::email_marker(org_id, email, contact.id),
                     Some("attribute_not_exists(PK)"),
                 ));

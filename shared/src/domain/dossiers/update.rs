@@ -6,61 +6,57 @@ use uuid::Uuid;
 use crate::ids::Id;
 
 use crate::domain::contacts::{self, ContactChange, ContactInput};
+use crate::domain::fields::{not_null, Currency, DealSize, Email, Line, Name, Patch, Phone, Prose};
 use crate::domain::flows::{self, Flow};
 use crate::domain::outbox::{outbox_item, EventType};
-use crate::domain::validate::{self, MAX_PHONE, MAX_SHORT, MAX_TEXT};
 use crate::table::keys::{dossier_sk, org_pk};
 use crate::table::store::Db;
 use crate::table::txn::Precondition;
-use crate::table::txn::{self};
+use crate::table::txn::{self, Step, Transaction};
 use crate::{clock, ApiError};
 
-use super::{counters_update, deal_size, get, require_member, sales_only, Dossier, Status};
+use super::{counters_update, get, require_member, sales_only, Dossier, Status};
 
 /// `PATCH /dossiers/{id}`: absent fields are left alone; `null` clears a nullable field.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchDossier {
-    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub company: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub role: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub contact_person: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub deal_size: Option<Option<serde_json::Number>>,
-    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub deal_currency: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub status: Option<Option<Status>>,
-    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub assigned_to: Option<Option<Id>>,
-    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub intake_notes: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub current_stage_id: Option<Option<Id>>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub name: Option<Name>,
+    #[serde(default)]
+    pub email: Patch<Email>,
+    #[serde(default)]
+    pub phone: Patch<Phone>,
+    #[serde(default)]
+    pub company: Patch<Line>,
+    #[serde(default)]
+    pub role: Patch<Line>,
+    #[serde(default)]
+    pub contact_person: Patch<Line>,
+    #[serde(default)]
+    pub deal_size: Patch<DealSize>,
+    #[serde(default)]
+    pub deal_currency: Patch<Currency>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub status: Option<Status>,
+    #[serde(default)]
+    pub assigned_to: Patch<Id>,
+    #[serde(default)]
+    pub intake_notes: Patch<Prose>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub current_stage_id: Option<Id>,
     /// Present only to answer with a precise message: neither can change.
-    #[serde(
-        rename = "type",
-        default,
-        deserialize_with = "crate::domain::validate::nullable"
-    )]
-    pub kind: Option<Option<serde_json::Value>>,
-    #[serde(default, deserialize_with = "crate::domain::validate::nullable")]
-    pub flow_id: Option<Option<serde_json::Value>>,
+    #[serde(rename = "type", default)]
+    pub kind: Patch<serde::de::IgnoredAny>,
+    #[serde(default)]
+    pub flow_id: Patch<serde::de::IgnoredAny>,
 }
 
 impl PatchDossier {
     /// `email` changes the dossier's primary contact too, so such a PATCH needs
     /// `contacts:write`, whether or not the dossier has one (as a create with `email`).
     pub fn reaches_primary_contact(&self) -> bool {
-        self.email.is_some()
+        !self.email.is_absent()
     }
 }
 
@@ -72,67 +68,36 @@ fn apply_patch(
 ) -> Result<Dossier, ApiError> {
     let mut next = current.clone();
     if let Some(name) = &patch.name {
-        let name = name.as_deref().ok_or_else(|| cannot_be_null("name"))?;
-        next.name = validate::required_text("name", name, MAX_SHORT)?;
+        next.name = name.clone().into_string();
     }
-    if let Some(email) = &patch.email {
-        next.email = email
-            .as_deref()
-            .map(|e| validate::email("email", e))
-            .transpose()?;
-    }
-    if let Some(phone) = &patch.phone {
-        next.phone = validate::optional_text("phone", phone.as_deref(), MAX_PHONE)?;
-    }
-    if let Some(company) = &patch.company {
-        next.company = validate::optional_text("company", company.as_deref(), MAX_SHORT)?;
-    }
-    if let Some(role) = &patch.role {
-        next.role = validate::optional_text("role", role.as_deref(), MAX_SHORT)?;
-    }
+    patch.email.clone().update(&mut next.email);
+    patch.phone.clone().update(&mut next.phone);
+    patch.company.clone().update(&mut next.company);
+    patch.role.clone().update(&mut next.role);
     sales_only(
         current.kind,
         &[
-            (
-                "contact_person",
-                patch.contact_person.as_ref().is_some_and(Option::is_some),
-            ),
-            (
-                "deal_size",
-                patch.deal_size.as_ref().is_some_and(Option::is_some),
-            ),
-            (
-                "deal_currency",
-                patch.deal_currency.as_ref().is_some_and(Option::is_some),
-            ),
+            ("contact_person", patch.contact_person.is_set()),
+            ("deal_size", patch.deal_size.is_set()),
+            ("deal_currency", patch.deal_currency.is_set()),
         ],
     )?;
-    if let Some(person) = &patch.contact_person {
-        next.contact_person =
-            validate::optional_text("contact_person", person.as_deref(), MAX_SHORT)?;
-    }
-    if let Some(size) = &patch.deal_size {
-        next.deal_size = size.as_ref().map(deal_size).transpose()?;
-    }
-    if let Some(currency) = &patch.deal_currency {
-        next.deal_currency = currency
-            .as_deref()
-            .map(|c| validate::currency("deal_currency", c))
-            .transpose()?;
-    }
+    patch
+        .contact_person
+        .clone()
+        .update(&mut next.contact_person);
+    patch.deal_size.clone().update(&mut next.deal_size);
+    patch.deal_currency.clone().update(&mut next.deal_currency);
     if let Some(status) = patch.status {
-        next.status = status.ok_or_else(|| cannot_be_null("status"))?;
+        next.status = status;
     }
-    if let Some(assigned) = &patch.assigned_to {
-        next.assigned_to = assigned.map(Id::uuid);
+    match patch.assigned_to {
+        Patch::Absent => {}
+        Patch::Null => next.assigned_to = None,
+        Patch::Set(user) => next.assigned_to = Some(user.uuid()),
     }
-    if let Some(notes) = &patch.intake_notes {
-        next.intake_notes = validate::optional_text("intake_notes", notes.as_deref(), MAX_TEXT)?;
-    }
-    if let Some(stage) = patch.current_stage_id {
-        let stage = stage
-            .ok_or_else(|| cannot_be_null("current_stage_id"))?
-            .uuid();
+    patch.intake_notes.clone().update(&mut next.intake_notes);
+    if let Some(stage) = patch.current_stage_id.map(Id::uuid) {
         if stage != current.current_stage_id {
             let in_flow = flow
                 .is_some_and(|f| f.id == current.flow_id && f.stages.iter().any(|s| s.id == stage));
@@ -148,15 +113,11 @@ fn apply_patch(
     Ok(next)
 }
 
-fn cannot_be_null(field: &str) -> ApiError {
-    ApiError::field(field, "cannot be null.")
-}
-
 pub fn check_immutable(patch: &PatchDossier) -> Result<(), ApiError> {
-    if patch.kind.is_some() {
+    if !patch.kind.is_absent() {
         return Err(ApiError::field("type", "cannot be changed."));
     }
-    if patch.flow_id.is_some() {
+    if !patch.flow_id.is_absent() {
         return Err(ApiError::field("flow_id", "cannot be changed."));
     }
     Ok(())
@@ -177,7 +138,7 @@ async fn primary_contact_change(
     let Some(contact) = contacts::get(db, org, id).await? else {
         return Ok(None);
     };
-    ContactChange::of(db, org, &contact, fields.clone(), None)
+    ContactChange::of(org, &contact, fields.clone(), None)
 }
 
 /// The items that write `next` over `current`: the dossier under its version condition,
@@ -185,14 +146,13 @@ async fn primary_contact_change(
 /// `dossier.updated`, archiving (a status change) included; the stage and archive events
 /// come with it, not instead of it.
 fn dossier_writes(
-    db: &Db,
     org: Uuid,
     current: &Dossier,
     next: &Dossier,
-) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, ApiError> {
+) -> Result<Vec<crate::table::txn::Write>, ApiError> {
     let now = next.updated_at;
-    let mut items = vec![txn::put_versioned(db, next.item(org)?, current.version)];
-    items.extend(counters_update(db, org, Some(current), Some(next)));
+    let mut items = vec![txn::put_versioned(next.item(org)?, current.version)];
+    items.extend(counters_update(org, Some(current), Some(next)));
     let mut events = vec![EventType::DossierUpdated];
     if next.current_stage_id != current.current_stage_id {
         events.push(EventType::DossierStageChanged);
@@ -201,7 +161,7 @@ fn dossier_writes(
         events.push(EventType::DossierDeleted);
     }
     for event in events {
-        items.push(txn::put(db, outbox_item(org, event, next, now)?, None));
+        items.push(txn::put(outbox_item(org, event, next, now)?, None));
     }
     Ok(items)
 }
@@ -222,8 +182,7 @@ async fn modify<F>(
 where
     F: Fn(&Dossier) -> Result<Dossier, ApiError>,
 {
-    let mut retry = txn::Retry::default();
-    while retry.next().await {
+    let written = txn::read_modify_write(db, "dossier update", || async {
         let current = get(db, org, id)
             .await?
             .ok_or_else(ApiError::dossier_not_found)?;
@@ -235,32 +194,34 @@ where
             Some(fields) => primary_contact_change(db, org, &next, fields).await?,
             None => None,
         };
-        let dossier_changes = !next.same_content(&current) || always_updated;
-        let (mut items, written) = if dossier_changes {
+        let mut transaction = Transaction::new();
+        let written = if !next.same_content(&current) || always_updated {
             next.updated_at = clock::now();
             next.version = current.version + 1;
-            (dossier_writes(db, org, &current, &next)?, next)
+            transaction.extend(dossier_writes(org, &current, &next)?);
+            next
         } else if contact.is_some() {
             // Only the contact differs (it was changed on its own since): the dossier
             // keeps its version, and the write holds it to the version read.
-            let unchanged = txn::version_is(db, &org_pk(org), &dossier_sk(id), current.version);
-            (vec![unchanged], current)
+            transaction.push(txn::version_is(
+                &org_pk(org),
+                &dossier_sk(id),
+                current.version,
+            ));
+            current
         } else {
-            return Ok(current);
+            return Ok(Step::Done(current));
         };
-        items.extend(contact.iter().flat_map(|c| c.items.iter().cloned()));
-        match txn::write(db, items).await? {
-            Ok(()) => return Ok(written),
-            Err(_) => {
-                if let Some(change) = &contact {
-                    if let Some(refusal) = change.refusal(db, org).await? {
-                        return Err(refusal);
-                    }
-                }
-            }
+        if let Some(contact) = contact {
+            transaction.append(contact.transaction);
         }
+        Ok(Step::Write(written, transaction))
+    })
+    .await?;
+    match written {
+        Ok(dossier) => Ok(dossier),
+        Err(refusal) => Err(refusal.explain(db, org).await?),
     }
-    Err(ApiError::internal("dossier update kept conflicting"))
 }
 
 pub async fn patch(
@@ -271,12 +232,12 @@ pub async fn patch(
     precondition: &Precondition,
 ) -> Result<Dossier, ApiError> {
     check_immutable(&patch)?;
-    if let Some(Some(user)) = patch.assigned_to {
+    if let Patch::Set(user) = patch.assigned_to {
         require_member(db, org, Some(user.uuid())).await?;
     }
     // A dossier never changes flow, so its flow can be read once, before the write cycle.
     let flow = match patch.current_stage_id {
-        Some(Some(_)) => {
+        Some(_) => {
             let current = get(db, org, id)
                 .await?
                 .ok_or_else(ApiError::dossier_not_found)?;
