@@ -9,15 +9,11 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::measure::median;
-use crate::{root, Settings, API_FUNCTIONS, FUNCTIONS};
+use crate::{api_functions, functions, root, Settings};
 
 fn api_event(function: &str, key: Option<&str>, dossier: Uuid) -> Value {
-    let resource = match function {
-        "webhooks" => "webhook-endpoints",
-        other => other,
-    };
     let text =
-        std::fs::read_to_string(root().join(format!("events/api-{resource}-list.json"))).unwrap();
+        std::fs::read_to_string(root().join(format!("events/api-{function}-list.json"))).unwrap();
     let sample_dossier = "01a217e8-2b69-729d-a2db-7e9aa4dc2465";
     let mut event: Value =
         serde_json::from_str(&text.replace(sample_dossier, &dossier.to_string())).unwrap();
@@ -219,7 +215,7 @@ async fn first_response_after_init(binary: &Path, function: &str, event: &Value)
 /// Lambda's environment; and, for comparison, init in this machine's environment.
 pub(super) async fn cold_starts(settings: &Settings, key: &str, dossier: Uuid) -> Value {
     let mut out = serde_json::Map::new();
-    for function in FUNCTIONS {
+    for function in functions() {
         let binary = root().join("target").join(settings.profile).join(function);
         let mut per_kind = serde_json::Map::new();
         for real in [false, true] {
@@ -250,7 +246,7 @@ pub(super) async fn cold_starts(settings: &Settings, key: &str, dossier: Uuid) -
                 inits_in_machine_environment(settings, &binary, function, &event).await
             };
             let mut after_init = Vec::new();
-            if real && API_FUNCTIONS.contains(&function) {
+            if real && api_functions().contains(&function) {
                 for _ in 0..settings.cold_runs {
                     after_init.push(first_response_after_init(&binary, function, &event).await);
                 }
@@ -343,7 +339,7 @@ pub(super) async fn key_only_against_peer(
     // More runs than for the other cold starts: this is a ratio of two small medians.
     let runs = settings.cold_runs * 3;
     let mut out = serde_json::Map::new();
-    for (function, key) in API_FUNCTIONS.into_iter().zip(keys) {
+    for (function, key) in api_functions().into_iter().zip(keys) {
         let binary = root().join("target").join(settings.profile).join(function);
         let event = key_only_event(function, key, dossier);
         let [mut ours, mut theirs, mut ours_ahead, mut theirs_ahead, mut our_inits, mut their_inits] =

@@ -20,12 +20,18 @@ use cold_starts::{cold_starts, key_only_against_peer};
 use measure::{concurrent_creates, measure_size, scale_run, webhook_latency};
 use report::{binary_sizes, machine, markdown};
 use seed::seed;
+use shared::functions::Function;
 use targets::targets;
 
-const FUNCTIONS: [&str; 6] = [
-    "dossiers", "contacts", "flows", "notes", "fanout", "delivery",
-];
-const API_FUNCTIONS: [&str; 5] = ["dossiers", "contacts", "flows", "notes", "webhooks"];
+/// Every function, by name, as the registry lists them.
+fn functions() -> Vec<&'static str> {
+    Function::ALL.into_iter().map(Function::as_str).collect()
+}
+
+/// The functions API Gateway invokes.
+fn api_functions() -> Vec<&'static str> {
+    Function::api().map(Function::as_str).collect()
+}
 
 struct Settings {
     quick: bool,

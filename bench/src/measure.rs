@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use crate::meter::{Meter, Tally};
 use crate::operations::{cursor_to_page_20, operations, Prepare, Routers};
 use crate::report::{machine, operations_table};
+use crate::seed::MOST_DOSSIERS;
 use crate::seed::{pdf, seed, Org};
 use crate::{root, Settings};
 
@@ -63,10 +64,6 @@ fn summarize(samples: &[Sample]) -> Value {
     })
 }
 
-/// The most dossiers an organization is seeded with: they are written through their
-/// transactions, which DynamoDB Local slows down superlinearly as the partition grows.
-pub(crate) const MOST_DOSSIERS: usize = 10_000;
-
 /// The operations at an organization of `size` contacts and as many dossiers, at most
 /// [`MOST_DOSSIERS`].
 pub(crate) async fn measure_size(stack: &Stack, settings: &Settings, size: usize) -> Value {
@@ -87,7 +84,7 @@ pub(crate) async fn measure_size(stack: &Stack, settings: &Settings, size: usize
     let attempts_cursor = cursor_to_page_20(
         &format!("/api/v1/webhook_endpoints/{}/attempts", org.endpoint),
         &org.keys[0],
-        &integration_tests::webhooks_router().await,
+        &integration_tests::webhook_endpoints_router().await,
     )
     .await;
     let mut results = serde_json::Map::new();

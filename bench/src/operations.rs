@@ -358,21 +358,33 @@ fn attempt_log_operations<'a>(org: &'a Org, attempts_cursor20: &'a str) -> Vec<O
     let endpoint = org.endpoint;
     let event = &org.attempted_event;
     vec![
-        operation(ATTEMPTS_PAGE_1, "webhooks", move |_i, key| async move {
-            Call::get(&format!("/api/v1/webhook_endpoints/{endpoint}/attempts")).key(key)
-        }),
-        operation(ATTEMPTS_PAGE_20, "webhooks", move |_i, key| async move {
-            Call::get(&format!(
-                "/api/v1/webhook_endpoints/{endpoint}/attempts?cursor={attempts_cursor20}"
-            ))
-            .key(key)
-        }),
-        operation(ATTEMPTS_OF_EVENT, "webhooks", move |_i, key| async move {
-            Call::get(&format!(
-                "/api/v1/webhook_endpoints/{endpoint}/attempts?event_id={event}"
-            ))
-            .key(key)
-        }),
+        operation(
+            ATTEMPTS_PAGE_1,
+            "webhook-endpoints",
+            move |_i, key| async move {
+                Call::get(&format!("/api/v1/webhook_endpoints/{endpoint}/attempts")).key(key)
+            },
+        ),
+        operation(
+            ATTEMPTS_PAGE_20,
+            "webhook-endpoints",
+            move |_i, key| async move {
+                Call::get(&format!(
+                    "/api/v1/webhook_endpoints/{endpoint}/attempts?cursor={attempts_cursor20}"
+                ))
+                .key(key)
+            },
+        ),
+        operation(
+            ATTEMPTS_OF_EVENT,
+            "webhook-endpoints",
+            move |_i, key| async move {
+                Call::get(&format!(
+                    "/api/v1/webhook_endpoints/{endpoint}/attempts?event_id={event}"
+                ))
+                .key(key)
+            },
+        ),
     ]
 }
 
@@ -394,8 +406,8 @@ impl Routers {
                 ("notes", notes::router(core.clone())),
                 ("flows", flows::router(core.clone())),
                 (
-                    "webhooks",
-                    webhooks::router(webhooks::Endpoints {
+                    "webhook-endpoints",
+                    webhook_endpoints::router(webhook_endpoints::Endpoints {
                         core: core.clone(),
                         ..stack.webhook_endpoints()
                     }),

@@ -3,17 +3,17 @@
 
 use serde_json::{json, Value};
 
-use crate::measure::MOST_DOSSIERS;
-use crate::{root, Settings, API_FUNCTIONS, FUNCTIONS};
+use crate::seed::MOST_DOSSIERS;
+use crate::{api_functions, root, Settings};
+use shared::functions::Function;
 
 pub(crate) fn binary_sizes() -> Value {
     let mut out = serde_json::Map::new();
-    for function in FUNCTIONS {
+    for function in Function::ALL {
         // Where `make package` (`sam build`) puts each function's bootstrap.
-        let mut logical: Vec<char> = function.chars().collect();
-        logical[0] = logical[0].to_ascii_uppercase();
-        let logical: String = logical.into_iter().collect();
-        let path = root().join(format!(".aws-sam/build/{logical}Function/bootstrap"));
+        let logical = function.template_id();
+        let path = root().join(format!(".aws-sam/build/{logical}/bootstrap"));
+        let function = function.as_str();
         if let Ok(meta) = std::fs::metadata(&path) {
             out.insert(
                 function.into(),
@@ -123,7 +123,7 @@ fn write_cold_starts(md: &mut String, report: &Value) {
 
 fn write_key_only_against_peer(md: &mut String, report: &Value) {
     md.push_str("\nThe first authenticated response of a request that needs only its key (`GET` of a path the function does not serve: the key verified, counted and its plan read in one `UpdateItem`, then 404), on demand (process start to response, init included) and in a sandbox of provisioned concurrency, initialized ahead of the request (event to response), each against `bare-peer` (bench/peer): a Rust Lambda with the same SDK configuration that answers any event with one `GetItem`, started the same way, its runs alternating with the function's. An API function opens its DynamoDB connection in init only when initialized ahead (the peer never does); on demand, the difference is the larger binary and router and the key's `UpdateItem` (a write, which DynamoDB Local answers more slowly than a read) against the peer's `GetItem`.\n\n| function | on demand ms | peer ms | ratio | initialized ahead ms | peer ms | ratio |\n|---|---|---|---|---|---|---|\n");
-    for function in API_FUNCTIONS {
+    for function in api_functions() {
         let s = &report["key_only_against_peer"][function];
         let f = |name: &str| s[name].as_f64().unwrap_or(f64::NAN);
         md.push_str(&format!(

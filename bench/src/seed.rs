@@ -8,6 +8,10 @@ use shared::table::store::Db;
 use shared::web::auth::Scope;
 use uuid::Uuid;
 
+/// The most dossiers an organization is seeded with: they are written through their
+/// transactions, which DynamoDB Local slows down superlinearly as the partition grows.
+pub(crate) const MOST_DOSSIERS: usize = 10_000;
+
 pub(crate) fn pdf(size: usize) -> Vec<u8> {
     let mut bytes = b"%PDF-1.7\n".to_vec();
     bytes.resize(size, b'a');
@@ -88,7 +92,7 @@ async fn seed_dossiers(db: &Db, org: Uuid, count: usize) -> Vec<Uuid> {
                 let input =
                     serde_json::from_value(json!({"type": kind, "name": format!("Dossier {i}")}))
                         .unwrap();
-                shared::domain::dossiers::create(&db, org, input)
+                shared::domain::dossiers::create(&db, org, input, shared::clock::now())
                     .await
                     .unwrap()
                     .id
@@ -122,7 +126,7 @@ async fn seed_contacts(db: &Db, org: Uuid, count: usize) -> Vec<Uuid> {
                     body["pool_expires_at"] = json!("2020-01-01T00:00:00Z");
                 }
                 let input = serde_json::from_value(body).unwrap();
-                let (contact, writes) = shared::domain::contacts::creation(&db, org, input)
+                let (contact, writes) = shared::domain::contacts::creation(&db, org, input, shared::clock::now())
                     .await
                     .unwrap();
                 // The items its transaction puts; the counters it would ADD to are set by

@@ -2,8 +2,8 @@
 
 use serde_json::{json, Value};
 
+use crate::api_functions;
 use crate::operations::{ATTEMPTS_OF_EVENT, ATTEMPTS_PAGE_1, ATTEMPTS_PAGE_20};
-use crate::API_FUNCTIONS;
 
 /// The targets, judged on the largest size measured against the smallest.
 pub(crate) fn targets(report: &Value) -> Value {
@@ -76,11 +76,11 @@ pub(crate) fn targets(report: &Value) -> Value {
 
 /// The worst ratio, over the API functions, of their first authenticated response of a
 /// key-only request to the peer's one `GetItem`: on demand (init included), or in a sandbox
-/// initialized ahead. Only the API functions answer authenticated requests; `events` and
-/// `webhooks` are reported in the cold-start table without a target.
+/// initialized ahead. Only the API functions answer authenticated requests; `fanout` and
+/// `delivery` are reported in the cold-start table without a target.
 fn worst_against_peer(report: &Value, measure: &str) -> f64 {
     let against_peer = &report["key_only_against_peer"];
-    API_FUNCTIONS
+    api_functions()
         .iter()
         .map(|f| against_peer[*f][measure].as_f64().unwrap_or(f64::INFINITY))
         .fold(0.0, f64::max)

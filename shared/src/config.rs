@@ -27,6 +27,20 @@ impl Config {
         })
     }
 
+    /// Whether the setting its environment variable names is set.
+    pub fn has(&self, name: &str) -> bool {
+        match name {
+            "TABLE_NAME" => true,
+            "API_KEY_SECRET_ID" => self.api_key_secret_id.is_some(),
+            "WEBHOOK_SECRET_ID" => self.webhook_secret_id.is_some(),
+            "CV_BUCKET" => self.cv_bucket.is_some(),
+            "EVENTS_QUEUE_URL" => self.events_queue_url.is_some(),
+            "EVENTS_DLQ_URL" => self.events_dlq_url.is_some(),
+            "SLOW_DELIVERIES_QUEUE_URL" => self.slow_deliveries_queue_url.is_some(),
+            _ => false,
+        }
+    }
+
     /// The CV bucket, for the functions that cannot start without one.
     pub fn require_cv_bucket(&self) -> Result<String, String> {
         present(&self.cv_bucket, "CV_BUCKET")

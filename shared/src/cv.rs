@@ -10,7 +10,6 @@ use crate::ApiError;
 
 /// 10 MiB: exactly this many bytes are accepted, one more is refused.
 pub const MAX_CV_BYTES: usize = 10 * 1024 * 1024;
-pub use crate::web::{too_large_to_send_directly, DIRECT_UPLOAD_MAX_BYTES, LAMBDA_REQUEST_BYTES};
 pub const PDF_SIGNATURE: &[u8] = b"%PDF-";
 /// How long presigned download links stay valid.
 pub const LINK_LIFETIME: Duration = Duration::from_secs(15 * 60);
@@ -117,8 +116,9 @@ impl CvStore {
         key: &str,
         upload_id: Uuid,
         size: usize,
+        now: time::OffsetDateTime,
     ) -> Result<PresignedUpload, ApiError> {
-        let config = PresigningConfig::expires_in(LINK_LIFETIME).map_err(ApiError::internal)?;
+        let config = signed_at(now)?;
         let request = self
             .s3
             .put_object()
@@ -139,7 +139,7 @@ impl CvStore {
             method: "PUT",
             url: request.uri().to_string(),
             headers,
-            expires_at: crate::clock::format(crate::clock::now() + LINK_LIFETIME),
+            expires_at: crate::clock::format(now + LINK_LIFETIME),
         })
     }
 
@@ -287,8 +287,12 @@ impl CvStore {
         self.remove(&checked.staging).await
     }
 
-    pub async fn download_link(&self, key: &str) -> Result<String, ApiError> {
-        let config = PresigningConfig::expires_in(LINK_LIFETIME).map_err(ApiError::internal)?;
+    pub async fn download_link(
+        &self,
+        key: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<String, ApiError> {
+        let config = signed_at(now)?;
         let request = self
             .s3
             .get_object()
@@ -300,6 +304,15 @@ impl CvStore {
             .map_err(s3_error("presigning"))?;
         Ok(request.uri().to_string())
     }
+}
+
+/// A presigned link signed at `now`, valid for [`LINK_LIFETIME`] from then.
+fn signed_at(now: time::OffsetDateTime) -> Result<PresigningConfig, ApiError> {
+    PresigningConfig::builder()
+        .start_time(now.into())
+        .expires_in(LINK_LIFETIME)
+        .build()
+        .map_err(ApiError::internal)
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! The one error type of the API, mapped once to HTTP status, stable code and message.
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use serde_json::json;
 
 #[derive(Clone, Debug, thiserror::Error)]
@@ -178,21 +177,6 @@ impl ApiError {
             error["param"] = json!(param);
         }
         json!({ "error": error })
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        if let Self::Internal(detail) = &self {
-            tracing::error!(error = %detail, "internal error");
-        }
-        let mut response = (self.status(), axum::Json(self.body())).into_response();
-        if let Self::RateLimited { retry_after } | Self::RequestLimited { retry_after, .. } = self {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-        }
-        response
     }
 }
 

@@ -3,11 +3,11 @@
 //! - [`web`]: the request shell, extractors and the gate (API keys, plan, rate limit,
 //!   Idempotency-Key) every API function runs behind;
 //! - [`webhooks`]: endpoints, signing, destination policy, fan-out and delivery;
-//! - [`domain`]: dossiers, contacts, links, notes, flows, organizations, validation and the
+//! - [`domain`]: dossiers, contacts, links, notes, flows, organizations, request fields and the
 //!   outbox of domain events; it knows nothing of HTTP;
 //! - [`table`]: the single table's schema, keys, store and transactions, the only code that
 //!   calls DynamoDB;
-//! - [`error`], [`config`], [`secrets`], [`clock`], [`ids`], [`names`], [`text`] (how text compares),
+//! - [`error`], [`config`], [`functions`] (the registry of the deployment's functions), [`secrets`], [`clock`], [`ids`], [`names`], [`text`] (how text compares),
 //!   [`panics`] (a panic fails one request or record, not the sandbox), [`metrics`] (EMF
 //!   lines) and `cv` (S3).
 //!
@@ -20,6 +20,7 @@ pub mod config;
 pub mod cv;
 pub mod domain;
 pub mod error;
+pub mod functions;
 pub mod ids;
 pub mod metrics;
 pub mod names;

@@ -1,4 +1,4 @@
-"""Schemathesis hooks for the contract run in tests/tests/api/contract.rs.
+"""Schemathesis hooks for the contract run in tests/tests/api/contract/fuzzing.rs.
 
 - Raw `application/pdf` bodies are generated (arbitrary bytes, and bytes that open like a
   PDF), so fuzzing reaches `POST /dossiers/{id}/cv` with them.

@@ -41,7 +41,7 @@ pub use pipeline::pipeline;
 pub use receiver::{Received, Receiver};
 pub use routers::{
     contacts_router, dossiers_router, flows_router, function_for, notes_router, serve_api,
-    webhooks_router,
+    webhook_endpoints_router,
 };
 pub use stack::{one_window, stack, Stack};
 pub use webhook_functions::{quick_schedule, OwnQueue};

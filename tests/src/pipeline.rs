@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::{quick_schedule, stack, Stack};
 
-/// Invokes the `events` and `webhooks` functions in process, as the pollers' Lambda.
+/// Invokes the `fanout` and `delivery` functions in process, as the pollers' Lambda.
 #[derive(Clone)]
 struct PipelineFunctions(
     Arc<(
@@ -35,7 +35,7 @@ impl leadgrid_tools::local::pollers::Invoker for PipelineFunctions {
 }
 
 /// Starts, once per test binary, the event pipeline as `make dev` runs it: the stream
-/// poller feeding `events` (fan-out) and the queue poller feeding `webhooks` (delivery,
+/// poller feeding `fanout` and the queue poller feeding `delivery` (
 /// with [`quick_schedule`]). It runs on its own thread and runtime, so it outlives tests.
 /// Returns once the stream poller is positioned: every change after that is delivered.
 pub fn pipeline() {

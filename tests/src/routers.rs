@@ -25,8 +25,8 @@ pub async fn notes_router() -> Router {
     notes::router(stack().await.core_of("notes"))
 }
 
-pub async fn webhooks_router() -> Router {
-    webhooks::router(stack().await.webhook_endpoints())
+pub async fn webhook_endpoints_router() -> Router {
+    webhook_endpoints::router(stack().await.webhook_endpoints())
 }
 /// The function a path belongs to, as `[workspace.metadata.lambda.watch.router]` and the
 /// template route it.
@@ -42,7 +42,7 @@ impl Stack {
             "contacts" => contacts::router(self.core_of("contacts")),
             "notes" => notes::router(self.core_of("notes")),
             "flows" => flows::router(self.core_of("flows")),
-            "webhooks" => webhooks::router(self.webhook_endpoints()),
+            "webhook-endpoints" => webhook_endpoints::router(self.webhook_endpoints()),
             other => panic!("no API function {other}"),
         }
     }
@@ -53,9 +53,10 @@ impl Stack {
 /// entry point (see [`gateway`](crate::gateway)). Returns the base URL, `…/api/v1`.
 pub async fn serve_api() -> String {
     let stack = stack().await;
-    let routers: Arc<[(&'static str, Router); 5]> = Arc::new(
-        ["dossiers", "contacts", "notes", "flows", "webhooks"]
-            .map(|name| (name, stack.router(name))),
+    let routers: Arc<Vec<(&'static str, Router)>> = Arc::new(
+        shared::functions::Function::api()
+            .map(|function| (function.as_str(), stack.router(function.as_str())))
+            .collect(),
     );
     let app = Router::new().fallback(move |request: Request<Body>| {
         let routers = routers.clone();

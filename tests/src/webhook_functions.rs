@@ -1,4 +1,4 @@
-//! The webhooks, fan-out and delivery functions' parts as the stack builds them, and a
+//! The webhook-endpoints, fan-out and delivery functions' parts as the stack builds them, and a
 //! queue of a test's own for the deliveries it retries.
 
 use uuid::Uuid;
@@ -11,16 +11,16 @@ pub fn quick_schedule() -> shared::webhooks::RetrySchedule {
 }
 
 impl Stack {
-    /// The webhooks function's state, its clients recorded as that function's.
-    pub fn webhook_endpoints(&self) -> webhooks::Endpoints {
+    /// The webhook-endpoints function's state, its clients recorded as that function's.
+    pub fn webhook_endpoints(&self) -> webhook_endpoints::Endpoints {
         let secrets = aws_sdk_secretsmanager::Client::new(&self.sdk);
-        webhooks::Endpoints {
-            core: self.core_of("webhooks"),
+        webhook_endpoints::Endpoints {
+            core: self.core_of("webhook-endpoints"),
             master_key: shared::secrets::SecretSource::new(
                 recorded!(
                     aws_sdk_secretsmanager,
                     secrets.config().to_builder(),
-                    "webhooks"
+                    "webhook-endpoints"
                 ),
                 self.config
                     .webhook_secret_id
@@ -32,7 +32,7 @@ impl Stack {
             sqs: recorded!(
                 aws_sdk_sqs,
                 aws_sdk_sqs::config::Builder::from(&self.sdk),
-                "webhooks"
+                "webhook-endpoints"
             ),
             queue_url: self
                 .config

@@ -180,7 +180,12 @@ fn grants() -> BTreeMap<String, BTreeSet<(String, String)>> {
             continue;
         }
         let name = name.as_str().unwrap();
-        let function = name.strip_suffix("Function").unwrap().to_lowercase();
+        let function = shared::functions::Function::ALL
+            .into_iter()
+            .find(|f| f.template_id() == name)
+            .unwrap_or_else(|| panic!("{name} is not in the registry"))
+            .as_str()
+            .to_string();
         let properties = &resource["Properties"];
         assert!(
             properties.get("Policies").is_none(),

@@ -1,7 +1,7 @@
 // A client generated from the served OpenAPI document (openapi-typescript), used with
 // openapi-fetch as an integrator would. `tsc --noEmit` type-checks it against the
 // generated types, then tsx runs it against the test stack. Run by
-// tests/tests/api/contract.rs (`a_generated_typescript_client_round_trips`), which
+// tests/tests/api/contract/typescript_client.rs (`a_generated_typescript_client_round_trips`), which
 // generates `schema.d.ts` beside a copy of this file first.
 //
 // The type-level lines below are there to fail `tsc` when the document has a hole a

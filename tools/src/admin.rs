@@ -502,7 +502,7 @@ impl Admin {
         dossier: Uuid,
     ) -> AdminResult<ErasedCv> {
         self.get_org(org).await?;
-        shared::domain::dossiers::detach_cv(&self.db, org, dossier).await?;
+        shared::domain::dossiers::detach_cv(&self.db, org, dossier, clock::now()).await?;
         let versions_deleted = cvs.erase(org, dossier).await?;
         Ok(ErasedCv {
             dossier,
@@ -527,7 +527,7 @@ impl Admin {
     /// kinds totals and pool counters from a full pass.
     pub async fn reindex_contacts(&self, org: Uuid, after: Option<Uuid>) -> AdminResult<Reindexed> {
         use shared::domain::contacts::{Contact, CONTACT_PREFIX};
-        use shared::table::store::{Query, SortKey};
+        use shared::table::query::{Query, SortKey};
         self.get_org(org).await?;
         let from = after.map_or_else(
             || CONTACT_PREFIX.to_string(),

@@ -29,7 +29,7 @@ async fn create(
     State(core): State<Core>,
     JsonBody(input): JsonBody<ContactInput>,
 ) -> ApiResult<Response> {
-    let contact = contacts::create(&core.db, principal.org_id, input).await?;
+    let contact = contacts::create(&core.db, principal.org_id, input, core.clock.now()).await?;
     Ok(created_versioned(contact))
 }
 
@@ -53,7 +53,15 @@ async fn update(
     IfMatch(precondition): IfMatch,
     JsonBody(patch): JsonBody<ContactInput>,
 ) -> ApiResult<Response> {
-    let contact = contacts::update(&core.db, principal.org_id, id, patch, &precondition).await?;
+    let contact = contacts::update(
+        &core.db,
+        principal.org_id,
+        id,
+        patch,
+        &precondition,
+        core.clock.now(),
+    )
+    .await?;
     Ok(ok_versioned(contact))
 }
 
@@ -63,7 +71,14 @@ async fn remove(
     PathId(id): PathId,
     IfMatch(precondition): IfMatch,
 ) -> ApiResult<Response> {
-    links::delete_contact(&core.db, principal.org_id, id, &precondition).await?;
+    links::delete_contact(
+        &core.db,
+        principal.org_id,
+        id,
+        &precondition,
+        core.clock.now(),
+    )
+    .await?;
     Ok(ok(json!({ "id": id, "deleted": true })))
 }
 
@@ -87,7 +102,8 @@ async fn link(
     PathId(id): PathId,
     JsonBody(input): JsonBody<NewLink>,
 ) -> ApiResult<Response> {
-    let (link, is_new) = links::link(&core.db, principal.org_id, id, input).await?;
+    let (link, is_new) =
+        links::link(&core.db, principal.org_id, id, input, core.clock.now()).await?;
     let body = json!({
         "dossier_id": link.dossier_id,
         "contact_id": link.contact_id,
@@ -102,7 +118,14 @@ async fn unlink(
     State(core): State<Core>,
     PathIds(dossier, contact): PathIds,
 ) -> ApiResult<Response> {
-    links::unlink(&core.db, principal.org_id, dossier, contact).await?;
+    links::unlink(
+        &core.db,
+        principal.org_id,
+        dossier,
+        contact,
+        core.clock.now(),
+    )
+    .await?;
     Ok(ok(
         json!({ "dossier_id": dossier, "contact_id": contact, "unlinked": true }),
     ))

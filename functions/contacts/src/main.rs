@@ -1,4 +1,7 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::web::serve(|core, _, _| Ok(contacts::router(core))).await
+    shared::web::serve(shared::functions::Function::Contacts, |core, _, _| {
+        Ok(contacts::router(core))
+    })
+    .await
 }

@@ -5,7 +5,7 @@ use shared::webhooks::delivery::{Deliverer, Settings};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::init_tracing();
-    let config = shared::config::Config::from_env()?;
+    let config = shared::functions::Function::Delivery.settings()?;
     let settings = Settings::from_env(&config)?;
     let sdk = shared::config::aws().await;
     let master_key = shared::secrets::SecretSource::new(

@@ -7,14 +7,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::json;
-use shared::cv::{self, CvStore, DIRECT_UPLOAD_MAX_BYTES, MAX_CV_BYTES};
+use shared::cv::{self, CvStore, MAX_CV_BYTES};
 use shared::domain::dossiers::{self, CreateDossier, Filter, PatchDossier, Status};
 use shared::domain::flows::DossierType;
 use shared::web::auth::{Principal, Scope};
 use shared::web::{
     api, created, created_versioned, ok, ok_versioned, parse_form, parse_json, read_body,
-    require_content_type, scopes, with_etag, Authorized, Core, IfMatch, JsonBody, PathId,
-    QueryParams,
+    require_content_type, scopes, too_large_to_send_directly, with_etag, Authorized, Core, IfMatch,
+    JsonBody, PathId, QueryParams, DIRECT_UPLOAD_MAX_BYTES,
 };
 use shared::{ApiError, ApiResult};
 
@@ -111,7 +111,7 @@ fn is_multipart(headers: &HeaderMap) -> bool {
 
 fn multipart_error(err: axum::extract::multipart::MultipartError) -> ApiError {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        cv::too_large_to_send_directly()
+        too_large_to_send_directly()
     } else {
         ApiError::invalid(format!("Malformed multipart body: {}", err.body_text()))
     }
@@ -150,11 +150,7 @@ async fn read_form(
             if cv_bytes.is_some() {
                 return Err(ApiError::field("cv", "may appear only once."));
             }
-            let cv = field_bytes(
-                field,
-                DIRECT_UPLOAD_MAX_BYTES,
-                cv::too_large_to_send_directly,
-            );
+            let cv = field_bytes(field, DIRECT_UPLOAD_MAX_BYTES, too_large_to_send_directly);
             cv_bytes = Some(cv.await?);
             continue;
         }
@@ -194,7 +190,7 @@ async fn create(
         }
         let input: CreateDossier = parse_json(&body)?;
         require_contact_scopes(&principal, &input)?;
-        let dossier = dossiers::create(&state.core.db, org, input).await?;
+        let dossier = dossiers::create(&state.core.db, org, input, state.core.clock.now()).await?;
         return Ok(created_versioned(dossier));
     }
     let (fields, cv_bytes) = read_form(request, true).await?;
@@ -203,10 +199,11 @@ async fn create(
     if let Some(bytes) = &cv_bytes {
         cv::check(bytes)?;
     }
-    let prepared = dossiers::prepare(&state.core.db, org, input).await?;
+    let db = &state.core.db;
+    let prepared = dossiers::prepare(db, org, input, state.core.clock.now()).await?;
     let dossier = match cv_bytes {
-        None => dossiers::commit(&state.core.db, org, prepared, None).await?,
-        Some(bytes) => create_with_cv(&state, org, prepared, bytes).await?,
+        None => dossiers::commit(db, org, prepared, None).await?,
+        Some(bytes) => dossiers::create_with_cv(db, &state.cvs, org, prepared, bytes).await?,
     };
     Ok(created_versioned(dossier))
 }
@@ -218,27 +215,6 @@ fn require_contact_scopes(principal: &Principal, input: &CreateDossier) -> ApiRe
         principal.require(&[Scope::ContactsWrite])?;
     }
     Ok(())
-}
-
-/// Stores the CV, then writes the dossier. If the CV cannot be stored nothing is written;
-/// if the write fails the stored CV is removed again, so no orphan stays behind.
-pub async fn create_with_cv(
-    state: &AppState,
-    org: uuid::Uuid,
-    prepared: dossiers::Prepared,
-    bytes: Vec<u8>,
-) -> ApiResult<dossiers::Dossier> {
-    let key = cv::key(org, prepared.id());
-    state.cvs.put(&key, bytes).await?;
-    match dossiers::commit(&state.core.db, org, prepared, Some(key.clone())).await {
-        Ok(dossier) => Ok(dossier),
-        Err(err) => {
-            if let Err(cleanup) = state.cvs.remove(&key).await {
-                tracing::error!(error = %cleanup, key = %key, "could not roll back a stored CV");
-            }
-            Err(err)
-        }
-    }
 }
 
 async fn show(
@@ -264,8 +240,15 @@ async fn update(
     if patch.reaches_primary_contact() {
         principal.require(&[Scope::ContactsWrite])?;
     }
-    let dossier =
-        dossiers::patch(&state.core.db, principal.org_id, id, patch, &precondition).await?;
+    let dossier = dossiers::patch(
+        &state.core.db,
+        principal.org_id,
+        id,
+        patch,
+        &precondition,
+        state.core.clock.now(),
+    )
+    .await?;
     Ok(ok_versioned(dossier))
 }
 
@@ -275,7 +258,9 @@ async fn archive(
     PathId(id): PathId,
     IfMatch(precondition): IfMatch,
 ) -> ApiResult<Response> {
-    let dossier = dossiers::archive(&state.core.db, principal.org_id, id, &precondition).await?;
+    let now = state.core.clock.now();
+    let dossier =
+        dossiers::archive(&state.core.db, principal.org_id, id, &precondition, now).await?;
     Ok(with_etag(
         ok(json!({ "id": dossier.id, "status": dossier.status })),
         dossier.version,
@@ -301,21 +286,17 @@ async fn upload_cv(
             )
         })?;
         let body = read_body(request, &()).await.map_err(|err| match err {
-            ApiError::PayloadTooLarge(_) => cv::too_large_to_send_directly(),
+            ApiError::PayloadTooLarge(_) => too_large_to_send_directly(),
             other => other,
         })?;
         if body.len() > DIRECT_UPLOAD_MAX_BYTES {
-            return Err(cv::too_large_to_send_directly());
+            return Err(too_large_to_send_directly());
         }
         body.to_vec()
     };
     cv::check(&bytes)?;
-    dossiers::get(&state.core.db, org, id)
-        .await?
-        .ok_or_else(ApiError::dossier_not_found)?;
-    let key = cv::key(org, id);
-    state.cvs.put(&key, bytes).await?;
-    let dossier = dossiers::attach_cv(&state.core.db, org, id, &key).await?;
+    let now = state.core.clock.now();
+    let dossier = dossiers::replace_cv(&state.core.db, &state.cvs, org, id, bytes, now).await?;
     Ok(ok(json!({ "id": dossier.id, "cv_url": dossier.cv_url })))
 }
 
@@ -346,7 +327,12 @@ async fn start_upload(
     let upload_id = shared::ids::new_id();
     let upload = state
         .cvs
-        .upload_link(&cv::staging_key(org, id, upload_id), upload_id, body.size)
+        .upload_link(
+            &cv::staging_key(org, id, upload_id),
+            upload_id,
+            body.size,
+            state.core.clock.now(),
+        )
         .await?;
     Ok(created(upload))
 }
@@ -364,16 +350,11 @@ async fn complete_upload(
     PathId(id): PathId,
     JsonBody(body): JsonBody<CompleteUpload>,
 ) -> ApiResult<Response> {
-    let org = principal.org_id;
-    dossiers::get(&state.core.db, org, id)
-        .await?
-        .ok_or_else(ApiError::dossier_not_found)?;
-    let key = cv::key(org, id);
-    state
-        .cvs
-        .promote(&cv::staging_key(org, id, body.upload_id.uuid()), &key)
-        .await?;
-    let dossier = dossiers::attach_cv(&state.core.db, org, id, &key).await?;
+    let upload = body.upload_id.uuid();
+    let now = state.core.clock.now();
+    let db = &state.core.db;
+    let dossier =
+        dossiers::complete_upload(db, &state.cvs, principal.org_id, id, upload, now).await?;
     Ok(ok(json!({ "id": dossier.id, "cv_url": dossier.cv_url })))
 }
 
@@ -389,6 +370,9 @@ async fn download_cv(
     let key = dossier
         .cv_url
         .ok_or_else(|| ApiError::not_found("This dossier has no CV."))?;
-    let link = state.cvs.download_link(&key).await?;
+    let link = state
+        .cvs
+        .download_link(&key, state.core.clock.now())
+        .await?;
     Ok((StatusCode::FOUND, [(LOCATION, link)]).into_response())
 }

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::web::serve(dossiers::app).await
+    shared::web::serve(shared::functions::Function::Dossiers, dossiers::app).await
 }

@@ -6,9 +6,9 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use shared::domain::outbox::{envelope_from_record, Envelope};
+use shared::domain::outbox::{envelope_of, Envelope, PAYLOAD_ATTRIBUTE};
 use shared::webhooks::fanout::Fanout;
 use shared::webhooks::Endpoint;
 use shared::ApiError;
@@ -16,6 +16,17 @@ use uuid::Uuid;
 
 pub async fn handle(fanout: &Fanout, event: Event) -> DynamoDbEventResponse {
     handle_with(fanout, event).await
+}
+
+/// The envelope an outbox insert's stream record carries, with its organization: the
+/// Lambda event's shape is read here, at the edge; what an outbox item holds is the
+/// domain's ([`envelope_of`]).
+pub fn envelope_from_record(record: &EventRecord) -> Result<(Uuid, Envelope), String> {
+    let text = |name: &str| match record.change.new_image.get(name) {
+        Some(serde_dynamo::AttributeValue::S(value)) => Some(value.as_str()),
+        _ => None,
+    };
+    envelope_of(text(shared::table::schema::PK), text(PAYLOAD_ATTRIBUTE))
 }
 
 /// What the handler asks of the fan-out, so that a test can stand in a failing one.

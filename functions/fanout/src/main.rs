@@ -9,7 +9,7 @@ use shared::webhooks::fanout::Fanout;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::init_tracing();
-    let config = shared::config::Config::from_env()?;
+    let config = shared::functions::Function::Fanout.settings()?;
     let sdk = shared::config::aws().await;
     let fanout = Fanout {
         db: shared::table::store::Db::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),

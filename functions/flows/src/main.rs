@@ -1,4 +1,7 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::web::serve(|core, _, _| Ok(flows::router(core))).await
+    shared::web::serve(shared::functions::Function::Flows, |core, _, _| {
+        Ok(flows::router(core))
+    })
+    .await
 }

@@ -36,6 +36,6 @@ async fn add_note(
     PathId(id): PathId,
     JsonBody(input): JsonBody<NewNote>,
 ) -> ApiResult<Response> {
-    let note = notes::create(&core.db, principal.org_id, id, input).await?;
+    let note = notes::create(&core.db, principal.org_id, id, input, core.clock.now()).await?;
     Ok(created(note))
 }

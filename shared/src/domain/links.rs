@@ -4,6 +4,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::ids::Id;
@@ -17,7 +18,7 @@ use crate::table::keys::org_pk;
 use crate::table::keys::{links_of_contact_pk, LINKS_BY_CONTACT};
 use crate::table::store::{n, Db};
 use crate::table::txn::{self, Step, Transaction, UpdateSpec};
-use crate::{clock, ApiError};
+use crate::ApiError;
 
 /// A linked contact as `GET /dossiers/{id}/contacts` shows it.
 #[derive(Debug, Serialize)]
@@ -88,8 +89,8 @@ fn dossier_write(
     current: &Dossier,
     primary: Option<Uuid>,
     items: &mut Transaction,
+    now: OffsetDateTime,
 ) -> Result<(), ApiError> {
-    let now = clock::now();
     let mut next = current.clone();
     next.primary_contact_id = primary;
     if next.primary_contact_id == current.primary_contact_id {
@@ -139,6 +140,7 @@ pub async fn link(
     org: Uuid,
     dossier_id: Uuid,
     input: NewLink,
+    now: OffsetDateTime,
 ) -> Result<(Link, bool), ApiError> {
     txn::until_written(db, "link", || async {
         let dossier = dossiers::get(db, org, dossier_id)
@@ -155,7 +157,6 @@ pub async fn link(
         let existing: Option<Link> = db
             .get(&org_pk(org), &link_sk(dossier_id, contact.id))
             .await?;
-        let now = clock::now();
         let is_primary =
             input.primary(existing.is_some() && dossier.primary_contact_id == Some(contact.id))?;
         let link = Link {
@@ -197,7 +198,7 @@ pub async fn link(
                 items.push(demote(org, &previous_link));
             }
         }
-        dossier_write(org, &dossier, primary, &mut items)?;
+        dossier_write(org, &dossier, primary, &mut items, now)?;
         Ok(Step::Write((link, existing.is_none()), items))
     })
     .await
@@ -208,6 +209,7 @@ pub async fn unlink(
     org: Uuid,
     dossier_id: Uuid,
     contact_id: Uuid,
+    now: OffsetDateTime,
 ) -> Result<(), ApiError> {
     txn::until_written(db, "unlink", || async {
         let dossier = dossiers::get(db, org, dossier_id)
@@ -235,7 +237,7 @@ pub async fn unlink(
         .into_iter()
         .collect();
         let primary = dossier.primary_contact_id.filter(|p| *p != contact_id);
-        dossier_write(org, &dossier, primary, &mut items)?;
+        dossier_write(org, &dossier, primary, &mut items, now)?;
         Ok(Step::Write((), items))
     })
     .await
@@ -259,6 +261,7 @@ pub async fn delete_contact(
     org: Uuid,
     id: Uuid,
     precondition: &crate::table::txn::Precondition,
+    now: OffsetDateTime,
 ) -> Result<(), ApiError> {
     txn::until_written(db, "contact delete", || async {
         let contact = contacts::get_any(db, org, id)
@@ -288,11 +291,11 @@ pub async fn delete_contact(
         }
         removal.extend(contacts::index_writes(org, Some(&contact), None)?);
         if !contact.deleting {
-            removal.append(unlink_items(db, org, id, &links).await?);
+            removal.append(unlink_items(db, org, id, &links, now).await?);
             return Ok(Step::Write((), removal));
         }
         for batch in links.chunks(LINKS_PER_TRANSACTION) {
-            let batch = unlink_items(db, org, id, batch).await?;
+            let batch = unlink_items(db, org, id, batch, now).await?;
             if txn::commit(db, &batch).await?.is_err() {
                 return Ok(Step::ReadAgain);
             }
@@ -327,6 +330,7 @@ async fn unlink_items(
     org: Uuid,
     contact: Uuid,
     links: &[Link],
+    now: OffsetDateTime,
 ) -> Result<Transaction, ApiError> {
     let mut items: Transaction = links
         .iter()
@@ -341,7 +345,7 @@ async fn unlink_items(
     .await?;
     for dossier in primary_on.into_iter().flatten() {
         if dossier.primary_contact_id == Some(contact) {
-            dossier_write(org, &dossier, None, &mut items)?;
+            dossier_write(org, &dossier, None, &mut items, now)?;
         }
     }
     Ok(items)

@@ -10,9 +10,10 @@ use crate::domain::outbox::{outbox_item, EventType};
 use crate::domain::pagination::Position;
 use crate::ids::new_id;
 use crate::table::keys::org_pk;
-use crate::table::store::{from_item, n, to_item, Db, Query, SortKey};
+use crate::table::query::{Query, SortKey};
+use crate::table::store::{from_item, n, to_item, Db};
 use crate::table::txn::{self, Step, Transaction, UpdateSpec};
-use crate::{clock, ApiError};
+use crate::ApiError;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Note {
@@ -35,12 +36,17 @@ use crate::table::keys::{note_counter_sk as counter_sk, note_prefix, note_sk};
 
 /// Adds a note, its dossier's note count and its `note.created` event in one
 /// transaction that also proves the dossier exists. Archived dossiers take notes too.
-pub async fn create(db: &Db, org: Uuid, dossier: Uuid, input: NewNote) -> Result<Note, ApiError> {
+pub async fn create(
+    db: &Db,
+    org: Uuid,
+    dossier: Uuid,
+    input: NewNote,
+    now: OffsetDateTime,
+) -> Result<Note, ApiError> {
     let content = input
         .content
         .ok_or_else(|| ApiError::field("content", "is required."))?;
     let content = content.into_string();
-    let now = clock::now();
     let note = Note {
         id: new_id(),
         dossier_id: dossier,

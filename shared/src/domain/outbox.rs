@@ -1,6 +1,6 @@
 //! Domain events. Every committing write puts an outbox item (`SK = EVT#<event_id>`) in the
 //! same transaction as the change it describes, so an event exists exactly when its change
-//! committed. The table's stream carries those inserts to the `events` function; the event
+//! committed. The table's stream carries those inserts to the `fanout` function; the event
 //! source mapping's filter lets only them through.
 
 use serde::{Deserialize, Serialize};
@@ -41,20 +41,15 @@ fn envelope_from_payload(payload: Option<&str>) -> Result<Envelope, String> {
     serde_json::from_str(payload).map_err(|e| format!("outbox payload: {e}"))
 }
 
-/// The envelope an outbox insert carries, with the organization it belongs to.
-pub fn envelope_from_record(
-    record: &aws_lambda_events::event::dynamodb::EventRecord,
+/// The envelope an outbox item carries, with the organization it belongs to, from its
+/// partition key and its payload attribute (as a stream record's image holds them).
+pub fn envelope_of(
+    pk: Option<&str>,
+    payload: Option<&str>,
 ) -> Result<(uuid::Uuid, Envelope), String> {
-    let image = &record.change.new_image;
-    let org = match image.get(crate::table::schema::PK) {
-        Some(serde_dynamo::AttributeValue::S(pk)) => crate::table::keys::parse_org_pk(pk)
-            .ok_or_else(|| format!("outbox item has a malformed PK {pk:?}"))?,
-        _ => return Err("outbox item has no PK".into()),
-    };
-    let payload = match image.get(PAYLOAD_ATTRIBUTE) {
-        Some(serde_dynamo::AttributeValue::S(payload)) => Some(payload.as_str()),
-        _ => None,
-    };
+    let pk = pk.ok_or("outbox item has no PK")?;
+    let org = crate::table::keys::parse_org_pk(pk)
+        .ok_or_else(|| format!("outbox item has a malformed PK {pk:?}"))?;
     Ok((org, envelope_from_payload(payload)?))
 }
 
@@ -143,6 +138,45 @@ pub fn new_event_id() -> String {
     format!("evt_{}", uuid::Uuid::now_v7().simple())
 }
 
+/// An event id as a client names one: `evt_` and 32 lowercase hexadecimal digits, the one
+/// spelling [`new_event_id`] writes, so that nothing else is ever built into a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventId(String);
+
+impl EventId {
+    pub const RULE: &'static str = "must be an event id: `evt_` and 32 hexadecimal digits.";
+
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let well_formed = raw.strip_prefix("evt_").is_some_and(|hex| {
+            hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        });
+        if well_formed {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err(Self::RULE)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for EventId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for EventId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::parse(&raw).map_err(|rule| {
+            serde::de::Error::custom(format_args!("{}{rule}", crate::domain::fields::RULE))
+        })
+    }
+}
+
 /// The outbox item for an event about `data`, to be written in the transaction that
 /// makes the change.
 pub fn outbox_item<T: Serialize>(
@@ -186,6 +220,20 @@ pub fn passes_stream_filter(record: &serde_json::Value) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn only_event_ids_are_built_into_keys() {
+        assert!(EventId::parse("evt_01a24a3f258272afbcd964ff29a50437").is_ok());
+        assert!(EventId::parse("evt_missing").is_err());
+        assert!(
+            EventId::parse("evt_01A24A3F258272AFBCD964FF29A50437").is_err(),
+            "one spelling"
+        );
+        assert!(EventId::parse("evt_01a24a3f258272afbcd964ff29a5043").is_err());
+        assert!(EventId::parse("evt_01a24a3f258272afbcd964ff29a50437#").is_err());
+        assert!(EventId::parse("01a24a3f258272afbcd964ff29a50437").is_err());
+        assert!(EventId::parse("evt_é1a24a3f258272afbcd964ff29a5043").is_err());
+    }
 
     #[test]
     fn event_type_names_are_the_specs() {

@@ -247,7 +247,12 @@ pub fn parse_form<T: DeserializeOwned>(fields: &[(String, String)]) -> Result<T,
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
-        refusal(&path, &err.into_inner().to_string())
+        let problem = err.into_inner().to_string();
+        // A form writes a number as text; text that reads as none is the field's fault.
+        if problem == "invalid float literal" {
+            return ApiError::field(path, "must be a number.");
+        }
+        refusal(&path, &problem)
     })
 }
 
@@ -350,6 +355,44 @@ impl<St: Send + Sync> FromRequestParts<St> for IfMatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_form_reads_each_field_as_its_type_with_a_json_bodys_errors() {
+        let form = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        struct Deal {
+            name: crate::domain::fields::Name,
+            deal_size: Option<crate::domain::fields::DealSize>,
+        }
+        let deal: Deal = parse_form(&form(&[("name", "Acme"), ("deal_size", "12.5")])).unwrap();
+        assert!(deal.deal_size.is_some() && deal.name.into_string() == "Acme");
+        let refused = |pairs: &[(&str, &str)]| parse_form::<Deal>(&form(pairs)).unwrap_err();
+        let err = refused(&[("name", "Acme"), ("deal_size", "lots")]);
+        assert_eq!(err.param(), Some("deal_size"));
+        assert_eq!(err.to_string(), "Field `deal_size` must be a number.");
+        let err = refused(&[("name", "Acme"), ("deal_size", "-1")]);
+        assert_eq!(err.param(), Some("deal_size"));
+        assert!(
+            err.to_string()
+                .starts_with("Field `deal_size` must be 0 or"),
+            "{err}"
+        );
+        assert_eq!(
+            refused(&[("name", " ")]).to_string(),
+            "Field `name` must not be empty."
+        );
+        assert_eq!(refused(&[]).param(), Some("name"));
+        assert_eq!(
+            refused(&[("name", "A"), ("colour", "red")]).param(),
+            Some("colour")
+        );
+    }
     use axum::http::HeaderValue;
 
     #[derive(Debug, serde::Deserialize)]

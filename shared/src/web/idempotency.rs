@@ -31,25 +31,36 @@ const KEPT_HEADERS: [HeaderName; 3] = [
     axum::http::header::LOCATION,
 ];
 
-/// Whether a method takes the header.
-pub fn applies_to(method: &Method) -> bool {
-    matches!(*method, Method::POST | Method::PATCH | Method::DELETE)
+/// An `Idempotency-Key`: 1 to 255 printable ASCII characters. (HTTP has already dropped
+/// spaces around it, which the documented pattern says.)
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// The key a request sent, if its method takes one (`POST`, `PATCH`, `DELETE`) and it
+    /// sent the header.
+    pub fn of(method: &Method, headers: &HeaderMap) -> Option<Result<Self, ApiError>> {
+        if !matches!(*method, Method::POST | Method::PATCH | Method::DELETE) {
+            return None;
+        }
+        let value = headers.get(HEADER)?;
+        Some(value.to_str().map_err(|_| refused()).and_then(Self::parse))
+    }
+
+    pub fn parse(value: &str) -> Result<Self, ApiError> {
+        if (1..=255).contains(&value.len()) && value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            Ok(Self(value.to_string()))
+        } else {
+            Err(refused())
+        }
+    }
 }
 
-/// The header's value, if present: 1 to 255 printable ASCII characters. (HTTP has already
-/// dropped spaces around it, which the documented pattern says.)
-pub fn key_from(headers: &HeaderMap) -> Option<Result<String, ApiError>> {
-    let value = headers.get(HEADER)?;
-    let valid = value
-        .to_str()
-        .ok()
-        .filter(|v| (1..=255).contains(&v.len()) && v.bytes().all(|b| (0x20..0x7f).contains(&b)));
-    Some(valid.map(str::to_string).ok_or_else(|| {
-        ApiError::header(
-            "Idempotency-Key",
-            "must be 1 to 255 printable ASCII characters.",
-        )
-    }))
+fn refused() -> ApiError {
+    ApiError::header(
+        "Idempotency-Key",
+        "must be 1 to 255 printable ASCII characters.",
+    )
 }
 
 /// What makes two requests "the same": method, path with query, and body. A multipart
@@ -180,8 +191,8 @@ pub struct Slot {
 }
 
 impl Slot {
-    pub fn new(org: Uuid, api_key: Uuid, idempotency_key: &str) -> Self {
-        let digest = hex::encode(Sha256::digest(idempotency_key.as_bytes()));
+    pub fn new(org: Uuid, api_key: Uuid, idempotency_key: &IdempotencyKey) -> Self {
+        let digest = hex::encode(Sha256::digest(idempotency_key.0.as_bytes()));
         Self {
             pk: org_pk(org),
             sk: crate::table::keys::idempotency_sk(api_key, &digest),
@@ -190,8 +201,13 @@ impl Slot {
 
     /// Claims the key, or reports what holds it: one conditional put. A repeat that found
     /// the key running calls it again to see how the first request ended.
-    pub async fn claim(&self, db: &Db, fingerprint: &str) -> Result<Claim, ApiError> {
-        let now = crate::clock::now().unix_timestamp();
+    pub async fn claim(
+        &self,
+        db: &Db,
+        fingerprint: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<Claim, ApiError> {
+        let now = now.unix_timestamp();
         let lock = Uuid::new_v4().to_string();
         let mut item: Item = key(&self.pk, &self.sk);
         item.insert("entity".into(), s("idempotency_key"));
@@ -217,8 +233,13 @@ impl Slot {
     /// How the key stands now, read consistently, for a repeat waiting on the request that
     /// holds it: `None` once the key is free again (released, expired or its lock run
     /// out), when the repeat may claim it.
-    pub async fn current(&self, db: &Db, fingerprint: &str) -> Result<Option<Claim>, ApiError> {
-        let now = crate::clock::now().unix_timestamp();
+    pub async fn current(
+        &self,
+        db: &Db,
+        fingerprint: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<Claim>, ApiError> {
+        let now = now.unix_timestamp();
         let Some(item) = db.get_item(&self.pk, &self.sk).await? else {
             return Ok(None);
         };
@@ -357,18 +378,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_are_printable_ascii_up_to_255() {
+    fn keys_are_printable_ascii_up_to_255_on_writes_only() {
         let check = |v: &str| {
             let mut headers = HeaderMap::new();
             headers.insert(HEADER, HeaderValue::from_str(v).unwrap());
-            key_from(&headers).unwrap()
+            IdempotencyKey::of(&Method::POST, &headers).unwrap()
         };
-        assert_eq!(check("order-42 retry").unwrap(), "order-42 retry");
+        assert_eq!(
+            check("order-42 retry").unwrap(),
+            IdempotencyKey("order-42 retry".into())
+        );
         assert!(check(&"k".repeat(255)).is_ok());
         assert!(check(&"k".repeat(256)).is_err());
         assert!(check("").is_err());
         assert!(check("tab\there").is_err());
-        assert!(key_from(&HeaderMap::new()).is_none());
+        assert!(IdempotencyKey::of(&Method::POST, &HeaderMap::new()).is_none());
+        let mut headers = HeaderMap::new();
+        headers.insert(HEADER, HeaderValue::from_static("k"));
+        assert!(IdempotencyKey::of(&Method::GET, &headers).is_none());
+        assert!(IdempotencyKey::of(&Method::DELETE, &headers).is_some());
     }
 
     #[test]

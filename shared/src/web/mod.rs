@@ -8,7 +8,9 @@ pub mod auth;
 mod extractors;
 mod gate;
 pub mod idempotency;
+mod idempotent;
 pub mod ratelimit;
+mod response;
 mod shell;
 
 pub use extractors::*;
@@ -26,6 +28,7 @@ pub fn api(routes: Router, core: Core) -> Router {
         .nest(API_PREFIX, routes.route_layer(from_fn(shell::note_route)))
         .fallback(shell::unknown_route)
         .method_not_allowed_fallback(shell::method_not_allowed)
+        .layer(from_fn_with_state(core.clone(), idempotent::replay_or_run))
         .layer(from_fn_with_state(core, gate::authenticate_request))
         .layer(from_fn(shell::contain_panics))
         .layer(from_fn(shell::request_id))

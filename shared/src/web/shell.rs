@@ -91,14 +91,15 @@ fn initialized_ahead_of_requests() -> bool {
         .is_ok_and(|kind| kind == "provisioned-concurrency")
 }
 
-/// A function's `main`: reads settings, builds the SDK configuration and the [`Core`] once
-/// per container, and serves the router on the Lambda runtime (or under `cargo lambda
-/// watch`).
+/// An API function's `main`: reads its settings, builds the SDK configuration and the
+/// [`Core`] once per container, and serves the router on the Lambda runtime (or under
+/// `cargo lambda watch`).
 pub async fn serve(
+    function: crate::functions::Function,
     build: impl FnOnce(Core, &aws_config::SdkConfig, &Config) -> Result<Router, String>,
 ) -> Result<(), lambda_http::Error> {
     crate::init_tracing();
-    let config = Config::from_env()?;
+    let config = function.settings()?;
     let sdk = crate::config::aws().await;
     let core = Core::new(&sdk, &config)?;
     // A setting a function cannot work without stops it here, at init, not at a request.

@@ -12,7 +12,8 @@ use crate::table::keys::{
     attempt_sk, attempts_of_endpoint_pk, attempts_of_event_pk, attempts_prefix, org_pk,
     ATTEMPTS_BY_ENDPOINT, ATTEMPTS_BY_EVENT,
 };
-use crate::table::store::{from_item, n, s, to_item, Db, Item, Query, SortKey};
+use crate::table::query::{Query, SortKey};
+use crate::table::store::{from_item, n, s, to_item, Db, Item};
 use crate::ApiError;
 
 /// Attempt records expire after 30 days.

@@ -49,6 +49,8 @@ pub struct Deliverer {
     pub schedule: RetrySchedule,
     pub destinations: Destinations,
     pub disable_after_failing: Duration,
+    /// What "now" is for every decision: the system clock in a container.
+    pub clock: crate::clock::Clock,
     sender: Sender,
 }
 
@@ -113,6 +115,7 @@ impl Deliverer {
             schedule: settings.schedule,
             destinations: settings.destinations,
             disable_after_failing: settings.disable_after_failing,
+            clock: crate::clock::Clock::System,
             sender,
         }
     }
@@ -136,7 +139,7 @@ impl Deliverer {
             }
         };
         if let (Some(parent), Some(id)) = (&delivery.requeued_from, &delivery.copy_id) {
-            let now = crate::clock::now();
+            let now = self.clock.now();
             match copies::goes_on(&self.db, delivery.org, parent, id, now).await {
                 Ok(true) => {}
                 Ok(false) => {
@@ -149,7 +152,7 @@ impl Deliverer {
                 }
             }
         }
-        let now = crate::clock::now().unix_timestamp();
+        let now = self.clock.now().unix_timestamp();
         if let Some(due) = delivery.not_before.filter(|due| *due > now) {
             return match self
                 .requeue_until(&delivery, delivery.attempts_before, due, received)
@@ -217,7 +220,7 @@ impl Deliverer {
         attempt: u32,
         received: Received<'_>,
     ) -> Result<bool, ApiError> {
-        let started_at = crate::clock::now();
+        let started_at = self.clock.now();
         let mut record = Attempt {
             id: crate::ids::new_id(),
             endpoint_id: delivery.endpoint_id,
@@ -234,7 +237,7 @@ impl Deliverer {
             timed_out: false,
         };
         let endpoint = webhooks::get(&self.db, delivery.org, delivery.endpoint_id).await?;
-        record.url = endpoint.as_ref().map(|endpoint| endpoint.url.clone());
+        record.url = endpoint.as_ref().map(|endpoint| endpoint.url.to_string());
         let (endpoint, url) =
             match verdict::before_sending(delivery, endpoint, &self.destinations, started_at) {
                 Before::Skip(why) => return self.finish(delivery, record.with_error(&why)).await,
@@ -260,7 +263,7 @@ impl Deliverer {
             &answer,
             &self.schedule,
             self.disable_after_failing,
-            crate::clock::now(),
+            self.clock.now(),
         );
         for learned in &verdict.health {
             learned
@@ -294,7 +297,7 @@ impl Deliverer {
             }
             Next::RetryAfter(delay) => {
                 self.log(delivery, &record).await;
-                let due = crate::clock::now().unix_timestamp() + delay.as_secs() as i64;
+                let due = self.clock.now().unix_timestamp() + delay.as_secs() as i64;
                 self.requeue_until(delivery, record.attempt, due, received)
                     .await
             }
@@ -320,7 +323,7 @@ impl Deliverer {
         let host = url.host_str().unwrap_or_default().trim_end_matches('.');
         let budget = Budget::Host(host);
         let limit = self.host_requests_per_minute;
-        let now = crate::clock::now();
+        let now = self.clock.now();
         let Some(wait) = limits::take(&self.db, delivery.org, budget, limit, now).await? else {
             return Ok(None);
         };
@@ -363,9 +366,7 @@ impl Deliverer {
         due: i64,
         received: Received<'_>,
     ) -> Result<bool, ApiError> {
-        let wait = due
-            .saturating_sub(crate::clock::now().unix_timestamp())
-            .max(0) as u64;
+        let wait = due.saturating_sub(self.clock.now().unix_timestamp()).max(0) as u64;
         let later = Delivery {
             not_before: (wait > MAX_DELAY_SECONDS).then_some(due),
             ..delivery.clone()

@@ -146,9 +146,9 @@ impl Destinations {
         (!allowed).then(|| format!("{ip}, {kind} ({name}, {net})"))
     }
 
-    /// Parses and checks an endpoint URL before it is stored or called. Returns the URL as
-    /// the client will use it; store and call that form, not the raw text.
-    pub fn check_url(&self, raw: &str) -> Result<Url, String> {
+    /// Parses and checks an endpoint URL before it is stored. Returns the URL as the
+    /// client will use it; store and call that form, not the raw text.
+    pub fn check_url(&self, raw: &str) -> Result<WebhookUrl, String> {
         if raw.chars().count() > MAX_URL_CHARS {
             return Err(format!("the URL is longer than {MAX_URL_CHARS} characters"));
         }
@@ -158,7 +158,17 @@ impl Destinations {
         {
             return Err("the URL contains spaces, control characters or backslashes".into());
         }
-        let url = Url::parse(raw).map_err(|err| format!("the URL is not valid: {err}"))?;
+        let url =
+            WebhookUrl(Url::parse(raw).map_err(|err| format!("the URL is not valid: {err}"))?);
+        self.check(&url)?;
+        Ok(url)
+    }
+
+    /// Checks a parsed URL against the policy: at every attempt, since the policy may have
+    /// tightened since the endpoint was stored, and a literal address never reaches the
+    /// resolver's guard.
+    pub fn check(&self, url: &WebhookUrl) -> Result<(), String> {
+        let url = &url.0;
         match url.scheme() {
             "https" => {}
             "http" if !self.https_only => {}
@@ -183,13 +193,63 @@ impl Destinations {
             Some(Host::Domain(name)) if name.len() > MAX_HOST_BYTES => {
                 return Err(format!("the host is longer than {MAX_HOST_BYTES} bytes"))
             }
-            Some(Host::Domain(_)) => return Ok(url),
+            Some(Host::Domain(_)) => return Ok(()),
             None => return Err("the URL has no host".into()),
         };
         match self.refuses(ip) {
             Some(why) => Err(format!("the URL points at {why}")),
-            None => Ok(url),
+            None => Ok(()),
         }
+    }
+}
+
+/// An endpoint's URL, parsed once: read back from the table into this, so delivery checks
+/// it against the policy at every attempt without parsing it again. Written as its text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookUrl(Url);
+
+impl WebhookUrl {
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    pub fn url(&self) -> &Url {
+        &self.0
+    }
+
+    /// Without its fragment, which is never sent: URLs that differ only by one are the same
+    /// receiver.
+    pub fn without_fragment(mut self) -> Self {
+        self.0.set_fragment(None);
+        self
+    }
+}
+
+/// A stored URL, which met the policy when it was stored.
+impl std::str::FromStr for WebhookUrl {
+    type Err = url::ParseError;
+
+    fn from_str(stored: &str) -> Result<Self, Self::Err> {
+        Url::parse(stored).map(Self)
+    }
+}
+
+impl std::fmt::Display for WebhookUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for WebhookUrl {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for WebhookUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = String::deserialize(deserializer)?;
+        stored.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::signing::{SecretVersion, MAX_SIGNING_SECRETS};
+use super::WebhookUrl;
 use crate::domain::outbox::{Envelope, EventType};
 use crate::table::keys::{endpoint_sk, org_pk, ENDPOINT_PREFIX};
 use crate::table::store::{n, s, to_item, Db, Item};
@@ -16,7 +17,7 @@ use crate::ApiError;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {
     pub id: Uuid,
-    pub url: String,
+    pub url: WebhookUrl,
     pub events: Vec<EventType>,
     /// What the endpoint is for, in its owner's words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -122,8 +123,8 @@ impl Endpoint {
 
     /// Another receiver at `url`: it has answered nothing yet, and is not known to be slow;
     /// only events made from now on may be replayed to it.
-    pub fn point_to(&mut self, url: &str, now: OffsetDateTime) {
-        self.url = url.to_string();
+    pub fn point_to(&mut self, url: &WebhookUrl, now: OffsetDateTime) {
+        self.url = url.clone();
         self.first_delivered_at = None;
         self.slow_until = None;
         self.eligible_since = Some(now);
@@ -248,7 +249,7 @@ mod tests {
             + time::Duration::milliseconds(400);
         let endpoint = Endpoint {
             id: Uuid::now_v7(),
-            url: "https://example.com".into(),
+            url: "https://example.com".parse().unwrap(),
             events: EventType::ALL.to_vec(),
             description: None,
             created_at: enabled_at,
@@ -281,7 +282,7 @@ mod tests {
         old.expires_at = Some(now + time::Duration::hours(24));
         let endpoint = Endpoint {
             id: Uuid::now_v7(),
-            url: "https://example.com".into(),
+            url: "https://example.com".parse().unwrap(),
             events: EventType::ALL.to_vec(),
             description: None,
             created_at: now,

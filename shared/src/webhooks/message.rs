@@ -175,7 +175,7 @@ mod tests {
         let org = Uuid::now_v7();
         let ping = Delivery::ping(org, Uuid::now_v7(), crate::clock::now()).unwrap();
         assert!(ping.is_test());
-        assert!(crate::webhooks::endpoints::is_event_id(&ping.event_id));
+        assert!(crate::domain::outbox::EventId::parse(&ping.event_id).is_ok());
         let body: serde_json::Value = serde_json::from_str(&ping.payload).unwrap();
         assert_eq!(body["type"], "ping");
         assert_eq!(body["id"], ping.event_id.as_str());

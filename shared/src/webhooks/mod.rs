@@ -22,7 +22,7 @@ mod signing;
 pub mod verdict;
 
 pub use attempts::{Attempt, Outcome};
-pub use destinations::{Destinations, MAX_URL_CHARS};
+pub use destinations::{Destinations, WebhookUrl, MAX_URL_CHARS};
 pub use endpoint::{get, list, Endpoint, Health, DISABLE_AFTER_FAILING};
 pub use message::{Delivery, TestEvent, WebhookType};
 pub use schedule::RetrySchedule;

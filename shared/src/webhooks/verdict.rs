@@ -44,15 +44,13 @@ pub fn before_sending(
     if delivery.fanned_out() && endpoint.predates_enabling(&delivery.created_at()) {
         return Before::Skip("made before the endpoint was enabled again".into());
     }
-    // Checked at every attempt: the policy may have tightened since the endpoint was
-    // stored, and a literal address never reaches the resolver's guard.
-    let url = match destinations.check_url(&endpoint.url) {
-        Ok(url) => url,
-        Err(why) => return Before::Skip(why),
-    };
+    if let Err(why) = destinations.check(&endpoint.url) {
+        return Before::Skip(why);
+    }
     if !delivery.slow && endpoint.slow_until.is_some_and(|until| until > now) {
         return Before::ToSlowLane;
     }
+    let url = endpoint.url.url().clone();
     Before::Send(Box::new(endpoint), url)
 }
 
@@ -222,7 +220,7 @@ mod tests {
     fn endpoint() -> Endpoint {
         Endpoint {
             id: Uuid::now_v7(),
-            url: "https://receiver.example/hooks".into(),
+            url: "https://receiver.example/hooks".parse().unwrap(),
             events: EventType::ALL.to_vec(),
             description: None,
             created_at: at("2026-12-01T00:00:00Z"),

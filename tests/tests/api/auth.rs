@@ -480,7 +480,7 @@ async fn a_key_hashed_with_the_pepper_gains_its_sha256_at_its_first_use() {
     let org = growth_org().await;
     let secret = stack.config.api_key_secret_id.clone().unwrap();
     let probe = |key: &str| Call::get("/api/v1/key-only-probe").key(key);
-    for function in ["flows", "dossiers", "contacts", "notes", "webhooks"] {
+    for function in shared::functions::Function::api().map(|f| f.as_str()) {
         let key = legacy_key(org.id, &Scope::ALL, &secret).await;
         let (legacy_hash, none) = stored_key_hashes(&key).await;
         assert!(!legacy_hash.starts_with("sha256:") && none.is_none());

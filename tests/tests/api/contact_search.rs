@@ -234,7 +234,7 @@ async fn search_kind_and_pool_listings_equal_a_full_scan_through_changes_and_tim
             let db = core.db.clone();
             async move {
                 let input = serde_json::from_value(body).unwrap();
-                shared::domain::contacts::create(&db, org.id, input)
+                shared::domain::contacts::create(&db, org.id, input, shared::clock::now())
                     .await
                     .unwrap()
             }

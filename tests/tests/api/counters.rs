@@ -83,8 +83,8 @@ async fn the_dossier_counters_stay_the_same_size_whatever_stages_are_used() {
     let pk = shared::table::keys::org_pk(org.id);
     let (first, last) = shared::table::keys::shards_range(shared::table::keys::DOSSIER_COUNTERS_SK);
     let mut pages = db.pages(
-        shared::table::store::Query::table(&pk)
-            .sort(shared::table::store::SortKey::Between(first, last)),
+        shared::table::query::Query::table(&pk)
+            .sort(shared::table::query::SortKey::Between(first, last)),
     );
     while let Some(items) = pages.next(None).await.unwrap() {
         for item in items {

@@ -2,7 +2,8 @@
 
 use integration_tests::{dossiers_router, growth_org, outbox, post, stack, Call, TestOrg};
 use serde_json::{json, Value};
-use shared::cv::{DIRECT_UPLOAD_MAX_BYTES, MAX_CV_BYTES};
+use shared::cv::MAX_CV_BYTES;
+use shared::web::DIRECT_UPLOAD_MAX_BYTES;
 
 const BOUNDARY: &str = "leadgridtestboundary";
 
@@ -187,7 +188,7 @@ async fn a_failed_write_after_the_upload_removes_the_stored_cv() {
         json!({"type": "candidate", "name": "Bo", "contact_id": contact_id}),
     )
     .unwrap();
-    let prepared = shared::domain::dossiers::prepare(&db, org.id, input)
+    let prepared = shared::domain::dossiers::prepare(&db, org.id, input, shared::clock::now())
         .await
         .unwrap();
     let key = shared::cv::key(org.id, prepared.id());
@@ -203,11 +204,9 @@ async fn a_failed_write_after_the_upload_removes_the_stored_cv() {
         .send()
         .await
         .unwrap();
-    let state = dossiers::AppState {
-        core: stack.core_of("dossiers"),
-        cvs: stack.cvs_of_dossiers(),
-    };
-    let result = dossiers::create_with_cv(&state, org.id, prepared, pdf(500)).await;
+    let cvs = stack.cvs_of_dossiers();
+    let result =
+        shared::domain::dossiers::create_with_cv(&db, &cvs, org.id, prepared, pdf(500)).await;
     assert!(result.is_err());
     assert_eq!(stored(&key).await, None, "no orphan CV in S3");
     assert_eq!(total(&org).await, 1);

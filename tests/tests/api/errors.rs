@@ -2,8 +2,8 @@
 //! fault, and the message carries no parser positions.
 
 use integration_tests::{
-    contacts_router, dossiers_router, growth_org, notes_router, patch, post, webhooks_router, Call,
-    Reply,
+    contacts_router, dossiers_router, growth_org, notes_router, patch, post,
+    webhook_endpoints_router, Call, Reply,
 };
 use serde_json::{json, Value};
 
@@ -97,7 +97,7 @@ async fn body_errors_name_their_field_without_parser_positions() {
         refusal(&reply, "Idempotency-Key"),
         ("invalid_body".into(), json!("Idempotency-Key"))
     );
-    let webhooks = webhooks_router().await;
+    let webhooks = webhook_endpoints_router().await;
     let reply = post("/api/v1/webhook_endpoints")
         .key(&org.key)
         .json(&json!({"url": "https://example.com/hook", "events": ["dossier.created", "x"]}))
@@ -140,7 +140,10 @@ async fn query_errors_are_invalid_query_and_name_their_parameter() {
     let routers = [
         ("/api/v1/dossiers", dossiers_router().await),
         ("/api/v1/contacts", contacts_router().await),
-        ("/api/v1/webhook_endpoints", webhooks_router().await),
+        (
+            "/api/v1/webhook_endpoints",
+            webhook_endpoints_router().await,
+        ),
     ];
     for (path, param) in cases {
         let router = if path.contains("/notes") {

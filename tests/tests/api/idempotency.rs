@@ -175,10 +175,16 @@ async fn a_key_still_running_answers_409() {
     );
     // A first request that claimed the key and is still running.
     let (_, key_id) = shared::web::auth::parse_key(&org.key).unwrap();
-    let slot = shared::web::idempotency::Slot::new(org.id, key_id, "slow-one");
+    let slot = shared::web::idempotency::Slot::new(
+        org.id,
+        key_id,
+        &shared::web::idempotency::IdempotencyKey::parse("slow-one").unwrap(),
+    );
     let core = stack().await.core();
     assert!(matches!(
-        slot.claim(&core.db, &fingerprint).await.unwrap(),
+        slot.claim(&core.db, &fingerprint, shared::clock::now())
+            .await
+            .unwrap(),
         shared::web::idempotency::Claim::Claimed { .. }
     ));
     let reply = post("/api/v1/dossiers")

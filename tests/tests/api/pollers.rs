@@ -118,10 +118,8 @@ async fn stream_poller_delivers_outbox_inserts_in_lambdas_shape() {
     assert_eq!(record["dynamodb"]["NewImage"]["id"]["S"], event_id.as_str());
     assert!(record["dynamodb"]["NewImage"]["payload"]["S"].is_string());
     assert_eq!(record["dynamodb"]["StreamViewType"], "NEW_AND_OLD_IMAGES");
-    let (found_org, envelope) = shared::domain::outbox::envelope_from_record(
-        &serde_json::from_value(record.clone()).unwrap(),
-    )
-    .unwrap();
+    let (found_org, envelope) =
+        fanout::envelope_from_record(&serde_json::from_value(record.clone()).unwrap()).unwrap();
     assert_eq!(found_org, org);
     assert_eq!(envelope.data, json!({"id": "a91c"}));
 }

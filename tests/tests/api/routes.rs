@@ -20,8 +20,15 @@ fn template_routes() -> BTreeSet<(String, String, String)> {
             .strip_prefix("  ")
             .and_then(|l| l.strip_suffix("Function:"))
         {
-            if !name.starts_with(' ') {
-                function = name.to_lowercase();
+            // `Globals: Function:` names no function.
+            if !name.starts_with(' ') && !name.is_empty() {
+                let template_id = format!("{name}Function");
+                function = shared::functions::Function::ALL
+                    .into_iter()
+                    .find(|f| f.template_id() == template_id)
+                    .unwrap_or_else(|| panic!("{template_id} is not in the registry"))
+                    .as_str()
+                    .to_string();
             }
         }
         let Some(props) = line

@@ -64,7 +64,7 @@ async fn api_samples_are_http_api_v2_requests_the_routers_serve() {
         ),
         (
             "api-webhook-endpoints-list.json",
-            webhooks::router(core().await.webhook_endpoints()),
+            webhook_endpoints::router(core().await.webhook_endpoints()),
             200,
         ),
     ];
@@ -210,7 +210,7 @@ async fn each_sample_is_answered_by_its_function_binary_through_the_runtime_api(
         ("api-notes-list.json", "notes", serde_json::json!(404)),
         (
             "api-webhook-endpoints-list.json",
-            "webhooks",
+            "webhook-endpoints",
             serde_json::json!(200),
         ),
         (

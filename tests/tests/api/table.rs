@@ -3,8 +3,9 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use integration_tests::{growth_org, stack};
+use shared::table::query::{Query, SortKey};
 use shared::table::schema::TTL_ATTRIBUTE;
-use shared::table::store::{key, n, s, Query, SortKey};
+use shared::table::store::{key, n, s};
 
 /// TTL deletes an expired item within a few days, not at its expiry: until then reads
 /// would still find it. Every read of the table leaves it out.

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::{fail, Admin, AdminError, AdminResult};
 use shared::domain::fields::{Patch, Text};
-use shared::domain::outbox::EventType;
+use shared::domain::outbox::{EventId, EventType};
 use shared::table::txn::Precondition;
 use shared::webhooks::endpoints::{
     self, CreatedEndpoint, EndpointChanges, EndpointView, NewEndpoint, Queued, RotatedSecret,
@@ -138,14 +138,8 @@ impl Admin {
         before: Option<Uuid>,
         limit: usize,
     ) -> AdminResult<(Vec<Attempt>, Option<Uuid>)> {
-        endpoints::attempts(&self.db, org, id, event, before, limit)
-            .await
-            .map_err(|err| match err {
-                ApiError::InvalidQuery { message, .. } => {
-                    AdminError(message.replace("Query parameter `event_id`", "--event"))
-                }
-                other => other.into(),
-            })
+        let event = event.map(cli_event_id).transpose()?;
+        Ok(endpoints::attempts(&self.db, org, id, event.as_ref(), before, limit).await?)
     }
 
     /// Queues a signed `ping` to one endpoint.
@@ -168,8 +162,14 @@ impl Admin {
         sqs: &aws_sdk_sqs::Client,
         queue_url: &str,
     ) -> AdminResult<Queued> {
-        Ok(endpoints::replay(&self.db, sqs, queue_url, org, id, event_id).await?)
+        let event_id = cli_event_id(event_id)?;
+        Ok(endpoints::replay(&self.db, sqs, queue_url, org, id, &event_id).await?)
     }
+}
+
+/// An event id given on the command line, held to the API's rule.
+fn cli_event_id(raw: &str) -> AdminResult<EventId> {
+    EventId::parse(raw).map_err(|rule| AdminError(format!("--event {rule}")))
 }
 
 /// The changes `webhook update` asks for, held to the API's rules: an empty description

@@ -3,6 +3,7 @@
 //!   leadgrid-local dev           the whole API at http://127.0.0.1:$LEADGRID_PORT/api/v1
 //!   leadgrid-local test -- CMD   runs CMD against a fresh in-memory stack on free ports
 
+use shared::functions::Function;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -224,7 +225,7 @@ async fn start_pollers(
         aws_sdk_dynamodbstreams::Client::new(&sdk),
         &table,
         REGION,
-        "fanout",
+        Function::Fanout.as_str(),
         HttpInvoker::new(&invoke_base),
         Some(state.join("stream-checkpoints.json")),
     )
@@ -249,7 +250,7 @@ async fn start_pollers(
             sqs: sqs.clone(),
             queue_url,
             region: REGION.into(),
-            function: "delivery".into(),
+            function: Function::Delivery.as_str().into(),
             invoker: HttpInvoker::new(&invoke_base),
         };
         pollers.push(tokio::spawn(queue_poller.run(stop.clone())));

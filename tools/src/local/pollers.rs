@@ -1,5 +1,5 @@
 //! The event source mappings AWS runs, done locally: a DynamoDB stream poller that invokes
-//! the `events` function, and an SQS poller that invokes `webhooks`. Both send real Lambda
+//! the `fanout` function, and an SQS poller that invokes `delivery`. Both send real Lambda
 //! event shapes and honour partial batch failures, as the deployed mappings do.
 
 use std::collections::HashMap;

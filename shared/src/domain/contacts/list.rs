@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use crate::domain::pagination::{Cursor, Position};
 use crate::table::keys::org_pk;
-use crate::table::store::{Db, Query, SortKey};
+use crate::table::query::{Query, SortKey};
+use crate::table::store::Db;
 use crate::ApiError;
 
 use super::pool;
@@ -108,79 +109,111 @@ pub async fn list(
     now: OffsetDateTime,
 ) -> Result<Listing, ApiError> {
     let (skip, per_page, after) = position.bounds_at();
-    let order = Order::of(filter);
-    if let (Order::Expiry(_), Some(Cursor { at: None, .. })) = (order, after) {
+    let window = Window {
+        skip,
+        per_page,
+        after,
+        order: Order::of(filter),
+    };
+    if let (Order::Expiry(_), Some(Cursor { at: None, .. })) = (window.order, after) {
         return Err(ApiError::query(
             "cursor",
             "comes from a listing without `pool`; list again from the first page.",
         ));
     }
     let chosen = match (&filter.search, filter.pool) {
-        (Some(search), _) => {
-            let mut entries: Vec<(Uuid, Option<OffsetDateTime>)> =
-                search::candidates(db, org, search)
-                    .await?
-                    .into_iter()
-                    .filter(|entry| filter.admits(&entry.kind, entry.pool_expires_at, now))
-                    .map(|entry| (entry.contact_id, entry.pool_expires_at))
-                    .collect();
-            entries.sort_by_key(|(id, at)| order.rank(*id, *at));
-            Some(page_of(entries, skip, per_page, after, order, |entry| {
-                *entry
-            }))
-        }
-        (None, Some(side)) => {
-            let after = after.and_then(|c| Some((c.at?, c.id)));
-            let (total, entries) = tokio::join!(
-                pool::total(db, org, side, &filter.kinds, now),
-                pool::page(
-                    db,
-                    org,
-                    side,
-                    &filter.kinds,
-                    now,
-                    after,
-                    skip + per_page + 1
-                )
-            );
-            let entries = entries?
-                .into_iter()
-                .map(|(at, id)| (id, Some(at)))
-                .collect();
-            let mut listing = page_of(entries, skip, per_page, None, order, |entry| *entry);
-            listing.total = total?;
-            Some(listing)
-        }
-        (None, None) => None,
+        (Some(search), _) => searched(db, org, filter, search, &window, now).await?,
+        (None, Some(side)) => in_pool(db, org, filter, side, &window, now).await?,
+        (None, None) => return newest_first(db, org, filter, &window).await,
     };
-    if let Some(Listing {
-        items: chosen,
-        total,
-        next_cursor,
-    }) = chosen
-    {
-        let ids: Vec<Uuid> = chosen.iter().map(|(id, _)| *id).collect();
-        let mut found = by_ids(db, org, &ids).await?;
-        // A change between reading the index and reading the contacts moves or removes a
-        // contact: what is shown is judged on the contact as it is.
-        let items = ids
-            .iter()
-            .filter_map(|id| found.remove(id))
-            .filter(|c| filter.matches(c, now))
-            .collect();
-        return Ok(Listing {
-            items,
-            total,
-            next_cursor,
-        });
-    }
-    let want = skip + per_page + 1;
+    let ids: Vec<Uuid> = chosen.items.iter().map(|(id, _)| *id).collect();
+    let mut found = by_ids(db, org, &ids).await?;
+    // A change between reading the index and reading the contacts moves or removes a
+    // contact: what is shown is judged on the contact as it is.
+    let items = ids
+        .iter()
+        .filter_map(|id| found.remove(id))
+        .filter(|c| filter.matches(c, now))
+        .collect();
+    Ok(Listing {
+        items,
+        total: chosen.total,
+        next_cursor: chosen.next_cursor,
+    })
+}
+
+/// Which part of a listing a request asks for, and in what order.
+struct Window {
+    skip: usize,
+    per_page: usize,
+    after: Option<Cursor>,
+    order: Order,
+}
+
+/// A listing's ids (with pool expiry) from the search entries of its most selective word.
+async fn searched(
+    db: &Db,
+    org: Uuid,
+    filter: &ContactFilter,
+    search: &Search,
+    window: &Window,
+    now: OffsetDateTime,
+) -> Result<Listing<(Uuid, Option<OffsetDateTime>)>, ApiError> {
+    let mut entries: Vec<(Uuid, Option<OffsetDateTime>)> = search::candidates(db, org, search)
+        .await?
+        .into_iter()
+        .filter(|entry| filter.admits(&entry.kind, entry.pool_expires_at, now))
+        .map(|entry| (entry.contact_id, entry.pool_expires_at))
+        .collect();
+    let order = window.order;
+    entries.sort_by_key(|(id, at)| order.rank(*id, *at));
+    let (skip, per_page, after) = (window.skip, window.per_page, window.after);
+    Ok(page_of(entries, skip, per_page, after, order, |entry| {
+        *entry
+    }))
+}
+
+/// A listing's ids from the pool entries of its side, from where the page starts, and its
+/// total from the pool counters.
+async fn in_pool(
+    db: &Db,
+    org: Uuid,
+    filter: &ContactFilter,
+    side: Pool,
+    window: &Window,
+    now: OffsetDateTime,
+) -> Result<Listing<(Uuid, Option<OffsetDateTime>)>, ApiError> {
+    let after = window.after.and_then(|c| Some((c.at?, c.id)));
+    let want = window.skip + window.per_page + 1;
+    let (total, entries) = tokio::join!(
+        pool::total(db, org, side, &filter.kinds, now),
+        pool::page(db, org, side, &filter.kinds, now, after, want)
+    );
+    let entries = entries?
+        .into_iter()
+        .map(|(at, id)| (id, Some(at)))
+        .collect();
+    let (skip, per_page, order) = (window.skip, window.per_page, window.order);
+    let mut listing = page_of(entries, skip, per_page, None, order, |entry| *entry);
+    listing.total = total?;
+    Ok(listing)
+}
+
+/// A listing with neither `search` nor `pool`: the newest entries of the table (or of each
+/// requested kind's index, merged), its total from the kinds counters.
+async fn newest_first(
+    db: &Db,
+    org: Uuid,
+    filter: &ContactFilter,
+    window: &Window,
+) -> Result<Listing, ApiError> {
+    let want = window.skip + window.per_page + 1;
     let sources: Vec<Option<Kind>> = if filter.kinds.is_empty() {
         vec![None]
     } else {
         filter.kinds.iter().copied().map(Some).collect()
     };
-    let after = after.map(|c| c.id);
+    let after = window.after.map(|c| c.id);
     let (total, newest) = tokio::join!(
         total(db, org, &filter.kinds),
         futures_util::future::try_join_all(
@@ -192,6 +225,7 @@ pub async fn list(
     let mut merged: Vec<Contact> = newest?.into_iter().flatten().collect();
     merged.sort_by_key(|c| std::cmp::Reverse(c.id));
     merged.dedup_by_key(|c| c.id);
+    let (skip, per_page, order) = (window.skip, window.per_page, window.order);
     let mut listing = page_of(merged, skip, per_page, None, order, |c| (c.id, None));
     listing.total = total?;
     Ok(listing)

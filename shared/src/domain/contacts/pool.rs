@@ -21,7 +21,8 @@ use crate::table::keys::{
     org_pk, parse_pool_sk, pool_ceiling, pool_count_sk, pool_floor, pool_prefix, pool_sk, shard_sk,
     shards_range,
 };
-use crate::table::store::{counter, Db, Item, Query, SortKey};
+use crate::table::query::{Query, SortKey};
+use crate::table::store::{counter, Db, Item};
 use crate::table::txn;
 use crate::ApiError;
 

@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use super::{Contact, Kind};
 use crate::table::keys::{org_pk, search_prefix, search_sk};
-use crate::table::store::{Db, Query, SortKey};
+use crate::table::query::{Query, SortKey};
+use crate::table::store::Db;
 use crate::table::txn;
 use crate::ApiError;
 

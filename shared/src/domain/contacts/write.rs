@@ -143,8 +143,13 @@ impl Refusal {
 
 /// Creates a contact and its email marker in one transaction: of two racing creates with
 /// the same email, exactly one commits; the other gets 409 `duplicate_contact`.
-pub async fn create(db: &Db, org: Uuid, input: ContactInput) -> Result<Contact, ApiError> {
-    let (contact, transaction) = creation(db, org, input).await?;
+pub async fn create(
+    db: &Db,
+    org: Uuid,
+    input: ContactInput,
+    now: OffsetDateTime,
+) -> Result<Contact, ApiError> {
+    let (contact, transaction) = creation(db, org, input, now).await?;
     let written = txn::read_modify_write(db, "contact create", || async {
         Ok(Step::Write(contact.clone(), transaction.clone()))
     })
@@ -160,12 +165,12 @@ pub async fn creation(
     db: &Db,
     org: Uuid,
     input: ContactInput,
+    now: OffsetDateTime,
 ) -> Result<(Contact, Transaction<Refusal>), ApiError> {
     if input.full_name.is_none() {
         return Err(ApiError::field("full_name", "is required."));
     }
     let pool_days = pool_days(db, org).await?;
-    let now = crate::clock::now();
     let mut contact = Contact {
         version: 1,
         ..Contact::new(String::new(), now)
@@ -214,9 +219,9 @@ impl ContactChange {
         current: &Contact,
         patch: ContactInput,
         pool_days: Option<u32>,
+        now: OffsetDateTime,
     ) -> Result<Option<Self>, ApiError> {
         let mut next = current.clone();
-        let now = crate::clock::now();
         patch.apply(&mut next, now, pool_days)?;
         let mut unchanged = next.clone();
         unchanged.updated_at = current.updated_at;
@@ -256,6 +261,7 @@ pub async fn update(
     id: Uuid,
     patch: ContactInput,
     precondition: &crate::table::txn::Precondition,
+    now: OffsetDateTime,
 ) -> Result<Contact, ApiError> {
     let pool_days = pool_days(db, org).await?;
     let written = txn::read_modify_write(db, "contact update", || async {
@@ -264,7 +270,7 @@ pub async fn update(
             .ok_or_else(|| ApiError::not_found("Contact not found."))?;
         precondition.check(current.version, "contact")?;
         Ok(
-            match ContactChange::of(org, &current, patch.clone(), Some(pool_days))? {
+            match ContactChange::of(org, &current, patch.clone(), Some(pool_days), now)? {
                 None => Step::Done(current),
                 Some(change) => Step::Write(change.next, change.transaction),
             },

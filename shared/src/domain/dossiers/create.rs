@@ -15,7 +15,7 @@ use crate::domain::outbox::{outbox_item, EventType};
 use crate::ids::new_id;
 use crate::table::store::Db;
 use crate::table::txn::{self, Step, Transaction};
-use crate::{clock, ApiError};
+use crate::ApiError;
 
 use super::{counters_update, require_member, sales_only, Dossier, Status};
 
@@ -102,7 +102,12 @@ pub struct Prepared {
 }
 
 /// Validates a create request and reads what it refers to; nothing is written.
-pub async fn prepare(db: &Db, org_id: Uuid, input: CreateDossier) -> Result<Prepared, ApiError> {
+pub async fn prepare(
+    db: &Db,
+    org_id: Uuid,
+    input: CreateDossier,
+    now: time::OffsetDateTime,
+) -> Result<Prepared, ApiError> {
     let kind = input
         .kind
         .ok_or_else(|| ApiError::field("type", "is required ('candidate' or 'sales')."))?;
@@ -134,7 +139,6 @@ pub async fn prepare(db: &Db, org_id: Uuid, input: CreateDossier) -> Result<Prep
             ));
         }
     }
-    let now = clock::now();
     let dossier = Dossier {
         id: new_id(),
         kind,
@@ -173,8 +177,13 @@ impl Prepared {
 
 /// Creates the dossier, its counters, its primary contact link (creating or reusing the
 /// contact) and its `dossier.created` event in one transaction.
-pub async fn create(db: &Db, org_id: Uuid, input: CreateDossier) -> Result<Dossier, ApiError> {
-    let prepared = prepare(db, org_id, input).await?;
+pub async fn create(
+    db: &Db,
+    org_id: Uuid,
+    input: CreateDossier,
+    now: time::OffsetDateTime,
+) -> Result<Dossier, ApiError> {
+    let prepared = prepare(db, org_id, input, now).await?;
     commit(db, org_id, prepared, None).await
 }
 

@@ -5,7 +5,8 @@ use uuid::Uuid;
 
 use crate::domain::flows::DossierType;
 use crate::table::keys::org_pk;
-use crate::table::store::{Db, Query, SortKey};
+use crate::table::query::{Query, SortKey};
+use crate::table::store::Db;
 use crate::ApiError;
 
 use super::{access, dossier_sk, Access, Dossier, Status, DOSSIER_PREFIX};

@@ -3,10 +3,14 @@
 //! write keeps dossier, counters, contact, link and domain events in one transaction.
 
 mod create;
+#[cfg(feature = "s3")]
+mod cv;
 mod list;
 mod update;
 
 pub use create::{commit, create, prepare, CreateDossier, Prepared};
+#[cfg(feature = "s3")]
+pub use cv::{complete_upload, create_with_cv, replace_cv};
 pub use list::{list, Filter, Listing};
 pub use update::{archive, attach_cv, check_immutable, detach_cv, patch, PatchDossier};
 
@@ -246,7 +250,7 @@ fn counters_update(
 /// count, so run it while dossiers are not being written.
 pub async fn recount(db: &Db, org: Uuid) -> Result<u64, ApiError> {
     use crate::table::keys::{COUNTER_SHARDS, STAGE_COUNTERS_PREFIX};
-    use crate::table::store::{Query, SortKey};
+    use crate::table::query::{Query, SortKey};
     let pk = org_pk(org);
     let dossiers: Vec<Dossier> = db.query_prefix(&pk, DOSSIER_PREFIX).await?;
     let mut items: BTreeMap<String, Item> = BTreeMap::new();

@@ -13,7 +13,8 @@ use crate::table::keys::{dossier_sk, org_pk};
 use crate::table::store::Db;
 use crate::table::txn::Precondition;
 use crate::table::txn::{self, Step, Transaction};
-use crate::{clock, ApiError};
+use crate::ApiError;
+use time::OffsetDateTime;
 
 use super::{counters_update, get, require_member, sales_only, Dossier, Status};
 
@@ -131,6 +132,7 @@ async fn primary_contact_change(
     org: Uuid,
     dossier: &Dossier,
     fields: &ContactInput,
+    now: OffsetDateTime,
 ) -> Result<Option<ContactChange>, ApiError> {
     let Some(id) = dossier.primary_contact_id else {
         return Ok(None);
@@ -138,7 +140,7 @@ async fn primary_contact_change(
     let Some(contact) = contacts::get(db, org, id).await? else {
         return Ok(None);
     };
-    ContactChange::of(org, &contact, fields.clone(), None)
+    ContactChange::of(org, &contact, fields.clone(), None, now)
 }
 
 /// The items that write `next` over `current`: the dossier under its version condition,
@@ -166,6 +168,30 @@ fn dossier_writes(
     Ok(items)
 }
 
+/// How one dossier's write cycle runs.
+struct Cycle<'a> {
+    /// Whether the write is a `dossier.updated` even if the representation is unchanged
+    /// (a CV replaced under the same key).
+    always_updated: bool,
+    precondition: &'a Precondition,
+    /// What a PATCH with `email` changes on the primary contact.
+    primary_contact: Option<&'a ContactInput>,
+    now: OffsetDateTime,
+}
+
+impl<'a> Cycle<'a> {
+    fn at(now: OffsetDateTime) -> Self {
+        Self {
+            always_updated: false,
+            precondition: &NO_PRECONDITION,
+            primary_contact: None,
+            now,
+        }
+    }
+}
+
+static NO_PRECONDITION: Precondition = Precondition::none();
+
 /// Applies `change` to the current dossier and writes the result with its counters and
 /// events (and, for `email`, its primary contact's change), retrying from a fresh read
 /// when a concurrent write got there first. A change that alters nothing writes nothing
@@ -174,9 +200,7 @@ async fn modify<F>(
     db: &Db,
     org: Uuid,
     id: Uuid,
-    always_updated: bool,
-    precondition: &Precondition,
-    primary_contact: Option<&ContactInput>,
+    cycle: Cycle<'_>,
     change: F,
 ) -> Result<Dossier, ApiError>
 where
@@ -188,15 +212,15 @@ where
             .ok_or_else(ApiError::dossier_not_found)?;
         // Checked against the version this cycle writes on, so the write's own version
         // condition makes the check and the write one atomic step.
-        precondition.check(current.version, "dossier")?;
+        cycle.precondition.check(current.version, "dossier")?;
         let mut next = change(&current)?;
-        let contact = match primary_contact {
-            Some(fields) => primary_contact_change(db, org, &next, fields).await?,
+        let contact = match cycle.primary_contact {
+            Some(fields) => primary_contact_change(db, org, &next, fields, cycle.now).await?,
             None => None,
         };
         let mut transaction = Transaction::new();
-        let written = if !next.same_content(&current) || always_updated {
-            next.updated_at = clock::now();
+        let written = if !next.same_content(&current) || cycle.always_updated {
+            next.updated_at = cycle.now;
             next.version = current.version + 1;
             transaction.extend(dossier_writes(org, &current, &next)?);
             next
@@ -230,6 +254,7 @@ pub async fn patch(
     id: Uuid,
     patch: PatchDossier,
     precondition: &Precondition,
+    now: OffsetDateTime,
 ) -> Result<Dossier, ApiError> {
     check_immutable(&patch)?;
     if let Patch::Set(user) = patch.assigned_to {
@@ -251,15 +276,14 @@ pub async fn patch(
         email: patch.email.clone(),
         ..ContactInput::default()
     });
-    modify(
-        db,
-        org,
-        id,
-        false,
+    let cycle = Cycle {
         precondition,
-        primary_contact.as_ref(),
-        |current| apply_patch(current, &patch, flow.as_ref()),
-    )
+        primary_contact: primary_contact.as_ref(),
+        ..Cycle::at(now)
+    };
+    modify(db, org, id, cycle, |current| {
+        apply_patch(current, &patch, flow.as_ref())
+    })
     .await
 }
 
@@ -269,8 +293,13 @@ pub async fn archive(
     org: Uuid,
     id: Uuid,
     precondition: &Precondition,
+    now: OffsetDateTime,
 ) -> Result<Dossier, ApiError> {
-    modify(db, org, id, false, precondition, None, |current| {
+    let cycle = Cycle {
+        precondition,
+        ..Cycle::at(now)
+    };
+    modify(db, org, id, cycle, |current| {
         let mut next = current.clone();
         next.status = Status::Archived;
         Ok(next)
@@ -278,38 +307,37 @@ pub async fn archive(
     .await
 }
 
-/// Records a CV stored under `key`: a new or replaced CV is always a `dossier.updated`.
 /// The dossier without its CV (a `dossier.updated` when it had one), for erasing the CV.
-pub async fn detach_cv(db: &Db, org: Uuid, id: Uuid) -> Result<Dossier, ApiError> {
-    modify(
-        db,
-        org,
-        id,
-        false,
-        &Precondition::default(),
-        None,
-        |current| {
-            let mut next = current.clone();
-            next.cv_url = None;
-            Ok(next)
-        },
-    )
+pub async fn detach_cv(
+    db: &Db,
+    org: Uuid,
+    id: Uuid,
+    now: OffsetDateTime,
+) -> Result<Dossier, ApiError> {
+    modify(db, org, id, Cycle::at(now), |current| {
+        let mut next = current.clone();
+        next.cv_url = None;
+        Ok(next)
+    })
     .await
 }
 
-pub async fn attach_cv(db: &Db, org: Uuid, id: Uuid, key: &str) -> Result<Dossier, ApiError> {
-    modify(
-        db,
-        org,
-        id,
-        true,
-        &Precondition::default(),
-        None,
-        |current| {
-            let mut next = current.clone();
-            next.cv_url = Some(key.to_string());
-            Ok(next)
-        },
-    )
+/// Records a CV stored under `key`: a new or replaced CV is always a `dossier.updated`.
+pub async fn attach_cv(
+    db: &Db,
+    org: Uuid,
+    id: Uuid,
+    key: &str,
+    now: OffsetDateTime,
+) -> Result<Dossier, ApiError> {
+    let cycle = Cycle {
+        always_updated: true,
+        ..Cycle::at(now)
+    };
+    modify(db, org, id, cycle, |current| {
+        let mut next = current.clone();
+        next.cv_url = Some(key.to_string());
+        Ok(next)
+    })
     .await
 }

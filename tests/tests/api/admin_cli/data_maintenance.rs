@@ -19,7 +19,9 @@ async fn contacts_reindex_indexes_contacts_written_before_the_indexes() {
         let input =
             serde_json::from_value(serde_json::json!({"full_name": name, "kind": ["candidate"]}))
                 .unwrap();
-        let contact = contacts::create(&db, org.id, input).await.unwrap();
+        let contact = contacts::create(&db, org.id, input, shared::clock::now())
+            .await
+            .unwrap();
         // Back to the shape of a contact written before the indexes: the plain item only.
         let mut items: txn::Transaction = search::contact_words(&contact)
             .iter()

@@ -152,7 +152,7 @@ fn the_documented_answers_take_sam_deploy_guided_to_the_end_of_its_questions() {
 /// <https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html>
 #[test]
 fn the_documented_direct_upload_limit_is_the_codes() {
-    use shared::cv::{DIRECT_UPLOAD_MAX_BYTES, LAMBDA_REQUEST_BYTES};
+    use shared::web::{DIRECT_UPLOAD_MAX_BYTES, LAMBDA_REQUEST_BYTES};
     assert_eq!(LAMBDA_REQUEST_BYTES, 6_291_456);
     assert!(DIRECT_UPLOAD_MAX_BYTES.div_ceil(3) * 4 < LAMBDA_REQUEST_BYTES - 60 * 1024);
     let digits = DIRECT_UPLOAD_MAX_BYTES.to_string();

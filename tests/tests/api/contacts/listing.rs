@@ -252,7 +252,7 @@ async fn page_one_without_search_reads_a_page_not_the_organization() {
         };
         let input =
             serde_json::from_value(json!({"full_name": format!("C{i}"), "kind": kind})).unwrap();
-        shared::domain::contacts::create(&core.db, org.id, input)
+        shared::domain::contacts::create(&core.db, org.id, input, shared::clock::now())
             .await
             .unwrap();
     }

@@ -160,7 +160,7 @@ fn the_license_is_apache_2_0_everywhere() {
         "functions/contacts",
         "functions/flows",
         "functions/notes",
-        "functions/webhooks",
+        "functions/webhook-endpoints",
         "functions/fanout",
         "functions/delivery",
     ];

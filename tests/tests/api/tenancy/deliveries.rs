@@ -4,7 +4,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use http::Method;
 use integration_tests::{
-    dossiers_router, growth_org, outbox, pipeline, post, stack, webhooks_router, Call, Receiver,
+    dossiers_router, growth_org, outbox, pipeline, post, stack, webhook_endpoints_router, Call,
+    Receiver,
 };
 use serde_json::{json, Value};
 use shared::web::auth::Scope;
@@ -46,7 +47,7 @@ async fn a_replay_sends_only_events_the_endpoint_was_eligible_for() {
         .find(|event| event.data["id"] == made.body["data"]["id"])
         .expect("the dossier's event");
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let router = webhooks_router().await;
+    let router = webhook_endpoints_router().await;
     let replay = |endpoint: &str| {
         post(&format!("/api/v1/webhook_endpoints/{endpoint}/replay"))
             .key(&manager)
@@ -115,7 +116,7 @@ async fn a_slow_receiver_of_one_organization_does_not_hold_up_another() {
     .await;
     assert_eq!(created.status, 201);
 
-    let router = webhooks_router().await;
+    let router = webhook_endpoints_router().await;
     let mut pings = Vec::new();
     for _ in 0..2 {
         let ping = post(&format!("/api/v1/webhook_endpoints/{slow_endpoint}/test"))
@@ -189,7 +190,7 @@ async fn a_slow_receiver_of_one_organization_does_not_hold_up_another() {
 #[tokio::test]
 async fn one_url_per_organization_and_a_budget_per_host() {
     let (org, other) = (growth_org().await, growth_org().await);
-    let router = webhooks_router().await;
+    let router = webhook_endpoints_router().await;
     let url = "https://hooks.example.com/only-once";
     let first = subscribe(&org.key, json!({"url": url})).await;
     assert_eq!(first.status, 201);
@@ -340,7 +341,7 @@ async fn bodies_are_kept_only_from_receivers_and_pings_are_limited() {
     .await;
     let created = subscribe(&org.key, json!({"url": receiver.url})).await;
     let id = created.body["data"]["id"].as_str().unwrap().to_string();
-    let router = webhooks_router().await;
+    let router = webhook_endpoints_router().await;
     let ping = || {
         post(&format!("/api/v1/webhook_endpoints/{id}/test"))
             .key(&org.key)

@@ -3,7 +3,7 @@
 //! hold up another's webhooks, egress to one host is bounded, replays count, scopes mean
 //! what the docs say, a CV is exactly the file checked, and nothing private is cached.
 
-use integration_tests::{post, webhooks_router};
+use integration_tests::{post, webhook_endpoints_router};
 use serde_json::Value;
 
 mod deliveries;
@@ -15,6 +15,6 @@ async fn subscribe(key: &str, body: Value) -> integration_tests::Reply {
     post("/api/v1/webhook_endpoints")
         .key(key)
         .json(&body)
-        .send(&webhooks_router().await)
+        .send(&webhook_endpoints_router().await)
         .await
 }

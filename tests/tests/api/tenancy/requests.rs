@@ -34,21 +34,39 @@ async fn idempotent_replays_count_against_the_rate_limit() {
 async fn a_waiting_repeat_reads_the_key_without_writing() {
     use shared::web::idempotency::{Claim, Slot};
     let db = stack().await.core().db;
-    let slot = Slot::new(uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), "waiting");
-    assert!(slot.current(&db, "fp").await.unwrap().is_none(), "free");
-    let Claim::Claimed { lock } = slot.claim(&db, "fp").await.unwrap() else {
+    let slot = Slot::new(
+        uuid::Uuid::now_v7(),
+        uuid::Uuid::now_v7(),
+        &shared::web::idempotency::IdempotencyKey::parse("waiting").unwrap(),
+    );
+    assert!(
+        slot.current(&db, "fp", shared::clock::now())
+            .await
+            .unwrap()
+            .is_none(),
+        "free"
+    );
+    let Claim::Claimed { lock } = slot.claim(&db, "fp", shared::clock::now()).await.unwrap() else {
         panic!("a free key is claimed");
     };
     assert!(matches!(
-        slot.current(&db, "fp").await.unwrap(),
+        slot.current(&db, "fp", shared::clock::now()).await.unwrap(),
         Some(Claim::InProgress)
     ));
     assert!(matches!(
-        slot.current(&db, "other").await.unwrap(),
+        slot.current(&db, "other", shared::clock::now())
+            .await
+            .unwrap(),
         Some(Claim::Conflict)
     ));
     slot.release(&db, &lock).await.unwrap();
-    assert!(slot.current(&db, "fp").await.unwrap().is_none(), "freed");
+    assert!(
+        slot.current(&db, "fp", shared::clock::now())
+            .await
+            .unwrap()
+            .is_none(),
+        "freed"
+    );
 }
 
 /// Finding 7: the file copied to the CV's key is the one checked, even if another is PUT to

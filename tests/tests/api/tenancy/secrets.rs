@@ -1,7 +1,7 @@
 //! Webhook secrets stay out of the table, and rotations keep at most one previous secret.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use integration_tests::{growth_org, post, stack, webhooks_router};
+use integration_tests::{growth_org, post, stack, webhook_endpoints_router};
 use serde_json::json;
 
 use super::subscribe;
@@ -48,7 +48,7 @@ fn collect_text(value: &AttributeValue, into: &mut Vec<String>) {
 #[tokio::test]
 async fn secrets_never_reach_the_table_and_a_replay_shows_only_the_current_one() {
     let org = growth_org().await;
-    let router = webhooks_router().await;
+    let router = webhook_endpoints_router().await;
     let create = || {
         post("/api/v1/webhook_endpoints")
             .key(&org.key)
@@ -114,7 +114,7 @@ async fn rotations_keep_at_most_one_previous_secret() {
         .unwrap()
         .parse()
         .unwrap();
-    let router = webhooks_router().await;
+    let router = webhook_endpoints_router().await;
     for _ in 0..5 {
         let rotated = post(&format!("/api/v1/webhook_endpoints/{id}/rotate_secret"))
             .key(&org.key)

@@ -1,6 +1,6 @@
 //! The attempt log: newest first, paged by cursor.
 
-use integration_tests::{growth_org, stack, webhooks_router, Call};
+use integration_tests::{growth_org, stack, webhook_endpoints_router, Call};
 use serde_json::json;
 
 use super::{attempts_path, subscribe};
@@ -43,7 +43,7 @@ async fn the_attempt_log_pages_newest_first_by_cursor() {
     }
     made.reverse();
 
-    let router = webhooks_router().await;
+    let router = webhook_endpoints_router().await;
     let read_all = |filter: &'static str| {
         let (router, key, id) = (router.clone(), org.key.clone(), id.clone());
         async move {

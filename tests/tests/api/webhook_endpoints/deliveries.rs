@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use integration_tests::verifiers::Verifier;
-use integration_tests::{delete, dossiers_router, growth_org, pipeline, post, webhooks_router};
+use integration_tests::{
+    delete, dossiers_router, growth_org, pipeline, post, webhook_endpoints_router,
+};
 use serde_json::{json, Value};
 
 use super::subscribed_receiver;
@@ -40,7 +42,7 @@ async fn subscribe_receive_verify_unsubscribe() {
 
     let unsubscribed = delete(&format!("/api/v1/webhook_endpoints/{id}"))
         .key(&org.key)
-        .send(&webhooks_router().await)
+        .send(&webhook_endpoints_router().await)
         .await;
     assert_eq!(unsubscribed.status, 200);
     let after = post("/api/v1/dossiers")
@@ -61,7 +63,7 @@ async fn a_disabled_endpoint_gets_nothing_until_it_is_enabled_again() {
     let org = growth_org().await;
     let (receiver, id, _) = subscribed_receiver(&org.key).await;
     let path = format!("/api/v1/webhook_endpoints/{id}");
-    let router = webhooks_router().await;
+    let router = webhook_endpoints_router().await;
     let set_disabled = |disabled: bool| {
         integration_tests::patch(&path)
             .key(&org.key)
@@ -114,7 +116,7 @@ async fn a_replay_sends_a_past_event_again_unchanged() {
         .await;
     let event_id = first[0].event_id();
 
-    let router = webhooks_router().await;
+    let router = webhook_endpoints_router().await;
     let replay = |endpoint: &str, event: &str| {
         post(&format!("/api/v1/webhook_endpoints/{endpoint}/replay"))
             .key(&org.key)

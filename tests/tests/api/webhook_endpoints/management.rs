@@ -1,7 +1,7 @@
 //! Managing endpoints: CRUD, rotation, patches under If-Match, the scope, limits, bad input.
 
 use http::Method;
-use integration_tests::{delete, growth_org, post, stack, webhooks_router, Call};
+use integration_tests::{delete, growth_org, post, stack, webhook_endpoints_router, Call};
 use serde_json::{json, Value};
 use shared::web::auth::Scope;
 use shared::webhooks::endpoints::MAX_ENDPOINTS;
@@ -35,7 +35,7 @@ async fn an_endpoint_is_created_read_listed_and_deleted() {
     assert!(endpoint["secret"].as_str().unwrap().starts_with("whsec_"));
     assert_eq!(endpoint["disabled_at"], Value::Null);
 
-    let router = webhooks_router().await;
+    let router = webhook_endpoints_router().await;
     let shown = Call::get(&format!("/api/v1/webhook_endpoints/{id}"))
         .key(&org.key)
         .send(&router)
@@ -83,7 +83,7 @@ async fn every_route_needs_the_webhooks_manage_scope() {
         .collect();
     let key = org.key_with(&without).await;
     let id = uuid::Uuid::now_v7();
-    let router = webhooks_router().await;
+    let router = webhook_endpoints_router().await;
     for (method, path, body) in [
         (Method::GET, "/api/v1/webhook_endpoints".to_string(), None),
         (
@@ -157,7 +157,7 @@ async fn refused_input_is_a_400_that_names_the_field_and_writes_nothing() {
     }
     let listed = Call::get("/api/v1/webhook_endpoints")
         .key(&org.key)
-        .send(&webhooks_router().await)
+        .send(&webhook_endpoints_router().await)
         .await;
     assert_eq!(listed.body["meta"]["total"], 0);
 }
@@ -183,7 +183,7 @@ async fn an_organization_has_at_most_sixteen_endpoints_even_when_asked_at_once()
     assert_eq!(refused.status, 409);
     assert_eq!(refused.error_code(), "limit_reached");
 
-    let router = webhooks_router().await;
+    let router = webhook_endpoints_router().await;
     let listed = Call::get("/api/v1/webhook_endpoints?per_page=100")
         .key(&org.key)
         .send(&router)
@@ -204,7 +204,7 @@ async fn a_rotation_returns_the_new_secret_and_keeps_the_old_one_for_its_grace()
     let org = growth_org().await;
     let created = subscribe(&org.key, json!({"url": "https://hooks.example.com/"})).await;
     let id = created.body["data"]["id"].as_str().unwrap().to_string();
-    let router = webhooks_router().await;
+    let router = webhook_endpoints_router().await;
     let rotate = |body: Value| {
         post(&format!("/api/v1/webhook_endpoints/{id}/rotate_secret"))
             .key(&org.key)
@@ -247,7 +247,7 @@ async fn a_patch_changes_what_it_names_under_if_match() {
     let id = created.body["data"]["id"].as_str().unwrap().to_string();
     let path = format!("/api/v1/webhook_endpoints/{id}");
     let first_tag = created.header("etag").unwrap().to_string();
-    let router = webhooks_router().await;
+    let router = webhook_endpoints_router().await;
     let patch = |body: Value| integration_tests::patch(&path).key(&org.key).json(&body);
 
     let changed = patch(json!({"events": ["note.created"], "description": "notes only"}))

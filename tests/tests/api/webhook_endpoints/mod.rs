@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use integration_tests::{post, webhooks_router, Call, Receiver};
+use integration_tests::{post, webhook_endpoints_router, Call, Receiver};
 use serde_json::{json, Value};
 
 mod attempt_log;
@@ -15,7 +15,7 @@ async fn subscribe(key: &str, body: Value) -> integration_tests::Reply {
     post("/api/v1/webhook_endpoints")
         .key(key)
         .json(&body)
-        .send(&webhooks_router().await)
+        .send(&webhook_endpoints_router().await)
         .await
 }
 
@@ -41,7 +41,7 @@ fn attempts_path(endpoint: &str, query: &str) -> String {
 
 /// The attempts of `endpoint` for `event`, once the attempt log shows at least one.
 async fn logged_attempts(key: &str, endpoint: &str, event: &str) -> Vec<Value> {
-    let router = webhooks_router().await;
+    let router = webhook_endpoints_router().await;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let reply = Call::get(&attempts_path(endpoint, &format!("event_id={event}")))

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use integration_tests::verifiers::Verifier;
-use integration_tests::{growth_org, pipeline, post, webhooks_router, Call, Receiver};
+use integration_tests::{growth_org, pipeline, post, webhook_endpoints_router, Call, Receiver};
 use serde_json::{json, Value};
 
 use super::{logged_attempts, subscribe, subscribed_receiver};
@@ -16,7 +16,7 @@ async fn a_test_ping_goes_only_where_asked_even_when_disabled() {
     let org = growth_org().await;
     let (receiver, id, secret) = subscribed_receiver(&org.key).await;
     let (bystander, _, _) = subscribed_receiver(&org.key).await;
-    let router = webhooks_router().await;
+    let router = webhook_endpoints_router().await;
     let test = |endpoint: &str| post(&format!("/api/v1/webhook_endpoints/{endpoint}/test"));
 
     // A bare POST, as `curl -X POST` sends it.
@@ -90,7 +90,7 @@ async fn a_failed_test_is_not_retried_and_changes_nothing() {
     let gone = Receiver::start(|_, _| 410).await;
     let created = subscribe(&org.key, json!({"url": gone.url})).await;
     let id = created.body["data"]["id"].as_str().unwrap().to_string();
-    let router = webhooks_router().await;
+    let router = webhook_endpoints_router().await;
     let queued = post(&format!("/api/v1/webhook_endpoints/{id}/test"))
         .key(&org.key)
         .send(&router)

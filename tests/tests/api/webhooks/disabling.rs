@@ -24,7 +24,7 @@ async fn an_endpoint_that_fails_for_the_whole_window_is_disabled_and_says_why() 
     deliverer.disable_after_failing = Duration::from_secs(2);
     let delivery = shared::webhooks::Delivery::new(org.id, id, &note_created()).unwrap();
     let sent = std::time::SystemTime::now();
-    let router = integration_tests::webhooks_router().await;
+    let router = integration_tests::webhook_endpoints_router().await;
     let show = |id: Uuid| Call::get(&format!("/api/v1/webhook_endpoints/{id}")).key(&org.key);
 
     deliverer

@@ -1,5 +1,5 @@
 //! Domain events delivered as signed webhooks through the deployed pipeline's code: the
-//! stream poller feeds `events` (fan-out), the queue poller feeds `webhooks` (delivery).
+//! stream poller feeds `fanout`, the queue poller feeds `delivery`.
 
 use integration_tests::{dossiers_router, post, stack, Received, TestOrg};
 use serde_json::{json, Value};

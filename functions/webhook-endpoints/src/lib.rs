@@ -12,6 +12,7 @@ use axum::Extension;
 use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
+use shared::domain::outbox::EventId;
 use shared::domain::pagination::encode_cursor;
 use shared::secrets::{SecretSource, WebhookMasterKey};
 use shared::web::idempotency::{RestoreSecret, ShownSecret};
@@ -21,7 +22,7 @@ use shared::web::{
 };
 use shared::webhooks::endpoints::{self, EndpointChanges, EndpointView, NewEndpoint};
 use shared::webhooks::Destinations;
-use shared::ApiResult;
+use shared::{ApiError, ApiResult};
 
 /// What the routes need beyond the core: the key every endpoint secret derives from, where
 /// deliveries may go, and the queue a replay goes to.
@@ -205,7 +206,7 @@ async fn rotate_secret(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Replay {
-    event_id: String,
+    event_id: EventId,
 }
 
 /// Sends a past event (kept 7 days) to the endpoint again: same id and body, its own retry
@@ -260,13 +261,16 @@ async fn attempts(
     mut query: QueryParams,
 ) -> ApiResult<Response> {
     let (cursor, per_page) = query.cursor_page()?;
-    let event_id = query.take("event_id")?;
+    let event_id = query
+        .take("event_id")?
+        .map(|raw| EventId::parse(&raw).map_err(|rule| ApiError::query("event_id", rule)))
+        .transpose()?;
     query.finish()?;
     let (page, next) = endpoints::attempts(
         &state.core.db,
         principal.org_id,
         id,
-        event_id.as_deref(),
+        event_id.as_ref(),
         cursor.map(|cursor| cursor.id),
         per_page as usize,
     )

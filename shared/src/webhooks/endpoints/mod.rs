@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Destinations, Endpoint, SecretVersion};
+use super::{Destinations, Endpoint, SecretVersion, WebhookUrl};
 use crate::domain::fields::{Patch, Text};
 use crate::domain::outbox::EventType;
 use crate::ids::new_id;
@@ -15,6 +15,11 @@ use crate::table::keys::{endpoint_sk, endpoint_url_sk, org_pk, ORG_SK, WEBHOOK_C
 use crate::table::store::{n, s, Db, Expression};
 use crate::table::txn::{self, Precondition, Step, Transaction, UpdateSpec};
 use crate::ApiError;
+
+mod deliveries;
+pub use deliveries::attempts;
+#[cfg(feature = "sqs")]
+pub use deliveries::{replay, send_test};
 
 /// The most endpoints one organization may have: enough for every integration it runs,
 /// few enough that one event's fan-out stays small.
@@ -38,7 +43,7 @@ pub struct NewEndpoint {
 #[derive(Debug, Serialize)]
 pub struct EndpointView {
     pub id: Uuid,
-    pub url: String,
+    pub url: WebhookUrl,
     pub events: Vec<EventType>,
     pub description: Option<String>,
     #[serde(with = "crate::clock::rfc3339")]
@@ -190,7 +195,7 @@ pub async fn create(
         names: Vec::new(),
         values: vec![(":one".into(), n(1)), (":max".into(), n(MAX_ENDPOINTS))],
     };
-    refuse_duplicate_url(db, org, None, &endpoint.url).await?;
+    refuse_duplicate_url(db, org, None, endpoint.url.as_str()).await?;
     let mut transaction = Transaction::new();
     transaction.push_refusing(
         txn::exists(&org_pk(org), ORG_SK),
@@ -198,7 +203,7 @@ pub async fn create(
     );
     transaction.push_refusing(
         txn::put(url_marker(org, &endpoint), Some("attribute_not_exists(PK)")),
-        duplicate_url(&endpoint.url),
+        duplicate_url(endpoint.url.as_str()),
     );
     transaction.push_refusing(
         txn::update(count),
@@ -224,8 +229,10 @@ pub async fn create(
 /// The item that keeps an organization's endpoint URLs unique: at most one endpoint per URL,
 /// so that one event is sent to one URL once.
 fn url_marker(org: Uuid, endpoint: &Endpoint) -> crate::table::store::Item {
-    let mut item =
-        crate::table::store::key(&org_pk(org), &endpoint_url_sk(&url_digest(&endpoint.url)));
+    let mut item = crate::table::store::key(
+        &org_pk(org),
+        &endpoint_url_sk(&url_digest(endpoint.url.as_str())),
+    );
     item.insert("entity".into(), s("webhook_url"));
     item.insert("endpoint_id".into(), s(endpoint.id.to_string()));
     item
@@ -252,7 +259,7 @@ async fn refuse_duplicate_url(
     let taken = super::list(db, org)
         .await?
         .iter()
-        .any(|other| Some(other.id) != except && other.url == url);
+        .any(|other| Some(other.id) != except && other.url.as_str() == url);
     if taken {
         return Err(duplicate_url(url));
     }
@@ -260,14 +267,10 @@ async fn refuse_duplicate_url(
 }
 
 /// `url` as it is stored, if the destination policy allows it.
-fn checked_url(destinations: &Destinations, url: &str) -> Result<String, ApiError> {
+fn checked_url(destinations: &Destinations, url: &str) -> Result<WebhookUrl, ApiError> {
     destinations
         .check_url(url)
-        // A fragment is never sent: URLs that differ only by one are the same receiver.
-        .map(|mut url| {
-            url.set_fragment(None);
-            String::from(url)
-        })
+        .map(WebhookUrl::without_fragment)
         .map_err(|why| ApiError::field("url", format_args!("is refused: {why}")))
 }
 
@@ -319,7 +322,7 @@ pub async fn delete(
         });
         transaction.push(txn::delete(
             &org_pk(org),
-            &endpoint_url_sk(&url_digest(&read.url)),
+            &endpoint_url_sk(&url_digest(read.url.as_str())),
             None,
         ));
         if counted {
@@ -504,182 +507,24 @@ async fn moved(
             },
         );
     }
-    refuse_duplicate_url(db, org, Some(endpoint.id), &endpoint.url).await?;
+    refuse_duplicate_url(db, org, Some(endpoint.id), endpoint.url.as_str()).await?;
     let mut transaction = Transaction::new();
     transaction.push(txn::put_when(endpoint.item(org)?, &unchanged_since(read)));
     transaction.push(txn::delete(
         &org_pk(org),
-        &endpoint_url_sk(&url_digest(&read.url)),
+        &endpoint_url_sk(&url_digest(read.url.as_str())),
         None,
     ));
     transaction.push_refusing(
         txn::put(url_marker(org, &endpoint), Some("attribute_not_exists(PK)")),
-        duplicate_url(&endpoint.url),
+        duplicate_url(endpoint.url.as_str()),
     );
     Ok(Step::Write(endpoint, transaction))
-}
-
-/// Whether `id` looks like an event id (`evt_` and 32 hex digits), so that nothing else is
-/// ever built into a key.
-pub fn is_event_id(id: &str) -> bool {
-    id.strip_prefix("evt_").is_some_and(|hex| {
-        hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    })
-}
-
-/// Refuses what is not an event id, as a body field or as a query parameter.
-fn require_event_id(
-    id: &str,
-    refusal: fn(&'static str, &'static str) -> ApiError,
-) -> Result<(), ApiError> {
-    if is_event_id(id) {
-        Ok(())
-    } else {
-        Err(refusal(
-            "event_id",
-            "must be an event id: `evt_` and 32 hexadecimal digits.",
-        ))
-    }
-}
-
-/// Queues a fresh delivery of a past event to one endpoint: the same id and body, signed
-/// with the endpoint's secrets when it is sent, on a retry schedule of its own. Events are
-/// kept for 7 days. Only an event the endpoint was eligible for goes out: of a type it
-/// subscribes to, made while it existed; a key that manages endpoints can thus never route
-/// an event to a receiver that would not have had it.
-#[cfg(feature = "sqs")]
-pub async fn replay(
-    db: &Db,
-    sqs: &aws_sdk_sqs::Client,
-    queue_url: &str,
-    org: Uuid,
-    id: Uuid,
-    event_id: &str,
-) -> Result<Queued, ApiError> {
-    use crate::domain::outbox::OutboxItem;
-    require_event_id(event_id, ApiError::field)?;
-    // Both reads at once; the endpoint's answer is judged first either way.
-    let (pk, event_sk) = (org_pk(org), crate::table::keys::event_sk(event_id));
-    let (endpoint, item) = tokio::join!(get(db, org, id), db.get::<OutboxItem>(&pk, &event_sk));
-    let endpoint = endpoint?;
-    if endpoint.disabled_at.is_some() {
-        return Err(ApiError::EndpointDisabled(format!(
-            "Webhook endpoint {id} is disabled, so a replay would not be sent; enable it first with PATCH {{\"disabled\": false}}."
-        )));
-    }
-    let envelope = item?
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "Event {event_id} does not exist in this organization (events are kept 7 days)."
-            ))
-        })?
-        .envelope()
-        .map_err(ApiError::internal)?;
-    if let Some(why) = endpoint.ineligible(&envelope) {
-        return Err(ApiError::field(
-            "event_id",
-            format_args!("names event {event_id}, which {why}, so it is not replayed to it."),
-        ));
-    }
-    let delivery = super::Delivery {
-        replay: true,
-        ..super::Delivery::new(org, id, &envelope)?
-    };
-    enqueue(sqs, queue_url, &delivery).await?;
-    Ok(delivery.into())
-}
-
-/// Queues a signed `ping` to one endpoint, even a disabled one, so that its receiver can be
-/// checked before events depend on it. It is tried once, logged like any attempt, and
-/// changes nothing about the endpoint. At most [`super::limits::TESTS_PER_MINUTE`] a
-/// minute per endpoint: beyond, 429 with the seconds to wait.
-#[cfg(feature = "sqs")]
-pub async fn send_test(
-    db: &Db,
-    sqs: &aws_sdk_sqs::Client,
-    queue_url: &str,
-    org: Uuid,
-    id: Uuid,
-    now: OffsetDateTime,
-) -> Result<Queued, ApiError> {
-    get(db, org, id).await?;
-    let budget = super::limits::Budget::Tests(id);
-    let limit = super::limits::TESTS_PER_MINUTE;
-    if let Some(retry_after) = super::limits::take(db, org, budget, limit, now).await? {
-        return Err(ApiError::RequestLimited {
-            message: format!("At most {limit} test pings a minute per endpoint."),
-            retry_after,
-        });
-    }
-    let delivery = super::Delivery::ping(org, id, now)?;
-    enqueue(sqs, queue_url, &delivery).await?;
-    Ok(delivery.into())
-}
-
-#[cfg(feature = "sqs")]
-async fn enqueue(
-    sqs: &aws_sdk_sqs::Client,
-    queue_url: &str,
-    delivery: &super::Delivery,
-) -> Result<(), ApiError> {
-    let body = serde_json::to_string(delivery).map_err(ApiError::internal)?;
-    sqs.send_message()
-        .queue_url(queue_url)
-        .message_body(body)
-        .message_group_id(delivery.org.to_string())
-        .send()
-        .await
-        .map_err(|e| {
-            ApiError::internal(format!(
-                "queueing a delivery: {}",
-                aws_sdk_sqs::error::DisplayErrorContext(e)
-            ))
-        })?;
-    Ok(())
-}
-
-/// One page of an endpoint's attempt log, newest first, optionally for one event: the
-/// attempts, and the id the next page starts below when older ones remain.
-pub async fn attempts(
-    db: &Db,
-    org: Uuid,
-    id: Uuid,
-    event_id: Option<&str>,
-    before: Option<Uuid>,
-    per_page: usize,
-) -> Result<(Vec<super::Attempt>, Option<Uuid>), ApiError> {
-    if let Some(event_id) = event_id {
-        require_event_id(event_id, ApiError::query)?;
-    }
-    // The endpoint's existence and the page, read at once; a missing endpoint answers 404
-    // whatever the page held.
-    let (endpoint, page) = tokio::join!(
-        get(db, org, id),
-        super::attempts::page(db, org, id, event_id, before, per_page)
-    );
-    endpoint?;
-    let (page, more) = page?;
-    let next = page.last().filter(|_| more).map(|attempt| attempt.id);
-    Ok((page, next))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_event_ids_are_built_into_keys() {
-        assert!(is_event_id("evt_01a24a3f258272afbcd964ff29a50437"));
-        assert!(!is_event_id("evt_missing"));
-        assert!(
-            !is_event_id("evt_01A24A3F258272AFBCD964FF29A50437"),
-            "one spelling"
-        );
-        assert!(!is_event_id("evt_01a24a3f258272afbcd964ff29a5043"));
-        assert!(!is_event_id("evt_01a24a3f258272afbcd964ff29a50437#"));
-        assert!(!is_event_id("01a24a3f258272afbcd964ff29a50437"));
-        assert!(!is_event_id("evt_é1a24a3f258272afbcd964ff29a5043"));
-    }
 
     #[test]
     fn event_types_default_to_all_and_keep_each_once() {
