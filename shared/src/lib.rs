@@ -1,7 +1,7 @@
 //! Everything the LeadGrid functions share, in layers (arrows point down only):
 //!
-//! - [`web`]: the request shell, extractors and the gate (API keys, plan, rate limit,
-//!   Idempotency-Key) every API function runs behind;
+//! - [`web`]: the request shell, extractors, the gate (API keys, plan, rate limit) every
+//!   API function runs behind, and the idempotency layer inside it;
 //! - [`webhooks`]: endpoints, signing, destination policy, fan-out and delivery;
 //! - [`domain`]: dossiers, contacts, links, notes, flows, organizations, request fields and the
 //!   outbox of domain events; it knows nothing of HTTP;

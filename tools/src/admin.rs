@@ -272,7 +272,7 @@ impl Admin {
             Ok(txn::Step::Write((), items))
         })
         .await;
-        refused.map_err(|err| AdminError(err.to_string()))?;
+        refused.map_err(AdminError::from)?;
         self.get_org(org).await
     }
 

@@ -143,20 +143,23 @@ pub async fn link(
     now: OffsetDateTime,
 ) -> Result<(Link, bool), ApiError> {
     txn::until_written(db, "link", || async {
-        let dossier = dossiers::get(db, org, dossier_id)
-            .await?
-            .ok_or_else(ApiError::dossier_not_found)?;
-        let contact = contacts::get(db, org, input.contact_id.uuid())
-            .await?
-            .ok_or_else(|| {
-                ApiError::field(
-                    "contact_id",
-                    "does not name a contact of your organization.",
-                )
-            })?;
-        let existing: Option<Link> = db
-            .get(&org_pk(org), &link_sk(dossier_id, contact.id))
-            .await?;
+        // Read at once: the shorter a cycle, the fewer concurrent links to one dossier
+        // (which each change its version) cancel each other.
+        let contact_id = input.contact_id.uuid();
+        let (pk, sk) = (org_pk(org), link_sk(dossier_id, contact_id));
+        let (dossier, contact, existing) = tokio::join!(
+            dossiers::get(db, org, dossier_id),
+            contacts::get(db, org, contact_id),
+            db.get::<Link>(&pk, &sk),
+        );
+        let dossier = dossier?.ok_or_else(ApiError::dossier_not_found)?;
+        let contact = contact?.ok_or_else(|| {
+            ApiError::field(
+                "contact_id",
+                "does not name a contact of your organization.",
+            )
+        })?;
+        let existing = existing?;
         let is_primary =
             input.primary(existing.is_some() && dossier.primary_contact_id == Some(contact.id))?;
         let link = Link {

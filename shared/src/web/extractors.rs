@@ -241,15 +241,27 @@ fn refusal(path: &str, problem: &str) -> ApiError {
 /// A form's text fields read as `T`, each field's type parsing its own text (a number
 /// field reads the number the text writes), with the errors a JSON body would get.
 pub fn parse_form<T: DeserializeOwned>(fields: &[(String, String)]) -> Result<T, ApiError> {
+    // A number may come with the spaces a person typed around it, as a JSON body's may not.
+    let values = fields.iter().map(|(name, value)| {
+        let number = value.trim();
+        (
+            name,
+            if number.parse::<f64>().is_ok() {
+                number
+            } else {
+                value.as_str()
+            },
+        )
+    });
     let encoded = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(fields)
+        .extend_pairs(values)
         .finish();
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
         let problem = err.into_inner().to_string();
         // A form writes a number as text; text that reads as none is the field's fault.
-        if problem == "invalid float literal" {
+        if problem == "invalid float literal" || problem == "cannot parse float from empty string" {
             return ApiError::field(path, "must be a number.");
         }
         refusal(&path, &problem)
@@ -373,6 +385,11 @@ mod tests {
         let deal: Deal = parse_form(&form(&[("name", "Acme"), ("deal_size", "12.5")])).unwrap();
         assert!(deal.deal_size.is_some() && deal.name.into_string() == "Acme");
         let refused = |pairs: &[(&str, &str)]| parse_form::<Deal>(&form(pairs)).unwrap_err();
+        let spaced: Deal =
+            parse_form(&form(&[("name", "Acme"), ("deal_size", " 62000 ")])).unwrap();
+        assert!(spaced.deal_size.is_some(), "spaces around a typed number");
+        let err = refused(&[("name", "Acme"), ("deal_size", "")]);
+        assert_eq!(err.to_string(), "Field `deal_size` must be a number.");
         let err = refused(&[("name", "Acme"), ("deal_size", "lots")]);
         assert_eq!(err.param(), Some("deal_size"));
         assert_eq!(err.to_string(), "Field `deal_size` must be a number.");

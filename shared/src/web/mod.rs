@@ -1,8 +1,9 @@
 //! The HTTP side every API function shares: [`api`] puts a function's routes under
 //! `/api/v1` behind [`gate`] (what every request passes before its handler: API key, plan,
-//! rate limit and Idempotency-Key); [`shell`] has request ids, `serve`, envelopes and
-//! ETags; [`extractors`] the scopes, path ids, strict JSON bodies, query strings and
-//! If-Match.
+//! rate limit) and, inside it, [`idempotent`] (a write with an Idempotency-Key runs once);
+//! [`shell`] has request ids, `serve`, envelopes and ETags; [`extractors`] the scopes, path
+//! ids, strict JSON bodies and forms, query strings and If-Match; `response` turns an
+//! error into its answer.
 
 pub mod auth;
 mod extractors;

@@ -15,7 +15,7 @@
 //! In the fast lane (the events queue) an attempt gets [`FAST_LANE_BUDGET`] for the whole
 //! request; one that runs out of it is logged as failed, its endpoint is marked slow for
 //! [`verdict::SLOW_LANE_STAY`], and the message moves to the slow lane (its own queue and
-//! concurrency), where attempts get the full [`TIMEOUT`]. The fast lane sends a slow
+//! concurrency), where attempts get the full [`request::TIMEOUT`](crate::webhooks::request::TIMEOUT). The fast lane sends a slow
 //! endpoint's messages straight on without a request. Before any request, the
 //! organization's budget for the destination host is taken ([`limits`]); a message over it
 //! waits in the queue for the next minute.

@@ -147,28 +147,32 @@ impl Destinations {
     }
 
     /// Parses and checks an endpoint URL before it is stored. Returns the URL as the
-    /// client will use it; store and call that form, not the raw text.
+    /// client will use it (the parser's form, without a fragment, which is never sent);
+    /// store and call that form, not the raw text.
     pub fn check_url(&self, raw: &str) -> Result<WebhookUrl, String> {
-        if raw.chars().count() > MAX_URL_CHARS {
+        let mut url = WebhookUrl::read(raw);
+        let mut parsed = self.check(&url)?.clone();
+        parsed.set_fragment(None);
+        url.text = parsed.to_string();
+        url.parsed = Ok(parsed);
+        Ok(url)
+    }
+
+    /// Checks a URL against the policy: when it is stored, and at every attempt, since the
+    /// policy may have tightened since, and a literal address never reaches the resolver's
+    /// guard.
+    pub fn check<'a>(&self, url: &'a WebhookUrl) -> Result<&'a Url, String> {
+        if url.text.chars().count() > MAX_URL_CHARS {
             return Err(format!("the URL is longer than {MAX_URL_CHARS} characters"));
         }
-        if raw
+        if url
+            .text
             .chars()
             .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
         {
             return Err("the URL contains spaces, control characters or backslashes".into());
         }
-        let url =
-            WebhookUrl(Url::parse(raw).map_err(|err| format!("the URL is not valid: {err}"))?);
-        self.check(&url)?;
-        Ok(url)
-    }
-
-    /// Checks a parsed URL against the policy: at every attempt, since the policy may have
-    /// tightened since the endpoint was stored, and a literal address never reaches the
-    /// resolver's guard.
-    pub fn check(&self, url: &WebhookUrl) -> Result<(), String> {
-        let url = &url.0;
+        let url = url.parsed.as_ref().map_err(Clone::clone)?;
         match url.scheme() {
             "https" => {}
             "http" if !self.https_only => {}
@@ -193,44 +197,60 @@ impl Destinations {
             Some(Host::Domain(name)) if name.len() > MAX_HOST_BYTES => {
                 return Err(format!("the host is longer than {MAX_HOST_BYTES} bytes"))
             }
-            Some(Host::Domain(_)) => return Ok(()),
+            Some(Host::Domain(_)) => return Ok(url),
             None => return Err("the URL has no host".into()),
         };
         match self.refuses(ip) {
             Some(why) => Err(format!("the URL points at {why}")),
-            None => Ok(()),
+            None => Ok(url),
         }
     }
 }
 
-/// An endpoint's URL, parsed once: read back from the table into this, so delivery checks
-/// it against the policy at every attempt without parsing it again. Written as its text.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WebhookUrl(Url);
+/// An endpoint's URL: its text as stored, and that text parsed once, when the endpoint is
+/// read, so that delivery checks it against the policy at every attempt without parsing it
+/// again. Text that does not parse (an endpoint stored before URLs were checked) loads all
+/// the same, and is refused when checked: one bad row never stops its organization's
+/// listing or fan-out.
+#[derive(Clone, Debug)]
+pub struct WebhookUrl {
+    text: String,
+    parsed: Result<Url, String>,
+}
 
 impl WebhookUrl {
+    fn read(text: &str) -> Self {
+        Self {
+            text: text.to_string(),
+            parsed: Url::parse(text).map_err(|err| format!("the URL is not valid: {err}")),
+        }
+    }
+
+    /// As stored, and as the API shows it.
     pub fn as_str(&self) -> &str {
-        self.0.as_str()
+        &self.text
     }
 
-    pub fn url(&self) -> &Url {
-        &self.0
-    }
-
-    /// Without its fragment, which is never sent: URLs that differ only by one are the same
-    /// receiver.
-    pub fn without_fragment(mut self) -> Self {
-        self.0.set_fragment(None);
-        self
+    /// The parsed URL, if the text is one.
+    pub fn url(&self) -> Option<&Url> {
+        self.parsed.as_ref().ok()
     }
 }
 
-/// A stored URL, which met the policy when it was stored.
+/// Two URLs are one when their text is: the text is what is stored and compared.
+impl PartialEq for WebhookUrl {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for WebhookUrl {}
+
 impl std::str::FromStr for WebhookUrl {
-    type Err = url::ParseError;
+    type Err = std::convert::Infallible;
 
     fn from_str(stored: &str) -> Result<Self, Self::Err> {
-        Url::parse(stored).map(Self)
+        Ok(Self::read(stored))
     }
 }
 
@@ -248,8 +268,7 @@ impl serde::Serialize for WebhookUrl {
 
 impl<'de> serde::Deserialize<'de> for WebhookUrl {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let stored = String::deserialize(deserializer)?;
-        stored.parse().map_err(serde::de::Error::custom)
+        String::deserialize(deserializer).map(|stored| Self::read(&stored))
     }
 }
 
@@ -268,6 +287,20 @@ fn is_localhost(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An endpoint stored before URLs were checked loads, and is refused only when used.
+    #[test]
+    fn a_stored_url_that_does_not_parse_loads_and_is_refused_when_checked() {
+        let stored: WebhookUrl =
+            serde_json::from_str("\"https://hooks.example.com:99999/x\"").unwrap();
+        assert_eq!(stored.as_str(), "https://hooks.example.com:99999/x");
+        assert!(stored.url().is_none());
+        let why = Destinations::default().check(&stored).unwrap_err();
+        assert!(why.starts_with("the URL is not valid"), "{why}");
+        let raw: WebhookUrl = "http://0x7f.1:8080/a b".parse().unwrap();
+        assert_eq!(raw.as_str(), "http://0x7f.1:8080/a b", "kept as stored");
+        assert!(Destinations::default().check(&raw).is_err());
+    }
 
     /// A DNS name is at most 253 bytes; the URL parser takes longer ones, which would not
     /// fit the per-host budget's sort key (1,024 bytes).

@@ -41,16 +41,20 @@ pub fn before_sending(
     if endpoint.disabled_at.is_some() && !delivery.is_test() {
         return Before::Skip("endpoint disabled".into());
     }
-    if delivery.fanned_out() && endpoint.predates_enabling(&delivery.created_at()) {
+    // Only an endpoint enabled again needs the event's age, read from its payload.
+    if delivery.fanned_out()
+        && endpoint.enabled_at.is_some()
+        && endpoint.predates_enabling(&delivery.created_at())
+    {
         return Before::Skip("made before the endpoint was enabled again".into());
     }
-    if let Err(why) = destinations.check(&endpoint.url) {
-        return Before::Skip(why);
-    }
+    let url = match destinations.check(&endpoint.url) {
+        Ok(url) => url.clone(),
+        Err(why) => return Before::Skip(why),
+    };
     if !delivery.slow && endpoint.slow_until.is_some_and(|until| until > now) {
         return Before::ToSlowLane;
     }
-    let url = endpoint.url.url().clone();
     Before::Send(Box::new(endpoint), url)
 }
 

@@ -9,7 +9,9 @@ pub mod search;
 mod write;
 
 pub use list::{by_ids, list, ContactFilter, Listing, Pool};
-pub use write::{create, creation, pool_days, update, ContactChange, ContactInput, Refusal};
+pub use write::{
+    claiming_email, create, creation, pool_days, update, ContactChange, ContactInput, Refusal,
+};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};

@@ -124,20 +124,50 @@ impl ContactInput {
 /// What a contact's write may be refused for.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Refusal {
-    /// Another contact has this email.
-    EmailTaken(String),
+    /// The email's marker was held when `contact` tried to claim it.
+    EmailTaken { email: String, contact: Uuid },
 }
 
 impl Refusal {
-    /// The error for the client: 409 `duplicate_contact`, naming the contact that has the
-    /// email (if it still does: one deleted since is not named).
-    pub async fn explain(self, db: &Db, org: Uuid) -> Result<ApiError, ApiError> {
-        let Refusal::EmailTaken(email) = self;
-        let owner = marker_owner(db, org, &email).await?;
-        let holder = owner.map_or_else(String::new, |id| format!(": {id}"));
-        Ok(ApiError::DuplicateContact(format!(
-            "A contact with this email already exists in your organization{holder}."
-        )))
+    /// The error for the client, 409 `duplicate_contact` naming the contact that has the
+    /// email; `None` when no other contact holds it any more (it was freed meanwhile), and
+    /// the write may be tried again.
+    pub async fn explain(self, db: &Db, org: Uuid) -> Result<Option<ApiError>, ApiError> {
+        let Refusal::EmailTaken { email, contact } = self;
+        Ok(marker_owner(db, org, &email)
+            .await?
+            .filter(|owner| *owner != contact)
+            .map(|owner| {
+                ApiError::DuplicateContact(format!(
+                    "A contact with this email already exists in your organization: {owner}."
+                ))
+            }))
+    }
+}
+
+/// [`txn::read_modify_write`] of a write that claims an email, until it commits or another
+/// contact holds the address: a refusal whose address was freed meanwhile (its holder
+/// deleted or changed) is decided again, within the same retry budget.
+pub async fn claiming_email<T, F, Fut>(
+    db: &Db,
+    org: Uuid,
+    what: &str,
+    mut decide: F,
+) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Step<T, Refusal>, ApiError>>,
+{
+    let mut retry = txn::Retry::default();
+    loop {
+        match txn::read_modify_write_within(db, what, &mut retry, &mut decide).await? {
+            Ok(written) => return Ok(written),
+            Err(refusal) => {
+                if let Some(taken) = refusal.explain(db, org).await? {
+                    return Err(taken);
+                }
+            }
+        }
     }
 }
 
@@ -150,14 +180,10 @@ pub async fn create(
     now: OffsetDateTime,
 ) -> Result<Contact, ApiError> {
     let (contact, transaction) = creation(db, org, input, now).await?;
-    let written = txn::read_modify_write(db, "contact create", || async {
+    claiming_email(db, org, "contact create", || async {
         Ok(Step::Write(contact.clone(), transaction.clone()))
     })
-    .await?;
-    match written {
-        Ok(contact) => Ok(contact),
-        Err(refusal) => Err(refusal.explain(db, org).await?),
-    }
+    .await
 }
 
 /// A new contact from `input`, and the transaction that creates it.
@@ -188,7 +214,10 @@ pub async fn creation(
                 email_marker(org, email, contact.id),
                 Some("attribute_not_exists(PK)"),
             ),
-            Refusal::EmailTaken(email.clone()),
+            Refusal::EmailTaken {
+                email: email.clone(),
+                contact: contact.id,
+            },
         );
     }
     Ok((contact, transaction))
@@ -245,7 +274,10 @@ impl ContactChange {
                         email_marker(org, new, current.id),
                         Some("attribute_not_exists(PK)"),
                     ),
-                    Refusal::EmailTaken(new.clone()),
+                    Refusal::EmailTaken {
+                        email: new.clone(),
+                        contact: current.id,
+                    },
                 );
             }
         }
@@ -264,7 +296,8 @@ pub async fn update(
     now: OffsetDateTime,
 ) -> Result<Contact, ApiError> {
     let pool_days = pool_days(db, org).await?;
-    let written = txn::read_modify_write(db, "contact update", || async {
+    let patch = &patch;
+    claiming_email(db, org, "contact update", || async {
         let current = get(db, org, id)
             .await?
             .ok_or_else(|| ApiError::not_found("Contact not found."))?;
@@ -276,9 +309,5 @@ pub async fn update(
             },
         )
     })
-    .await?;
-    match written {
-        Ok(contact) => Ok(contact),
-        Err(refusal) => Err(refusal.explain(db, org).await?),
-    }
+    .await
 }

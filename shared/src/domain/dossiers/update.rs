@@ -206,7 +206,8 @@ async fn modify<F>(
 where
     F: Fn(&Dossier) -> Result<Dossier, ApiError>,
 {
-    let written = txn::read_modify_write(db, "dossier update", || async {
+    let (cycle, change) = (&cycle, &change);
+    contacts::claiming_email(db, org, "dossier update", || async {
         let current = get(db, org, id)
             .await?
             .ok_or_else(ApiError::dossier_not_found)?;
@@ -241,11 +242,7 @@ where
         }
         Ok(Step::Write(written, transaction))
     })
-    .await?;
-    match written {
-        Ok(dossier) => Ok(dossier),
-        Err(refusal) => Err(refusal.explain(db, org).await?),
-    }
+    .await
 }
 
 pub async fn patch(

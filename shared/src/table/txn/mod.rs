@@ -154,6 +154,22 @@ pub enum Step<T, R> {
 pub async fn read_modify_write<T, R, F, Fut>(
     db: &Db,
     what: &str,
+    decide: F,
+) -> Result<Result<T, R>, ApiError>
+where
+    R: Clone,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Step<T, R>, ApiError>>,
+{
+    read_modify_write_within(db, what, &mut Retry::default(), decide).await
+}
+
+/// [`read_modify_write`] within the attempts `retry` has left: a caller that tries again
+/// after a refusal spends one budget, not one per try.
+pub async fn read_modify_write_within<T, R, F, Fut>(
+    db: &Db,
+    what: &str,
+    retry: &mut Retry,
     mut decide: F,
 ) -> Result<Result<T, R>, ApiError>
 where
@@ -161,7 +177,6 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Step<T, R>, ApiError>>,
 {
-    let mut retry = Retry::default();
     while retry.next().await {
         let (answer, transaction) = match decide().await? {
             Step::Done(answer) => return Ok(Ok(answer)),
@@ -304,11 +319,11 @@ const RETRIED_CODES: [&str; 3] = [
 ];
 
 /// How often a read-compute-write cycle is attempted before giving up with a 500.
-const MAX_ATTEMPTS: u32 = 12;
-/// How long a write keeps retrying: a retry loop may run inside another's attempt (a
-/// contact made by a dossier create), and both must end well within the API functions'
-/// 10 s timeout.
-const RETRY_BUDGET: Duration = Duration::from_secs(3);
+const MAX_ATTEMPTS: u32 = 24;
+/// How long a write keeps retrying: a retry loop may run inside another's attempt (the
+/// wait for the contact-links index inside a contact's deletion), and both must end within
+/// the API functions' 10 s timeout.
+const RETRY_BUDGET: Duration = Duration::from_secs(4);
 
 /// The attempts of a write that may conflict: the first at once, each retry after a
 /// jittered backoff, at most [`MAX_ATTEMPTS`] in all and none started after
@@ -342,11 +357,14 @@ impl Retry {
     }
 }
 
-/// A short, jittered, growing pause before attempt `n` of a conflicted write.
+/// A growing pause before attempt `n` of a conflicted write, drawn anywhere from zero to
+/// its ceiling ("full jitter"): writers contending for one item spread out over the window
+/// instead of retrying together, so each round lets more of them through.
+/// <https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/>
 async fn backoff(attempt: u32) {
     use rand::Rng;
     let ceiling = 10u64 << attempt.min(6);
-    let millis = rand::thread_rng().gen_range(ceiling / 2..=ceiling);
+    let millis = rand::thread_rng().gen_range(0..=ceiling);
     tokio::time::sleep(Duration::from_millis(millis)).await;
 }
 

@@ -270,7 +270,6 @@ async fn refuse_duplicate_url(
 fn checked_url(destinations: &Destinations, url: &str) -> Result<WebhookUrl, ApiError> {
     destinations
         .check_url(url)
-        .map(WebhookUrl::without_fragment)
         .map_err(|why| ApiError::field("url", format_args!("is refused: {why}")))
 }
 
