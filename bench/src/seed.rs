@@ -174,7 +174,7 @@ async fn seed_attempt_log(stack: &Stack, org: Uuid, attempts: usize) -> (Uuid, S
         .create_webhook(
             org,
             "https://hooks.bench.example/leadgrid",
-            shared::domain::outbox::EventType::ALL.to_vec(),
+            vec![shared::webhooks::Subscription::Every],
             shared::webhooks::Destinations::from_env().unwrap(),
         )
         .await
@@ -203,6 +203,7 @@ async fn seed_attempt_log(stack: &Stack, org: Uuid, attempts: usize) -> (Uuid, S
                 } else {
                     Outcome::Retrying
                 },
+                next_attempt_at: None,
                 timed_out: false,
             }
             .item(org)

@@ -16,7 +16,7 @@ use crate::domain::dossiers::{self, dossier_sk, Dossier};
 use crate::domain::outbox::{outbox_item, EventType};
 use crate::table::keys::org_pk;
 use crate::table::keys::{links_of_contact_pk, LINKS_BY_CONTACT};
-use crate::table::store::{n, Db};
+use crate::table::store::Db;
 use crate::table::txn::{self, Step, Transaction, UpdateSpec};
 use crate::ApiError;
 
@@ -182,6 +182,8 @@ pub async fn link(
                 counted.version += 1;
                 counted.updated_at = now;
                 items.push(txn::put_versioned(counted.item(org)?, contact.version));
+                let updated = outbox_item(org, EventType::ContactUpdated, &counted, now)?;
+                items.push(txn::put(updated, None));
             }
         }
         let primary = if is_primary {
@@ -215,30 +217,26 @@ pub async fn unlink(
     now: OffsetDateTime,
 ) -> Result<(), ApiError> {
     txn::until_written(db, "unlink", || async {
-        let dossier = dossiers::get(db, org, dossier_id)
-            .await?
-            .ok_or_else(ApiError::dossier_not_found)?;
-        let _: Link = db
-            .get(&org_pk(org), &link_sk(dossier_id, contact_id))
-            .await?
-            .ok_or_else(|| ApiError::not_found("This contact is not linked to the dossier."))?;
-        let mut items: Transaction = [
-            txn::delete(
-                &org_pk(org),
-                &link_sk(dossier_id, contact_id),
-                Some("attribute_exists(PK)"),
-            ),
-            txn::update(UpdateSpec {
-                pk: org_pk(org),
-                sk: contact_sk(contact_id),
-                expression: "ADD dossier_count :minus, version :one".into(),
-                condition: Some("attribute_exists(PK)".into()),
-                names: Vec::new(),
-                values: vec![(":minus".into(), n(-1)), (":one".into(), n(1))],
-            }),
-        ]
-        .into_iter()
-        .collect();
+        let (pk, sk) = (org_pk(org), link_sk(dossier_id, contact_id));
+        let (dossier, link, contact) = tokio::join!(
+            dossiers::get(db, org, dossier_id),
+            db.get::<Link>(&pk, &sk),
+            contacts::get(db, org, contact_id),
+        );
+        let dossier = dossier?.ok_or_else(ApiError::dossier_not_found)?;
+        link?.ok_or_else(|| ApiError::not_found("This contact is not linked to the dossier."))?;
+        let mut items = Transaction::new();
+        items.push(txn::delete(&pk, &sk, Some("attribute_exists(PK)")));
+        // A contact being deleted is no longer counted or shown: only its link goes.
+        if let Some(contact) = contact? {
+            let mut uncounted = contact.clone();
+            uncounted.dossier_count = uncounted.dossier_count.saturating_sub(1);
+            uncounted.version += 1;
+            uncounted.updated_at = now;
+            items.push(txn::put_versioned(uncounted.item(org)?, contact.version));
+            let updated = outbox_item(org, EventType::ContactUpdated, &uncounted, now)?;
+            items.push(txn::put(updated, None));
+        }
         let primary = dossier.primary_contact_id.filter(|p| *p != contact_id);
         dossier_write(org, &dossier, primary, &mut items, now)?;
         Ok(Step::Write((), items))
@@ -249,10 +247,11 @@ pub async fn unlink(
 /// How many links a contact deletion removes in its own transaction; beyond that the
 /// contact is hidden first and its links are removed in batches of this size. A link can
 /// take three of a transaction's 100 items (the link, its dossier and the dossier's event),
-/// beside the contact, its marker, its counter, its search entries and its pool items.
+/// beside the contact, its `contact.deleted`, its marker, its counter, its search entries
+/// and its pool items.
 const LINKS_PER_TRANSACTION: usize = 20;
 const _: () = assert!(
-    3 + contacts::search::MAX_WORDS + contacts::pool::MOST_REMOVED + 3 * LINKS_PER_TRANSACTION
+    4 + contacts::search::MAX_WORDS + contacts::pool::MOST_REMOVED + 3 * LINKS_PER_TRANSACTION
         <= 100
 );
 
@@ -289,6 +288,8 @@ pub async fn delete_contact(
             &contact_sk(id),
             contact.version,
         ));
+        let deleted = outbox_item(org, EventType::ContactDeleted, &contact, now)?;
+        removal.push(txn::put(deleted, None));
         if let Some(email) = &contact.email {
             removal.push(txn::delete(&org_pk(org), &email_sk(email), None));
         }

@@ -18,6 +18,9 @@ crate::wire_enum! {
         DossierStageChanged = "dossier.stage_changed",
         DossierDeleted = "dossier.deleted",
         NoteCreated = "note.created",
+        ContactCreated = "contact.created",
+        ContactUpdated = "contact.updated",
+        ContactDeleted = "contact.deleted",
     }
 }
 
@@ -245,7 +248,10 @@ mod tests {
                 "dossier.updated",
                 "dossier.stage_changed",
                 "dossier.deleted",
-                "note.created"
+                "note.created",
+                "contact.created",
+                "contact.updated",
+                "contact.deleted"
             ]
         );
         for t in EventType::ALL {

@@ -56,6 +56,10 @@ pub struct Attempt {
     pub error: Option<String>,
     pub response_body: Option<String>,
     pub outcome: Outcome,
+    /// When the next attempt is due, for a failed attempt that will be retried; null
+    /// otherwise.
+    #[serde(with = "crate::clock::rfc3339::option", default)]
+    pub next_attempt_at: Option<OffsetDateTime>,
     /// The request ran out of its lane's time: in the fast lane, it moves to the slow one.
     #[serde(skip)]
     pub timed_out: bool,

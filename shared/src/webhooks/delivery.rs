@@ -234,6 +234,7 @@ impl Deliverer {
             error: None,
             response_body: None,
             outcome: Outcome::Skipped,
+            next_attempt_at: None,
             timed_out: false,
         };
         let endpoint = webhooks::get(&self.db, delivery.org, delivery.endpoint_id).await?;
@@ -291,13 +292,16 @@ impl Deliverer {
                     "no answer within the fast lane's {} s; sent again at once from the slow lane",
                     FAST_LANE_BUDGET.as_secs()
                 ));
+                record.next_attempt_at = Some(self.clock.now());
                 self.log(delivery, &record).await;
                 self.requeue(delivery, true, record.attempt, 0, received)
                     .await
             }
             Next::RetryAfter(delay) => {
+                let due = self.clock.now() + delay;
+                record.next_attempt_at = Some(due);
                 self.log(delivery, &record).await;
-                let due = self.clock.now().unix_timestamp() + delay.as_secs() as i64;
+                let due = due.unix_timestamp();
                 self.requeue_until(delivery, record.attempt, due, received)
                     .await
             }

@@ -14,11 +14,80 @@ use crate::table::keys::{endpoint_sk, org_pk, ENDPOINT_PREFIX};
 use crate::table::store::{n, s, to_item, Db, Item};
 use crate::ApiError;
 
+/// What an endpoint subscribes to: one event type, or `*`, every type, today's and any
+/// added later. An endpoint that listed types gets only those, new types included never.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subscription {
+    Every,
+    Only(EventType),
+}
+
+impl Subscription {
+    pub const EVERY: &'static str = "*";
+
+    pub fn covers(self, kind: EventType) -> bool {
+        match self {
+            Subscription::Every => true,
+            Subscription::Only(only) => only == kind,
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        if raw == Self::EVERY {
+            return Some(Subscription::Every);
+        }
+        EventType::parse(raw).map(Subscription::Only)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subscription::Every => Self::EVERY,
+            Subscription::Only(kind) => kind.as_str(),
+        }
+    }
+
+    /// Every value a subscription may take, for messages.
+    pub fn spelled() -> String {
+        std::iter::once(Self::EVERY)
+            .chain(EventType::ALL.iter().map(|kind| kind.as_str()))
+            .map(|name| format!("`{name}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl Serialize for Subscription {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Subscription {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl serde::de::Visitor<'_> for Name {
+            type Value = Subscription;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, raw: &str) -> Result<Subscription, E> {
+                Subscription::parse(raw).ok_or_else(|| {
+                    E::custom(format_args!(
+                        "unknown variant `{raw}`, expected one of {}",
+                        Subscription::spelled()
+                    ))
+                })
+            }
+        }
+        deserializer.deserialize_str(Name)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {
     pub id: Uuid,
     pub url: WebhookUrl,
-    pub events: Vec<EventType>,
+    pub events: Vec<Subscription>,
     /// What the endpoint is for, in its owner's words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -84,14 +153,20 @@ impl Endpoint {
     }
 
     pub fn wants(&self, kind: EventType) -> bool {
-        self.disabled_at.is_none() && self.events.contains(&kind)
+        self.disabled_at.is_none() && self.subscribes_to(kind)
+    }
+
+    pub fn subscribes_to(&self, kind: EventType) -> bool {
+        self.events
+            .iter()
+            .any(|subscription| subscription.covers(kind))
     }
 
     /// Why `event` is not one this endpoint could have been sent, if it is not: a type it
     /// does not subscribe to, or made before the endpoint existed with its URL and types
     /// (envelopes keep whole seconds, so an event of that very second counts as after).
     pub fn ineligible(&self, event: &Envelope) -> Option<String> {
-        if !self.events.contains(&event.kind) {
+        if !self.subscribes_to(event.kind) {
             return Some(format!(
                 "is a {}, a type webhook endpoint {} does not subscribe to",
                 event.kind.as_str(),
@@ -250,7 +325,7 @@ mod tests {
         let endpoint = Endpoint {
             id: Uuid::now_v7(),
             url: "https://example.com".parse().unwrap(),
-            events: EventType::ALL.to_vec(),
+            events: vec![Subscription::Every],
             description: None,
             created_at: enabled_at,
             disabled_at: None,
@@ -283,7 +358,7 @@ mod tests {
         let endpoint = Endpoint {
             id: Uuid::now_v7(),
             url: "https://example.com".parse().unwrap(),
-            events: EventType::ALL.to_vec(),
+            events: vec![Subscription::Every],
             description: None,
             created_at: now,
             enabled_at: None,

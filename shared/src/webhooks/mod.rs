@@ -23,7 +23,7 @@ pub mod verdict;
 
 pub use attempts::{Attempt, Outcome};
 pub use destinations::{Destinations, WebhookUrl, MAX_URL_CHARS};
-pub use endpoint::{get, list, Endpoint, Health, DISABLE_AFTER_FAILING};
+pub use endpoint::{get, list, Endpoint, Health, Subscription, DISABLE_AFTER_FAILING};
 pub use message::{Delivery, TestEvent, WebhookType};
 pub use schedule::RetrySchedule;
 pub use signing::{

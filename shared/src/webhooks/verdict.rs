@@ -225,7 +225,7 @@ mod tests {
         Endpoint {
             id: Uuid::now_v7(),
             url: "https://receiver.example/hooks".parse().unwrap(),
-            events: EventType::ALL.to_vec(),
+            events: vec![crate::webhooks::Subscription::Every],
             description: None,
             created_at: at("2026-12-01T00:00:00Z"),
             disabled_at: None,

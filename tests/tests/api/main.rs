@@ -3,6 +3,7 @@
 mod admin_cli;
 mod auth;
 mod aws_rules;
+mod contact_events;
 mod contact_search;
 mod contacts;
 mod contract;

@@ -178,8 +178,8 @@ async fn chromium_renders_every_operation_and_webhook() {
     }
     assert_eq!(
         document["webhooks"].as_object().unwrap().len(),
-        6,
-        "the spec's five webhooks, and the test ping"
+        9,
+        "the spec's five webhooks, the three contact events and the test ping"
     );
     for (what, operation) in expected {
         let id = operation["operationId"].as_str().unwrap();

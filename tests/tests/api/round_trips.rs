@@ -71,6 +71,16 @@ async fn warm_requests_cost_the_documented_round_trips() {
         measured.push(format!("{name}: {used}"));
         assert_eq!(used, expected, "{name}");
     }
+    let notes = notes::router(core.clone());
+    let noted = post(&format!("/api/v1/dossiers/{id}/notes"))
+        .key(&org.key)
+        .json(&json!({"content": "Warm note"}))
+        .send(&notes)
+        .await;
+    assert_eq!(noted.status, 201, "{}", noted.body);
+    let used = calls.take();
+    measured.push(format!("POST note: {used}"));
+    assert_eq!(used, 2, "POST note: auth, the note's transaction");
     // With an Idempotency-Key: the claim follows authentication (nothing is written before
     // the key verifies), and storing the response is the other extra round trip; a replay
     // skips the handler.

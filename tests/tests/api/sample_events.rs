@@ -114,7 +114,7 @@ async fn stream_sample_is_a_dynamodb_event_the_fanout_function_queues() {
         .create_webhook(
             org.id,
             "https://hooks.example.com/leadgrid",
-            shared::domain::outbox::EventType::ALL.to_vec(),
+            vec![shared::webhooks::Subscription::Every],
             shared::webhooks::Destinations::parse("public").unwrap(),
         )
         .await

@@ -5,25 +5,25 @@ use uuid::Uuid;
 
 use super::{fail, Admin, AdminError, AdminResult};
 use shared::domain::fields::{Patch, Text};
-use shared::domain::outbox::{EventId, EventType};
+use shared::domain::outbox::EventId;
 use shared::table::txn::Precondition;
 use shared::webhooks::endpoints::{
     self, CreatedEndpoint, EndpointChanges, EndpointView, NewEndpoint, Queued, RotatedSecret,
 };
-use shared::webhooks::{Attempt, Destinations};
+use shared::webhooks::{Attempt, Destinations, Subscription};
 use shared::{clock, ApiError};
 
-/// `T1,T2` into event types; empty means all five.
-pub fn parse_event_types(raw: Option<&str>) -> AdminResult<Vec<EventType>> {
+/// `T1,T2` (or `*`) into what an endpoint subscribes to; absent means `*`, every type.
+pub fn parse_event_types(raw: Option<&str>) -> AdminResult<Vec<Subscription>> {
     let Some(raw) = raw else {
-        return Ok(EventType::ALL.to_vec());
+        return Ok(vec![Subscription::Every]);
     };
     let mut types = Vec::new();
     for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let kind = EventType::parse(part).ok_or_else(|| {
+        let kind = Subscription::parse(part).ok_or_else(|| {
             AdminError(format!(
                 "unknown event type {part:?}; use {}",
-                EventType::ALL.map(EventType::as_str).join(", ")
+                Subscription::spelled()
             ))
         })?;
         if !types.contains(&kind) {
@@ -31,7 +31,7 @@ pub fn parse_event_types(raw: Option<&str>) -> AdminResult<Vec<EventType>> {
         }
     }
     if types.is_empty() {
-        return fail("--events needs at least one event type");
+        return fail("--events needs at least one event type, or *");
     }
     Ok(types)
 }
@@ -41,7 +41,7 @@ impl Admin {
         &self,
         org: Uuid,
         url: &str,
-        events: Vec<EventType>,
+        events: Vec<Subscription>,
         destinations: Destinations,
     ) -> AdminResult<CreatedEndpoint> {
         let master = self.webhook_master_key.get().await?;

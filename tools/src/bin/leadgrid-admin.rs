@@ -214,7 +214,7 @@ enum WebhookCommand {
         org: Uuid,
         #[arg(long)]
         url: String,
-        /// Comma-separated event types (default: all five).
+        /// Comma-separated event types, or `*` (the default): every type, today's and later ones.
         #[arg(long)]
         events: Option<String>,
     },

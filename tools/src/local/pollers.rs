@@ -111,6 +111,10 @@ pub fn lambda_stream_record(record: &Record, stream_arn: &str, region: &str) -> 
 /// How many times a failing stream record is retried before it is given up on: its
 /// position goes to the failure queue, as the deployed mapping's on-failure destination.
 const STREAM_MAX_RETRIES: u32 = 5;
+/// Records read per shard and poll: the most `GetRecords` returns; and per invocation: the
+/// template's `BatchSize`, counted after the filter, as Lambda counts them.
+const STREAM_PAGE: i32 = 1000;
+const STREAM_BATCH: usize = 100;
 
 #[derive(Default)]
 struct Shard {
@@ -190,6 +194,7 @@ impl<I: Invoker> StreamPoller<I> {
                 eprintln!("[stream poller] {}", outcome.as_deref().unwrap_or_default());
             }
             last_error = outcome;
+            // Lambda polls each shard four times a second.
             tokio::select! {
                 _ = stop.changed() => return,
                 _ = tokio::time::sleep(Duration::from_millis(250)) => {}
@@ -324,7 +329,7 @@ impl<I: Invoker> StreamPoller<I> {
             .streams
             .get_records()
             .shard_iterator(iterator)
-            .limit(100)
+            .limit(STREAM_PAGE)
             .send()
             .await
             .map_err(|e| {
@@ -339,11 +344,13 @@ impl<I: Invoker> StreamPoller<I> {
             .map(|r| lambda_stream_record(r, arn, &self.region))
             .filter(passes_stream_filter)
             .collect();
-        let retry_from = if events.is_empty() {
-            None
-        } else {
-            self.invoke_batch(&records, &events).await
-        };
+        let mut retry_from = None;
+        for batch in events.chunks(STREAM_BATCH) {
+            retry_from = self.invoke_batch(batch).await;
+            if retry_from.is_some() {
+                break;
+            }
+        }
         if let Some(seq) = retry_from {
             let retries = &mut self.shards.get_mut(id).expect("shard is tracked").retries;
             let (from, checkpoint) = if *retries < STREAM_MAX_RETRIES {
@@ -435,7 +442,8 @@ impl<I: Invoker> StreamPoller<I> {
     /// Invokes the function with `events` (the filtered `records`), as the event source
     /// mapping would. Answers the sequence number to retry the batch from, if any record
     /// failed.
-    async fn invoke_batch(&self, records: &[Record], events: &[Value]) -> Option<String> {
+    async fn invoke_batch(&self, events: &[Value]) -> Option<String> {
+        let sequence = |e: &Value| e["dynamodb"]["SequenceNumber"].as_str().map(str::to_string);
         match self
             .invoker
             .invoke(&self.function, json!({ "Records": events }))
@@ -443,16 +451,14 @@ impl<I: Invoker> StreamPoller<I> {
         {
             Ok(response) => {
                 let failed = batch_item_failures(&response);
-                records
+                events
                     .iter()
-                    .filter_map(|r| r.dynamodb.as_ref()?.sequence_number.clone())
+                    .filter_map(sequence)
                     .find(|seq| failed.contains(seq))
             }
             Err(err) => {
                 eprintln!("[stream poller] {err}");
-                records
-                    .first()
-                    .and_then(|r| r.dynamodb.as_ref()?.sequence_number.clone())
+                events.first().and_then(sequence)
             }
         }
     }

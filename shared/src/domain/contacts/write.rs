@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::domain::fields::{
     not_null, Email, Instant, Line, LinkedInUrl, Name, Patch, Phone, Prose,
 };
+use crate::domain::outbox::{outbox_item, EventType};
 use crate::table::keys::org_pk;
 use crate::table::store::Db;
 use crate::table::txn::{self, Step, Transaction};
@@ -207,6 +208,10 @@ pub async fn creation(
         contact.item(org)?,
         Some("attribute_not_exists(PK)"),
     ));
+    transaction.push(txn::put(
+        outbox_item(org, EventType::ContactCreated, &contact, now)?,
+        None,
+    ));
     transaction.extend(index_writes(org, None, Some(&contact))?);
     if let Some(email) = &contact.email {
         transaction.push_refusing(
@@ -261,6 +266,10 @@ impl ContactChange {
         next.version = current.version + 1;
         let mut transaction = Transaction::new();
         transaction.push(txn::put_versioned(next.item(org)?, current.version));
+        transaction.push(txn::put(
+            outbox_item(org, EventType::ContactUpdated, &next, now)?,
+            None,
+        ));
         transaction.extend(index_writes(org, Some(current), Some(&next))?);
         let old_email = current.email.as_deref().map(crate::text::fold);
         let new_email = next.email.as_deref().map(crate::text::fold);

@@ -304,6 +304,8 @@ fn contact_writes(
             contact.updated_at = now;
             items.push(txn::put_versioned(contact.item(org_id)?, read.version));
             items.extend(contacts::index_writes(org_id, Some(&read), Some(&contact))?);
+            let updated = outbox_item(org_id, EventType::ContactUpdated, &contact, now)?;
+            items.push(txn::put(updated, None));
             contact
         }
         ContactPlan::New(contact) => {
@@ -315,6 +317,8 @@ fn contact_writes(
                 Some("attribute_not_exists(PK)"),
             ));
             items.extend(contacts::index_writes(org_id, None, Some(&contact))?);
+            let created = outbox_item(org_id, EventType::ContactCreated, &contact, now)?;
+            items.push(txn::put(created, None));
             if let Some(email) = &contact.email {
                 items.push(txn::put(
                     contacts::email_marker(org_id, email, contact.id),

@@ -7,9 +7,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Destinations, Endpoint, SecretVersion, WebhookUrl};
+use super::{Destinations, Endpoint, SecretVersion, Subscription, WebhookUrl};
 use crate::domain::fields::{Patch, Text};
-use crate::domain::outbox::EventType;
 use crate::ids::new_id;
 use crate::table::keys::{endpoint_sk, endpoint_url_sk, org_pk, ORG_SK, WEBHOOK_COUNTERS_SK};
 use crate::table::store::{n, s, Db, Expression};
@@ -28,13 +27,14 @@ pub const MAX_DESCRIPTION: usize = 500;
 /// The longest a rotated-out secret may keep signing: a week.
 pub const MAX_GRACE_HOURS: u32 = 168;
 
-/// What creating an endpoint takes. `events` defaults to all five types.
+/// What creating an endpoint takes. `events` defaults to `["*"]`: every type, today's and
+/// any added later.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewEndpoint {
     pub url: String,
     #[serde(default)]
-    pub events: Option<Vec<EventType>>,
+    pub events: Option<Vec<Subscription>>,
     #[serde(default)]
     pub description: Option<Text<MAX_DESCRIPTION>>,
 }
@@ -44,7 +44,7 @@ pub struct NewEndpoint {
 pub struct EndpointView {
     pub id: Uuid,
     pub url: WebhookUrl,
-    pub events: Vec<EventType>,
+    pub events: Vec<Subscription>,
     pub description: Option<String>,
     #[serde(with = "crate::clock::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -143,11 +143,15 @@ pub async fn current_secret(
         .map(|current| current.secret(master_key)))
 }
 
-/// The event types an endpoint asks for: all five when none are named, each once.
-pub fn event_types(requested: Option<Vec<EventType>>) -> Result<Vec<EventType>, ApiError> {
+/// What an endpoint asks for: every type when nothing is named, each once; `*` with types
+/// beside it is `*`.
+pub fn event_types(requested: Option<Vec<Subscription>>) -> Result<Vec<Subscription>, ApiError> {
     let Some(requested) = requested else {
-        return Ok(EventType::ALL.to_vec());
+        return Ok(vec![Subscription::Every]);
     };
+    if requested.contains(&Subscription::Every) {
+        return Ok(vec![Subscription::Every]);
+    }
     let mut types = Vec::new();
     for kind in requested {
         if !types.contains(&kind) {
@@ -157,7 +161,7 @@ pub fn event_types(requested: Option<Vec<EventType>>) -> Result<Vec<EventType>, 
     if types.is_empty() {
         return Err(ApiError::field(
             "events",
-            "must name at least one event type.",
+            "must name at least one event type, or `*` for every type.",
         ));
     }
     Ok(types)
@@ -419,7 +423,7 @@ pub struct EndpointChanges {
     #[serde(default)]
     pub url: Option<String>,
     #[serde(default)]
-    pub events: Option<Vec<EventType>>,
+    pub events: Option<Vec<Subscription>>,
     #[serde(default)]
     pub description: Patch<Text<MAX_DESCRIPTION>>,
     #[serde(default)]
@@ -524,14 +528,21 @@ async fn moved(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::outbox::EventType;
 
     #[test]
-    fn event_types_default_to_all_and_keep_each_once() {
-        assert_eq!(event_types(None).unwrap(), EventType::ALL.to_vec());
+    fn event_types_default_to_every_type_and_keep_each_once() {
+        assert_eq!(event_types(None).unwrap(), [Subscription::Every]);
+        let note = Subscription::Only(EventType::NoteCreated);
+        assert_eq!(event_types(Some(vec![note, note])).unwrap(), [note]);
         assert_eq!(
-            event_types(Some(vec![EventType::NoteCreated, EventType::NoteCreated])).unwrap(),
-            [EventType::NoteCreated]
+            event_types(Some(vec![note, Subscription::Every])).unwrap(),
+            [Subscription::Every]
         );
+        let parsed: Vec<Subscription> = serde_json::from_str(r#"["*", "note.created"]"#).unwrap();
+        assert_eq!(parsed, [Subscription::Every, note]);
+        assert!(serde_json::from_str::<Subscription>(r#""dossier.*""#).is_err());
+        assert!(serde_json::from_str::<Subscription>(r#"{"note.created": null}"#).is_err());
         assert_eq!(
             event_types(Some(Vec::new())).unwrap_err().code(),
             "invalid_body"

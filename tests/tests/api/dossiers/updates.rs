@@ -126,6 +126,7 @@ async fn delete_archives_idempotently_and_patch_restores() {
         .await
         .iter()
         .map(|e| e.kind.as_str())
+        .filter(|kind| kind.starts_with("dossier."))
         .collect();
     assert_eq!(
         types,
@@ -138,7 +139,11 @@ async fn delete_archives_idempotently_and_patch_restores() {
         .send(&router)
         .await;
     assert_eq!(restored.body["data"]["status"], "active");
-    let events = outbox(org.id).await;
+    let events: Vec<_> = outbox(org.id)
+        .await
+        .into_iter()
+        .filter(|e| e.kind.as_str().starts_with("dossier."))
+        .collect();
     let last = events.last().unwrap();
     assert_eq!(
         (

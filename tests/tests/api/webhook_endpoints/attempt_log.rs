@@ -34,6 +34,7 @@ async fn the_attempt_log_pages_newest_first_by_cursor() {
             error: None,
             response_body: Some("not yet".into()),
             outcome: Outcome::Retrying,
+            next_attempt_at: None,
             timed_out: false,
         };
         shared::webhooks::attempts::record(&stack.core().db, org.id, &attempt)

@@ -31,7 +31,7 @@ async fn internal_destinations_are_refused_unless_allowed() {
             .create_webhook(
                 org.id,
                 url,
-                EventType::ALL.to_vec(),
+                vec![shared::webhooks::Subscription::Every],
                 Destinations::parse("public").unwrap(),
             )
             .await;
@@ -42,7 +42,7 @@ async fn internal_destinations_are_refused_unless_allowed() {
         .create_webhook(
             org.id,
             "http://hooks.example.com/",
-            EventType::ALL.to_vec(),
+            vec![shared::webhooks::Subscription::Every],
             https_only
         )
         .await

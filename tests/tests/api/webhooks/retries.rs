@@ -35,13 +35,19 @@ async fn the_last_failed_attempt_goes_to_the_dead_letter_queue_and_410_disables(
         last.batch_item_failures.is_empty(),
         "done with: moved to the DLQ"
     );
-    let outcomes: Vec<Outcome> = stack
-        .attempt_log(org.id, id, None)
-        .await
-        .iter()
-        .map(|a| a.outcome)
-        .collect();
+    let log = stack.attempt_log(org.id, id, None).await;
+    let outcomes: Vec<Outcome> = log.iter().map(|a| a.outcome).collect();
     assert_eq!(outcomes, [Outcome::Retrying, Outcome::Failed]);
+    // The retried attempt says when its next try is; the last one has none.
+    let next = log[0]
+        .next_attempt_at
+        .expect("a retrying attempt has its next try");
+    assert!(
+        next >= log[0].created_at,
+        "{next} before {}",
+        log[0].created_at
+    );
+    assert_eq!(log[1].next_attempt_at, None);
     let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
     let dlq = stack.config.events_dlq_url.clone().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
