@@ -46,6 +46,13 @@ impl Function {
             .filter(|function| function.trigger() == Trigger::Api)
     }
 
+    /// The function whose resource in template.yaml is `template_id`.
+    pub fn of_template(template_id: &str) -> Option<Function> {
+        Self::ALL
+            .into_iter()
+            .find(|function| function.template_id() == template_id)
+    }
+
     /// Its resource in template.yaml.
     pub fn template_id(self) -> String {
         let words: String = self

@@ -180,9 +180,7 @@ fn grants() -> BTreeMap<String, BTreeSet<(String, String)>> {
             continue;
         }
         let name = name.as_str().unwrap();
-        let function = shared::functions::Function::ALL
-            .into_iter()
-            .find(|f| f.template_id() == name)
+        let function = shared::functions::Function::of_template(name)
             .unwrap_or_else(|| panic!("{name} is not in the registry"))
             .as_str()
             .to_string();

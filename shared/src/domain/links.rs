@@ -112,6 +112,27 @@ fn dossier_write(
     Ok(())
 }
 
+/// The contact, as read, with `delta` more dossiers, written under its version with its
+/// `contact.updated`.
+fn dossier_count_change(
+    org: Uuid,
+    read: &Contact,
+    delta: i64,
+    now: OffsetDateTime,
+) -> Result<[txn::Write; 2], ApiError> {
+    let mut counted = read.clone();
+    counted.dossier_count = counted.dossier_count.saturating_add_signed(delta);
+    counted.version += 1;
+    counted.updated_at = now;
+    Ok([
+        txn::put_versioned(counted.item(org)?, read.version),
+        txn::put(
+            outbox_item(org, EventType::ContactUpdated, &counted, now)?,
+            None,
+        ),
+    ])
+}
+
 /// The previous primary's link, no longer primary. Its role `primary` would now say
 /// something false, so it becomes `other`; any other role stays.
 fn demote(org: Uuid, link: &Link) -> txn::Write {
@@ -177,13 +198,7 @@ pub async fn link(
             }
             None => {
                 items.push(txn::put(link.item(org)?, Some("attribute_not_exists(PK)")));
-                let mut counted = contact.clone();
-                counted.dossier_count += 1;
-                counted.version += 1;
-                counted.updated_at = now;
-                items.push(txn::put_versioned(counted.item(org)?, contact.version));
-                let updated = outbox_item(org, EventType::ContactUpdated, &counted, now)?;
-                items.push(txn::put(updated, None));
+                items.extend(dossier_count_change(org, &contact, 1, now)?);
             }
         }
         let primary = if is_primary {
@@ -229,13 +244,7 @@ pub async fn unlink(
         items.push(txn::delete(&pk, &sk, Some("attribute_exists(PK)")));
         // A contact being deleted is no longer counted or shown: only its link goes.
         if let Some(contact) = contact? {
-            let mut uncounted = contact.clone();
-            uncounted.dossier_count = uncounted.dossier_count.saturating_sub(1);
-            uncounted.version += 1;
-            uncounted.updated_at = now;
-            items.push(txn::put_versioned(uncounted.item(org)?, contact.version));
-            let updated = outbox_item(org, EventType::ContactUpdated, &uncounted, now)?;
-            items.push(txn::put(updated, None));
+            items.extend(dossier_count_change(org, &contact, -1, now)?);
         }
         let primary = dossier.primary_contact_id.filter(|p| *p != contact_id);
         dossier_write(org, &dossier, primary, &mut items, now)?;

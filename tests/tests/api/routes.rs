@@ -23,9 +23,7 @@ fn template_routes() -> BTreeSet<(String, String, String)> {
             // `Globals: Function:` names no function.
             if !name.starts_with(' ') && !name.is_empty() {
                 let template_id = format!("{name}Function");
-                function = shared::functions::Function::ALL
-                    .into_iter()
-                    .find(|f| f.template_id() == template_id)
+                function = shared::functions::Function::of_template(&template_id)
                     .unwrap_or_else(|| panic!("{template_id} is not in the registry"))
                     .as_str()
                     .to_string();
