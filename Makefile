@@ -13,7 +13,7 @@ SCHEMATHESIS_VERSION := 4.32.5
 OPENAPI_VALIDATOR_VERSION := 0.7.2
 CARGO_MACHETE_VERSION := 0.9.2
 STRIPE_VERSION := 16.1.0
-FUNCTIONS := dossiers contacts flows notes webhook-endpoints fanout delivery
+FUNCTIONS := dossiers contacts flows notes webhook-endpoints events fanout delivery
 # Cargo tools the checks use, installed into target/ like every other build output.
 TOOLS := $(CURDIR)/target/tools/bin
 
@@ -106,7 +106,7 @@ test: setup lint unit integration ## every check and test, as CI runs them
 # .aws-sam/build), with the arm64 target installed first: SAM's parallel builds would each
 # try to install it at once. Then each function's bootstrap, and its size zipped as Lambda
 # stores it.
-SAM_FUNCTIONS := Dossiers Contacts Flows Notes WebhookEndpoints Fanout Delivery
+SAM_FUNCTIONS := Dossiers Contacts Flows Notes WebhookEndpoints Events Fanout Delivery
 
 package: setup ## sam build (arm64 release) and the sizes Lambda stores
 	rustup target add aarch64-unknown-linux-gnu

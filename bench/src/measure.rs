@@ -9,7 +9,7 @@ use integration_tests::{Call, Stack};
 use serde_json::{json, Value};
 
 use crate::meter::{Meter, Tally};
-use crate::operations::{cursor_to_page_20, operations, Prepare, Routers};
+use crate::operations::{cursor_to_page_20, operations, Prepare, Routers, Starts};
 use crate::report::{machine, operations_table};
 use crate::seed::MOST_DOSSIERS;
 use crate::seed::{pdf, seed, Org};
@@ -80,15 +80,9 @@ pub(crate) async fn measure_size(stack: &Stack, settings: &Settings, size: usize
         .raw("application/pdf", pdf(1000))
         .send(&routers.plain_dossiers)
         .await;
-    let cursor = cursor_to_page_20("/api/v1/dossiers", &org.keys[0], &routers.plain_dossiers).await;
-    let attempts_cursor = cursor_to_page_20(
-        &format!("/api/v1/webhook_endpoints/{}/attempts", org.endpoint),
-        &org.keys[0],
-        &integration_tests::webhook_endpoints_router().await,
-    )
-    .await;
+    let starts = starts(&org, &routers).await;
     let mut results = serde_json::Map::new();
-    let ops = operations(&org, &routers, stack, &cursor, &attempts_cursor);
+    let ops = operations(&org, &routers, stack, &starts);
     // Warm every container: the secret and the plan are read once per container.
     for router in routers.metered.values() {
         Call::get("/api/v1/flows")
@@ -109,6 +103,31 @@ pub(crate) async fn measure_size(stack: &Stack, settings: &Settings, size: usize
         results.insert(name.to_string(), summary);
     }
     Value::Object(results)
+}
+
+/// Page 20's cursors of the paged listings, and the newest event.
+async fn starts(org: &crate::seed::Org, routers: &Routers) -> Starts {
+    let key = &org.keys[0];
+    let events = integration_tests::events_router().await;
+    let newest = Call::get("/api/v1/events?per_page=1")
+        .key(key)
+        .send(&events)
+        .await;
+    Starts {
+        dossiers_cursor20: cursor_to_page_20("/api/v1/dossiers", key, &routers.plain_dossiers)
+            .await,
+        attempts_cursor20: cursor_to_page_20(
+            &format!("/api/v1/webhook_endpoints/{}/attempts", org.endpoint),
+            key,
+            &integration_tests::webhook_endpoints_router().await,
+        )
+        .await,
+        events_cursor20: cursor_to_page_20("/api/v1/events", key, &events).await,
+        event: newest.body["data"][0]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    }
 }
 
 /// How often the operation `name` is measured at an organization of `size` contacts.

@@ -18,6 +18,18 @@ use crate::seed::{multipart, pdf, Org};
 pub(crate) const ATTEMPTS_PAGE_1: &str = "GET /webhook_endpoints/{id}/attempts page 1";
 pub(crate) const ATTEMPTS_PAGE_20: &str = "GET /webhook_endpoints/{id}/attempts page 20 by cursor";
 pub(crate) const ATTEMPTS_OF_EVENT: &str = "GET /webhook_endpoints/{id}/attempts of one event";
+pub(crate) const EVENTS_PAGE_1: &str = "GET /events page 1";
+pub(crate) const EVENTS_PAGE_20: &str = "GET /events page 20 by cursor";
+pub(crate) const EVENTS_OF_TWO_TYPES: &str = "GET /events of two types page 1";
+pub(crate) const ONE_EVENT: &str = "GET /events/{id}";
+
+/// Where the paged listings start: page 20's cursors, and an event to read.
+pub(crate) struct Starts {
+    pub(crate) dossiers_cursor20: String,
+    pub(crate) attempts_cursor20: String,
+    pub(crate) events_cursor20: String,
+    pub(crate) event: String,
+}
 
 pub(crate) type Prepare<'a> = Box<dyn Fn(usize, &'a str) -> BoxFuture<'a, Call> + 'a>;
 
@@ -45,22 +57,22 @@ pub(crate) fn operations<'a>(
     org: &'a Org,
     routers: &'a Routers,
     stack: &'a Stack,
-    cursor20: &'a str,
-    attempts_cursor20: &'a str,
+    starts: &'a Starts,
 ) -> Vec<Operation<'a>> {
     let mut ops = vec![operation(
         "auth + rate limit (unknown route)",
         "flows",
         |_i, key| async move { Call::get("/api/v1/nope").key(key) },
     )];
-    ops.extend(dossier_reads(org, cursor20));
+    ops.extend(dossier_reads(org, &starts.dossiers_cursor20));
     ops.extend(dossier_writes(org, routers));
     ops.extend(cv_operations(org, routers));
     ops.extend(contact_reads(org));
     ops.extend(contact_writes(org, routers));
     ops.extend(dossier_contact_operations(org, routers));
     ops.extend(note_and_flow_operations(org, stack));
-    ops.extend(attempt_log_operations(org, attempts_cursor20));
+    ops.extend(attempt_log_operations(org, &starts.attempts_cursor20));
+    ops.extend(event_operations(starts));
     ops
 }
 
@@ -388,6 +400,24 @@ fn attempt_log_operations<'a>(org: &'a Org, attempts_cursor20: &'a str) -> Vec<O
     ]
 }
 
+fn event_operations(starts: &Starts) -> Vec<Operation<'_>> {
+    let (cursor20, event) = (&starts.events_cursor20, &starts.event);
+    vec![
+        operation(EVENTS_PAGE_1, "events", |_i, key| async move {
+            Call::get("/api/v1/events").key(key)
+        }),
+        operation(EVENTS_PAGE_20, "events", move |_i, key| async move {
+            Call::get(&format!("/api/v1/events?cursor={cursor20}")).key(key)
+        }),
+        operation(EVENTS_OF_TWO_TYPES, "events", |_i, key| async move {
+            Call::get("/api/v1/events?type=dossier.created&type=contact.created").key(key)
+        }),
+        operation(ONE_EVENT, "events", move |_i, key| async move {
+            Call::get(&format!("/api/v1/events/{event}")).key(key)
+        }),
+    ]
+}
+
 pub(crate) struct Routers {
     pub(crate) metered: BTreeMap<&'static str, Router>,
     pub(crate) plain_dossiers: Router,
@@ -405,6 +435,7 @@ impl Routers {
                 ("contacts", contacts::router(core.clone())),
                 ("notes", notes::router(core.clone())),
                 ("flows", flows::router(core.clone())),
+                ("events", events::router(core.clone())),
                 (
                     "webhook-endpoints",
                     webhook_endpoints::router(webhook_endpoints::Endpoints {

@@ -12,6 +12,8 @@ pub struct Config {
     pub events_dlq_url: Option<String>,
     /// The webhook deliveries' slow lane.
     pub slow_deliveries_queue_url: Option<String>,
+    /// How long domain events are kept: `GET /events`, replays and recoveries reach that far.
+    pub event_retention: time::Duration,
 }
 
 impl Config {
@@ -24,6 +26,7 @@ impl Config {
             events_queue_url: optional("EVENTS_QUEUE_URL"),
             events_dlq_url: optional("EVENTS_DLQ_URL"),
             slow_deliveries_queue_url: optional("SLOW_DELIVERIES_QUEUE_URL"),
+            event_retention: event_retention()?,
         })
     }
 
@@ -53,6 +56,29 @@ impl Config {
     pub fn require_webhook_secret_id(&self) -> Result<String, String> {
         present(&self.webhook_secret_id, "WEBHOOK_SECRET_ID")
     }
+}
+
+/// The template's `EventRetentionDays`, within its bounds.
+pub const EVENT_RETENTION_DAYS: std::ops::RangeInclusive<i64> = 1..=90;
+pub const DEFAULT_EVENT_RETENTION_DAYS: i64 = 30;
+
+/// `EVENT_RETENTION_DAYS`: 30 unless set; a value outside 1 to 90 stops the function at init.
+pub fn event_retention() -> Result<time::Duration, String> {
+    let Some(raw) = optional("EVENT_RETENTION_DAYS") else {
+        return Ok(time::Duration::days(DEFAULT_EVENT_RETENTION_DAYS));
+    };
+    raw.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|days| EVENT_RETENTION_DAYS.contains(days))
+        .map(time::Duration::days)
+        .ok_or_else(|| {
+            format!(
+                "environment variable EVENT_RETENTION_DAYS must be a whole number of days from {} to {}, not {raw:?}",
+                EVENT_RETENTION_DAYS.start(),
+                EVENT_RETENTION_DAYS.end()
+            )
+        })
 }
 
 fn present(value: &Option<String>, name: &str) -> Result<String, String> {

@@ -14,6 +14,7 @@ crate::wire_enum! {
         Flows = "flows",
         Notes = "notes",
         WebhookEndpoints = "webhook-endpoints",
+        Events = "events",
         Fanout = "fanout",
         Delivery = "delivery",
     }
@@ -76,7 +77,9 @@ impl Function {
     pub fn required_settings(self) -> &'static [&'static str] {
         match self {
             Function::Dossiers => &["API_KEY_SECRET_ID", "CV_BUCKET"],
-            Function::Contacts | Function::Flows | Function::Notes => &["API_KEY_SECRET_ID"],
+            Function::Contacts | Function::Flows | Function::Notes | Function::Events => {
+                &["API_KEY_SECRET_ID"]
+            }
             Function::WebhookEndpoints => {
                 &["API_KEY_SECRET_ID", "WEBHOOK_SECRET_ID", "EVENTS_QUEUE_URL"]
             }
@@ -223,6 +226,6 @@ mod tests {
             "WebhookEndpointsFunction"
         );
         assert_eq!(Function::Dossiers.template_id(), "DossiersFunction");
-        assert_eq!(Function::api().count(), 5);
+        assert_eq!(Function::api().count(), 6);
     }
 }

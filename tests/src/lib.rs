@@ -40,8 +40,8 @@ pub use orgs::{growth_org, org_with, outbox, TestOrg};
 pub use pipeline::pipeline;
 pub use receiver::{Received, Receiver};
 pub use routers::{
-    contacts_router, dossiers_router, flows_router, function_for, notes_router, serve_api,
-    webhook_endpoints_router,
+    contacts_router, dossiers_router, events_router, flows_router, function_for, notes_router,
+    serve_api, webhook_endpoints_router,
 };
 pub use stack::{one_window, stack, Stack};
 pub use webhook_functions::{quick_schedule, OwnQueue};

@@ -28,6 +28,10 @@ pub async fn notes_router() -> Router {
 pub async fn webhook_endpoints_router() -> Router {
     webhook_endpoints::router(stack().await.webhook_endpoints())
 }
+
+pub async fn events_router() -> Router {
+    events::router(stack().await.core_of("events"))
+}
 /// The function a path belongs to, as `[workspace.metadata.lambda.watch.router]` and the
 /// template route it.
 pub fn function_for(path: &str) -> &'static str {
@@ -43,6 +47,7 @@ impl Stack {
             "notes" => notes::router(self.core_of("notes")),
             "flows" => flows::router(self.core_of("flows")),
             "webhook-endpoints" => webhook_endpoints::router(self.webhook_endpoints()),
+            "events" => events::router(self.core_of("events")),
             other => panic!("no API function {other}"),
         }
     }

@@ -12,6 +12,7 @@ use axum::Extension;
 use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
+use shared::domain::fields::Instant;
 use shared::domain::outbox::EventId;
 use shared::domain::pagination::encode_cursor;
 use shared::secrets::{SecretSource, WebhookMasterKey};
@@ -79,6 +80,7 @@ pub fn router(endpoints: Endpoints) -> Router {
         .route("/webhook_endpoints/{id}/replay", post(replay))
         .route("/webhook_endpoints/{id}/test", post(send_test))
         .route("/webhook_endpoints/{id}/attempts", get(attempts))
+        .route("/webhook_endpoints/{id}/recover", post(recover))
         .with_state(endpoints.clone());
     let restorer: Arc<dyn RestoreSecret> = Arc::new(SecretRestorer(endpoints.clone()));
     api(routes, endpoints.core).layer(Extension(restorer))
@@ -209,7 +211,7 @@ struct Replay {
     event_id: EventId,
 }
 
-/// Sends a past event (kept 7 days) to the endpoint again: same id and body, its own retry
+/// Sends a past event (kept for the deployment's retention) to the endpoint again: same id and body, its own retry
 /// schedule.
 async fn replay(
     Authorized(principal, ..): Authorized<scopes::WebhooksManage>,
@@ -227,6 +229,36 @@ async fn replay(
     )
     .await?;
     Ok(ok(queued))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Recover {
+    since: Instant,
+    #[serde(default)]
+    after: Option<EventId>,
+}
+
+/// Queues again, once each, the events since `since` that the endpoint missed; the answer's
+/// `next`, when `has_more`, is the body that goes on.
+async fn recover(
+    Authorized(principal, ..): Authorized<scopes::WebhooksManage>,
+    State(state): State<Endpoints>,
+    PathId(id): PathId,
+    JsonBody(asked): JsonBody<Recover>,
+) -> ApiResult<Response> {
+    let recovery = endpoints::recover(
+        &state.core.db,
+        &state.sqs,
+        &state.queue_url,
+        principal.org_id,
+        id,
+        asked.since.0,
+        asked.after.as_ref(),
+        state.core.clock.now(),
+    )
+    .await?;
+    Ok(ok(recovery))
 }
 
 /// Queues a signed `ping` to the endpoint; `GET …/attempts?event_id=` shows how it went.

@@ -286,7 +286,7 @@ pub async fn delete_contact(
         if links.len() > LINKS_PER_TRANSACTION && !contact.deleting {
             // Too many links for one transaction: hide the contact at once, then clean
             // up from a fresh read.
-            contacts::hide(db, org, &contact).await?;
+            contacts::hide(db, org, &contact, now).await?;
             return Ok(Step::ReadAgain);
         }
         // The contact's own removal goes first: if it fails the contact changed, and the
@@ -297,8 +297,11 @@ pub async fn delete_contact(
             &contact_sk(id),
             contact.version,
         ));
-        let deleted = outbox_item(org, EventType::ContactDeleted, &contact, now)?;
-        removal.push(txn::put(deleted, None));
+        // A hidden contact's `contact.deleted` was written when it was hidden.
+        if !contact.deletion_announced {
+            let deleted = outbox_item(org, EventType::ContactDeleted, &contact, now)?;
+            removal.push(txn::put(deleted, None));
+        }
         if let Some(email) = &contact.email {
             removal.push(txn::delete(&org_pk(org), &email_sk(email), None));
         }

@@ -5,6 +5,7 @@
 
 pub mod contacts;
 pub mod dossiers;
+pub mod events;
 pub mod fields;
 pub mod flows;
 pub mod links;

@@ -70,7 +70,7 @@ impl OutboxItem {
     }
 }
 
-/// An organization's events still in the outbox (7 days), oldest first.
+/// An organization's events still kept, oldest first.
 pub async fn retained(
     db: &crate::table::store::Db,
     org: uuid::Uuid,
@@ -133,8 +133,16 @@ pub async fn mark_redriven(
         .map(|_| ())
 }
 
-/// How long outbox items stay in the table after the stream has carried them.
-pub const OUTBOX_RETENTION: time::Duration = time::Duration::days(7);
+/// How long events stay in the table after the stream has carried them: the deployment's
+/// `EventRetentionDays`, read once (a function with a bad value stopped at init).
+pub fn retention() -> time::Duration {
+    static RETENTION: std::sync::OnceLock<time::Duration> = std::sync::OnceLock::new();
+    *RETENTION.get_or_init(|| {
+        crate::config::event_retention().unwrap_or(time::Duration::days(
+            crate::config::DEFAULT_EVENT_RETENTION_DAYS,
+        ))
+    })
+}
 
 /// `evt_` and a UUIDv7's 32 hexadecimal digits.
 pub fn new_event_id() -> String {
@@ -171,6 +179,12 @@ impl std::fmt::Display for EventId {
     }
 }
 
+impl Serialize for EventId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
 impl<'de> Deserialize<'de> for EventId {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(deserializer)?;
@@ -203,9 +217,15 @@ pub fn outbox_item<T: Serialize>(
     item.insert("id".into(), crate::table::store::s(&envelope.id));
     item.insert("type".into(), crate::table::store::s(kind.as_str()));
     item.insert(PAYLOAD_ATTRIBUTE.into(), crate::table::store::s(payload));
+    let by_type = crate::table::keys::EVENTS_BY_TYPE;
+    item.insert(
+        by_type.pk.into(),
+        crate::table::store::s(crate::table::keys::events_of_type_pk(org, kind.as_str())),
+    );
+    item.insert(by_type.sk.into(), crate::table::store::s(&envelope.id));
     item.insert(
         crate::table::schema::TTL_ATTRIBUTE.into(),
-        crate::table::store::n((now + OUTBOX_RETENTION).unix_timestamp()),
+        crate::table::store::n((now + retention()).unix_timestamp()),
     );
     Ok(item)
 }

@@ -36,6 +36,7 @@ pub const CONTACTS_BY_KIND: [Index; 5] = [GSI1, GSI2, GSI3, GSI4, GSI5];
 pub const LINKS_BY_CONTACT: Index = GSI1;
 pub const ATTEMPTS_BY_ENDPOINT: Index = GSI1;
 pub const ATTEMPTS_BY_EVENT: Index = GSI2;
+pub const EVENTS_BY_TYPE: Index = GSI1;
 
 // organization
 pub fn org_pk(org: Uuid) -> String {
@@ -298,6 +299,24 @@ pub fn event_sk(event: &str) -> String {
     format!("{OUTBOX_PREFIX}{event}")
 }
 
+/// The events of one type on [`EVENTS_BY_TYPE`], sorted by event id.
+pub fn events_of_type_pk(org: Uuid, kind: &str) -> String {
+    format!("ORG#{org}#EVT#{kind}")
+}
+
+/// Sorts below the id of every event recorded at or after `at` and above every earlier
+/// one: an event id is `evt_` and a UUIDv7, whose first 48 bits are its Unix milliseconds.
+pub fn event_id_floor(at: OffsetDateTime) -> String {
+    let millis = (at.unix_timestamp_nanos() / 1_000_000).clamp(0, (1 << 48) - 1) as u128;
+    format!("evt_{:032x}", millis << 80)
+}
+
+// recovery marker
+/// Put when `POST /webhook_endpoints/{id}/recover` queues `event` to `endpoint` again.
+pub fn recovery_sk(endpoint: Uuid, event: &str) -> String {
+    format!("WHREC#{endpoint}#{event}")
+}
+
 // webhook endpoint
 pub const ENDPOINT_PREFIX: &str = "WEBHOOK#";
 
@@ -356,6 +375,12 @@ pub fn egress_window_sk(host: &str, minute: i64) -> String {
 /// The test pings sent to one endpoint in one minute.
 pub fn test_window_sk(endpoint: Uuid, minute: i64) -> String {
     format!("WHTEST#{endpoint}#{minute}")
+}
+
+// recovery window
+/// The recoveries one organization asked for in one minute.
+pub fn recovery_window_sk(minute: i64) -> String {
+    format!("WHRECOVER#{minute}")
 }
 
 // requeue claim
@@ -421,6 +446,7 @@ mod tests {
             ("note", org_pk(org), note_sk(a, b)),
             ("note counter", org_pk(org), note_counter_sk(a)),
             ("domain event (outbox)", org_pk(org), event_sk("evt_x")),
+            ("recovery marker", org_pk(org), recovery_sk(a, "evt_x")),
             ("webhook endpoint", org_pk(org), endpoint_sk(a)),
             (
                 "webhook endpoint counter",
@@ -448,6 +474,11 @@ mod tests {
                 egress_window_sk("<host>", 29_443_200),
             ),
             ("test window", org_pk(org), test_window_sk(a, 29_443_200)),
+            (
+                "recovery window",
+                org_pk(org),
+                recovery_window_sk(29_443_200),
+            ),
             ("requeue claim", org_pk(org), requeued_from_sk("<message>")),
         ];
         assert_eq!(table.len(), items.len(), "one README row per item kind");
@@ -502,6 +533,7 @@ mod tests {
             shown(contacts_of_kind_pk(org, "candidate")),
             shown(links_of_contact_pk(org, contact)),
             shown(attempts_of_endpoint_pk(org, endpoint)),
+            shown(events_of_type_pk(org, "<type>")),
         ];
         for key in full {
             assert!(readme.contains(&format!("`{key}`")), "{key}");
@@ -517,6 +549,27 @@ mod tests {
             let tail = key.trim_start_matches("ORG#<org>");
             assert!(readme.contains(&format!("`…{tail}`")), "{key}");
         }
+    }
+
+    #[test]
+    fn event_id_floors_sort_between_the_ids_of_their_millisecond() {
+        let at = time::macros::datetime!(2026-12-07 04:30:00.123456 UTC);
+        let uuid_at = |at: OffsetDateTime| {
+            let ts = uuid::Timestamp::from_unix(
+                uuid::NoContext,
+                at.unix_timestamp() as u64,
+                at.nanosecond(),
+            );
+            format!("evt_{}", Uuid::new_v7(ts).simple())
+        };
+        let millisecond = time::Duration::milliseconds(1);
+        assert!(event_id_floor(at) <= uuid_at(at));
+        assert!(uuid_at(at - millisecond) < event_id_floor(at));
+        assert!(uuid_at(at) < event_id_floor(at + millisecond));
+        assert_eq!(
+            event_id_floor(OffsetDateTime::UNIX_EPOCH),
+            format!("evt_{}", "0".repeat(32))
+        );
     }
 
     #[test]

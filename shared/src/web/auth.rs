@@ -44,6 +44,24 @@ crate::wire_enum! {
     }
 }
 
+impl Scope {
+    /// The scope that reads the resource an event of `kind` is about: a key sees the
+    /// events of what it may read.
+    pub fn reading(kind: crate::domain::outbox::EventType) -> Scope {
+        use crate::domain::outbox::EventType;
+        match kind {
+            EventType::DossierCreated
+            | EventType::DossierUpdated
+            | EventType::DossierStageChanged
+            | EventType::DossierDeleted => Scope::DossiersRead,
+            EventType::NoteCreated => Scope::NotesRead,
+            EventType::ContactCreated | EventType::ContactUpdated | EventType::ContactDeleted => {
+                Scope::ContactsRead
+            }
+        }
+    }
+}
+
 /// The stored API key. `key_hash` is the only trace of the secret.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ApiKeyRecord {

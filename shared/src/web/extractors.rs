@@ -21,14 +21,14 @@ pub trait ScopeSet {
 }
 
 macro_rules! scope_sets {
-    ($($name:ident => [$($scope:ident),+];)+) => {
+    ($($name:ident => [$($scope:ident),*];)+) => {
         /// Marker types for [`Authorized`], one per distinct set of required scopes.
         pub mod scopes {
             use super::{Scope, ScopeSet};
             $(
                 pub struct $name;
                 impl ScopeSet for $name {
-                    const SCOPES: &'static [Scope] = &[$(Scope::$scope),+];
+                    const SCOPES: &'static [Scope] = &[$(Scope::$scope),*];
                 }
             )+
         }
@@ -47,6 +47,8 @@ scope_sets! {
     NotesRead => [NotesRead];
     NotesWrite => [NotesWrite];
     WebhooksManage => [WebhooksManage];
+    // Any key: the handler narrows what it shows to what the key's scopes read.
+    AnyScope => [];
 }
 
 /// The authenticated caller, proven to hold the scopes of `S`. As the first handler

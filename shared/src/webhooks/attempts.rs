@@ -16,8 +16,11 @@ use crate::table::query::{Query, SortKey};
 use crate::table::store::{from_item, n, s, to_item, Db, Item};
 use crate::ApiError;
 
-/// Attempt records expire after 30 days.
-pub const RETENTION: time::Duration = time::Duration::days(30);
+/// Attempt records are kept 30 days, or as long as events when they are kept longer: a
+/// recovery learns from them which events were delivered.
+pub fn retention() -> time::Duration {
+    time::Duration::days(30).max(crate::domain::outbox::retention())
+}
 /// How much of a receiver's response body the attempt log keeps.
 pub const LOGGED_BODY_BYTES: usize = 1024;
 
@@ -91,7 +94,7 @@ impl Attempt {
         }
         item.insert(
             crate::table::schema::TTL_ATTRIBUTE.into(),
-            n((self.created_at + RETENTION).unix_timestamp()),
+            n((self.created_at + retention()).unix_timestamp()),
         );
         Ok(item)
     }
@@ -163,4 +166,109 @@ pub async fn count_since(
         made += items.len() as u32;
     }
     Ok(made)
+}
+
+/// What the attempt log says of one event's deliveries to one endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct History {
+    /// An attempt was delivered.
+    pub delivered: bool,
+    /// When (Unix nanoseconds) the newest attempt was logged, and when its retry is due if
+    /// it failed and another is scheduled.
+    newest: Option<(i128, Option<OffsetDateTime>)>,
+    /// When (Unix nanoseconds) the newest attempt that ended its message's tries was logged.
+    pub last_ended_at: Option<i128>,
+}
+
+/// How long past its due time a scheduled retry may still come (the host's budget can hold
+/// a message back): after that, it is taken as lost.
+pub const OVERDUE_RETRY: time::Duration = time::Duration::hours(2);
+
+impl History {
+    fn of(logged: &[(i128, Outcome, Option<OffsetDateTime>)]) -> Self {
+        let newest = logged.iter().max_by_key(|(at, ..)| *at);
+        Self {
+            delivered: logged.iter().any(|(_, o, _)| *o == Outcome::Delivered),
+            newest: newest
+                .map(|(at, outcome, due)| (*at, due.filter(|_| *outcome == Outcome::Retrying))),
+            last_ended_at: logged
+                .iter()
+                .filter(|(_, o, _)| *o != Outcome::Retrying)
+                .map(|(at, ..)| *at)
+                .max(),
+        }
+    }
+
+    /// Whether a retry is still coming: the newest attempt failed with another scheduled,
+    /// after the endpoint was last enabled (retries queued before are dropped when it is
+    /// enabled again), and is not long overdue.
+    pub fn on_its_way(&self, enabled_at: Option<OffsetDateTime>, now: OffsetDateTime) -> bool {
+        let Some((at, Some(due))) = self.newest else {
+            return false;
+        };
+        let after_enabling = enabled_at.is_none_or(|enabled| at > enabled.unix_timestamp_nanos());
+        after_enabling && due + OVERDUE_RETRY > now
+    }
+}
+
+/// Every attempt logged to deliver `event` to `endpoint`, read consistently.
+pub async fn history(db: &Db, org: Uuid, endpoint: Uuid, event: &str) -> Result<History, ApiError> {
+    #[derive(Deserialize)]
+    struct Logged {
+        #[serde(rename = "SK")]
+        sk: String,
+        outcome: Outcome,
+        #[serde(with = "crate::clock::rfc3339::option", default)]
+        next_attempt_at: Option<OffsetDateTime>,
+    }
+    let prefix = attempts_prefix(endpoint, event);
+    let items: Vec<Logged> = db.query_prefix(&org_pk(org), &prefix).await?;
+    let logged: Vec<(i128, Outcome, Option<OffsetDateTime>)> = items
+        .iter()
+        .map(|item| {
+            let nanos = item.sk[prefix.len()..]
+                .split('#')
+                .next()
+                .and_then(|nanos| nanos.parse().ok())
+                .unwrap_or(0);
+            (nanos, item.outcome, item.next_attempt_at)
+        })
+        .collect();
+    Ok(History::of(&logged))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn history_reads_delivered_retries_to_come_and_the_last_end() {
+        let now = datetime!(2026-12-07 12:00 UTC);
+        let nanos = |at: OffsetDateTime| at.unix_timestamp_nanos();
+        let soon = Some(now + time::Duration::minutes(5));
+        assert_eq!(History::of(&[]), History::default());
+        assert!(!History::default().on_its_way(None, now));
+
+        let retried = History::of(&[
+            (nanos(now) - 10, Outcome::Failed, None),
+            (nanos(now), Outcome::Retrying, soon),
+        ]);
+        assert!(retried.on_its_way(None, now) && !retried.delivered);
+        assert_eq!(retried.last_ended_at, Some(nanos(now) - 10));
+        let enabled_since = Some(now + time::Duration::seconds(1));
+        assert!(
+            !retried.on_its_way(enabled_since, now),
+            "a retry queued before the endpoint was enabled again is dropped"
+        );
+        let much_later = now + OVERDUE_RETRY + time::Duration::hours(1);
+        assert!(!retried.on_its_way(None, much_later), "long overdue: lost");
+
+        let ended = History::of(&[(1, Outcome::Retrying, soon), (5, Outcome::Skipped, None)]);
+        assert!(!ended.on_its_way(None, now));
+        assert_eq!(ended.last_ended_at, Some(5));
+        assert!(
+            History::of(&[(1, Outcome::Delivered, None), (5, Outcome::Failed, None)]).delivered
+        );
+    }
 }

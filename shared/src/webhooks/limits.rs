@@ -1,12 +1,12 @@
 //! Per-minute budgets that keep one organization's webhooks from using up what every
 //! organization shares: the requests sent to one destination host, and the test pings sent
-//! to one endpoint. Each is a counter item per organization and window, taken with one
+//! to one endpoint, and the recoveries asked for. Each is a counter item per organization and window, taken with one
 //! conditional UpdateItem, that expires with its window.
 
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::table::keys::{egress_window_sk, org_pk, test_window_sk};
+use crate::table::keys::{egress_window_sk, org_pk, recovery_window_sk, test_window_sk};
 use crate::table::schema::TTL_ATTRIBUTE;
 use crate::table::store::{n, Db, Expression};
 use crate::ApiError;
@@ -16,6 +16,10 @@ use crate::ApiError;
 pub const HOST_REQUESTS_PER_MINUTE: u64 = 600;
 /// The most test pings one endpoint may be sent in a minute; beyond it `…/test` is 429.
 pub const TESTS_PER_MINUTE: u64 = 5;
+/// The most recoveries one organization may ask for in a minute; beyond it `…/recover` is
+/// 429. With at most `MAX_RECOVERED_PER_CALL` events each, a minute's recoveries queue at
+/// most half a host's minute of deliveries: live traffic keeps the other half.
+pub const RECOVERIES_PER_MINUTE: u64 = 3;
 
 /// What a budget is for.
 pub enum Budget<'a> {
@@ -23,6 +27,8 @@ pub enum Budget<'a> {
     Host(&'a str),
     /// Test pings to one endpoint.
     Tests(Uuid),
+    /// Recoveries, for all the organization's endpoints.
+    Recoveries,
 }
 
 /// Takes one from `org`'s budget for the minute `now` falls in. `None` when taken; when the
@@ -43,6 +49,7 @@ pub async fn take(
     let sk = match budget {
         Budget::Host(host) => egress_window_sk(host, minute),
         Budget::Tests(endpoint) => test_window_sk(endpoint, minute),
+        Budget::Recoveries => recovery_window_sk(minute),
     };
     let count = Expression {
         text: "ADD taken :one SET #ttl = :ttl",

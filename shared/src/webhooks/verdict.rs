@@ -48,6 +48,16 @@ pub fn before_sending(
     {
         return Before::Skip("made before the endpoint was enabled again".into());
     }
+    // A replay or recovery was eligible when it was queued; if the endpoint changed its URL
+    // or types since, it goes nowhere, so that changing the URL cannot redirect past events.
+    if delivery.replay {
+        let envelope = serde_json::from_str::<crate::domain::outbox::Envelope>(&delivery.payload);
+        if envelope.map_or(true, |envelope| endpoint.ineligible(&envelope).is_some()) {
+            return Before::Skip(
+                "the endpoint changed its URL or events since this was queued".into(),
+            );
+        }
+    }
     let url = match destinations.check(&endpoint.url) {
         Ok(url) => url.clone(),
         Err(why) => return Before::Skip(why),
@@ -390,6 +400,15 @@ mod tests {
             before_sending(&replay, Some(enabled.clone()), &destinations(), now),
             Before::Send(..)
         ));
+        // Its URL changed after the replay was queued: the past event goes nowhere.
+        let pointed_elsewhere = Endpoint {
+            eligible_since: Some(at("2026-12-06T11:30:00Z")),
+            ..enabled.clone()
+        };
+        assert_eq!(
+            before_sending(&replay, Some(pointed_elsewhere), &destinations(), now),
+            Before::Skip("the endpoint changed its URL or events since this was queued".into())
+        );
         let since = event("2026-12-06T11:00:00Z");
         assert!(matches!(
             before_sending(&since, Some(enabled.clone()), &destinations(), now),

@@ -240,6 +240,35 @@ async fn twenty_concurrent_primary_links_leave_exactly_one_primary() {
     assert_eq!(listed["meta"]["total"], 20);
 }
 
+/// Every link and unlink writes the contact under the version it read (its
+/// `contact.updated` carries the new `dossier_count`): twenty at once on one contact all
+/// succeed, within the retry budget, and the count ends right.
+#[tokio::test]
+async fn twenty_concurrent_unlinks_of_one_contact_all_succeed() {
+    let org = growth_org().await;
+    let c = contact(&org, "Popular", "popular@example.com").await;
+    let mut dossiers = Vec::new();
+    for i in 0..20 {
+        let d = dossier(&org, &format!("P{i}")).await;
+        assert_eq!(link(&org, &d, &c, "champion", false).await.status, 201);
+        dossiers.push(d);
+    }
+    assert_eq!(dossier_count(&org, &c).await, 20);
+    let router = contacts_router().await;
+    let tasks: Vec<_> = dossiers
+        .iter()
+        .map(|d| {
+            let (router, key) = (router.clone(), org.key.clone());
+            let path = format!("/api/v1/dossiers/{d}/contacts/{c}");
+            tokio::spawn(async move { delete(&path).key(&key).send(&router).await.status.as_u16() })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    assert_eq!(dossier_count(&org, &c).await, 0);
+}
+
 #[tokio::test]
 async fn bad_links_are_refused() {
     let org = growth_org().await;
@@ -383,6 +412,21 @@ async fn deleting_a_contact_with_more_links_than_one_transaction_holds() {
     assert_eq!(
         cleared, 45,
         "one dossier.updated per dossier that lost its primary"
+    );
+    let deleted: Vec<_> = outbox(org.id).await[events_before..]
+        .iter()
+        .filter(|e| e.kind.as_str() == "contact.deleted")
+        .cloned()
+        .collect();
+    assert_eq!(
+        deleted.len(),
+        1,
+        "one contact.deleted, written when it was hidden"
+    );
+    assert_eq!(deleted[0].data["id"], c.as_str());
+    assert_eq!(
+        deleted[0].data["dossier_count"], 45,
+        "the contact as it was"
     );
     let listed = Call::get("/api/v1/contacts")
         .key(&org.key)

@@ -13,6 +13,7 @@ mod dossiers;
 mod entry_points;
 mod errors;
 mod etags;
+mod events_api;
 mod flows;
 mod idempotency;
 mod links;

@@ -215,6 +215,7 @@ fn the_local_stack_sets_the_variables_the_deployed_functions_get() {
     // Optional settings with production defaults need not be set locally.
     let defaulted = [
         "WEBHOOK_RETRY_SCHEDULE",
+        "EVENT_RETENTION_DAYS",
         "RUST_LOG",
         "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH",
     ];

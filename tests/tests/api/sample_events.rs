@@ -28,6 +28,7 @@ async fn every_sample_event_is_used_by_this_test() {
         [
             "api-contacts-list.json",
             "api-dossiers-list.json",
+            "api-events-list.json",
             "api-flows-list.json",
             "api-notes-list.json",
             "api-webhook-endpoints-list.json",
@@ -213,6 +214,7 @@ async fn each_sample_is_answered_by_its_function_binary_through_the_runtime_api(
             "webhook-endpoints",
             serde_json::json!(200),
         ),
+        ("api-events-list.json", "events", serde_json::json!(200)),
         (
             "dynamodb-stream-outbox.json",
             "fanout",

@@ -7,7 +7,7 @@
 //! re-reads each outbox item they point to, and fans its event out through the same code as
 //! the `fanout` function. A redriven outbox item is marked, so redriving the same positions
 //! again sends nothing twice. A queue message is deleted only once every event it points to
-//! is fanned out, was already redriven, or has left the outbox (7 days).
+//! is fanned out, was already redriven, or has left the outbox (`EventRetentionDays`).
 
 use std::collections::HashMap;
 

@@ -1,6 +1,7 @@
 //! Operator commands for webhook endpoints: create, list, delete, rotate a secret, read the
 //! attempt log, replay a past event and send a test, through `shared::webhooks::endpoints`.
 
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{fail, Admin, AdminError, AdminResult};
@@ -164,6 +165,54 @@ impl Admin {
     ) -> AdminResult<Queued> {
         let event_id = cli_event_id(event_id)?;
         Ok(endpoints::replay(&self.db, sqs, queue_url, org, id, &event_id).await?)
+    }
+}
+
+/// `webhook recover`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct RecoverArgs {
+    #[arg(long, env = "LEADGRID_ORG", value_parser = uuid_arg)]
+    pub org: Uuid,
+    #[arg(long, value_parser = uuid_arg)]
+    pub id: Uuid,
+    #[arg(long, value_parser = instant_arg)]
+    pub since: OffsetDateTime,
+    #[arg(long)]
+    pub after: Option<String>,
+}
+
+fn uuid_arg(raw: &str) -> Result<Uuid, String> {
+    Uuid::parse_str(raw).map_err(|_| "must be a UUID".to_string())
+}
+
+fn instant_arg(raw: &str) -> Result<OffsetDateTime, String> {
+    clock::parse(raw).ok_or_else(|| "must be an RFC 3339 timestamp".to_string())
+}
+
+impl Admin {
+    /// Queues again the events since `--since` that one endpoint missed.
+    pub async fn recover_webhook(
+        &self,
+        asked: RecoverArgs,
+        sqs: &aws_sdk_sqs::Client,
+        queue_url: &str,
+    ) -> AdminResult<endpoints::Recovery> {
+        let after = asked
+            .after
+            .map(|raw| EventId::parse(&raw).map_err(|rule| AdminError(format!("--after {rule}"))))
+            .transpose()?;
+        let (org, id, since) = (asked.org, asked.id, asked.since);
+        let recovery = endpoints::recover(
+            &self.db,
+            sqs,
+            queue_url,
+            org,
+            id,
+            since,
+            after.as_ref(),
+            clock::now(),
+        );
+        Ok(recovery.await?)
     }
 }
 

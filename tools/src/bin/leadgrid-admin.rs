@@ -289,7 +289,7 @@ enum WebhookCommand {
         #[arg(long, value_parser = id)]
         id: Uuid,
     },
-    /// Queues a fresh delivery of a past event (kept 7 days).
+    /// Queues a fresh delivery of a past event (kept EventRetentionDays, 30 by default).
     Replay {
         #[arg(long, env = "LEADGRID_ORG", value_parser = id)]
         org: Uuid,
@@ -298,6 +298,9 @@ enum WebhookCommand {
         #[arg(long)]
         event: String,
     },
+    /// Queues again, once each, the events since --since that the endpoint missed (as
+    /// `POST /webhook_endpoints/{id}/recover`); --after goes on from an answer's `next`.
+    Recover(leadgrid_tools::admin::webhooks::RecoverArgs),
 }
 
 fn id(raw: &str) -> Result<Uuid, String> {
@@ -529,20 +532,21 @@ async fn webhook(
             Ok(json!({ "data": data, "next_before": next_before }))
         }
         WebhookCommand::Test { org, id } => {
-            let queue_url =
-                queue_url.ok_or_else(|| AdminError("EVENTS_QUEUE_URL is not set".into()))?;
-            to_json(admin.test_webhook(org, id, sqs, queue_url).await?)
+            to_json(admin.test_webhook(org, id, sqs, queue(queue_url)?).await?)
         }
-        WebhookCommand::Replay { org, id, event } => {
-            let queue_url =
-                queue_url.ok_or_else(|| AdminError("EVENTS_QUEUE_URL is not set".into()))?;
-            to_json(
-                admin
-                    .replay_webhook(org, id, &event, sqs, queue_url)
-                    .await?,
-            )
+        WebhookCommand::Replay { org, id, event } => to_json(
+            admin
+                .replay_webhook(org, id, &event, sqs, queue(queue_url)?)
+                .await?,
+        ),
+        WebhookCommand::Recover(asked) => {
+            to_json(admin.recover_webhook(asked, sqs, queue(queue_url)?).await?)
         }
     }
+}
+
+fn queue(queue_url: Option<&str>) -> AdminResult<&str> {
+    queue_url.ok_or_else(|| AdminError("EVENTS_QUEUE_URL is not set".into()))
 }
 
 fn main() -> ExitCode {

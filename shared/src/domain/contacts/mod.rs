@@ -107,6 +107,11 @@ pub struct Contact {
     #[serde(skip_serializing)]
     #[serde(default)]
     pub deleting: bool,
+    /// Its `contact.deleted` was written when it was hidden (contacts hidden by an earlier
+    /// version were not: theirs comes with their removal).
+    #[serde(skip_serializing)]
+    #[serde(default)]
+    pub deletion_announced: bool,
 }
 
 pub use crate::table::keys::{contact_sk, email_sk, link_prefix, link_sk, CONTACT_PREFIX};
@@ -131,6 +136,7 @@ impl Contact {
             updated_at: now,
             version: 0,
             deleting: false,
+            deletion_announced: false,
         }
     }
 
@@ -142,6 +148,8 @@ impl Contact {
         item.insert("version".into(), crate::table::store::n(self.version));
         if self.deleting {
             item.insert("deleting".into(), AttributeValue::Bool(true));
+            let announced = AttributeValue::Bool(self.deletion_announced);
+            item.insert("deletion_announced".into(), announced);
         } else {
             for kind in &self.kind {
                 item.insert(kind.index().pk.into(), s(kind_list_pk(org, *kind)));
@@ -214,14 +222,28 @@ pub async fn get_any(db: &Db, org: Uuid, id: Uuid) -> Result<Option<Contact>, Ap
 }
 
 /// Makes a contact invisible before its links are cleaned up in batches: off every list
-/// and out of the totals, in one transaction. If the contact changed since `contact` was
-/// read nothing is written; the caller reads it again either way.
-pub async fn hide(db: &Db, org: Uuid, contact: &Contact) -> Result<(), ApiError> {
+/// and out of the totals, in one transaction, with its `contact.deleted` (the moment it
+/// leaves the API is the moment receivers hear of it). If the contact changed since
+/// `contact` was read nothing is written; the caller reads it again either way.
+pub async fn hide(
+    db: &Db,
+    org: Uuid,
+    contact: &Contact,
+    now: time::OffsetDateTime,
+) -> Result<(), ApiError> {
     let mut hidden = contact.clone();
     hidden.deleting = true;
+    hidden.deletion_announced = true;
     hidden.version += 1;
     let mut transaction: Transaction = Transaction::new();
     transaction.push(txn::put_versioned(hidden.item(org)?, contact.version));
+    let deleted = crate::domain::outbox::outbox_item(
+        org,
+        crate::domain::outbox::EventType::ContactDeleted,
+        contact,
+        now,
+    )?;
+    transaction.push(txn::put(deleted, None));
     transaction.extend(index_writes(org, Some(contact), None)?);
     let _changed_meanwhile = txn::commit(db, &transaction).await?;
     Ok(())

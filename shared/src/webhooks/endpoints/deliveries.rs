@@ -12,7 +12,7 @@ use crate::ApiError;
 
 /// Queues a fresh delivery of a past event to one endpoint: the same id and body, signed
 /// with the endpoint's secrets when it is sent, on a retry schedule of its own. Events are
-/// kept for 7 days. Only an event the endpoint was eligible for goes out: of a type it
+/// kept for the deployment's retention. Only an event the endpoint was eligible for goes out: of a type it
 /// subscribes to, made while it existed; a key that manages endpoints can thus never route
 /// an event to a receiver that would not have had it.
 #[cfg(feature = "sqs")]
@@ -37,7 +37,8 @@ pub async fn replay(
     let envelope = item?
         .ok_or_else(|| {
             ApiError::not_found(format!(
-                "Event {event_id} does not exist in this organization (events are kept 7 days)."
+                "Event {event_id} does not exist in this organization (events are kept {} days).",
+                crate::domain::outbox::retention().whole_days()
             ))
         })?
         .envelope()
@@ -89,11 +90,38 @@ async fn enqueue(
     queue_url: &str,
     delivery: &crate::webhooks::Delivery,
 ) -> Result<(), ApiError> {
-    let body = serde_json::to_string(delivery).map_err(ApiError::internal)?;
-    sqs.send_message()
+    match enqueue_all(sqs, queue_url, std::slice::from_ref(delivery)).await? {
+        failed if failed.is_empty() => Ok(()),
+        _ => Err(ApiError::internal("queueing a delivery failed")),
+    }
+}
+
+/// Queues up to ten deliveries in one request; answers the positions of those SQS did not
+/// queue. An error when the request itself failed, and nothing is known to be queued.
+#[cfg(feature = "sqs")]
+pub(super) async fn enqueue_all(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    deliveries: &[crate::webhooks::Delivery],
+) -> Result<Vec<usize>, ApiError> {
+    use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+    let entries = deliveries
+        .iter()
+        .enumerate()
+        .map(|(i, delivery)| {
+            let body = serde_json::to_string(delivery).map_err(ApiError::internal)?;
+            SendMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .message_body(body)
+                .message_group_id(delivery.org.to_string())
+                .build()
+                .map_err(ApiError::internal)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let out = sqs
+        .send_message_batch()
         .queue_url(queue_url)
-        .message_body(body)
-        .message_group_id(delivery.org.to_string())
+        .set_entries(Some(entries))
         .send()
         .await
         .map_err(|e| {
@@ -102,7 +130,11 @@ async fn enqueue(
                 aws_sdk_sqs::error::DisplayErrorContext(e)
             ))
         })?;
-    Ok(())
+    Ok(out
+        .failed()
+        .iter()
+        .filter_map(|failed| failed.id().parse().ok())
+        .collect())
 }
 
 /// One page of an endpoint's attempt log, newest first, optionally for one event: the

@@ -16,9 +16,13 @@ use crate::table::txn::{self, Precondition, Step, Transaction, UpdateSpec};
 use crate::ApiError;
 
 mod deliveries;
+mod recover;
 pub use deliveries::attempts;
 #[cfg(feature = "sqs")]
 pub use deliveries::{replay, send_test};
+#[cfg(feature = "sqs")]
+pub use recover::recover;
+pub use recover::{Recovery, Resume, MAX_EXAMINED_PER_CALL, MAX_RECOVERED_PER_CALL};
 
 /// The most endpoints one organization may have: enough for every integration it runs,
 /// few enough that one event's fan-out stays small.

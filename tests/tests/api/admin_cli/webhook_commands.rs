@@ -144,7 +144,7 @@ async fn operators_manage_webhook_endpoints() {
     .contains("--event must be an event id"));
 
     for (event, says) in [
-        ("evt_00000000000000000000000000000000", "kept 7 days"),
+        ("evt_00000000000000000000000000000000", "kept 30 days"),
         ("evt_missing", "event id"),
     ] {
         let refused = admin_fails(&[
@@ -152,6 +152,24 @@ async fn operators_manage_webhook_endpoints() {
         ]);
         assert!(refused.contains(says), "{event}: {refused}");
     }
+    // Every event made since the endpoint was created reached it: nothing to recover.
+    let since = shared::clock::format(shared::clock::now() - time::Duration::minutes(10));
+    let recovered = admin(&[
+        "webhook", "recover", "--org", &org_id, "--id", &id, "--since", &since,
+    ]);
+    assert_eq!(recovered["object"], "webhook_recovery", "{recovered}");
+    assert_eq!(recovered["queued"], 0, "{recovered}");
+    assert!(admin_fails(&[
+        "webhook",
+        "recover",
+        "--org",
+        &org_id,
+        "--id",
+        &id,
+        "--since",
+        "2001-01-01T00:00:00Z"
+    ])
+    .contains("within the last 30 days"));
     assert!(
         admin_fails(&["webhook", "create", "--org", &org_id, "--url", "ftp://x"]).contains("--url")
     );

@@ -69,7 +69,7 @@ fn every_function_queue_and_index_has_its_alarms() {
         })
     };
     let functions = of_type(&template, "AWS::Serverless::Function");
-    assert_eq!(functions.len(), 7, "the template's functions");
+    assert_eq!(functions.len(), 8, "the template's functions");
     for (function, _) in &functions {
         for metric in ["Errors", "Throttles"] {
             assert!(

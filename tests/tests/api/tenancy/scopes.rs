@@ -11,6 +11,9 @@ use shared::web::auth::Scope;
 /// (method, path template) → the scopes its route needs.
 type ScopeTable = BTreeMap<(String, String), Vec<String>>;
 
+/// Leads the scopes of a route that needs any one of them rather than all.
+const ANY: &str = "any of";
+
 /// The scope table of docs/api-guide.md: (method, path) → scopes, with the conditional rows
 /// (`… with …`) kept apart, by route.
 fn documented_scopes() -> (ScopeTable, BTreeMap<String, Vec<String>>) {
@@ -30,10 +33,18 @@ fn documented_scopes() -> (ScopeTable, BTreeMap<String, Vec<String>>) {
             break;
         }
         let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
-        let scopes: Vec<String> = cells[1]
+        // "any of `a`, `b`": each scope reads some of what the route shows.
+        let (any, listed) = match cells[1].strip_prefix("any of ") {
+            Some(listed) => (true, listed),
+            None => (false, cells[1]),
+        };
+        let mut scopes: Vec<String> = listed
             .split(", ")
             .map(|s| s.trim_matches('`').to_string())
             .collect();
+        if any {
+            scopes.insert(0, ANY.to_string());
+        }
         let route = cells[0].trim_matches('`');
         if route.contains("` with `") {
             conditional.insert(route.to_string(), scopes);
@@ -56,7 +67,11 @@ async fn every_route_needs_exactly_the_scopes_the_docs_list() {
             let Some(scopes) = operation["x-required-scopes"].as_array() else {
                 continue;
             };
-            let scopes: Vec<String> = scopes.iter().map(|s| s.as_str().unwrap().into()).collect();
+            let mut scopes: Vec<String> =
+                scopes.iter().map(|s| s.as_str().unwrap().into()).collect();
+            if operation["x-scopes-needed"] == "any" {
+                scopes.insert(0, ANY.to_string());
+            }
             declared.insert((method.to_uppercase(), path.clone()), scopes);
         }
     }
@@ -74,6 +89,21 @@ async fn every_route_needs_exactly_the_scopes_the_docs_list() {
                 .key(key)
                 .json(&json!({}))
         };
+        if scopes[0] == ANY {
+            let (none, any): (Vec<Scope>, Vec<Scope>) = Scope::ALL
+                .into_iter()
+                .partition(|s| !scopes.contains(&s.as_str().to_string()));
+            let reply = call(&org.key_with(&none).await).send(&router).await;
+            assert_eq!(
+                reply.status, 403,
+                "{method} {template} without any of {any:?}"
+            );
+            for one in any {
+                let reply = call(&org.key_with(&[one]).await).send(&router).await;
+                assert_ne!(reply.status, 403, "{method} {template} with {one:?}");
+            }
+            continue;
+        }
         for missing in scopes {
             let others: Vec<Scope> = Scope::ALL
                 .into_iter()

@@ -143,7 +143,7 @@ async fn a_replay_sends_a_past_event_again_unchanged() {
     assert!(unknown.body["error"]["message"]
         .as_str()
         .unwrap()
-        .contains("kept 7 days"));
+        .contains("kept 30 days"));
     let no_endpoint = replay(&uuid::Uuid::now_v7().to_string(), &event_id)
         .send(&router)
         .await;

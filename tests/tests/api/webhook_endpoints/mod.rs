@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 mod attempt_log;
 mod deliveries;
 mod management;
+mod recovery;
 mod test_pings;
 
 async fn subscribe(key: &str, body: Value) -> integration_tests::Reply {

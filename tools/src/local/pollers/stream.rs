@@ -1,78 +1,17 @@
-//! The event source mappings AWS runs, done locally: a DynamoDB stream poller that invokes
-//! the `fanout` function, and an SQS poller that invokes `delivery`. Both send real Lambda
-//! event shapes and honour partial batch failures, as the deployed mappings do.
+//! The stream poller: the table's stream, read as the deployed event source mapping reads
+//! it, invoking `fanout`.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use shared::domain::outbox::passes_stream_filter;
 
-/// Invokes a function with an event and returns its response payload.
-pub trait Invoker: Send + Sync {
-    fn invoke(
-        &self,
-        function: &str,
-        event: Value,
-    ) -> impl Future<Output = Result<Value, String>> + Send;
-}
-
-/// The Lambda Invoke API that `cargo lambda watch` serves next to the HTTP routes.
-pub struct HttpInvoker {
-    client: reqwest::Client,
-    base_url: String,
-}
-
-impl HttpInvoker {
-    pub fn new(base_url: impl Into<String>) -> Self {
-        Self {
-            client: reqwest::Client::new(),
-            base_url: base_url.into(),
-        }
-    }
-}
-
-impl Invoker for HttpInvoker {
-    async fn invoke(&self, function: &str, event: Value) -> Result<Value, String> {
-        let url = format!(
-            "{}/2015-03-31/functions/{function}/invocations",
-            self.base_url
-        );
-        let response = self
-            .client
-            .post(url)
-            .json(&event)
-            .send()
-            .await
-            .map_err(|e| format!("invoking {function}: {e}"))?;
-        let failed = !response.status().is_success()
-            || response.headers().contains_key("x-amz-function-error");
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if failed || body.get("errorType").is_some() {
-            return Err(format!("{function} failed: {body}"));
-        }
-        Ok(body)
-    }
-}
-
-/// The identifiers a partial batch response names as failed.
-pub fn batch_item_failures(response: &Value) -> Vec<String> {
-    response["batchItemFailures"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|item| item["itemIdentifier"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use super::{batch_item_failures, Invoker};
 
 fn stream_item(
     map: Option<&HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>,
@@ -120,7 +59,8 @@ const STREAM_BATCH: usize = 100;
 struct Shard {
     iterator: Option<String>,
     closed: bool,
-    retries: u32,
+    /// The record that failed last, and how many times in a row.
+    failing: Option<(String, u32)>,
 }
 
 pub struct StreamPoller<I> {
@@ -352,42 +292,11 @@ impl<I: Invoker> StreamPoller<I> {
             }
         }
         if let Some(seq) = retry_from {
-            let retries = &mut self.shards.get_mut(id).expect("shard is tracked").retries;
-            let (from, checkpoint) = if *retries < STREAM_MAX_RETRIES {
-                *retries += 1;
-                (ShardIteratorType::AtSequenceNumber, None)
-            } else {
-                // The deployed mapping bisects a failing batch down to the record that
-                // fails (`BisectBatchOnFunctionError`), reports that record's position and
-                // goes on after it.
-                *retries = 0;
-                eprintln!("[stream poller] giving up on record {seq} of shard {id} after {STREAM_MAX_RETRIES} retries");
-                self.report_failure(arn, id, &seq).await?;
-                (ShardIteratorType::AfterSequenceNumber, Some(seq.clone()))
-            };
-            let iterator = self
-                .streams
-                .get_shard_iterator()
-                .stream_arn(arn)
-                .shard_id(id)
-                .shard_iterator_type(from)
-                .sequence_number(&seq)
-                .send()
-                .await
-                .map_err(|e| {
-                    format!(
-                        "shard iterator: {}",
-                        aws_sdk_dynamodbstreams::error::DisplayErrorContext(e)
-                    )
-                })?;
-            self.shards.get_mut(id).expect("shard is tracked").iterator = iterator.shard_iterator;
-            if let Some(seq) = checkpoint {
-                self.checkpoints.insert(id.to_string(), seq);
-            }
+            self.retry_or_give_up(arn, id, &records, &seq).await?;
             return Ok(0);
         }
         let shard = self.shards.get_mut(id).expect("shard is tracked");
-        shard.retries = 0;
+        shard.failing = None;
         shard.iterator = out.next_shard_iterator;
         shard.closed = shard.iterator.is_none();
         if let Some(seq) = records
@@ -397,6 +306,61 @@ impl<I: Invoker> StreamPoller<I> {
             self.checkpoints.insert(id.to_string(), seq);
         }
         Ok(events.len())
+    }
+
+    /// After the record `seq` of `records` failed: the batches before it were delivered, so
+    /// a restart goes on after them; the record is read again, or, once its own retries
+    /// are spent, given up on, as the deployed mapping does.
+    async fn retry_or_give_up(
+        &mut self,
+        arn: &str,
+        id: &str,
+        records: &[Record],
+        seq: &str,
+    ) -> Result<(), String> {
+        let sequence = |r: &Record| r.dynamodb.as_ref()?.sequence_number.clone();
+        let done = records
+            .iter()
+            .map_while(sequence)
+            .take_while(|s| s != seq)
+            .last();
+        if let Some(done) = done {
+            self.checkpoints.insert(id.to_string(), done);
+        }
+        let failing = &mut self.shards.get_mut(id).expect("shard is tracked").failing;
+        let times = match failing.take() {
+            Some((record, times)) if record == seq => times + 1,
+            _ => 1,
+        };
+        let from = if times <= STREAM_MAX_RETRIES {
+            *failing = Some((seq.to_string(), times));
+            ShardIteratorType::AtSequenceNumber
+        } else {
+            // The deployed mapping bisects a failing batch down to the record that fails
+            // (`BisectBatchOnFunctionError`), reports that record's position and goes on
+            // after it.
+            eprintln!("[stream poller] giving up on record {seq} of shard {id} after {STREAM_MAX_RETRIES} retries");
+            self.report_failure(arn, id, seq).await?;
+            self.checkpoints.insert(id.to_string(), seq.to_string());
+            ShardIteratorType::AfterSequenceNumber
+        };
+        let iterator = self
+            .streams
+            .get_shard_iterator()
+            .stream_arn(arn)
+            .shard_id(id)
+            .shard_iterator_type(from)
+            .sequence_number(seq)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "shard iterator: {}",
+                    aws_sdk_dynamodbstreams::error::DisplayErrorContext(e)
+                )
+            })?;
+        self.shards.get_mut(id).expect("shard is tracked").iterator = iterator.shard_iterator;
+        Ok(())
     }
 
     /// Sends the record's position to the failure queue in the shape Lambda gives it.
@@ -469,126 +433,5 @@ impl<I: Invoker> StreamPoller<I> {
                 let _ = std::fs::write(path, text);
             }
         }
-    }
-}
-
-/// An SQS message in the JSON shape Lambda hands to a queue consumer.
-pub fn lambda_sqs_record(message: &Message, queue_arn: &str, region: &str) -> Value {
-    let attributes: serde_json::Map<String, Value> = message
-        .attributes
-        .iter()
-        .flatten()
-        .map(|(name, value)| (name.as_str().to_string(), Value::String(value.clone())))
-        .collect();
-    let message_attributes: serde_json::Map<String, Value> = message
-        .message_attributes
-        .iter()
-        .flatten()
-        .map(|(name, value)| {
-            (
-                name.clone(),
-                json!({
-                    "stringValue": value.string_value,
-                    "dataType": value.data_type,
-                    "stringListValues": [],
-                    "binaryListValues": [],
-                }),
-            )
-        })
-        .collect();
-    json!({
-        "messageId": message.message_id,
-        "receiptHandle": message.receipt_handle,
-        "body": message.body,
-        "attributes": attributes,
-        "messageAttributes": message_attributes,
-        "md5OfBody": message.md5_of_body,
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": region,
-    })
-}
-
-pub struct QueuePoller<I> {
-    pub sqs: aws_sdk_sqs::Client,
-    pub queue_url: String,
-    pub queue_arn: String,
-    pub region: String,
-    pub function: String,
-    pub invoker: I,
-}
-
-impl<I: Invoker> QueuePoller<I> {
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        loop {
-            tokio::select! {
-                _ = stop.changed() => return,
-                result = self.poll_once(Duration::from_secs(1)) => {
-                    if let Err(err) = result {
-                        eprintln!("[queue poller] {err}");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Receives one batch, invokes the function with it, and deletes what succeeded. Failed
-    /// messages stay in the queue and come back when their visibility timeout ends (a retry
-    /// the function scheduled is a new, delayed message). Returns (received, deleted).
-    pub async fn poll_once(&self, wait: Duration) -> Result<(usize, usize), String> {
-        let out = self
-            .sqs
-            .receive_message()
-            .queue_url(&self.queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(wait.as_secs() as i32)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .map_err(|e| format!("SQS: {}", super::describe(e)))?;
-        let messages = out.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return Ok((0, 0));
-        }
-        let records: Vec<Value> = messages
-            .iter()
-            .map(|m| lambda_sqs_record(m, &self.queue_arn, &self.region))
-            .collect();
-        let failed = match self
-            .invoker
-            .invoke(&self.function, json!({ "Records": records }))
-            .await
-        {
-            Ok(response) => batch_item_failures(&response),
-            Err(err) => {
-                eprintln!("[queue poller] {err}");
-                return Ok((messages.len(), 0));
-            }
-        };
-        let entries: Vec<DeleteMessageBatchRequestEntry> = messages
-            .iter()
-            .filter(|m| !m.message_id.as_ref().is_some_and(|id| failed.contains(id)))
-            .enumerate()
-            .filter_map(|(i, m)| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(m.receipt_handle.clone()?)
-                    .build()
-                    .ok()
-            })
-            .collect();
-        let deleted = entries.len();
-        if deleted > 0 {
-            self.sqs
-                .delete_message_batch()
-                .queue_url(&self.queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| format!("SQS: {}", super::describe(e)))?;
-        }
-        Ok((messages.len(), deleted))
     }
 }
