@@ -226,6 +226,7 @@ async fn replay(
         principal.org_id,
         id,
         &replay.event_id,
+        state.core.clock.now(),
     )
     .await?;
     Ok(ok(queued))

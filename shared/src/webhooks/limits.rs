@@ -16,7 +16,7 @@ use crate::ApiError;
 pub const HOST_REQUESTS_PER_MINUTE: u64 = 600;
 /// The most test pings one endpoint may be sent in a minute; beyond it `…/test` is 429.
 pub const TESTS_PER_MINUTE: u64 = 5;
-/// The most recoveries one organization may ask for in a minute; beyond it `…/recover` is
+/// The most recoveries one organization may ask for in a clock minute; beyond it `…/recover` is
 /// 429. With at most `MAX_RECOVERED_PER_CALL` events each, a minute's recoveries queue at
 /// most half a host's minute of deliveries: live traffic keeps the other half.
 pub const RECOVERIES_PER_MINUTE: u64 = 3;

@@ -42,9 +42,14 @@ pub struct Delivery {
     pub event_id: String,
     pub event_type: WebhookType,
     pub payload: String,
-    /// Queued by a replay, after the endpoint was last enabled, however old the event.
+    /// Queued by a replay or a recovery, after the endpoint was last enabled, however old
+    /// the event.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub replay: bool,
+    /// When a replay or recovery queued it (Unix seconds): one queued before the endpoint
+    /// was last enabled is dropped, as live deliveries queued before are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued_at: Option<i64>,
     /// Attempts made before this message was queued (in the other lane, or before the
     /// host's budget made it wait): the schedule goes on from there.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -91,12 +96,27 @@ impl Delivery {
             event_type: WebhookType::Domain(envelope.kind),
             payload: serde_json::to_string(envelope).map_err(ApiError::internal)?,
             replay: false,
+            queued_at: None,
             attempts_before: 0,
             slow: false,
             deferrals: 0,
             not_before: None,
             copy_id: None,
             requeued_from: None,
+        })
+    }
+
+    /// `envelope` queued again for one endpoint, at `now`, by a replay or a recovery.
+    pub fn replay(
+        org: Uuid,
+        endpoint_id: Uuid,
+        envelope: &Envelope,
+        now: OffsetDateTime,
+    ) -> Result<Self, ApiError> {
+        Ok(Self {
+            replay: true,
+            queued_at: Some(now.unix_timestamp()),
+            ..Self::new(org, endpoint_id, envelope)?
         })
     }
 
@@ -116,6 +136,7 @@ impl Delivery {
             event_type: WebhookType::Test(TestEvent::Ping),
             payload: serde_json::to_string(&envelope).map_err(ApiError::internal)?,
             replay: false,
+            queued_at: None,
             attempts_before: 0,
             slow: false,
             deferrals: 0,

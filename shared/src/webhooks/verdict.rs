@@ -48,8 +48,19 @@ pub fn before_sending(
     {
         return Before::Skip("made before the endpoint was enabled again".into());
     }
+    // A replay or recovery queued before the endpoint was last enabled is dropped, as live
+    // deliveries are: a recovery after the enabling sends what is missed, once.
+    let queued_before_enabling = endpoint.enabled_at.is_some_and(|enabled| {
+        delivery
+            .queued_at
+            .is_some_and(|queued| queued < enabled.unix_timestamp())
+    });
+    if delivery.replay && queued_before_enabling {
+        return Before::Skip("queued before the endpoint was enabled again".into());
+    }
     // A replay or recovery was eligible when it was queued; if the endpoint changed its URL
-    // or types since, it goes nowhere, so that changing the URL cannot redirect past events.
+    // or types since, it goes nowhere, so that a URL change cannot redirect past events to
+    // a new receiver.
     if delivery.replay {
         let envelope = serde_json::from_str::<crate::domain::outbox::Envelope>(&delivery.payload);
         if envelope.map_or(true, |envelope| endpoint.ineligible(&envelope).is_some()) {
@@ -398,6 +409,23 @@ mod tests {
         };
         assert!(matches!(
             before_sending(&replay, Some(enabled.clone()), &destinations(), now),
+            Before::Send(..)
+        ));
+        // Queued before the endpoint was last enabled: dropped, as live deliveries are.
+        let queued_earlier = Delivery {
+            queued_at: Some(at("2026-12-06T10:59:59Z").unix_timestamp()),
+            ..replay.clone()
+        };
+        assert_eq!(
+            before_sending(&queued_earlier, Some(enabled.clone()), &destinations(), now),
+            Before::Skip("queued before the endpoint was enabled again".into())
+        );
+        let queued_since = Delivery {
+            queued_at: Some(at("2026-12-06T11:00:00Z").unix_timestamp()),
+            ..replay.clone()
+        };
+        assert!(matches!(
+            before_sending(&queued_since, Some(enabled.clone()), &destinations(), now),
             Before::Send(..)
         ));
         // Its URL changed after the replay was queued: the past event goes nowhere.

@@ -164,7 +164,8 @@ impl Admin {
         queue_url: &str,
     ) -> AdminResult<Queued> {
         let event_id = cli_event_id(event_id)?;
-        Ok(endpoints::replay(&self.db, sqs, queue_url, org, id, &event_id).await?)
+        let replay = endpoints::replay(&self.db, sqs, queue_url, org, id, &event_id, clock::now());
+        Ok(replay.await?)
     }
 }
 

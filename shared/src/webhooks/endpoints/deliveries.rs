@@ -23,6 +23,7 @@ pub async fn replay(
     org: Uuid,
     id: Uuid,
     event_id: &EventId,
+    now: OffsetDateTime,
 ) -> Result<Queued, ApiError> {
     use crate::domain::outbox::OutboxItem;
     // Both reads at once; the endpoint's answer is judged first either way.
@@ -49,10 +50,7 @@ pub async fn replay(
             format_args!("names event {event_id}, which {why}, so it is not replayed to it."),
         ));
     }
-    let delivery = crate::webhooks::Delivery {
-        replay: true,
-        ..crate::webhooks::Delivery::new(org, id, &envelope)?
-    };
+    let delivery = crate::webhooks::Delivery::replay(org, id, &envelope, now)?;
     enqueue(sqs, queue_url, &delivery).await?;
     Ok(delivery.into())
 }

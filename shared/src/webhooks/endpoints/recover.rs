@@ -121,11 +121,11 @@ pub async fn recover(
         let missed = missed(db, org, &endpoint, batch, now).await?;
         let room = MAX_RECOVERED_PER_CALL - queued;
         if missed.len() > room {
-            queued += queue_batch(db, sqs, queue_url, org, id, &missed[..room]).await?;
+            queued += queue_batch(db, sqs, queue_url, org, id, &missed[..room], now).await?;
             (more, stopped_after) = (true, Some(missed[room - 1].0.id.clone()));
             break;
         }
-        queued += queue_batch(db, sqs, queue_url, org, id, &missed).await?;
+        queued += queue_batch(db, sqs, queue_url, org, id, &missed, now).await?;
         done = batch.last().map(|envelope| envelope.id.clone());
     }
     let next = more
@@ -169,6 +169,7 @@ async fn queue_batch(
     org: Uuid,
     id: Uuid,
     missed: &[(&Envelope, History)],
+    now: OffsetDateTime,
 ) -> Result<usize, ApiError> {
     let marks = missed
         .iter()
@@ -192,12 +193,7 @@ async fn queue_batch(
     }
     let deliveries = marked
         .iter()
-        .map(|(envelope, _)| {
-            Ok(Delivery {
-                replay: true,
-                ..Delivery::new(org, id, envelope)?
-            })
-        })
+        .map(|(envelope, _)| Delivery::replay(org, id, envelope, now))
         .collect::<Result<Vec<_>, ApiError>>()?;
     // Only what SQS did not take is taken back: a retry must not queue the rest twice.
     let not_queued: Vec<(&Envelope, i128)> =
