@@ -5,8 +5,12 @@ use time::OffsetDateTime;
 
 /// Now, truncated to whole seconds so that what we store is exactly what we print.
 pub fn now() -> OffsetDateTime {
-    let now = OffsetDateTime::now_utc();
-    now.replace_nanosecond(0).unwrap_or(now)
+    to_the_second(OffsetDateTime::now_utc())
+}
+
+/// `t` without its fraction of a second, as stored and printed instants are.
+pub fn to_the_second(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(0).unwrap_or(t)
 }
 
 /// The time the request gate counts rate-limit windows by. Containers read the system
@@ -30,8 +34,7 @@ impl Clock {
 
 pub fn format(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
-    let t = t.replace_nanosecond(0).unwrap_or(t);
-    t.format(&Rfc3339).unwrap_or_default()
+    to_the_second(t).format(&Rfc3339).unwrap_or_default()
 }
 
 /// An RFC 3339 timestamp as it will be stored: in UTC, to the second, so that what is

@@ -12,12 +12,13 @@ pub struct Config {
     pub events_dlq_url: Option<String>,
     /// The webhook deliveries' slow lane.
     pub slow_deliveries_queue_url: Option<String>,
-    /// How long domain events are kept: `GET /events`, replays and recoveries reach that far.
-    pub event_retention: time::Duration,
 }
 
 impl Config {
     pub fn from_env() -> Result<Self, String> {
+        // Read where events are written (`outbox::retention`); checked here so that a bad
+        // value stops a function at init.
+        event_retention()?;
         Ok(Self {
             table_name: required("TABLE_NAME")?,
             api_key_secret_id: optional("API_KEY_SECRET_ID"),
@@ -26,7 +27,6 @@ impl Config {
             events_queue_url: optional("EVENTS_QUEUE_URL"),
             events_dlq_url: optional("EVENTS_DLQ_URL"),
             slow_deliveries_queue_url: optional("SLOW_DELIVERIES_QUEUE_URL"),
-            event_retention: event_retention()?,
         })
     }
 

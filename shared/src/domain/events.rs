@@ -99,9 +99,7 @@ impl Selection {
 
 /// The uuid of an event id, for cursors and ordering.
 pub fn event_uuid(id: &str) -> Option<Uuid> {
-    EventId::parse(id)
-        .ok()
-        .and_then(|id| Uuid::try_parse(&id.as_str()["evt_".len()..]).ok())
+    EventId::parse(id).ok().as_ref().map(EventId::uuid)
 }
 
 /// The first `want` selected events, in the selection's order.

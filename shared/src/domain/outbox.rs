@@ -171,6 +171,11 @@ impl EventId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The UUIDv7 its digits spell: events sort by it in the order they were recorded.
+    pub fn uuid(&self) -> uuid::Uuid {
+        uuid::Uuid::try_parse(&self.0["evt_".len()..]).unwrap_or_default()
+    }
 }
 
 impl std::fmt::Display for EventId {

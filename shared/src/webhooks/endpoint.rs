@@ -173,10 +173,8 @@ impl Endpoint {
                 self.id
             ));
         }
-        let since = self.eligible_since.unwrap_or(self.created_at);
-        let since = since.replace_nanosecond(0).unwrap_or(since);
         match crate::clock::parse(&event.created_at) {
-            Some(made) if made >= since => None,
+            Some(made) if made >= self.eligible_from() => None,
             _ => Some(format!(
                 "was made before webhook endpoint {} was created or last changed its URL or events",
                 self.id
@@ -184,16 +182,18 @@ impl Endpoint {
         }
     }
 
-    /// Whether an event made at `created_at` (the envelope's, to the second) predates the
-    /// endpoint's last enabling: such an event was queued before the endpoint was disabled,
-    /// and is not sent after it is enabled again.
-    pub fn predates_enabling(&self, created_at: &str) -> bool {
-        let (Some(enabled_at), Some(created_at)) =
-            (self.enabled_at, crate::clock::parse(created_at))
-        else {
-            return false;
-        };
-        created_at < enabled_at.replace_nanosecond(0).unwrap_or(enabled_at)
+    /// Since when it has had its URL and types, to the second as events are stamped: events
+    /// made from then on are ones it could have been sent.
+    pub fn eligible_from(&self) -> OffsetDateTime {
+        crate::clock::to_the_second(self.eligible_since.unwrap_or(self.created_at))
+    }
+
+    /// Whether `at` (a delivery's event was made, or a replay queued, to the second)
+    /// predates the endpoint's last enabling: such a delivery was queued before the
+    /// endpoint was disabled, and is not sent after it is enabled again.
+    pub fn predates_enabling(&self, at: OffsetDateTime) -> bool {
+        self.enabled_at
+            .is_some_and(|enabled_at| at < crate::clock::to_the_second(enabled_at))
     }
 
     /// Another receiver at `url`: it has answered nothing yet, and is not known to be slow;
@@ -338,16 +338,19 @@ mod tests {
             eligible_since: None,
             first_delivered_at: None,
         };
-        assert!(endpoint.predates_enabling("2026-12-06T09:59:59Z"));
+        let predates = |endpoint: &Endpoint, made: &str| {
+            crate::clock::parse(made).is_some_and(|made| endpoint.predates_enabling(made))
+        };
+        assert!(predates(&endpoint, "2026-12-06T09:59:59Z"));
         // Envelopes keep whole seconds: one made in the second of the enabling is sent.
-        assert!(!endpoint.predates_enabling("2026-12-06T10:00:00Z"));
-        assert!(!endpoint.predates_enabling("2026-12-06T10:00:01Z"));
-        assert!(!endpoint.predates_enabling("not a time"));
+        assert!(!predates(&endpoint, "2026-12-06T10:00:00Z"));
+        assert!(!predates(&endpoint, "2026-12-06T10:00:01Z"));
+        assert!(!predates(&endpoint, "not a time"));
         let never_disabled = Endpoint {
             enabled_at: None,
             ..endpoint
         };
-        assert!(!never_disabled.predates_enabling("2020-01-01T00:00:00Z"));
+        assert!(!predates(&never_disabled, "2020-01-01T00:00:00Z"));
     }
 
     #[test]

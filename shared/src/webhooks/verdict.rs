@@ -41,22 +41,21 @@ pub fn before_sending(
     if endpoint.disabled_at.is_some() && !delivery.is_test() {
         return Before::Skip("endpoint disabled".into());
     }
-    // Only an endpoint enabled again needs the event's age, read from its payload.
-    if delivery.fanned_out()
-        && endpoint.enabled_at.is_some()
-        && endpoint.predates_enabling(&delivery.created_at())
-    {
-        return Before::Skip("made before the endpoint was enabled again".into());
-    }
-    // A replay or recovery queued before the endpoint was last enabled is dropped, as live
-    // deliveries are: a recovery after the enabling sends what is missed, once.
-    let queued_before_enabling = endpoint.enabled_at.is_some_and(|enabled| {
-        delivery
-            .queued_at
-            .is_some_and(|queued| queued < enabled.unix_timestamp())
-    });
-    if delivery.replay && queued_before_enabling {
-        return Before::Skip("queued before the endpoint was enabled again".into());
+    // Only an endpoint enabled again needs the delivery's age: a live event's, read from its
+    // payload; a replay's or recovery's, from when it was queued (a recovery after the
+    // enabling sends what was missed, once).
+    if endpoint.enabled_at.is_some() && !delivery.is_test() {
+        let (age, why) = if delivery.replay {
+            let queued = delivery.queued_at;
+            let queued = queued.and_then(|at| OffsetDateTime::from_unix_timestamp(at).ok());
+            (queued, "queued before the endpoint was enabled again")
+        } else {
+            let made = crate::clock::parse(&delivery.created_at());
+            (made, "made before the endpoint was enabled again")
+        };
+        if age.is_some_and(|at| endpoint.predates_enabling(at)) {
+            return Before::Skip(why.into());
+        }
     }
     // A replay or recovery was eligible when it was queued; if the endpoint changed its URL
     // or types since, it goes nowhere, so that a URL change cannot redirect past events to

@@ -6,7 +6,6 @@ use uuid::Uuid;
 
 use super::{get, Queued};
 use crate::domain::outbox::EventId;
-use crate::table::keys::org_pk;
 use crate::table::store::Db;
 use crate::ApiError;
 
@@ -25,25 +24,23 @@ pub async fn replay(
     event_id: &EventId,
     now: OffsetDateTime,
 ) -> Result<Queued, ApiError> {
-    use crate::domain::outbox::OutboxItem;
     // Both reads at once; the endpoint's answer is judged first either way.
-    let (pk, event_sk) = (org_pk(org), crate::table::keys::event_sk(event_id.as_str()));
-    let (endpoint, item) = tokio::join!(get(db, org, id), db.get::<OutboxItem>(&pk, &event_sk));
+    let (endpoint, event) = tokio::join!(
+        get(db, org, id),
+        crate::domain::events::get(db, org, event_id)
+    );
     let endpoint = endpoint?;
     if endpoint.disabled_at.is_some() {
         return Err(ApiError::EndpointDisabled(format!(
             "Webhook endpoint {id} is disabled, so a replay would not be sent; enable it first with PATCH {{\"disabled\": false}}."
         )));
     }
-    let envelope = item?
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "Event {event_id} does not exist in this organization (events are kept {} days).",
-                crate::domain::outbox::retention().whole_days()
-            ))
-        })?
-        .envelope()
-        .map_err(ApiError::internal)?;
+    let envelope = event?.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "Event {event_id} does not exist in this organization (events are kept {} days).",
+            crate::domain::outbox::retention().whole_days()
+        ))
+    })?;
     if let Some(why) = endpoint.ineligible(&envelope) {
         return Err(ApiError::field(
             "event_id",

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::get;
 use crate::domain::events::{self, Selection};
-use crate::domain::outbox::{Envelope, EventType};
+use crate::domain::outbox::{Envelope, EventId, EventType};
 use crate::table::keys::{org_pk, recovery_sk};
 use crate::table::schema::TTL_ATTRIBUTE;
 use crate::table::store::{key, n, s, Db, Expression};
@@ -53,7 +53,7 @@ pub struct Recovery {
 pub struct Resume {
     #[serde(with = "crate::clock::rfc3339")]
     pub since: OffsetDateTime,
-    pub after: crate::domain::outbox::EventId,
+    pub after: EventId,
 }
 
 /// Queues again to endpoint `id` the events made since `since` (and after the event
@@ -70,7 +70,7 @@ pub async fn recover(
     org: Uuid,
     id: Uuid,
     since: OffsetDateTime,
-    after: Option<&crate::domain::outbox::EventId>,
+    after: Option<&EventId>,
     now: OffsetDateTime,
 ) -> Result<Recovery, ApiError> {
     // Going on from a previous answer's `next`, the window may have moved past `since`.
@@ -95,12 +95,12 @@ pub async fn recover(
             retry_after,
         });
     }
-    let since = since.max(eligible_from(&endpoint));
+    let since = since.max(endpoint.eligible_from());
     let selection = Selection {
         types: subscribed_types(&endpoint),
         since: Some(since),
         until: Some(live_from(&endpoint, now)),
-        after: after.and_then(|after| events::event_uuid(after.as_str())),
+        after: after.map(EventId::uuid),
         newest_first: false,
     };
     let mut found = events::read(db, org, &selection, MAX_EXAMINED_PER_CALL + 1).await?;
@@ -131,7 +131,7 @@ pub async fn recover(
     let next = more
         .then(|| stopped_after.or(last_found))
         .flatten()
-        .and_then(|id| crate::domain::outbox::EventId::parse(&id).ok())
+        .and_then(|id| EventId::parse(&id).ok())
         .map(|after| Resume { since, after });
     Ok(Recovery {
         object: "webhook_recovery",
@@ -236,14 +236,8 @@ fn live_from(endpoint: &Endpoint, now: OffsetDateTime) -> OffsetDateTime {
     let recent = now - LIVE_DELIVERY;
     let enabled = endpoint
         .enabled_at
-        .map(|enabled| enabled.replace_nanosecond(0).unwrap_or(enabled) + time::Duration::SECOND);
+        .map(|enabled| crate::clock::to_the_second(enabled) + time::Duration::SECOND);
     enabled.map_or(recent, |enabled| enabled.max(recent))
-}
-
-/// The moment from which the endpoint had its URL and types, to the second as events are.
-fn eligible_from(endpoint: &Endpoint) -> OffsetDateTime {
-    let from = endpoint.eligible_since.unwrap_or(endpoint.created_at);
-    from.replace_nanosecond(0).unwrap_or(from)
 }
 
 fn subscribed_types(endpoint: &Endpoint) -> Vec<EventType> {
