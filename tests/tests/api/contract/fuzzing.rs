@@ -140,7 +140,7 @@ async fn schemathesis_finds_no_failures() {
     };
     let (arbitrary, pdf_like) = (pdf_bodies(false), pdf_bodies(true));
     let report = format!(
-        "schemathesis: {}; operations {selected}/{total} tested; {} responses over {CONTRACT_KEYS} keys, none limited by a key's rate, {} by the test-ping limit; raw PDF bodies: {arbitrary} arbitrary, {pdf_like} opening with %PDF-; POST /dossiers/{{id}}/cv answered {:?}\n",
+        "schemathesis: {}; operations {selected}/{total} tested; {} responses over {CONTRACT_KEYS} keys, none limited by a key's rate, {} by the test-ping and recovery limits; raw PDF bodies: {arbitrary} arbitrary, {pdf_like} opening with %PDF-; POST /dossiers/{{id}}/cv answered {:?}\n",
         summary.trim(),
         responses.len(),
         limited.len(),
